@@ -1,0 +1,47 @@
+//! The five business MCP servers shipped with hub — crm, tickets, payments, calendar, analytics — plus
+//! `testkit`, a server of deliberately awkward tools (slow, failing, crashing, many) used by hub's own tests
+//! and benchmarks.
+//!
+//! Layout:
+//! - `demo`     the one deterministic demo dataset all five share (same customer ids everywhere)
+//! - `store`    each server's own SQLite file: location, WAL, first-start seeding
+//! - `validate` input checks that name the field, and the `Fail` tool error
+//! - `crm`, `tickets`, `payments`, `calendar`, `analytics`: one module per server (tools + schema + seed)
+//! - `testkit`  the test server
+//!
+//! Each server runs as its own process over stdio (`hub server NAME`); stdout is the protocol, logs go to
+//! stderr.
+
+pub mod analytics;
+pub mod calendar;
+pub mod crm;
+pub mod demo;
+pub mod payments;
+pub mod store;
+pub mod testkit;
+pub mod tickets;
+pub mod validate;
+
+use rmcp::ServiceExt;
+
+/// The business servers, in the order servers.toml lists them.
+pub const SERVERS: [&str; 5] = ["crm", "tickets", "payments", "calendar", "analytics"];
+
+/// Runs server `name` over stdio until the client closes the connection.
+pub async fn run(name: &str) -> anyhow::Result<()> {
+    match name {
+        "crm" => serve(crm::Crm::open()?).await,
+        "tickets" => serve(tickets::Tickets::open()?).await,
+        "payments" => serve(payments::Payments::open()?).await,
+        "calendar" => serve(calendar::Calendar::open()?).await,
+        "analytics" => serve(analytics::Analytics::open()?).await,
+        "testkit" => serve(testkit::Testkit::from_env()).await,
+        other => anyhow::bail!("unknown server '{other}': expected one of {}", SERVERS.join(", ")),
+    }
+}
+
+async fn serve<S: rmcp::ServerHandler>(server: S) -> anyhow::Result<()> {
+    let running = server.serve(rmcp::transport::stdio()).await?;
+    running.waiting().await?;
+    Ok(())
+}

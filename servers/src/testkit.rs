@@ -1,0 +1,180 @@
+//! `testkit`: an MCP server of deliberately awkward tools for hub's tests, chaos runs and benchmarks — a slow
+//! tool that reports its cancellation, a failing one, one that crashes the process, a huge result, write and
+//! destructive tools, a tool that grows the list (and says so with `tools/list_changed`), and on request
+//! hundreds of extra tools or oddly named ones. Not one of the business servers; `hub server testkit` runs it.
+//!
+//! Environment: `HUB_TESTKIT_LOG` (file: one line per call start, end and cancellation),
+//! `HUB_TESTKIT_TOOLS=N` (N extra read-only tools), `HUB_TESTKIT_NAMES=a,b` (extra tools with these names).
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone)]
+pub struct Testkit {
+    tools: Arc<Mutex<Vec<Tool>>>,
+    log: Option<String>,
+}
+
+const TOPICS: [&str; 8] = ["weather", "billing", "search", "files", "email", "maps", "music", "stocks"];
+
+fn tool(name: &str, description: &str, schema: Value, read_only: bool, destructive: bool) -> Tool {
+    let schema = match schema {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    Tool::new(name.to_string(), description.to_string(), Arc::new(schema))
+        .with_annotations(ToolAnnotations::new().read_only(read_only).destructive(destructive))
+}
+
+fn object(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+impl Testkit {
+    pub fn from_env() -> Self {
+        let mut tools = vec![
+            tool(
+                "echo",
+                "Echo the given text back.",
+                object(json!({"text": {"type": "string"}}), &["text"]),
+                true,
+                false,
+            ),
+            tool(
+                "sleep",
+                "Wait for ms milliseconds, then answer; honours cancellation.",
+                object(json!({"ms": {"type": "integer", "minimum": 0}}), &["ms"]),
+                true,
+                false,
+            ),
+            tool(
+                "fail",
+                "Always fails with the given message.",
+                object(json!({"message": {"type": "string"}}), &[]),
+                true,
+                false,
+            ),
+            tool("crash", "Terminates the server process at once.", object(json!({}), &[]), true, false),
+            tool(
+                "big",
+                "Returns a result with `items` array entries of about 100 bytes each.",
+                object(json!({"items": {"type": "integer", "minimum": 0}}), &["items"]),
+                true,
+                false,
+            ),
+            tool(
+                "write",
+                "Stores a value (a write tool).",
+                object(json!({"value": {"type": "string"}}), &[]),
+                false,
+                false,
+            ),
+            tool("erase", "Erases everything (a destructive tool).", object(json!({}), &[]), false, true),
+            tool("grow", "Adds one tool to the list and notifies the client.", object(json!({}), &[]), false, false),
+        ];
+        let extra: usize = std::env::var("HUB_TESTKIT_TOOLS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        for i in 0..extra {
+            let topic = TOPICS[i % TOPICS.len()];
+            let desc = format!("Synthetic tool {i} about {topic}: look up {topic} records.");
+            tools.push(tool(&format!("{topic}_tool_{i:04}"), &desc, object(json!({}), &[]), true, false));
+        }
+        for name in std::env::var("HUB_TESTKIT_NAMES").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
+            tools.push(tool(name, "An oddly named tool.", object(json!({}), &[]), true, false));
+        }
+        Testkit { tools: Arc::new(Mutex::new(tools)), log: std::env::var("HUB_TESTKIT_LOG").ok() }
+    }
+
+    fn record(&self, line: &str) {
+        if let Some(path) = &self.log {
+            let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = writeln!(f, "{ms} {} {line}", std::process::id());
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        name: &str,
+        args: &serde_json::Map<String, Value>,
+        ctx: &RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let num = |k: &str| args.get(k).and_then(Value::as_u64).unwrap_or(0);
+        match name {
+            "echo" => CallToolResult::structured(json!({"text": args.get("text").cloned().unwrap_or(Value::Null)})),
+            "sleep" => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(num("ms"))) => CallToolResult::structured(json!({"slept_ms": num("ms")})),
+                    _ = ctx.ct.cancelled() => {
+                        self.record(&format!("cancelled sleep {}", num("ms")));
+                        CallToolResult::error(vec![ContentBlock::text("cancelled")])
+                    }
+                }
+            }
+            "fail" => {
+                let msg = args.get("message").and_then(Value::as_str).unwrap_or("failed on purpose");
+                CallToolResult::error(vec![ContentBlock::text(msg.to_string())])
+            }
+            "crash" => {
+                eprintln!("testkit: crashing on request");
+                std::process::exit(3)
+            }
+            "big" => {
+                let items: Vec<Value> =
+                    (0..num("items")).map(|i| json!({"index": i, "filler": "x".repeat(80)})).collect();
+                CallToolResult::structured(json!({"count": items.len(), "items": items}))
+            }
+            "write" | "erase" => CallToolResult::structured(json!({"done": name})),
+            "grow" => {
+                let n = {
+                    let mut tools = self.tools.lock().unwrap_or_else(|p| p.into_inner());
+                    let n = tools.len();
+                    tools.push(tool(&format!("grown_{n}"), "Added by grow.", object(json!({}), &[]), true, false));
+                    n
+                };
+                let _ = ctx.peer.notify_tool_list_changed().await;
+                CallToolResult::structured(json!({"added": format!("grown_{n}")}))
+            }
+            _ => CallToolResult::structured(json!({"tool": name})),
+        }
+    }
+}
+
+impl ServerHandler for Testkit {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+            .with_server_info(rmcp::model::Implementation::new("testkit", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools.lock().unwrap_or_else(|p| p.into_inner()).clone()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.to_string();
+        if !self.tools.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|t| t.name == name) {
+            return Err(ErrorData::invalid_params(format!("unknown tool '{name}'"), None));
+        }
+        self.record(&format!("start {name}"));
+        let args = request.arguments.unwrap_or_default();
+        let result = self.run(&name, &args, &context).await;
+        self.record(&format!("end {name}"));
+        Ok(result.into())
+    }
+}

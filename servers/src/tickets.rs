@@ -1,0 +1,324 @@
+//! The tickets server: support tickets (list with filters, read with comments, create, update) and comments.
+//! Resolving or closing a ticket stamps `resolved_at`; new ids continue the TCK-NNNNN sequence.
+
+use crate::demo::{self, Demo};
+use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
+use crate::validate::{self as v, Fail, Outcome};
+use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use rusqlite::{OptionalExtension, Row, params};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+const STATUSES: [&str; 4] = ["open", "pending", "resolved", "closed"];
+const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
+
+const DDL: &str = "
+CREATE TABLE tickets (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id), subject TEXT NOT NULL,
+  body TEXT NOT NULL, status TEXT NOT NULL, priority TEXT NOT NULL, assignee TEXT, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL, resolved_at TEXT);
+CREATE INDEX tickets_customer ON tickets(customer_id, created_at);
+CREATE INDEX tickets_status ON tickets(status, priority, created_at);
+CREATE TABLE comments (id INTEGER PRIMARY KEY, ticket_id TEXT NOT NULL REFERENCES tickets(id), author TEXT NOT NULL,
+  body TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX comments_ticket ON comments(ticket_id);
+";
+
+fn seed(tx: &rusqlite::Transaction<'_>, d: &Demo) -> rusqlite::Result<()> {
+    tx.execute_batch(CUSTOMER_REFS)?;
+    seed_customer_refs(tx, d)?;
+    let tickets = demo::tickets(d);
+    let sql = "INSERT INTO tickets VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    insert_all(tx, sql, &tickets, |s, t| {
+        let created = format!("{}T10:00:00Z", t.created);
+        let resolved = t.resolved.map(|r| format!("{r}T16:00:00Z"));
+        let updated = resolved.clone().unwrap_or_else(|| created.clone());
+        s.execute(params![
+            t.id,
+            t.customer_id,
+            t.subject,
+            t.body,
+            t.status,
+            t.priority,
+            t.assignee,
+            created,
+            updated,
+            resolved
+        ])
+    })?;
+    let sql = "INSERT INTO comments (ticket_id, author, body, created_at) VALUES (?1, ?2, ?3, ?4)";
+    insert_all(tx, sql, &demo::comments(d, &tickets), |s, c| {
+        s.execute(params![c.ticket_id, c.author, c.body, format!("{}T11:00:00Z", c.day)])
+    })
+}
+
+pub const SCHEMA: Schema = Schema { server: "tickets", ddl: DDL, seed };
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Ticket {
+    pub id: String,
+    pub customer_id: String,
+    pub subject: String,
+    pub body: String,
+    /// open, pending, resolved or closed
+    pub status: String,
+    /// low, normal, high or urgent
+    pub priority: String,
+    pub assignee: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub resolved_at: Option<String>,
+}
+
+const COLUMNS: &str = "id, customer_id, subject, body, status, priority, assignee, created_at, updated_at, resolved_at";
+
+fn ticket(r: &Row<'_>) -> rusqlite::Result<Ticket> {
+    Ok(Ticket {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        subject: r.get(2)?,
+        body: r.get(3)?,
+        status: r.get(4)?,
+        priority: r.get(5)?,
+        assignee: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+        resolved_at: r.get(9)?,
+    })
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Comment {
+    pub id: i64,
+    pub ticket_id: String,
+    pub author: String,
+    pub body: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TicketList {
+    /// Newest first.
+    pub tickets: Vec<Ticket>,
+    pub count: usize,
+    /// How many tickets match the filters in all (may exceed `count`).
+    pub total: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TicketDetail {
+    pub ticket: Ticket,
+    /// Oldest first.
+    pub comments: Vec<Comment>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListArgs {
+    /// Only this customer's tickets (id such as cus_000042, or their email).
+    pub customer_id: Option<String>,
+    /// open, pending, resolved or closed
+    pub status: Option<String>,
+    /// low, normal, high or urgent
+    pub priority: Option<String>,
+    /// Maximum results, 1-200 (default 20).
+    #[schemars(range(min = 1, max = 200))]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct IdArgs {
+    /// Ticket id such as TCK-01001.
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateArgs {
+    /// Customer id such as cus_000042.
+    pub customer_id: String,
+    #[schemars(length(min = 1, max = 200))]
+    pub subject: String,
+    #[schemars(length(min = 1, max = 10000))]
+    pub body: String,
+    /// low, normal, high or urgent (default normal)
+    pub priority: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UpdateArgs {
+    /// Ticket id such as TCK-01001.
+    pub id: String,
+    /// open, pending, resolved or closed
+    pub status: Option<String>,
+    /// low, normal, high or urgent
+    pub priority: Option<String>,
+    /// Agent to assign.
+    pub assignee: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CommentArgs {
+    /// Ticket id such as TCK-01001.
+    pub ticket_id: String,
+    #[schemars(length(min = 1, max = 10000))]
+    pub body: String,
+    /// Who writes the comment (default "support").
+    pub author: Option<String>,
+}
+
+fn ticket_id(value: &str) -> Result<String, Fail> {
+    v::id("id", value, "TCK-", "TCK-01001")
+}
+
+#[derive(Clone)]
+pub struct Tickets {
+    store: Store,
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Tickets {
+    pub fn open() -> anyhow::Result<Self> {
+        Ok(Self { store: Store::open(&SCHEMA)?, tool_router: Self::tool_router() })
+    }
+
+    fn find(&self, conn: &rusqlite::Connection, id: &str) -> Result<Ticket, Fail> {
+        let sql = format!("SELECT {COLUMNS} FROM tickets WHERE id = ?1");
+        conn.query_row(&sql, [id], ticket).optional()?.ok_or_else(|| Fail(format!("ticket '{id}' not found")))
+    }
+
+    #[tool(
+        description = "List support tickets, newest first, optionally filtered by customer, status and priority.",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_tickets(&self, Parameters(a): Parameters<ListArgs>) -> Outcome<TicketList> {
+        let limit = v::limit(a.limit, 20, 200)?;
+        let status = a.status.as_deref().map(|s| v::one_of("status", s, &STATUSES)).transpose()?;
+        let priority = a.priority.as_deref().map(|s| v::one_of("priority", s, &PRIORITIES)).transpose()?;
+        let conn = self.store.conn();
+        let customer = a.customer_id.as_deref().map(|c| resolve_customer(&conn, c)).transpose()?;
+        let filter =
+            "(?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR priority = ?3)";
+        let total = conn.query_row(
+            &format!("SELECT count(*) FROM tickets WHERE {filter}"),
+            params![customer, status, priority],
+            |r| r.get(0),
+        )?;
+        let sql = format!("SELECT {COLUMNS} FROM tickets WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ?4");
+        let tickets: Vec<Ticket> = conn
+            .prepare_cached(&sql)?
+            .query_map(params![customer, status, priority, limit], ticket)?
+            .collect::<Result<_, _>>()?;
+        Ok(Json(TicketList { count: tickets.len(), tickets, total }))
+    }
+
+    #[tool(
+        description = "Get one ticket by id (TCK-…) with its comments.",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_ticket(&self, Parameters(a): Parameters<IdArgs>) -> Outcome<TicketDetail> {
+        let id = ticket_id(&a.id)?;
+        let conn = self.store.conn();
+        let ticket = self.find(&conn, &id)?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, ticket_id, author, body, created_at FROM comments WHERE ticket_id = ?1 ORDER BY created_at, id",
+        )?;
+        let comments = stmt
+            .query_map([&id], |r| {
+                Ok(Comment {
+                    id: r.get(0)?,
+                    ticket_id: r.get(1)?,
+                    author: r.get(2)?,
+                    body: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Json(TicketDetail { ticket, comments }))
+    }
+
+    #[tool(
+        description = "Open a new support ticket for a customer. Returns the created ticket.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn create_ticket(&self, Parameters(a): Parameters<CreateArgs>) -> Outcome<Ticket> {
+        let subject = v::text("subject", &a.subject, 200)?;
+        let body = v::text("body", &a.body, 10_000)?;
+        let priority = v::one_of("priority", a.priority.as_deref().unwrap_or("normal"), &PRIORITIES)?;
+        let mut conn = self.store.conn();
+        let customer = resolve_customer(&conn, &a.customer_id)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let next: i64 =
+            tx.query_row("SELECT COALESCE(MAX(CAST(substr(id, 5) AS INTEGER)), 1000) + 1 FROM tickets", [], |r| {
+                r.get(0)
+            })?;
+        let id = format!("TCK-{next:05}");
+        let now = v::now();
+        tx.execute(
+            "INSERT INTO tickets VALUES (?1, ?2, ?3, ?4, 'open', ?5, NULL, ?6, ?6, NULL)",
+            params![id, customer, subject, body, priority, now],
+        )?;
+        let t = self.find(&tx, &id)?;
+        tx.commit()?;
+        Ok(Json(t))
+    }
+
+    #[tool(
+        description = "Change a ticket's status, priority or assignee. Resolving or closing stamps resolved_at.",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn update_ticket(&self, Parameters(a): Parameters<UpdateArgs>) -> Outcome<Ticket> {
+        let id = ticket_id(&a.id)?;
+        let status = a.status.as_deref().map(|s| v::one_of("status", s, &STATUSES)).transpose()?;
+        let priority = a.priority.as_deref().map(|s| v::one_of("priority", s, &PRIORITIES)).transpose()?;
+        let assignee = a.assignee.as_deref().map(|s| v::text("assignee", s, 100)).transpose()?;
+        if status.is_none() && priority.is_none() && assignee.is_none() {
+            crate::fail!("give at least one of status, priority, assignee");
+        }
+        let mut conn = self.store.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        self.find(&tx, &id)?;
+        let now = v::now();
+        tx.execute(
+            "UPDATE tickets SET status = COALESCE(?2, status), priority = COALESCE(?3, priority),
+               assignee = COALESCE(?4, assignee), updated_at = ?5,
+               resolved_at = CASE WHEN ?2 IN ('resolved', 'closed') THEN COALESCE(resolved_at, ?5)
+                                  WHEN ?2 IN ('open', 'pending') THEN NULL ELSE resolved_at END
+             WHERE id = ?1",
+            params![id, status, priority, assignee, now],
+        )?;
+        let t = self.find(&tx, &id)?;
+        tx.commit()?;
+        Ok(Json(t))
+    }
+
+    #[tool(
+        description = "Add a comment to a ticket. Returns the stored comment.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn add_comment(&self, Parameters(a): Parameters<CommentArgs>) -> Outcome<Comment> {
+        let ticket_id = v::id("ticket_id", &a.ticket_id, "TCK-", "TCK-01001")?;
+        let body = v::text("body", &a.body, 10_000)?;
+        let author = v::text("author", a.author.as_deref().unwrap_or("support"), 100)?;
+        let conn = self.store.conn();
+        self.find(&conn, &ticket_id)?;
+        let created_at = v::now();
+        conn.execute(
+            "INSERT INTO comments (ticket_id, author, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![ticket_id, author, body, created_at],
+        )?;
+        Ok(Json(Comment { id: conn.last_insert_rowid(), ticket_id, author, body, created_at }))
+    }
+}
+
+#[tool_handler(router = self.tool_router, name = "tickets", instructions = "Support tickets: list, read, open, update, comment.")]
+impl ServerHandler for Tickets {}

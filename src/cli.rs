@@ -1,0 +1,102 @@
+//! The command line: clap definitions mirroring what the user typed (`Cli`), logging setup, the tokio
+//! runtime, and dispatch to the command modules. Every command returns `exit::Result`; this module turns it
+//! into the process exit code and prints the error (one line, `hub: …`) on stderr.
+
+use crate::exit::{self, Failure};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "hub", version, about = "MCP integration hub: many MCP servers, one tool index, one agent")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Configuration file (default: ./servers.toml, else $XDG_CONFIG_HOME/hub/servers.toml, else built-in)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More output on stderr (repeatable: -v tool calls, -vv debug logs)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only results and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Model name (overrides HUB_MODEL and the config)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Use the built-in offline planner even if a model is configured
+    #[arg(long, global = true)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one of the business MCP servers over stdio (what servers.toml launches)
+    Server {
+        /// crm, tickets, payments, calendar or analytics
+        name: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("hub: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn init_logging(global: &Global, default: &str) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (_, 0) => default,
+        (_, 1) => "info,rmcp=warn",
+        _ => "debug,rmcp=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: Cli) -> exit::Result<u8> {
+    match cli.command {
+        Command::Server { name } => {
+            init_logging(&cli.global, "warn,rmcp=error");
+            if name != "testkit" && !hub_servers::SERVERS.contains(&name.as_str()) {
+                return Err(Failure::usage(format!(
+                    "unknown server '{name}': expected one of {}",
+                    hub_servers::SERVERS.join(", ")
+                )));
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
+            rt.block_on(hub_servers::run(&name))?;
+            Ok(exit::OK)
+        }
+    }
+}
