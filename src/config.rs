@@ -1,0 +1,290 @@
+//! Configuration: finding servers.toml, parsing it strictly, expanding variables, and resolving it once into
+//! the validated `Config` the rest of hub uses. Every error names the file, line and key (exit 2).
+//!
+//! Owns: discovery, validation, defaults. Not: connecting (see `registry`), the model client (see `llm`).
+
+mod expand;
+pub mod import;
+mod raw;
+
+pub use expand::expand;
+
+use crate::exit::Failure;
+use raw::{RawConfig, RawRestart, RawServer};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The repo's servers.toml, compiled in: used when no config file is found.
+pub const BUILTIN: &str = include_str!("../servers.toml");
+pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from: a file path, or "built-in default".
+    pub origin: String,
+    pub model: ModelConfig,
+    /// Enabled and disabled servers, sorted by name (the index order).
+    pub servers: Vec<ServerConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    pub name: String,
+    pub base_url: String,
+    pub api_key: Option<String>,
+    /// True when a key or a non-default endpoint is configured; otherwise the offline planner answers.
+    pub configured: bool,
+    pub max_turns: u32,
+    pub system_prompt: Option<String>,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub result_budget: usize,
+    pub context_budget: usize,
+    pub strict: bool,
+    pub requests_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transport {
+    Stdio { command: String, args: Vec<String>, env: Vec<(String, String)>, cwd: Option<PathBuf> },
+    Http { url: String, headers: Vec<(String, String)> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approve {
+    /// Write tools need `--yes` (ask) or a prompt (chat); the default.
+    Ask,
+    /// Write tools run without asking.
+    Always,
+    /// Write tools never run.
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestartPolicy {
+    pub max_restarts: u32,
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// Up this long without a crash resets the backoff and the crash count.
+    pub stable: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub name: String,
+    pub transport: Transport,
+    pub enabled: bool,
+    pub required: bool,
+    pub timeout: Duration,
+    pub startup_timeout: Duration,
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    pub approve: Approve,
+    pub triage_allow: Vec<String>,
+    pub restart: RestartPolicy,
+}
+
+impl ServerConfig {
+    /// Whether the allow/deny globs let tool `name` through (deny wins).
+    pub fn permits(&self, tool: &str) -> bool {
+        (self.allow.is_empty() || self.allow.iter().any(|g| glob(g, tool))) && !self.deny.iter().any(|g| glob(g, tool))
+    }
+}
+
+/// `*` (any run) and `?` (one character) matching.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            (pi, ti) = (pi + 1, ti + 1);
+        } else if pi < p.len() && p[pi] == '*' {
+            (star, mark, pi) = (Some(pi), ti, pi + 1);
+        } else if let Some(s) = star {
+            (pi, mark, ti) = (s + 1, mark + 1, mark + 1);
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Finds and loads the configuration: `--config`, `./servers.toml`, `$XDG_CONFIG_HOME/hub/servers.toml`,
+/// the built-in default.
+pub fn load(explicit: Option<&Path>) -> Result<Config, Failure> {
+    let candidates = [Some(PathBuf::from("servers.toml")), xdg_config().map(|d| d.join("hub/servers.toml"))];
+    let path = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => candidates.into_iter().flatten().find(|p| p.is_file()),
+    };
+    let Some(path) = path else { return parse(BUILTIN, "built-in default", &expand::process_env) };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Failure::usage(format!("cannot read config {}: {e}", path.display())))?;
+    parse(&text, &path.display().to_string(), &expand::process_env)
+}
+
+fn xdg_config() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+}
+
+/// Line and column (1-based) of byte offset `at`, and the `[table]` header above it.
+fn locate(text: &str, at: usize) -> (usize, usize, Option<String>) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let section = before.lines().rev().map(str::trim).find(|l| l.starts_with('[')).map(|l| l.to_string());
+    (line, col, section)
+}
+
+/// Parses config `text` from `origin` with variables looked up in `env`.
+pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Failure> {
+    let err = |at: usize, key: &str, msg: &str| {
+        let (line, col, section) = locate(text, at);
+        let key = match (section, key.is_empty()) {
+            (Some(s), true) => format!(" in {s}"),
+            (_, false) => format!(" {key}"),
+            (None, true) => String::new(),
+        };
+        Failure::usage(format!("{origin}:{line}:{col}:{key}: {msg}"))
+    };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| err(e.span().map_or(0, |s| s.start), "", e.message()))?;
+    let exp = |s: &raw::Str, key: &str| expand(s.get_ref(), env).map_err(|m| err(s.span().start, key, &m));
+    let defaults = raw.defaults.unwrap_or_default();
+    let default_timeout = secs(defaults.timeout_s.as_ref(), 30.0, "defaults.timeout_s", &err)?;
+    let default_startup = secs(defaults.startup_timeout_s.as_ref(), 10.0, "defaults.startup_timeout_s", &err)?;
+    let default_restart = defaults.restart.unwrap_or_default();
+
+    let mut servers = Vec::new();
+    for (name, spanned) in &raw.servers {
+        let at = spanned.span().start;
+        let key = |k: &str| format!("servers.{name}.{k}");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(err(at, &format!("servers.{name}"), "server ids may use letters, digits, '_' and '-' only"));
+        }
+        let s: &RawServer = spanned.get_ref();
+        let transport = match (&s.command, &s.url) {
+            (Some(_), Some(_)) => return Err(err(at, &format!("servers.{name}"), "set either command or url, not both")),
+            (None, None) => return Err(err(at, &format!("servers.{name}"), "set command (stdio) or url (streamable HTTP)")),
+            (Some(cmd), None) => {
+                if s.headers.is_some() {
+                    return Err(err(at, &key("headers"), "headers apply to url servers only"));
+                }
+                let args = s.args.iter().flatten().map(|a| exp(a, &key("args"))).collect::<Result<_, _>>()?;
+                let env_pairs = s.env.iter().flatten().map(|(k, v)| Ok((k.clone(), exp(v, &key(&format!("env.{k}")))?)));
+                let cwd = s.cwd.as_ref().map(|c| exp(c, &key("cwd")).map(PathBuf::from)).transpose()?;
+                let command = exp(cmd, &key("command"))?;
+                if command.trim().is_empty() {
+                    return Err(err(cmd.span().start, &key("command"), "must not be empty"));
+                }
+                Transport::Stdio { command, args, env: env_pairs.collect::<Result<_, Failure>>()?, cwd }
+            }
+            (None, Some(url)) => {
+                if s.args.is_some() || s.env.is_some() || s.cwd.is_some() {
+                    return Err(err(at, &format!("servers.{name}"), "args, env and cwd apply to command servers only"));
+                }
+                let u = exp(url, &key("url"))?;
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(err(url.span().start, &key("url"), &format!("must start with http:// or https://, got '{u}'")));
+                }
+                let headers = s.headers.iter().flatten().map(|(k, v)| Ok((k.clone(), exp(v, &key(&format!("headers.{k}")))?)));
+                Transport::Http { url: u, headers: headers.collect::<Result<_, Failure>>()? }
+            }
+        };
+        let approve = match s.approve.as_ref().map(|a| a.get_ref().as_str()) {
+            None | Some("ask") => Approve::Ask,
+            Some("always") => Approve::Always,
+            Some("never") => Approve::Never,
+            Some(other) => {
+                let at = s.approve.as_ref().map_or(at, |a| a.span().start);
+                return Err(err(at, &key("approve"), &format!("must be \"ask\", \"always\" or \"never\", got \"{other}\"")));
+            }
+        };
+        let tools = s.tools.as_ref();
+        servers.push(ServerConfig {
+            name: name.clone(),
+            transport,
+            enabled: s.enabled.unwrap_or(true),
+            required: s.required.unwrap_or(false),
+            timeout: secs_or(s.timeout_s.as_ref(), default_timeout, &key("timeout_s"), &err)?,
+            startup_timeout: secs_or(s.startup_timeout_s.as_ref(), default_startup, &key("startup_timeout_s"), &err)?,
+            allow: tools.and_then(|t| t.allow.clone()).unwrap_or_default(),
+            deny: tools.and_then(|t| t.deny.clone()).unwrap_or_default(),
+            approve,
+            triage_allow: s.triage_allow.clone().unwrap_or_default(),
+            restart: restart(s.restart.as_ref().unwrap_or(&default_restart), &default_restart),
+        });
+    }
+    let model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;
+    Ok(Config { origin: origin.to_string(), model, servers })
+}
+
+type ErrAt<'a> = dyn Fn(usize, &str, &str) -> Failure + 'a;
+
+fn secs(v: Option<&toml::Spanned<f64>>, default: f64, key: &str, err: &ErrAt<'_>) -> Result<Duration, Failure> {
+    secs_or(v, Duration::from_secs_f64(default), key, err)
+}
+
+fn secs_or(v: Option<&toml::Spanned<f64>>, default: Duration, key: &str, err: &ErrAt<'_>) -> Result<Duration, Failure> {
+    match v {
+        None => Ok(default),
+        Some(s) if *s.get_ref() > 0.0 && *s.get_ref() <= 86_400.0 => Ok(Duration::from_secs_f64(*s.get_ref())),
+        Some(s) => Err(err(s.span().start, key, &format!("must be between 0 and 86400 seconds, got {}", s.get_ref()))),
+    }
+}
+
+fn restart(r: &RawRestart, d: &RawRestart) -> RestartPolicy {
+    RestartPolicy {
+        max_restarts: r.max_restarts.or(d.max_restarts).unwrap_or(5),
+        backoff: Duration::from_millis(r.backoff_ms.or(d.backoff_ms).unwrap_or(100)),
+        max_backoff: Duration::from_millis(r.max_backoff_ms.or(d.max_backoff_ms).unwrap_or(10_000)),
+        stable: Duration::from_secs(r.stable_s.or(d.stable_s).unwrap_or(60)),
+    }
+}
+
+fn model(
+    m: raw::RawModel,
+    env: &dyn Fn(&str) -> Option<String>,
+    exp: &dyn Fn(&raw::Str, &str) -> Result<String, Failure>,
+    err: &ErrAt<'_>,
+) -> Result<ModelConfig, Failure> {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    let base_url = match &m.base_url {
+        Some(b) => exp(b, "model.base_url")?,
+        None => set("OPENAI_BASE_URL").unwrap_or_else(|| OPENAI_DEFAULT_BASE.to_string()),
+    };
+    let api_key = match &m.api_key {
+        Some(k) => Some(exp(k, "model.api_key")?).filter(|k| !k.is_empty()),
+        None => set("OPENAI_API_KEY"),
+    };
+    let configured = api_key.is_some() || set("OPENAI_BASE_URL").is_some() || base_url.trim_end_matches('/') != OPENAI_DEFAULT_BASE;
+    let int = |v: &Option<toml::Spanned<i64>>, key: &str, lo: i64, hi: i64, default: i64| match v {
+        None => Ok(default),
+        Some(s) if (lo..=hi).contains(s.get_ref()) => Ok(*s.get_ref()),
+        Some(s) => Err(err(s.span().start, key, &format!("must be between {lo} and {hi}, got {}", s.get_ref()))),
+    };
+    let name = match (set("HUB_MODEL"), &m.name) {
+        (Some(n), _) => n,
+        (None, Some(n)) => exp(n, "model.name")?,
+        (None, None) => "gpt-4o".to_string(),
+    };
+    Ok(ModelConfig {
+        name,
+        base_url,
+        api_key,
+        configured,
+        max_turns: int(&m.max_turns, "model.max_turns", 1, 1000, 15)? as u32,
+        system_prompt: m.system_prompt.as_ref().map(|s| exp(s, "model.system_prompt")).transpose()?,
+        timeout: secs(m.timeout_s.as_ref(), 120.0, "model.timeout_s", err)?,
+        max_retries: int(&m.max_retries, "model.max_retries", 0, 20, 4)? as u32,
+        result_budget: int(&m.result_budget, "model.result_budget", 256, 10_000_000, 16_000)? as usize,
+        context_budget: int(&m.context_budget, "model.context_budget", 1_000, 100_000_000, 200_000)? as usize,
+        strict: m.strict.unwrap_or(false),
+        requests_per_minute: m.requests_per_minute.as_ref().map(|_| int(&m.requests_per_minute, "model.requests_per_minute", 1, 100_000, 0)).transpose()?.map(|v| v as u32),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+//! servers.toml exactly as written: serde structs that reject unknown keys and keep the byte span of every
+//! value that may need an error message later (variables to expand, command/url conflicts).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+pub type Str = Spanned<String>;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub model: Option<RawModel>,
+    #[serde(default)]
+    pub servers: BTreeMap<String, Spanned<RawServer>>,
+    pub defaults: Option<RawDefaults>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub name: Option<Str>,
+    pub base_url: Option<Str>,
+    pub api_key: Option<Str>,
+    pub max_turns: Option<Spanned<i64>>,
+    pub system_prompt: Option<Str>,
+    pub timeout_s: Option<Spanned<f64>>,
+    pub max_retries: Option<Spanned<i64>>,
+    /// Bytes of one tool result sent to the model before JSON-aware truncation.
+    pub result_budget: Option<Spanned<i64>>,
+    /// Bytes of conversation history kept across turns in `hub chat`.
+    pub context_budget: Option<Spanned<i64>>,
+    pub strict: Option<bool>,
+    pub requests_per_minute: Option<Spanned<i64>>,
+}
+
+/// Defaults every server inherits unless it sets its own.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    pub timeout_s: Option<Spanned<f64>>,
+    pub startup_timeout_s: Option<Spanned<f64>>,
+    pub restart: Option<RawRestart>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub command: Option<Str>,
+    pub args: Option<Vec<Str>>,
+    pub env: Option<BTreeMap<String, Str>>,
+    pub cwd: Option<Str>,
+    pub url: Option<Str>,
+    pub headers: Option<BTreeMap<String, Str>>,
+    pub enabled: Option<bool>,
+    pub required: Option<bool>,
+    pub timeout_s: Option<Spanned<f64>>,
+    pub startup_timeout_s: Option<Spanned<f64>>,
+    pub tools: Option<RawTools>,
+    pub approve: Option<Spanned<String>>,
+    /// Tool-name globs that triage may run even though they write (triage is read-only otherwise).
+    pub triage_allow: Option<Vec<String>>,
+    pub restart: Option<RawRestart>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTools {
+    pub allow: Option<Vec<String>>,
+    pub deny: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestart {
+    pub max_restarts: Option<u32>,
+    pub backoff_ms: Option<u64>,
+    pub max_backoff_ms: Option<u64>,
+    pub stable_s: Option<u64>,
+}

@@ -1,0 +1,94 @@
+//! Unit tests of config parsing: the built-in default, every documented error (with its file:line and key),
+//! variable expansion, globs, and the import-config round trip.
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "TOKEN" => Some("s3cret".into()),
+        _ => None,
+    }
+}
+
+fn parse_err(text: &str) -> String {
+    parse(text, "t.toml", &env).unwrap_err().message
+}
+
+#[test]
+fn builtin_default_has_the_five_servers_and_no_model() {
+    let c = parse(BUILTIN, "built-in default", &env).unwrap();
+    let enabled: Vec<_> = c.servers.iter().filter(|s| s.enabled).map(|s| s.name.as_str()).collect();
+    assert_eq!(enabled, ["analytics", "calendar", "crm", "payments", "tickets"]);
+    assert!(!c.model.configured);
+    assert_eq!(c.model.max_turns, 15);
+    assert_eq!(c.model.base_url, OPENAI_DEFAULT_BASE);
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let e = parse_err("[servers.a]\ncommand = \"x\"\ncomand = \"y\"\n");
+    assert!(e.starts_with("t.toml:3:1:"), "{e}");
+    assert!(e.contains("comand") && e.contains("[servers.a]"), "{e}");
+}
+
+#[test]
+fn command_and_url_conflicts() {
+    let both = parse_err("[servers.a]\ncommand = \"x\"\nurl = \"http://h/mcp\"\n");
+    assert!(both.contains("t.toml:1:") && both.contains("servers.a") && both.contains("not both"), "{both}");
+    let neither = parse_err("\n[servers.b]\nenabled = true\n");
+    assert!(neither.contains("t.toml:2:") && neither.contains("servers.b"), "{neither}");
+}
+
+#[test]
+fn undefined_variable_without_default() {
+    let e = parse_err("[servers.a]\ncommand = \"x\"\nargs = [\"--k\", \"${MISSING}\"]\n");
+    assert!(e.contains("t.toml:3:") && e.contains("servers.a.args") && e.contains("MISSING"), "{e}");
+    let ok = parse("[servers.a]\nurl = \"http://h/mcp\"\nheaders = { A = \"Bearer ${TOKEN}\" }\n", "t", &env).unwrap();
+    assert_eq!(ok.servers[0].transport, Transport::Http { url: "http://h/mcp".into(), headers: vec![("A".into(), "Bearer s3cret".into())] });
+}
+
+#[test]
+fn duplicate_server_and_wrong_type() {
+    let dup = parse_err("[servers.a]\ncommand = \"x\"\n[servers.a]\ncommand = \"y\"\n");
+    assert!(dup.contains("t.toml:3:") && dup.to_lowercase().contains("duplicate"), "{dup}");
+    let ty = parse_err("[servers.a]\ncommand = \"x\"\ntimeout_s = \"soon\"\n");
+    assert!(ty.contains("t.toml:3:"), "{ty}");
+    let range = parse_err("[servers.a]\ncommand = \"x\"\ntimeout_s = -1.0\n");
+    assert!(range.contains("servers.a.timeout_s"), "{range}");
+    let approve = parse_err("[servers.a]\ncommand = \"x\"\napprove = \"sometimes\"\n");
+    assert!(approve.contains("servers.a.approve"), "{approve}");
+}
+
+#[test]
+fn globs_and_filters() {
+    assert!(glob("search_*", "search_customers") && glob("*", "") && glob("a?c", "abc"));
+    assert!(!glob("search_*", "get_customer") && !glob("a?c", "ac"));
+    let c = parse("[servers.a]\ncommand = \"x\"\ntools.allow = [\"get_*\", \"list_*\"]\ntools.deny = [\"list_secret*\"]\n", "t", &env).unwrap();
+    let s = &c.servers[0];
+    assert!(s.permits("get_x") && s.permits("list_y") && !s.permits("list_secrets") && !s.permits("delete"));
+}
+
+#[test]
+fn import_round_trip() {
+    let json = r#"{"mcpServers": {
+        "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"], "env": {"PRICE": "$5"}},
+        "remote api": {"url": "https://example.com/mcp", "headers": {"Authorization": "Bearer x"}},
+        "off": {"command": "x", "disabled": true}
+    }}"#;
+    let toml = import::convert(json, "claude.json").unwrap();
+    let c = parse(&toml, "imported", &env).unwrap();
+    let names: Vec<_> = c.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["files", "off", "remote_api"]);
+    match &c.servers[0].transport {
+        Transport::Stdio { command, args, env, .. } => {
+            assert_eq!(command, "npx");
+            assert_eq!(args[2], "/tmp");
+            assert_eq!(env, &[("PRICE".to_string(), "$5".to_string())]);
+        }
+        t => panic!("{t:?}"),
+    }
+    assert!(!c.servers[1].enabled);
+    assert!(matches!(&c.servers[2].transport, Transport::Http { url, .. } if url == "https://example.com/mcp"));
+    assert!(import::convert("{\"mcpServers\": {\"x\": {}}}", "f").unwrap_err().message.contains("mcpServers.x"));
+    assert!(import::convert("nope", "f").unwrap_err().message.contains("not valid JSON"));
+}
