@@ -2,6 +2,7 @@
 //! runtime, and dispatch to the command modules. Every command returns `exit::Result`; this module turns it
 //! into the process exit code and prints the error (one line, `hub: …`) on stderr.
 
+use crate::commands;
 use crate::exit::{self, Failure};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +38,32 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// List the merged tool index (name, server, read-only/write/destructive, description)
+    Tools {
+        /// Print one JSON document with schemas and annotations
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call one tool directly and print its result
+    Call {
+        /// Index name (crm__get_customer) or server.tool
+        tool: String,
+        /// Arguments as a JSON object ('-' reads them from stdin)
+        args: Option<String>,
+        /// Print the raw MCP result
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each server's state, pid, uptime, restarts, tool count, last error and ping latency
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert a Claude Desktop / Cursor mcpServers JSON file into servers.toml entries (printed)
+    ImportConfig {
+        /// The JSON file ('-' for stdin)
+        file: PathBuf,
+    },
     /// Run one of the business MCP servers over stdio (what servers.toml launches)
     Server {
         /// crm, tickets, payments, calendar or analytics
@@ -81,8 +108,31 @@ fn init_logging(global: &Global, default: &str) {
         .try_init();
 }
 
+fn runtime() -> exit::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))
+}
+
 fn run(cli: Cli) -> exit::Result<u8> {
+    let g = cli.global.clone();
     match cli.command {
+        Command::Tools { json } => {
+            init_logging(&g, "warn,rmcp=error");
+            runtime()?.block_on(commands::with_registry(&g, |_, r| commands::tools(r, json)))
+        }
+        Command::Call { tool, args, json } => {
+            init_logging(&g, "warn,rmcp=error");
+            let args = commands::parse_args(args.as_deref())?;
+            runtime()?.block_on(commands::with_registry(&g, |_, r| commands::call(r, &tool, args, json)))
+        }
+        Command::Status { json } => {
+            init_logging(&g, "warn,rmcp=error");
+            runtime()?.block_on(commands::with_registry(&g, |_, r| commands::status(r, json)))
+        }
+        Command::ImportConfig { file } => commands::import_config(&file),
         Command::Server { name } => {
             init_logging(&cli.global, "warn,rmcp=error");
             if name != "testkit" && !hub_servers::SERVERS.contains(&name.as_str()) {

@@ -166,14 +166,19 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         }
         let s: &RawServer = spanned.get_ref();
         let transport = match (&s.command, &s.url) {
-            (Some(_), Some(_)) => return Err(err(at, &format!("servers.{name}"), "set either command or url, not both")),
-            (None, None) => return Err(err(at, &format!("servers.{name}"), "set command (stdio) or url (streamable HTTP)")),
+            (Some(_), Some(_)) => {
+                return Err(err(at, &format!("servers.{name}"), "set either command or url, not both"));
+            }
+            (None, None) => {
+                return Err(err(at, &format!("servers.{name}"), "set command (stdio) or url (streamable HTTP)"));
+            }
             (Some(cmd), None) => {
                 if s.headers.is_some() {
                     return Err(err(at, &key("headers"), "headers apply to url servers only"));
                 }
                 let args = s.args.iter().flatten().map(|a| exp(a, &key("args"))).collect::<Result<_, _>>()?;
-                let env_pairs = s.env.iter().flatten().map(|(k, v)| Ok((k.clone(), exp(v, &key(&format!("env.{k}")))?)));
+                let env_pairs =
+                    s.env.iter().flatten().map(|(k, v)| Ok((k.clone(), exp(v, &key(&format!("env.{k}")))?)));
                 let cwd = s.cwd.as_ref().map(|c| exp(c, &key("cwd")).map(PathBuf::from)).transpose()?;
                 let command = exp(cmd, &key("command"))?;
                 if command.trim().is_empty() {
@@ -187,9 +192,14 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 }
                 let u = exp(url, &key("url"))?;
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(err(url.span().start, &key("url"), &format!("must start with http:// or https://, got '{u}'")));
+                    return Err(err(
+                        url.span().start,
+                        &key("url"),
+                        &format!("must start with http:// or https://, got '{u}'"),
+                    ));
                 }
-                let headers = s.headers.iter().flatten().map(|(k, v)| Ok((k.clone(), exp(v, &key(&format!("headers.{k}")))?)));
+                let headers =
+                    s.headers.iter().flatten().map(|(k, v)| Ok((k.clone(), exp(v, &key(&format!("headers.{k}")))?)));
                 Transport::Http { url: u, headers: headers.collect::<Result<_, Failure>>()? }
             }
         };
@@ -199,7 +209,11 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             Some("never") => Approve::Never,
             Some(other) => {
                 let at = s.approve.as_ref().map_or(at, |a| a.span().start);
-                return Err(err(at, &key("approve"), &format!("must be \"ask\", \"always\" or \"never\", got \"{other}\"")));
+                return Err(err(
+                    at,
+                    &key("approve"),
+                    &format!("must be \"ask\", \"always\" or \"never\", got \"{other}\""),
+                ));
             }
         };
         let tools = s.tools.as_ref();
@@ -259,7 +273,8 @@ fn model(
         Some(k) => Some(exp(k, "model.api_key")?).filter(|k| !k.is_empty()),
         None => set("OPENAI_API_KEY"),
     };
-    let configured = api_key.is_some() || set("OPENAI_BASE_URL").is_some() || base_url.trim_end_matches('/') != OPENAI_DEFAULT_BASE;
+    let configured =
+        api_key.is_some() || set("OPENAI_BASE_URL").is_some() || base_url.trim_end_matches('/') != OPENAI_DEFAULT_BASE;
     let int = |v: &Option<toml::Spanned<i64>>, key: &str, lo: i64, hi: i64, default: i64| match v {
         None => Ok(default),
         Some(s) if (lo..=hi).contains(s.get_ref()) => Ok(*s.get_ref()),
@@ -282,7 +297,12 @@ fn model(
         result_budget: int(&m.result_budget, "model.result_budget", 256, 10_000_000, 16_000)? as usize,
         context_budget: int(&m.context_budget, "model.context_budget", 1_000, 100_000_000, 200_000)? as usize,
         strict: m.strict.unwrap_or(false),
-        requests_per_minute: m.requests_per_minute.as_ref().map(|_| int(&m.requests_per_minute, "model.requests_per_minute", 1, 100_000, 0)).transpose()?.map(|v| v as u32),
+        requests_per_minute: m
+            .requests_per_minute
+            .as_ref()
+            .map(|_| int(&m.requests_per_minute, "model.requests_per_minute", 1, 100_000, 0))
+            .transpose()?
+            .map(|v| v as u32),
     })
 }
 

@@ -24,7 +24,9 @@ pub fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
             match (env(name).filter(|v| !v.is_empty()), default) {
                 (Some(v), _) => out.push_str(&v),
                 (None, Some(d)) => out.push_str(d),
-                (None, None) => return Err(format!("environment variable {name} is not set (use ${{{name}:-default}})")),
+                (None, None) => {
+                    return Err(format!("environment variable {name} is not set (use ${{{name}:-default}})"));
+                }
             }
             rest = &body[end + 1..];
         } else {

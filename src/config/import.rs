@@ -69,7 +69,8 @@ fn bad(name: &str, msg: &str) -> Failure {
 
 /// The servers.toml text for the `mcpServers` in `json` (from `origin`, for messages).
 pub fn convert(json: &str, origin: &str) -> Result<String, Failure> {
-    let doc: Value = serde_json::from_str(json).map_err(|e| Failure::usage(format!("{origin}: not valid JSON: {e}")))?;
+    let doc: Value =
+        serde_json::from_str(json).map_err(|e| Failure::usage(format!("{origin}: not valid JSON: {e}")))?;
     let servers = doc
         .get("mcpServers")
         .or_else(|| doc.get("servers"))
@@ -79,7 +80,10 @@ pub fn convert(json: &str, origin: &str) -> Result<String, Failure> {
     for (name, s) in servers {
         let s = s.as_object().ok_or_else(|| bad(name, "must be an object"))?;
         let mut e = Entry::default();
-        match (s.get("command").and_then(Value::as_str), s.get("url").or_else(|| s.get("serverUrl")).and_then(Value::as_str)) {
+        match (
+            s.get("command").and_then(Value::as_str),
+            s.get("url").or_else(|| s.get("serverUrl")).and_then(Value::as_str),
+        ) {
             (Some(cmd), _) => {
                 e.command = Some(cmd.replace('$', "$$"));
                 e.args = strings(s.get("args"), "args", name)?.into_iter().map(|a| a.replace('$', "$$")).collect();

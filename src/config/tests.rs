@@ -44,7 +44,10 @@ fn undefined_variable_without_default() {
     let e = parse_err("[servers.a]\ncommand = \"x\"\nargs = [\"--k\", \"${MISSING}\"]\n");
     assert!(e.contains("t.toml:3:") && e.contains("servers.a.args") && e.contains("MISSING"), "{e}");
     let ok = parse("[servers.a]\nurl = \"http://h/mcp\"\nheaders = { A = \"Bearer ${TOKEN}\" }\n", "t", &env).unwrap();
-    assert_eq!(ok.servers[0].transport, Transport::Http { url: "http://h/mcp".into(), headers: vec![("A".into(), "Bearer s3cret".into())] });
+    assert_eq!(
+        ok.servers[0].transport,
+        Transport::Http { url: "http://h/mcp".into(), headers: vec![("A".into(), "Bearer s3cret".into())] }
+    );
 }
 
 #[test]
@@ -63,7 +66,12 @@ fn duplicate_server_and_wrong_type() {
 fn globs_and_filters() {
     assert!(glob("search_*", "search_customers") && glob("*", "") && glob("a?c", "abc"));
     assert!(!glob("search_*", "get_customer") && !glob("a?c", "ac"));
-    let c = parse("[servers.a]\ncommand = \"x\"\ntools.allow = [\"get_*\", \"list_*\"]\ntools.deny = [\"list_secret*\"]\n", "t", &env).unwrap();
+    let c = parse(
+        "[servers.a]\ncommand = \"x\"\ntools.allow = [\"get_*\", \"list_*\"]\ntools.deny = [\"list_secret*\"]\n",
+        "t",
+        &env,
+    )
+    .unwrap();
     let s = &c.servers[0];
     assert!(s.permits("get_x") && s.permits("list_y") && !s.permits("list_secrets") && !s.permits("delete"));
 }

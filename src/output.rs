@@ -1,0 +1,96 @@
+//! Rendering for people: aligned text tables, tool results as readable text, durations. Everything here
+//! writes to a `String`; callers decide between stdout (results) and stderr (diagnostics).
+
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde_json::Value;
+
+/// An aligned table; the last column is cut to `max_last` characters.
+pub fn table(headers: &[&str], rows: &[Vec<String>], max_last: usize) -> String {
+    let n = headers.len();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(n.saturating_sub(1)) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<String>| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == n {
+                l.push_str(&cut(cell, max_last));
+            } else {
+                l.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(headers.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+    out
+}
+
+/// `text` cut to `max` characters with an ellipsis.
+pub fn cut(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(max.saturating_sub(1)).collect::<String>())
+    }
+}
+
+/// The text parts of a tool result, joined.
+pub fn result_text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .map(|c| match c {
+            ContentBlock::Text(t) => t.text.clone(),
+            ContentBlock::Image(i) => format!("[image {}]", i.mime_type),
+            ContentBlock::Audio(_) => "[audio]".to_string(),
+            ContentBlock::Resource(_) => "[embedded resource]".to_string(),
+            ContentBlock::ResourceLink(r) => format!("[resource {}]", r.uri),
+            _ => "[unsupported content]".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The result's payload as JSON: structured content when the server gave it, else the text parsed as JSON
+/// when it is JSON, else the text as a string.
+pub fn result_value(result: &CallToolResult) -> Value {
+    if let Some(s) = &result.structured_content {
+        return s.clone();
+    }
+    let text = result_text(result);
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// A tool result for a person: pretty JSON when structured, else the text.
+pub fn render_result(result: &CallToolResult) -> String {
+    match result_value(result) {
+        Value::String(s) => s,
+        v => serde_json::to_string_pretty(&v).unwrap_or_default(),
+    }
+}
+
+pub fn millis(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_and_cuts() {
+        let t = table(&["A", "BB"], &[vec!["long cell".into(), "x".repeat(50)]], 10);
+        let lines: Vec<_> = t.lines().collect();
+        assert_eq!(lines[0], "A          BB");
+        assert!(lines[1].starts_with("long cell  xxxxxxxxx…"));
+    }
+}

@@ -1,0 +1,306 @@
+//! The registry: every configured server connected concurrently under supervision, the merged tool index,
+//! and tool calls routed to the right server under that server's deadline.
+//!
+//! Owns: server state (phase, pid, tools, restarts, last error), the index and its change notifications, the
+//! call path and its errors. Not: the agent's policy about which calls may run (see `agent`).
+
+pub mod connect;
+pub mod index;
+mod supervise;
+
+use crate::config::{Config, ServerConfig};
+pub use index::{Entry, Index};
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use rmcp::service::ServiceError;
+use rmcp::{Peer, RoleClient};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Starting,
+    Up,
+    Down,
+    /// Gave up after the crash-loop cap.
+    Failed,
+    Disabled,
+    Stopped,
+}
+
+#[derive(Default)]
+struct State {
+    phase: Phase,
+    peer: Option<Peer<RoleClient>>,
+    tools: Vec<Tool>,
+    pid: Option<u32>,
+    up_since: Option<Instant>,
+    restarts: u32,
+    last_error: Option<String>,
+}
+
+pub struct Server {
+    pub cfg: ServerConfig,
+    state: Mutex<State>,
+    tail: connect::Tail,
+}
+
+impl Server {
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+    pub fn phase(&self) -> Phase {
+        self.read(|s| s.phase)
+    }
+    /// Why the server is not up (its last error), if it is not.
+    pub fn down_reason(&self) -> Option<String> {
+        self.read(|s| match s.phase {
+            Phase::Up => None,
+            Phase::Disabled => Some("disabled in the configuration".into()),
+            _ => Some(s.last_error.clone().unwrap_or_else(|| "not connected yet".into())),
+        })
+    }
+}
+
+/// A server's status, for `hub status`, `/status` and the REPL.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub name: String,
+    pub state: Phase,
+    pub transport: &'static str,
+    pub required: bool,
+    pub pid: Option<u32>,
+    pub uptime_s: Option<f64>,
+    pub restarts: u32,
+    pub tools: usize,
+    pub last_error: Option<String>,
+    pub ping_ms: Option<f64>,
+}
+
+/// Why a call did not produce a tool result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    #[error("unknown tool '{name}'{}", hint(.suggestions))]
+    UnknownTool { name: String, suggestions: Vec<String> },
+    #[error("server '{server}' is down: {reason}")]
+    Down { server: String, reason: String },
+    #[error("call to '{tool}' timed out after {:.1}s (cancelled on the server)", .after.as_secs_f64())]
+    Timeout { tool: String, after: Duration },
+    #[error("server '{server}' rejected the call: {message}")]
+    Protocol { server: String, message: String },
+}
+
+fn hint(s: &[String]) -> String {
+    if s.is_empty() { String::new() } else { format!("; did you mean {}?", s.join(", ")) }
+}
+
+/// A finished call: the server's result (which may be an `isError` result) and where it ran.
+#[derive(Debug, Clone)]
+pub struct Called {
+    pub entry: Entry,
+    pub result: CallToolResult,
+    pub duration: Duration,
+}
+
+pub(crate) struct Inner {
+    servers: Vec<Arc<Server>>,
+    index: RwLock<Arc<Index>>,
+    generation: watch::Sender<u64>,
+    shutdown: CancellationToken,
+    last_refresh: Mutex<Option<std::time::SystemTime>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Inner {
+    /// Rebuilds the index from every server's last known tools (a down server's tools stay listed).
+    fn rebuild(&self) {
+        let lists = self
+            .servers
+            .iter()
+            .map(|s| {
+                let tools = s.read(|st| st.tools.iter().filter(|t| s.cfg.permits(&t.name)).cloned().collect());
+                (s.cfg.name.clone(), tools)
+            })
+            .collect();
+        let index = Index::build(lists);
+        for c in &index.collisions {
+            tracing::warn!("tool name collision: {c}");
+        }
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(index);
+        *self.last_refresh.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::SystemTime::now());
+        self.changed();
+    }
+
+    /// Tells watchers (the gateway) that servers or tools changed.
+    fn changed(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+}
+
+/// The connected servers and their merged index. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+impl Registry {
+    /// Connects every enabled server concurrently and returns once each has connected or failed its first
+    /// attempt (each bounded by its own startup timeout). Supervision continues in the background.
+    pub async fn start(config: &Config) -> Registry {
+        let servers: Vec<Arc<Server>> = config
+            .servers
+            .iter()
+            .map(|cfg| Arc::new(Server { cfg: cfg.clone(), state: Mutex::default(), tail: Default::default() }))
+            .collect();
+        let inner = Arc::new(Inner {
+            servers,
+            index: RwLock::default(),
+            generation: watch::channel(0).0,
+            shutdown: CancellationToken::new(),
+            last_refresh: Mutex::new(None),
+            tasks: Mutex::default(),
+        });
+        let mut waits = Vec::new();
+        for server in &inner.servers {
+            if !server.cfg.enabled {
+                server.update(|s| s.phase = Phase::Disabled);
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            let task = tokio::spawn(supervise::supervise(inner.clone(), server.clone(), tx));
+            inner.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
+            waits.push(rx);
+        }
+        for w in waits {
+            let _ = w.await;
+        }
+        Registry { inner }
+    }
+
+    /// A snapshot of the current index.
+    pub fn index(&self) -> Arc<Index> {
+        self.inner.index.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn servers(&self) -> &[Arc<Server>] {
+        &self.inner.servers
+    }
+
+    pub fn server(&self, name: &str) -> Option<&Arc<Server>> {
+        self.inner.servers.iter().find(|s| s.cfg.name == name)
+    }
+
+    /// Changes to servers or tools (a counter that goes up).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.generation.subscribe()
+    }
+
+    pub fn last_refresh(&self) -> Option<std::time::SystemTime> {
+        *self.inner.last_refresh.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The required servers that are not up, with their reasons.
+    pub fn required_down(&self) -> Vec<(String, String)> {
+        self.servers()
+            .iter()
+            .filter(|s| s.cfg.required && s.phase() != Phase::Up)
+            .map(|s| (s.cfg.name.clone(), s.down_reason().unwrap_or_default()))
+            .collect()
+    }
+
+    /// Resolves a tool name (index name or `server.tool`), with suggestions when it is unknown.
+    pub fn resolve(&self, name: &str) -> Result<Entry, CallError> {
+        let index = self.index();
+        index
+            .get(name)
+            .cloned()
+            .ok_or_else(|| CallError::UnknownTool { name: name.to_string(), suggestions: index.suggest(name) })
+    }
+
+    /// Calls tool `name` with `arguments` under its server's deadline. A down server fails at once; a timeout
+    /// cancels the request upstream (dropping the request sends `notifications/cancelled`).
+    pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> Result<Called, CallError> {
+        let entry = self.resolve(name)?;
+        let server = self
+            .server(&entry.server)
+            .cloned()
+            .ok_or_else(|| CallError::Down { server: entry.server.clone(), reason: "not configured".into() })?;
+        let Some(peer) = server.read(|s| if s.phase == Phase::Up { s.peer.clone() } else { None }) else {
+            return Err(CallError::Down {
+                server: entry.server.clone(),
+                reason: server.down_reason().unwrap_or_default(),
+            });
+        };
+        let mut params = CallToolRequestParams::new(entry.tool.name.clone());
+        if let Some(args) = arguments {
+            params = params.with_arguments(args);
+        }
+        let started = Instant::now();
+        let result = tokio::time::timeout(server.cfg.timeout, peer.call_tool(params)).await;
+        let duration = started.elapsed();
+        let server_name = entry.server.clone();
+        match result {
+            Err(_) => Err(CallError::Timeout { tool: entry.name.clone(), after: server.cfg.timeout }),
+            Ok(Ok(result)) => Ok(Called { entry, result, duration }),
+            Ok(Err(ServiceError::TransportClosed | ServiceError::TransportSend(_))) => {
+                Err(CallError::Down { server: server_name, reason: "the connection closed during the call".into() })
+            }
+            Ok(Err(ServiceError::McpError(e))) => {
+                Err(CallError::Protocol { server: server_name, message: e.message.to_string() })
+            }
+            Ok(Err(e)) => Err(CallError::Protocol { server: server_name, message: e.to_string() }),
+        }
+    }
+
+    /// Status of every configured server; `ping` measures a round trip to each one that is up.
+    pub async fn status(&self, ping: bool) -> Vec<Status> {
+        let pings = self.servers().iter().map(|s| async move {
+            let peer = s.read(|st| st.peer.clone());
+            match (ping, peer) {
+                (true, Some(peer)) => {
+                    let t = Instant::now();
+                    let req = rmcp::model::ClientRequest::PingRequest(Default::default());
+                    let ok = tokio::time::timeout(Duration::from_secs(2), peer.send_request(req)).await;
+                    matches!(ok, Ok(Ok(_))).then(|| (t.elapsed().as_secs_f64() * 1e4).round() / 10.0)
+                }
+                _ => None,
+            }
+        });
+        let pings = futures::future::join_all(pings).await;
+        let index = self.index();
+        self.servers()
+            .iter()
+            .zip(pings)
+            .map(|(s, ping_ms)| {
+                s.read(|st| Status {
+                    name: s.cfg.name.clone(),
+                    state: st.phase,
+                    transport: match s.cfg.transport {
+                        crate::config::Transport::Stdio { .. } => "stdio",
+                        crate::config::Transport::Http { .. } => "http",
+                    },
+                    required: s.cfg.required,
+                    pid: st.pid,
+                    uptime_s: st.up_since.map(|t| (t.elapsed().as_secs_f64() * 10.0).round() / 10.0),
+                    restarts: st.restarts,
+                    tools: index.entries().iter().filter(|e| e.server == s.cfg.name).count(),
+                    last_error: st.last_error.clone(),
+                    ping_ms,
+                })
+            })
+            .collect()
+    }
+
+    /// Stops supervision, closes every session and waits (bounded) for the children to exit.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        let tasks = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let _ = tokio::time::timeout(Duration::from_secs(3), futures::future::join_all(tasks)).await;
+    }
+}

@@ -1,0 +1,188 @@
+//! Opening one MCP connection: spawning a stdio server (piped stdio, stderr drained into a tail kept for error
+//! messages, killed with the hub even on SIGKILL via PDEATHSIG) or opening a streamable-HTTP session, then the
+//! MCP handshake under the server's startup timeout and the first tools/list.
+//!
+//! Owns: the child process and the client handler. Not: restarts (see `supervise`).
+
+use crate::config::{ServerConfig, Transport};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, Tool};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+
+const TAIL_LINES: usize = 20;
+
+/// The last lines a child wrote on stderr.
+#[derive(Clone, Default)]
+pub struct Tail(Arc<Mutex<VecDeque<String>>>);
+
+impl Tail {
+    fn push(&self, line: String) {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if t.len() == TAIL_LINES {
+            t.pop_front();
+        }
+        t.push_back(line);
+    }
+    /// The last few lines, joined, for an error message (empty when there are none).
+    pub fn summary(&self) -> String {
+        let t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let lines: Vec<&str> = t.iter().rev().take(5).rev().map(String::as_str).collect();
+        lines.join(" | ")
+    }
+}
+
+/// What the handler tells the supervisor.
+#[derive(Debug)]
+pub enum Event {
+    ToolsChanged,
+}
+
+/// The hub's client side of one connection: identifies as hub, forwards list changes.
+#[derive(Clone)]
+pub struct Handler {
+    events: mpsc::UnboundedSender<Event>,
+}
+
+impl ClientHandler for Handler {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("hub", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.events.send(Event::ToolsChanged);
+    }
+}
+
+pub type Service = RunningService<RoleClient, Handler>;
+
+/// An open connection: the MCP service, its child (stdio only), and the first tool list.
+pub struct Conn {
+    pub service: Service,
+    pub child: Option<tokio::process::Child>,
+    pub tools: Vec<Tool>,
+}
+
+/// A bare command name is looked up beside the running hub executable first, then on PATH.
+pub fn resolve_command(command: &str) -> PathBuf {
+    if !command.contains('/')
+        && let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(PathBuf::from))
+    {
+        let beside = dir.join(command);
+        if beside.is_file() {
+            return beside;
+        }
+    }
+    PathBuf::from(command)
+}
+
+/// Connects to `cfg`'s server: spawn or dial, handshake, list tools — all within the startup timeout.
+pub async fn connect(cfg: &ServerConfig, tail: &Tail, events: mpsc::UnboundedSender<Event>) -> Result<Conn, String> {
+    let handler = Handler { events };
+    let attempt = async {
+        match &cfg.transport {
+            Transport::Stdio { command, args, env, cwd } => {
+                let mut cmd = tokio::process::Command::new(resolve_command(command));
+                cmd.args(args)
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .kill_on_drop(true);
+                if let Some(dir) = cwd {
+                    cmd.current_dir(dir);
+                }
+                die_with_parent(&mut cmd);
+                let mut child = cmd.spawn().map_err(|e| format!("cannot start '{command}': {e}"))?;
+                let (Some(stdout), Some(stdin), Some(stderr)) =
+                    (child.stdout.take(), child.stdin.take(), child.stderr.take())
+                else {
+                    return Err("child process has no stdio pipes".to_string());
+                };
+                drain(cfg.name.clone(), stderr, tail.clone());
+                let service = handler.serve((stdout, stdin)).await.map_err(|e| format!("MCP handshake failed: {e}"));
+                let service = match service {
+                    Ok(s) => s,
+                    Err(e) => return Err(with_exit(e, &mut child).await),
+                };
+                Ok((service, Some(child)))
+            }
+            Transport::Http { url, headers } => {
+                use rmcp::transport::StreamableHttpClientTransport;
+                use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+                let mut map = std::collections::HashMap::new();
+                for (k, v) in headers {
+                    let name = k.parse().map_err(|_| format!("invalid header name '{k}'"))?;
+                    let value = v.parse().map_err(|_| format!("invalid value for header '{k}'"))?;
+                    map.insert(name, value);
+                }
+                let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(map);
+                let transport = StreamableHttpClientTransport::from_config(config);
+                let service = handler.serve(transport).await.map_err(|e| format!("cannot connect to {url}: {e}"))?;
+                Ok((service, None))
+            }
+        }
+    };
+    let timeout = cfg.startup_timeout;
+    let (service, mut child) = match tokio::time::timeout(timeout, attempt).await {
+        Ok(r) => r?,
+        Err(_) => return Err(format!("no answer to initialize within {:.1}s", timeout.as_secs_f64())),
+    };
+    // The tool listing shares the startup budget's spirit: bounded by the call timeout.
+    match tokio::time::timeout(cfg.timeout, service.peer().list_all_tools()).await {
+        Ok(Ok(tools)) => Ok(Conn { service, child, tools }),
+        Ok(Err(e)) => {
+            let msg = format!("tools/list failed: {e}");
+            Err(match child.as_mut() {
+                Some(c) => with_exit(msg, c).await,
+                None => msg,
+            })
+        }
+        Err(_) => Err(format!("no answer to tools/list within {:.1}s", cfg.timeout.as_secs_f64())),
+    }
+}
+
+/// Adds the child's exit status to `msg` if it has exited (waiting briefly for it to do so).
+async fn with_exit(msg: String, child: &mut tokio::process::Child) -> String {
+    match tokio::time::timeout(std::time::Duration::from_millis(200), child.wait()).await {
+        Ok(Ok(status)) => format!("{msg} ({})", describe_exit(status)),
+        _ => msg,
+    }
+}
+
+pub fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => "exited".to_string(),
+    }
+}
+
+/// Reads the child's stderr line by line: kept in the tail, logged at debug level.
+fn drain(server: String, stderr: tokio::process::ChildStderr, tail: Tail) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::debug!(server = %server, "stderr: {line}");
+            tail.push(line.chars().take(500).collect());
+        }
+    });
+}
+
+/// On Linux, the child gets SIGKILL when the hub dies, however it dies.
+fn die_with_parent(cmd: &mut tokio::process::Command) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe and touches only the child's own state between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
