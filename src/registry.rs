@@ -10,7 +10,11 @@ mod supervise;
 
 use crate::config::{Config, ServerConfig};
 pub use index::{Entry, Index};
-use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam, ClientRequest, JsonObject,
+    ServerResult, Tool,
+};
+use rmcp::service::PeerRequestOptions;
 use rmcp::service::ServiceError;
 use rmcp::{Peer, RoleClient};
 use std::sync::{Arc, Mutex, RwLock};
@@ -92,6 +96,8 @@ pub enum CallError {
     Down { server: String, reason: String },
     #[error("call to '{tool}' timed out after {:.1}s (cancelled on the server)", .after.as_secs_f64())]
     Timeout { tool: String, after: Duration },
+    #[error("call to '{tool}' was cancelled")]
+    Cancelled { tool: String },
     #[error("server '{server}' rejected the call: {message}")]
     Protocol { server: String, message: String },
 }
@@ -224,8 +230,18 @@ impl Registry {
     }
 
     /// Calls tool `name` with `arguments` under its server's deadline. A down server fails at once; a timeout
-    /// cancels the request upstream (dropping the request sends `notifications/cancelled`).
+    /// cancels the request upstream (`notifications/cancelled` is written before this returns).
     pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> Result<Called, CallError> {
+        self.call_cancellable(name, arguments, &CancellationToken::new()).await
+    }
+
+    /// `call`, also cancelled upstream when `cancel` fires (Ctrl-C in the REPL, a gateway client going away).
+    pub async fn call_cancellable(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        cancel: &CancellationToken,
+    ) -> Result<Called, CallError> {
         let entry = self.resolve(name)?;
         let server = self
             .server(&entry.server)
@@ -241,20 +257,41 @@ impl Registry {
         if let Some(args) = arguments {
             params = params.with_arguments(args);
         }
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let started = Instant::now();
-        let result = tokio::time::timeout(server.cfg.timeout, peer.call_tool(params)).await;
-        let duration = started.elapsed();
         let server_name = entry.server.clone();
-        match result {
-            Err(_) => Err(CallError::Timeout { tool: entry.name.clone(), after: server.cfg.timeout }),
-            Ok(Ok(result)) => Ok(Called { entry, result, duration }),
-            Ok(Err(ServiceError::TransportClosed | ServiceError::TransportSend(_))) => {
-                Err(CallError::Down { server: server_name, reason: "the connection closed during the call".into() })
+        let down = |reason: &str| CallError::Down { server: server_name.clone(), reason: reason.to_string() };
+        let options = PeerRequestOptions::with_timeout(server.cfg.timeout);
+        let handle = match peer.send_request_with_option(request, options).await {
+            Ok(h) => h,
+            Err(_) => return Err(down("the connection closed")),
+        };
+        let peer_for_cancel = handle.peer.clone();
+        let id = handle.id.clone();
+        let response = tokio::select! {
+            r = handle.await_response() => r,
+            _ = cancel.cancelled() => {
+                let note = CancelledNotificationParam::new(Some(id), Some("cancelled by the user".into()));
+                let _ = peer_for_cancel.notify_cancelled(note).await;
+                return Err(CallError::Cancelled { tool: entry.name.clone() });
             }
-            Ok(Err(ServiceError::McpError(e))) => {
+        };
+        let duration = started.elapsed();
+        match response {
+            Ok(ServerResult::CallToolResult(result)) => Ok(Called { entry, result, duration }),
+            Ok(_) => {
+                Err(CallError::Protocol { server: server_name, message: "unexpected response to tools/call".into() })
+            }
+            Err(ServiceError::Timeout { .. }) => {
+                Err(CallError::Timeout { tool: entry.name.clone(), after: server.cfg.timeout })
+            }
+            Err(ServiceError::TransportClosed | ServiceError::TransportSend(_)) => {
+                Err(down("the connection closed during the call"))
+            }
+            Err(ServiceError::McpError(e)) => {
                 Err(CallError::Protocol { server: server_name, message: e.message.to_string() })
             }
-            Ok(Err(e)) => Err(CallError::Protocol { server: server_name, message: e.to_string() }),
+            Err(e) => Err(CallError::Protocol { server: server_name, message: e.to_string() }),
         }
     }
 

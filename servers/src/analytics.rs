@@ -3,7 +3,7 @@
 
 use crate::demo::{self, Demo, METRICS};
 use crate::store::{Schema, Store, insert_all};
-use crate::validate::{self as v, Fail, Outcome};
+use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 use rusqlite::params;
@@ -143,7 +143,7 @@ impl Analytics {
         description = "List the available business metrics with their unit, kind and date range.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn list_metrics(&self, Parameters(_): Parameters<NoArgs>) -> Outcome<MetricList> {
+    async fn list_metrics(&self, Parameters(_): Parameters<NoArgs>) -> Result<Json<MetricList>, Fail> {
         let conn = self.store.conn();
         let mut stmt = conn.prepare_cached("SELECT min(day), max(day) FROM metrics WHERE metric = ?1")?;
         let mut metrics = Vec::new();
@@ -166,7 +166,7 @@ impl Analytics {
         description = "Summarise one metric over a recent period (7d, 30d, 90d, 180d): total, average, min, max, change against the previous period.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get_report(&self, Parameters(a): Parameters<ReportArgs>) -> Outcome<Report> {
+    async fn get_report(&self, Parameters(a): Parameters<ReportArgs>) -> Result<Json<Report>, Fail> {
         let metric = metric_name(&a.metric)?;
         let period = v::one_of("period", a.period.as_deref().unwrap_or("30d"), &["7d", "30d", "90d", "180d"])?;
         let days: usize = period.trim_end_matches('d').parse().unwrap_or(30);
@@ -203,7 +203,7 @@ impl Analytics {
         description = "Daily values of one metric over the last N days (2-180, default 30), with the overall change and direction.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get_trend(&self, Parameters(a): Parameters<TrendArgs>) -> Outcome<Trend> {
+    async fn get_trend(&self, Parameters(a): Parameters<TrendArgs>) -> Result<Json<Trend>, Fail> {
         let metric = metric_name(&a.metric)?;
         let days = a.days.unwrap_or(30);
         if !(2..=180).contains(&days) {

@@ -3,7 +3,7 @@
 
 use crate::demo::{self, Demo};
 use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
-use crate::validate::{self as v, Fail, Outcome};
+use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -142,7 +142,7 @@ impl Calendar {
         description = "List meetings in start order, optionally for one customer and within a time window (default: upcoming).",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn list_meetings(&self, Parameters(a): Parameters<ListArgs>) -> Outcome<MeetingList> {
+    async fn list_meetings(&self, Parameters(a): Parameters<ListArgs>) -> Result<Json<MeetingList>, Fail> {
         let limit = v::limit(a.limit, 50, 200)?;
         let from = match (&a.from, &a.to) {
             (Some(f), _) => Some(bound("from", f, false)?),
@@ -177,7 +177,7 @@ impl Calendar {
             open_world_hint = false
         )
     )]
-    async fn create_meeting(&self, Parameters(a): Parameters<CreateArgs>) -> Outcome<Meeting> {
+    async fn create_meeting(&self, Parameters(a): Parameters<CreateArgs>) -> Result<Json<Meeting>, Fail> {
         let title = v::text("title", &a.title, 200)?;
         let start = v::timestamp("start", &a.start)?.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         if !(5..=480).contains(&a.duration_minutes) {
@@ -204,7 +204,7 @@ impl Calendar {
         description = "Cancel a scheduled meeting, giving a reason. Cannot be undone.",
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn cancel_meeting(&self, Parameters(a): Parameters<CancelArgs>) -> Outcome<Meeting> {
+    async fn cancel_meeting(&self, Parameters(a): Parameters<CancelArgs>) -> Result<Json<Meeting>, Fail> {
         let id = v::id("id", &a.id, "MTG-", "MTG-00001")?;
         let reason = v::text("reason", &a.reason, 500)?;
         let mut conn = self.store.conn();

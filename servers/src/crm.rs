@@ -4,7 +4,7 @@
 
 use crate::demo::{self, Demo};
 use crate::store::{Schema, Store, insert_all};
-use crate::validate::{self as v, Fail, Outcome};
+use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 use rusqlite::{OptionalExtension, Row, params};
@@ -186,7 +186,7 @@ impl Crm {
         description = "Search customers by name, email, company or id. Returns the best matches first.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn search_customers(&self, Parameters(a): Parameters<SearchArgs>) -> Outcome<SearchResult> {
+    async fn search_customers(&self, Parameters(a): Parameters<SearchArgs>) -> Result<Json<SearchResult>, Fail> {
         let query = v::text("query", &a.query, 200)?;
         let limit = v::limit(a.limit, 10, 100)?;
         let conn = self.store.conn();
@@ -212,7 +212,7 @@ impl Crm {
         description = "Get one customer by id (cus_…) or by email, with their notes.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get_customer(&self, Parameters(a): Parameters<GetArgs>) -> Outcome<CustomerDetail> {
+    async fn get_customer(&self, Parameters(a): Parameters<GetArgs>) -> Result<Json<CustomerDetail>, Fail> {
         let id = match (a.id.as_deref(), a.email.as_deref()) {
             (Some(id), _) if v::is_email(id.trim()) => self.id_by_email(id)?,
             (Some(id), _) => {
@@ -246,7 +246,7 @@ impl Crm {
         description = "Update a customer's name, email, company, phone, plan or status. Returns the updated customer.",
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn update_customer(&self, Parameters(a): Parameters<UpdateArgs>) -> Outcome<Customer> {
+    async fn update_customer(&self, Parameters(a): Parameters<UpdateArgs>) -> Result<Json<Customer>, Fail> {
         let id = customer_id(&a.id)?;
         let f = a.fields;
         let mut sets: Vec<(&str, String)> = Vec::new();
@@ -299,7 +299,7 @@ impl Crm {
             open_world_hint = false
         )
     )]
-    async fn add_note(&self, Parameters(a): Parameters<NoteArgs>) -> Outcome<Note> {
+    async fn add_note(&self, Parameters(a): Parameters<NoteArgs>) -> Result<Json<Note>, Fail> {
         let id = customer_id(&a.customer_id)?;
         let text = v::text("text", &a.text, 2000)?;
         self.find(&id)?;

@@ -226,7 +226,7 @@ fn random_customer(i: usize, today: NaiveDate) -> Customer {
         email: format!("{}.{}@{domain}", first.to_lowercase(), last.to_lowercase()),
         company: company.to_string(),
         phone: format!("+1-555-{:03}-{:04}", r.range(100, 999), r.range(0, 9_999)),
-        country: *r.pick(&COUNTRIES),
+        country: COUNTRIES[r.range(0, COUNTRIES.len() as i64) as usize],
         plan,
         price_cents,
         signup,

@@ -6,7 +6,7 @@
 
 use crate::demo::{self, Demo};
 use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
-use crate::validate::{self as v, Fail, Outcome};
+use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -260,7 +260,7 @@ impl Payments {
         description = "Get one invoice by id (INV-…) with its payment attempts.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get_invoice(&self, Parameters(a): Parameters<InvoiceArgs>) -> Outcome<InvoiceDetail> {
+    async fn get_invoice(&self, Parameters(a): Parameters<InvoiceArgs>) -> Result<Json<InvoiceDetail>, Fail> {
         let id = invoice_id("id", &a.id)?;
         let conn = self.store.conn();
         let invoice = find_invoice(&conn, &id)?;
@@ -275,7 +275,7 @@ impl Payments {
         description = "List a customer's invoices, newest first, optionally only paid or failed ones.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn list_invoices(&self, Parameters(a): Parameters<ListArgs>) -> Outcome<InvoiceList> {
+    async fn list_invoices(&self, Parameters(a): Parameters<ListArgs>) -> Result<Json<InvoiceList>, Fail> {
         let status = a.status.as_deref().map(|s| v::one_of("status", s, &["paid", "failed"])).transpose()?;
         let limit = v::limit(a.limit, 12, 100)?;
         let conn = self.store.conn();
@@ -294,7 +294,7 @@ impl Payments {
         description = "Get a customer's subscription: plan, status (trialing, active, past_due, canceled), amount, current period.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get_subscription(&self, Parameters(a): Parameters<CustomerArgs>) -> Outcome<Subscription> {
+    async fn get_subscription(&self, Parameters(a): Parameters<CustomerArgs>) -> Result<Json<Subscription>, Fail> {
         let conn = self.store.conn();
         let customer = resolve_customer(&conn, &a.customer_id)?;
         let sub = conn
@@ -327,7 +327,7 @@ impl Payments {
         description = "A customer's payment attempts, newest first, with counts of succeeded and failed attempts.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get_payment_history(&self, Parameters(a): Parameters<HistoryArgs>) -> Outcome<History> {
+    async fn get_payment_history(&self, Parameters(a): Parameters<HistoryArgs>) -> Result<Json<History>, Fail> {
         let limit = v::limit(a.limit, 12, 100)?;
         let conn = self.store.conn();
         let customer_id = resolve_customer(&conn, &a.customer_id)?;
@@ -350,7 +350,7 @@ impl Payments {
         description = "Retry the payment of a failed invoice with the card on file. Charges the customer if it succeeds.",
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn retry_payment(&self, Parameters(a): Parameters<RetryArgs>) -> Outcome<RetryOutcome> {
+    async fn retry_payment(&self, Parameters(a): Parameters<RetryArgs>) -> Result<Json<RetryOutcome>, Fail> {
         let id = invoice_id("invoice_id", &a.invoice_id)?;
         let mut conn = self.store.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -3,7 +3,7 @@
 
 use crate::demo::{self, Demo};
 use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
-use crate::validate::{self as v, Fail, Outcome};
+use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 use rusqlite::{OptionalExtension, Row, params};
@@ -190,7 +190,7 @@ impl Tickets {
         description = "List support tickets, newest first, optionally filtered by customer, status and priority.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn list_tickets(&self, Parameters(a): Parameters<ListArgs>) -> Outcome<TicketList> {
+    async fn list_tickets(&self, Parameters(a): Parameters<ListArgs>) -> Result<Json<TicketList>, Fail> {
         let limit = v::limit(a.limit, 20, 200)?;
         let status = a.status.as_deref().map(|s| v::one_of("status", s, &STATUSES)).transpose()?;
         let priority = a.priority.as_deref().map(|s| v::one_of("priority", s, &PRIORITIES)).transpose()?;
@@ -215,7 +215,7 @@ impl Tickets {
         description = "Get one ticket by id (TCK-…) with its comments.",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get_ticket(&self, Parameters(a): Parameters<IdArgs>) -> Outcome<TicketDetail> {
+    async fn get_ticket(&self, Parameters(a): Parameters<IdArgs>) -> Result<Json<TicketDetail>, Fail> {
         let id = ticket_id(&a.id)?;
         let conn = self.store.conn();
         let ticket = self.find(&conn, &id)?;
@@ -245,7 +245,7 @@ impl Tickets {
             open_world_hint = false
         )
     )]
-    async fn create_ticket(&self, Parameters(a): Parameters<CreateArgs>) -> Outcome<Ticket> {
+    async fn create_ticket(&self, Parameters(a): Parameters<CreateArgs>) -> Result<Json<Ticket>, Fail> {
         let subject = v::text("subject", &a.subject, 200)?;
         let body = v::text("body", &a.body, 10_000)?;
         let priority = v::one_of("priority", a.priority.as_deref().unwrap_or("normal"), &PRIORITIES)?;
@@ -271,7 +271,7 @@ impl Tickets {
         description = "Change a ticket's status, priority or assignee. Resolving or closing stamps resolved_at.",
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn update_ticket(&self, Parameters(a): Parameters<UpdateArgs>) -> Outcome<Ticket> {
+    async fn update_ticket(&self, Parameters(a): Parameters<UpdateArgs>) -> Result<Json<Ticket>, Fail> {
         let id = ticket_id(&a.id)?;
         let status = a.status.as_deref().map(|s| v::one_of("status", s, &STATUSES)).transpose()?;
         let priority = a.priority.as_deref().map(|s| v::one_of("priority", s, &PRIORITIES)).transpose()?;
@@ -305,7 +305,7 @@ impl Tickets {
             open_world_hint = false
         )
     )]
-    async fn add_comment(&self, Parameters(a): Parameters<CommentArgs>) -> Outcome<Comment> {
+    async fn add_comment(&self, Parameters(a): Parameters<CommentArgs>) -> Result<Json<Comment>, Fail> {
         let ticket_id = v::id("ticket_id", &a.ticket_id, "TCK-", "TCK-01001")?;
         let body = v::text("body", &a.body, 10_000)?;
         let author = v::text("author", a.author.as_deref().unwrap_or("support"), 100)?;

@@ -12,8 +12,6 @@ use rmcp::model::{CallToolResult, ContentBlock};
 #[derive(Debug)]
 pub struct Fail(pub String);
 
-pub type Outcome<T> = Result<rmcp::Json<T>, Fail>;
-
 impl From<rusqlite::Error> for Fail {
     fn from(e: rusqlite::Error) -> Self {
         tracing::error!("storage error: {e}");

@@ -72,7 +72,8 @@ fn customer_billing(
     let mut payments = Vec::new();
     let mut period_start = c.signup;
     let mut k = 0;
-    while !c.trial {
+    let months = if c.trial { 0 } else { u32::MAX };
+    while k < months {
         let Some(issued) = c.signup.checked_add_months(Months::new(k)) else { break };
         if issued > end {
             break;

@@ -1,0 +1,6 @@
+//! Integration tests of the hub binary and the servers it ships, as real processes on real SQLite files in
+//! temporary directories. One test target; `util` holds the helpers.
+
+mod core;
+mod servers;
+mod util;

@@ -1,0 +1,205 @@
+//! Test helpers: `Env` runs the real `hub` binary in a fresh temporary directory with the user's config and
+//! environment stripped (its own data dir, HOME and XDG dirs), with a hard time limit on every run; `Mcp`
+//! talks to one server process directly with an rmcp client.
+
+#![allow(dead_code)]
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const HUB: &str = env!("CARGO_BIN_EXE_hub");
+/// No hub run in the tests may take longer than this; a run that does is a hang, and fails the test.
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub vars: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "exit {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr);
+        self
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = |s: &str| dir.path().join(s).display().to_string();
+        let vars = vec![
+            ("HOME".into(), p("home")),
+            ("XDG_CONFIG_HOME".into(), p("config")),
+            ("XDG_DATA_HOME".into(), p("data")),
+            ("XDG_STATE_HOME".into(), p("state")),
+            ("HUB_DATA_DIR".into(), p("data/hub")),
+            ("HUB_DEMO_CUSTOMERS".into(), "300".into()),
+            ("NO_COLOR".into(), "1".into()),
+        ];
+        Env { dir, vars }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) -> &mut Self {
+        self.vars.retain(|(k, _)| k != key);
+        self.vars.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    /// Writes `servers.toml` in the working directory (found by discovery).
+    pub fn config(&self, text: &str) -> PathBuf {
+        self.write("servers.toml", text)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(HUB);
+        cmd.args(args).current_dir(self.dir.path()).env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in &self.vars {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs hub with `args` and `stdin`, killing it (and failing) past `LIMIT`.
+    pub fn run_with(&self, args: &[&str], stdin: &str) -> Run {
+        let mut cmd = self.command(args);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let start = Instant::now();
+        let mut child = cmd.spawn().expect("spawn hub");
+        let mut input = child.stdin.take().expect("stdin");
+        let data = stdin.to_string();
+        std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut input, data.as_bytes());
+        });
+        let out = wait_limited(child, LIMIT).unwrap_or_else(|| panic!("hub {args:?} ran past {LIMIT:?}: a hang"));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: start.elapsed(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, "")
+    }
+
+    /// A server entry running `hub server NAME` (this build), for configs.
+    pub fn server_entry(name: &str, server: &str) -> String {
+        format!("[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"{server}\"]\n")
+    }
+}
+
+/// Waits for `child` up to `limit`; on timeout kills it and returns None.
+pub fn wait_limited(mut child: std::process::Child, limit: Duration) -> Option<Output> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().ok(),
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Whether process `pid` still exists (and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Polls `f` every 20 ms until it is true or `limit` passes.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// One business server process driven directly by an rmcp client.
+pub struct Mcp {
+    pub service: RunningService<RoleClient, ()>,
+    pub child: tokio::process::Child,
+}
+
+impl Mcp {
+    pub async fn start(data_dir: &Path, server: &str) -> Mcp {
+        let mut cmd = tokio::process::Command::new(HUB);
+        cmd.args(["server", server])
+            .env("HUB_DATA_DIR", data_dir)
+            .env("HUB_DEMO_CUSTOMERS", "300")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn server");
+        let (stdout, stdin) = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
+        let service = tokio::time::timeout(LIMIT, ().serve((stdout, stdin)))
+            .await
+            .expect("initialize timed out")
+            .expect("initialize");
+        Mcp { service, child }
+    }
+
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        let Value::Object(args) = args else { panic!("args must be an object") };
+        let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args);
+        tokio::time::timeout(LIMIT, self.service.peer().call_tool(params)).await.expect("call timed out").expect("call")
+    }
+
+    /// The structured result of a successful call.
+    pub async fn ok(&self, tool: &str, args: Value) -> Value {
+        let r = self.call(tool, args.clone()).await;
+        assert_ne!(r.is_error, Some(true), "{tool}({args}) failed: {r:?}");
+        r.structured_content.clone().unwrap_or_else(|| panic!("{tool} gave no structured content: {r:?}"))
+    }
+
+    /// The error text of a call that must fail with isError.
+    pub async fn err(&self, tool: &str, args: Value) -> String {
+        let r = self.call(tool, args.clone()).await;
+        assert_eq!(r.is_error, Some(true), "{tool}({args}) should fail: {r:?}");
+        hub::output::result_text(&r)
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.service.cancel().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
