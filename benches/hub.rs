@@ -1,0 +1,216 @@
+//! hub's benchmarks (`cargo bench --bench hub [-- SCENARIO...]`, release profile). Each scenario runs the real
+//! binary or the real library against real server processes and prints one block of figures for
+//! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
+//!
+//! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HUB: &str = env!("CARGO_BIN_EXE_hub");
+
+/// Wall time, CPU time (user+sys, the process and its reaped children) and peak RSS of one finished process.
+struct Usage {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kb: i64,
+}
+
+fn run_measured(cmd: &mut Command) -> Usage {
+    let start = Instant::now();
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut status = 0;
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid pointers.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "command failed: {cmd:?}");
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    Usage { wall: start.elapsed(), cpu: tv(ru.ru_utime) + tv(ru.ru_stime), max_rss_kb: ru.ru_maxrss }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn summary(label: &str, mut xs: Vec<Duration>) {
+    xs.sort();
+    let mean = xs.iter().sum::<Duration>() / xs.len() as u32;
+    println!(
+        "{label}: n={} mean {} p50 {} p99 {} min {}",
+        xs.len(),
+        ms(mean),
+        ms(percentile(&xs, 0.5)),
+        ms(percentile(&xs, 0.99)),
+        ms(xs[0])
+    );
+}
+
+/// A server process spoken to with raw JSON-RPC lines (no client library in the measurement).
+struct Raw {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    next: u64,
+}
+
+impl Raw {
+    fn spawn(server: &str, data: &std::path::Path, customers: usize) -> Raw {
+        let mut child = Command::new(HUB)
+            .args(["server", server])
+            .env("HUB_DATA_DIR", data)
+            .env("HUB_DEMO_CUSTOMERS", customers.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Raw { child, stdin, lines, next: 1 }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next;
+        self.next += 1;
+        writeln!(self.stdin, "{}", json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).unwrap();
+        loop {
+            let line = self.lines.next().expect("server closed").expect("read");
+            let v: Value = serde_json::from_str(&line).expect("json");
+            if v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    fn handshake(&mut self) {
+        let init = json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}});
+        self.request("initialize", init);
+        writeln!(self.stdin, "{}", json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).unwrap();
+    }
+
+    fn finish(self) -> i64 {
+        let Raw { mut child, stdin, .. } = self;
+        drop(stdin);
+        let mut status = 0;
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 on our own child with valid pointers.
+        unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+        let _ = child.try_wait();
+        ru.ru_maxrss
+    }
+}
+
+fn server_start() {
+    println!("## server_start: `hub server crm` spawn → initialize → first tools/list answer");
+    let mut fresh = Vec::new();
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        let mut s = Raw::spawn("crm", dir.path(), 600);
+        s.handshake();
+        s.request("tools/list", json!({}));
+        fresh.push(t.elapsed());
+        s.finish();
+    }
+    summary("fresh data dir (creates and seeds the 600-customer dataset)", fresh);
+    let dir = tempfile::tempdir().unwrap();
+    Raw::spawn("crm", dir.path(), 600).finish();
+    let mut existing = Vec::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        let mut s = Raw::spawn("crm", dir.path(), 600);
+        s.handshake();
+        s.request("tools/list", json!({}));
+        existing.push(t.elapsed());
+        s.finish();
+    }
+    summary("existing data dir", existing);
+}
+
+fn search() {
+    println!("## search: search_customers latency over stdio, one server process (client round trip included)");
+    let queries = ["acme", "john.smith@acme.com", "Maya Patel", "globex", "cus_000042", "stark ind", "zzz-nothing"];
+    for customers in [500, 100_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        let mut s = Raw::spawn("crm", dir.path(), customers);
+        s.handshake();
+        let seeded = t.elapsed();
+        let mut xs = Vec::new();
+        for i in 0..700 {
+            let q = queries[i % queries.len()];
+            let t = Instant::now();
+            let r =
+                s.request("tools/call", json!({"name": "search_customers", "arguments": {"query": q, "limit": 10}}));
+            xs.push(t.elapsed());
+            assert!(r["result"]["isError"] != json!(true), "{r}");
+        }
+        let rss = s.finish();
+        println!("{customers} customers: first start (seeding) {}", ms(seeded));
+        summary(&format!("{customers} customers: search_customers"), xs);
+        println!("{customers} customers: server peak RSS {} MiB", rss / 1024);
+    }
+}
+
+fn tools_cold() {
+    println!("## tools_cold: `hub tools --json` with the five servers, whole process, data dir already seeded");
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = || {
+        let mut c = Command::new(HUB);
+        c.args(["tools", "--json"]).env("HUB_DATA_DIR", dir.path()).current_dir(dir.path());
+        c
+    };
+    run_measured(&mut cmd());
+    let runs: Vec<Usage> = (0..30).map(|_| run_measured(&mut cmd())).collect();
+    summary("wall", runs.iter().map(|u| u.wall).collect());
+    summary("cpu (hub + 5 servers)", runs.iter().map(|u| u.cpu).collect());
+    println!(
+        "peak RSS (largest of hub and its children): {} MiB",
+        runs.iter().map(|u| u.max_rss_kb).max().unwrap() / 1024
+    );
+}
+
+fn call_roundtrip() {
+    println!("## call_roundtrip: Registry::call → crm.get_customer → result, in-process hub, 2000 sequential calls");
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[servers.crm]\ncommand = \"{HUB}\"\nargs = [\"server\", \"crm\"]\nenv = {{ HUB_DATA_DIR = \"{}\" }}\n",
+        dir.path().display()
+    );
+    let config = hub::config::parse(&text, "bench", &|_| None).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let reg = hub::registry::Registry::start(&config).await;
+        let args = json!({"id": "cus_000001"}).as_object().cloned();
+        let mut xs = Vec::new();
+        for _ in 0..2000 {
+            let t = Instant::now();
+            reg.call("crm__get_customer", args.clone()).await.unwrap();
+            xs.push(t.elapsed());
+        }
+        summary("round trip", xs);
+        reg.shutdown().await;
+    });
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let all: [(&str, fn()); 4] = [
+        ("server_start", server_start),
+        ("search", search),
+        ("tools_cold", tools_cold),
+        ("call_roundtrip", call_roundtrip),
+    ];
+    for (name, f) in all {
+        if args.is_empty() || args.iter().any(|a| a == name) {
+            f();
+            println!();
+        }
+    }
+}
