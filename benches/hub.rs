@@ -20,6 +20,7 @@ struct Usage {
 
 fn run_measured(cmd: &mut Command) -> Usage {
     let start = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
     let mut status = 0;
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
