@@ -2,8 +2,8 @@
 //! runtime, and dispatch to the command modules. Every command returns `exit::Result`; this module turns it
 //! into the process exit code and prints the error (one line, `hub: …`) on stderr.
 
-use crate::commands;
 use crate::exit::{self, Failure};
+use crate::{ask, commands};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +38,23 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Ask one question; the answer goes to stdout
+    Ask {
+        /// The question ('-' reads it from stdin)
+        question: String,
+        /// Print one JSON document (answer, status, tool calls, usage, servers)
+        #[arg(long)]
+        json: bool,
+        /// Approve tools that write (otherwise they are refused and the model is told why)
+        #[arg(long)]
+        yes: bool,
+        /// Stream the answer even when stdout is not a terminal
+        #[arg(long)]
+        stream: bool,
+        /// Model turns before giving up with exit 3 (default: config, 15)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        max_turns: Option<u32>,
+    },
     /// List the merged tool index (name, server, read-only/write/destructive, description)
     Tools {
         /// Print one JSON document with schemas and annotations
@@ -108,6 +125,20 @@ fn init_logging(global: &Global, default: &str) {
         .try_init();
 }
 
+/// The question argument, or stdin for `-`; empty questions are a usage error.
+fn read_question(q: String) -> exit::Result<String> {
+    let q = if q == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| Failure::usage(format!("cannot read the question from stdin: {e}")))?;
+        s
+    } else {
+        q
+    };
+    let q = q.trim().to_string();
+    if q.is_empty() { Err(Failure::usage("the question is empty")) } else { Ok(q) }
+}
+
 fn runtime() -> exit::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -119,6 +150,22 @@ fn runtime() -> exit::Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> exit::Result<u8> {
     let g = cli.global.clone();
     match cli.command {
+        Command::Ask { question, json, yes, stream, max_turns } => {
+            init_logging(&g, "warn,rmcp=error");
+            let question = read_question(question)?;
+            let args = ask::AskArgs {
+                question,
+                json,
+                yes,
+                stream,
+                max_turns,
+                verbose: g.verbose,
+                quiet: g.quiet,
+                offline: g.offline,
+                model: g.model.clone(),
+            };
+            runtime()?.block_on(commands::with_registry(&g, |c, r| ask::run(c, r, args)))
+        }
         Command::Tools { json } => {
             init_logging(&g, "warn,rmcp=error");
             runtime()?.block_on(commands::with_registry(&g, |_, r| commands::tools(r, json)))

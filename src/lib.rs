@@ -1,16 +1,26 @@
 //! hub — an MCP integration hub: many MCP servers, one tool index, an OpenAI-compatible agent loop.
 //!
 //! Layout:
+//! - `agent`    the tool-calling loop: turns, parallel tool calls, approvals, turn cap
+//! - `ask`      `hub ask`: progress, answer or --json document, exit code
 //! - `cli`      the command line (clap), dispatch to the commands, exit codes
 //! - `commands` tools, call, status, import-config, and the connect/run/shutdown frame
 //! - `config`   servers.toml: discovery, strict parsing, ${VAR} expansion, import-config
 //! - `exit`     the exit-code contract and the error type that carries one
+//! - `llm`      the OpenAI-compatible endpoint: requests, retries, streaming, lenient parsing
 //! - `output`   tables and tool results for people
+//! - `rank`     lexical relevance of tools to a question
 //! - `registry` connections under supervision, the merged tool index, routed calls
+//! - `truncate` JSON-aware truncation of tool results within a byte budget
 
+pub mod agent;
+pub mod ask;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod llm;
 pub mod output;
+pub mod rank;
 pub mod registry;
+pub mod truncate;

@@ -1,6 +1,8 @@
 //! Integration tests of the hub binary and the servers it ships, as real processes on real SQLite files in
 //! temporary directories. One test target; `util` holds the helpers.
 
+mod agent;
 mod core;
+mod model;
 mod servers;
 mod util;

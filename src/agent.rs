@@ -1,0 +1,266 @@
+//! The agent loop: system prompt + history + question, the index offered as function tools, the model's tool
+//! calls of each turn run concurrently (results back in call order, one message per call id), until the model
+//! answers, the turn cap is reached, or the run is cancelled. Every failure of a tool call becomes a tool
+//! message the model can read; failures of the model endpoint end the run with a clear error.
+//!
+//! Owns: the conversation mechanics and the run's outcome. Not: printing (see `ask`, `repl`), the HTTP
+//! exchange (see `llm`), approvals (see `policy`).
+
+pub mod policy;
+pub mod tools;
+
+use crate::config::ModelConfig;
+use crate::llm::{Completion, Llm, Usage};
+use crate::registry::Registry;
+use async_openai::types::chat::{
+    ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
+    ChatCompletionRequestAssistantMessageContent, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestToolMessage, ChatCompletionRequestToolMessageContent, ChatCompletionRequestUserMessage,
+    ChatCompletionToolChoiceOption, CreateChatCompletionRequest, FunctionCall, ToolChoiceOptions,
+};
+use policy::Policy;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+pub use tools::ToolRecord;
+
+pub type Message = ChatCompletionRequestMessage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    TurnCap,
+    /// The model stopped because of its output length limit.
+    Length,
+    /// The model's output was withheld by its content filter.
+    ContentFilter,
+    Interrupted,
+    Error,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub answer: String,
+    pub turns: u32,
+    pub usage: Usage,
+    pub tool_calls: Vec<ToolRecord>,
+    pub error: Option<String>,
+    pub model: String,
+    /// Tools not offered because the index exceeded the per-request cap.
+    pub tools_omitted: Vec<String>,
+}
+
+/// Progress as it happens, for `-v`, the spinner and the REPL.
+pub trait Observer: Send + Sync {
+    fn waiting(&self, _turn: u32) {}
+    fn text(&self, _delta: &str) {}
+    fn tool_start(&self, _tool: &str, _server: Option<&str>) {}
+    fn tool_end(&self, _record: &ToolRecord) {}
+    fn note(&self, _message: &str) {}
+}
+
+/// An observer that shows nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+pub fn default_system_prompt() -> String {
+    format!(
+        "You are hub, a support assistant connected to business systems through tools (each tool's description \
+         starts with its server in brackets). Today is {}. Look facts up with the tools instead of guessing; when \
+         several lookups are independent, request them together in one turn so they run in parallel. If a tool \
+         returns an error, read it and adjust. Answer concisely with the specifics you found (names, ids, \
+         statuses, amounts, dates) and say plainly when something could not be found.",
+        chrono_today()
+    )
+}
+
+fn chrono_today() -> String {
+    chrono::Utc::now().date_naive().to_string()
+}
+
+pub fn system_message(cfg: &ModelConfig) -> Message {
+    let text = cfg.system_prompt.clone().unwrap_or_else(default_system_prompt);
+    ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(text))
+}
+
+pub fn user_message(text: &str) -> Message {
+    ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(text))
+}
+
+fn assistant_message(c: &Completion) -> Message {
+    let tool_calls: Vec<ChatCompletionMessageToolCalls> = c
+        .tool_calls
+        .iter()
+        .map(|t| {
+            ChatCompletionMessageToolCalls::Function(ChatCompletionMessageToolCall {
+                id: t.id.clone(),
+                function: FunctionCall { name: t.name.clone(), arguments: t.arguments.clone() },
+            })
+        })
+        .collect();
+    let mut m = ChatCompletionRequestAssistantMessage::default();
+    if !c.content.is_empty() || tool_calls.is_empty() {
+        m.content = Some(ChatCompletionRequestAssistantMessageContent::Text(c.content.clone()));
+    }
+    if !tool_calls.is_empty() {
+        m.tool_calls = Some(tool_calls);
+    }
+    ChatCompletionRequestMessage::Assistant(m)
+}
+
+pub fn tool_message(id: &str, text: String) -> Message {
+    ChatCompletionRequestMessage::Tool(ChatCompletionRequestToolMessage {
+        content: ChatCompletionRequestToolMessageContent::Text(text),
+        tool_call_id: id.to_string(),
+    })
+}
+
+pub struct Agent {
+    pub registry: Registry,
+    pub llm: Llm,
+    pub cfg: ModelConfig,
+    pub policy: Policy,
+    pub observer: Arc<dyn Observer>,
+    /// Stream text deltas to the observer.
+    pub stream: bool,
+}
+
+impl Agent {
+    /// Runs one question on top of `history` (which starts with the system message); appends every message of
+    /// the exchange to it, so a REPL can continue the conversation.
+    pub async fn run(&self, history: &mut Vec<Message>, question: &str, cancel: &CancellationToken) -> Outcome {
+        let epoch = Instant::now();
+        history.push(user_message(question));
+        let mut out = Outcome {
+            status: Status::Ok,
+            answer: String::new(),
+            turns: 0,
+            usage: Usage::default(),
+            tool_calls: vec![],
+            error: None,
+            model: self.llm.model.clone(),
+            tools_omitted: vec![],
+        };
+        let index = self.registry.index();
+        let (offered, omitted) = tools::select(index.entries(), question);
+        if !omitted.is_empty() {
+            self.observer.note(&format!(
+                "{} tools exceed the cap of {}; offering the {} most relevant, leaving out: {}",
+                index.len(),
+                tools::MAX_TOOLS,
+                offered.len(),
+                omitted.join(", ")
+            ));
+        }
+        out.tools_omitted = omitted;
+        let tool_defs: Vec<_> = offered.iter().map(|e| tools::function_tool(e, self.cfg.strict)).collect();
+        while out.turns < self.cfg.max_turns {
+            out.turns += 1;
+            self.observer.waiting(out.turns);
+            let request = CreateChatCompletionRequest {
+                model: self.llm.model.clone(),
+                messages: history.clone(),
+                tool_choice: (!tool_defs.is_empty())
+                    .then_some(ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Auto)),
+                parallel_tool_calls: (!tool_defs.is_empty()).then_some(true),
+                tools: (!tool_defs.is_empty()).then(|| tool_defs.clone()),
+                ..Default::default()
+            };
+            let observer = self.observer.clone();
+            let on_text = move |t: &str| observer.text(t);
+            let streaming: Option<&(dyn Fn(&str) + Send + Sync)> = if self.stream { Some(&on_text) } else { None };
+            let completion = tokio::select! {
+                c = self.llm.complete(&request, streaming) => c,
+                _ = cancel.cancelled() => {
+                    out.status = Status::Interrupted;
+                    return out;
+                }
+            };
+            let completion = match completion {
+                Ok(c) => c,
+                Err(e) => {
+                    out.status = Status::Error;
+                    out.error = Some(e.to_string());
+                    return out;
+                }
+            };
+            out.usage.add(completion.usage);
+            if let Some(m) = &completion.model {
+                out.model = m.clone();
+            }
+            if !completion.content.is_empty() {
+                out.answer = completion.content.clone();
+            }
+            history.push(assistant_message(&completion));
+            match completion.finish_reason.as_deref() {
+                Some("length") => {
+                    out.status = Status::Length;
+                    out.error = Some("the model stopped at its output length limit".into());
+                    return out;
+                }
+                Some("content_filter") => {
+                    out.status = Status::ContentFilter;
+                    out.error = Some("the model's output was withheld by its content filter".into());
+                    return out;
+                }
+                _ => {}
+            }
+            if completion.tool_calls.is_empty() {
+                return out;
+            }
+            let interrupted = self.run_tools(history, &completion, &mut out, cancel, epoch).await;
+            if interrupted {
+                out.status = Status::Interrupted;
+                return out;
+            }
+        }
+        out.status = Status::TurnCap;
+        out.error = Some(format!("reached the turn cap of {} model turns before a final answer", self.cfg.max_turns));
+        out
+    }
+
+    /// Runs one turn's tool calls: approvals one by one (a person may be asked), then every approved call at
+    /// once. Appends one tool message per call id, in call order. Returns true if the run was cancelled.
+    async fn run_tools(
+        &self,
+        history: &mut Vec<Message>,
+        completion: &Completion,
+        out: &mut Outcome,
+        cancel: &CancellationToken,
+        epoch: Instant,
+    ) -> bool {
+        let mut prepared = Vec::new();
+        for call in &completion.tool_calls {
+            prepared.push(tools::prepare(&self.registry, &self.policy, call, self.cfg.strict).await);
+        }
+        let runs = prepared.into_iter().map(|(p, rec)| async move {
+            match p {
+                tools::Prepared::Answer(text) => (text, rec, false),
+                tools::Prepared::Run { entry, args } => {
+                    self.observer.tool_start(&entry.name, Some(&entry.server));
+                    let (text, rec) =
+                        tools::execute(&self.registry, *entry, args, rec, self.cfg.result_budget, cancel, epoch).await;
+                    self.observer.tool_end(&rec);
+                    (text, rec, true)
+                }
+            }
+        });
+        let results = futures::future::join_all(runs).await;
+        let cancelled = cancel.is_cancelled();
+        for (text, mut rec, executed) in results {
+            if cancelled && !rec.ok {
+                rec.error = Some("interrupted by the user".into());
+            }
+            let text = if cancelled && !rec.ok { "Error: interrupted by the user".to_string() } else { text };
+            if !executed {
+                self.observer.tool_end(&rec);
+            }
+            history.push(tool_message(&rec.id, text));
+            out.tool_calls.push(rec);
+        }
+        cancelled
+    }
+}

@@ -1,0 +1,202 @@
+//! The tools side of a turn: which index entries are offered to the model (all, or the ≤128 most relevant),
+//! how each becomes an OpenAI function tool (optionally with a strict-mode schema rewrite), and how one call
+//! the model asked for becomes a tool message — every failure explained so the model can recover.
+
+use super::policy::Policy;
+use crate::llm::ToolCall;
+use crate::output;
+use crate::registry::{Entry, Registry};
+use crate::{rank, truncate};
+use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, FunctionObject};
+use serde_json::{Map, Value};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// OpenAI's cap on tools per request.
+pub const MAX_TOOLS: usize = 128;
+
+/// One executed (or refused) tool call, as reported by `-v`, `--json` and triage.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ToolRecord {
+    pub id: String,
+    pub tool: String,
+    pub server: Option<String>,
+    pub arguments: Value,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub duration_ms: f64,
+    pub bytes: usize,
+    pub truncated: bool,
+    /// Start and end, in ms since the run began (to show overlap).
+    pub started_ms: f64,
+    pub ended_ms: f64,
+}
+
+/// The entries to offer for `query`: all of them, or the `MAX_TOOLS` most relevant (and the names left out).
+pub fn select(entries: &[Entry], query: &str) -> (Vec<Entry>, Vec<String>) {
+    if entries.len() <= MAX_TOOLS {
+        return (entries.to_vec(), vec![]);
+    }
+    let keep = rank::top_k(entries, query, MAX_TOOLS);
+    let kept: Vec<Entry> = keep.iter().map(|&i| entries[i].clone()).collect();
+    let left: Vec<String> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| keep.binary_search(i).is_err())
+        .map(|(_, e)| e.name.clone())
+        .collect();
+    (kept, left)
+}
+
+/// The function tool for `entry`: description prefixed with the server; the MCP schema as given, or its
+/// strict rewrite when `strict` and the schema allows one.
+pub fn function_tool(entry: &Entry, strict: bool) -> ChatCompletionTools {
+    let schema = Value::Object((*entry.tool.input_schema).clone());
+    let rewritten = if strict { strict_schema(&schema) } else { None };
+    let strict_flag = rewritten.as_ref().map(|_| true);
+    let mut parameters = rewritten.unwrap_or(schema);
+    if let Some(o) = parameters.as_object_mut() {
+        o.remove("$schema");
+        o.entry("type").or_insert_with(|| "object".into());
+        o.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+    }
+    ChatCompletionTools::Function(ChatCompletionTool {
+        function: FunctionObject {
+            name: entry.name.clone(),
+            description: Some(format!("[{}] {}", entry.server, entry.description())),
+            parameters: Some(parameters),
+            strict: strict_flag,
+        },
+    })
+}
+
+/// Strict-mode rewrite of a flat object schema: every property required, optional ones nullable,
+/// `additionalProperties: false`, no `format`. `None` when the schema is not flat enough to rewrite safely.
+pub fn strict_schema(schema: &Value) -> Option<Value> {
+    let props = schema.get("properties")?.as_object()?;
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map_or(vec![], |r| r.iter().filter_map(Value::as_str).collect());
+    let mut out = Map::new();
+    for (name, p) in props {
+        let mut p = p.as_object()?.clone();
+        if p.contains_key("$ref")
+            || p.contains_key("anyOf")
+            || p.contains_key("oneOf")
+            || p.get("type")?.as_str() == Some("object")
+        {
+            return None;
+        }
+        p.remove("format");
+        if !required.contains(&name.as_str()) {
+            let t = p.get("type")?.clone();
+            p.insert("type".into(), Value::Array(vec![t, "null".into()]));
+        }
+        out.insert(name.clone(), Value::Object(p));
+    }
+    Some(serde_json::json!({
+        "type": "object", "properties": out, "required": props.keys().collect::<Vec<_>>(), "additionalProperties": false,
+    }))
+}
+
+/// A call the model asked for, resolved and checked, ready to run (or already answered with an error).
+pub enum Prepared {
+    Run { entry: Box<Entry>, args: Map<String, Value> },
+    Answer(String),
+}
+
+/// Resolves the name, parses the arguments and applies the approval policy.
+pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, strict: bool) -> (Prepared, ToolRecord) {
+    let mut rec = ToolRecord {
+        id: call.id.clone(),
+        tool: call.name.clone(),
+        server: None,
+        arguments: Value::String(call.arguments.clone()),
+        ok: false,
+        error: None,
+        duration_ms: 0.0,
+        bytes: 0,
+        truncated: false,
+        started_ms: 0.0,
+        ended_ms: 0.0,
+    };
+    let fail = |mut rec: ToolRecord, msg: String| {
+        rec.error = Some(msg.clone());
+        (Prepared::Answer(format!("Error: {msg}")), rec)
+    };
+    let entry = match registry.resolve(&call.name) {
+        Ok(e) => e,
+        Err(e) => return fail(rec, format!("{e}. Use only the tools provided.")),
+    };
+    rec.tool = entry.name.clone();
+    rec.server = Some(entry.server.clone());
+    let text = call.arguments.trim();
+    let args = match serde_json::from_str::<Value>(if text.is_empty() { "{}" } else { text }) {
+        Ok(Value::Object(m)) => m,
+        Ok(other) => {
+            return fail(rec, format!("the arguments for '{}' must be a JSON object, got {other}", entry.name));
+        }
+        Err(e) => {
+            return fail(
+                rec,
+                format!(
+                    "the arguments for '{}' are not valid JSON ({e}); send a JSON object matching the tool's input schema",
+                    entry.name
+                ),
+            );
+        }
+    };
+    let args = if strict { args.into_iter().filter(|(_, v)| !v.is_null()).collect() } else { args };
+    rec.arguments = Value::Object(args.clone());
+    if let Err(reason) = policy.check(registry, &entry, &rec.arguments).await {
+        return fail(rec, reason);
+    }
+    (Prepared::Run { entry: Box::new(entry), args }, rec)
+}
+
+/// Milliseconds with microsecond precision (start/end stamps must order calls that take under 0.1 ms).
+fn precise_ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Runs a prepared call; returns the tool message text and completes the record.
+pub async fn execute(
+    registry: &Registry,
+    entry: Entry,
+    args: Map<String, Value>,
+    mut rec: ToolRecord,
+    budget: usize,
+    cancel: &CancellationToken,
+    epoch: Instant,
+) -> (String, ToolRecord) {
+    let start = Instant::now();
+    rec.started_ms = precise_ms(start - epoch);
+    let result = registry.call_cancellable(&entry.name, Some(args), cancel).await;
+    rec.duration_ms = output::millis(start.elapsed());
+    rec.ended_ms = precise_ms(epoch.elapsed());
+    let message = match result {
+        Err(e) => {
+            rec.error = Some(e.to_string());
+            format!("Error: {e}")
+        }
+        Ok(called) if called.result.is_error == Some(true) => {
+            let text = output::result_text(&called.result);
+            rec.bytes = text.len();
+            rec.error = Some(output::cut(&text, 300));
+            format!("Error from {}: {text}", entry.name)
+        }
+        Ok(called) => {
+            let value = output::result_value(&called.result);
+            rec.bytes = value.to_string().len();
+            let (value, cut) = truncate::truncate(&value, budget);
+            rec.truncated = cut;
+            rec.ok = true;
+            match value {
+                Value::String(s) => s,
+                v => v.to_string(),
+            }
+        }
+    };
+    (message, rec)
+}

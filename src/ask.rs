@@ -1,0 +1,194 @@
+//! `hub ask`: one question, one answer. Picks the model agent or the offline planner, shows progress on stderr
+//! (a spinner on a terminal, one line per tool call with `-v`), prints the answer on stdout (streamed when
+//! stdout is a terminal or with `--stream`) or the versioned `--json` document, and maps the outcome to the
+//! exit code (0 ok, 1 error, 3 turn cap, 130 interrupted).
+
+use crate::agent::{self, Agent, Observer, Outcome, Status, ToolRecord, policy};
+use crate::config::Config;
+use crate::exit::{self, Failure};
+use crate::llm::Llm;
+use crate::registry::Registry;
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub struct AskArgs {
+    pub question: String,
+    pub json: bool,
+    pub yes: bool,
+    pub stream: bool,
+    pub max_turns: Option<u32>,
+    pub verbose: u8,
+    pub quiet: bool,
+    pub offline: bool,
+    pub model: Option<String>,
+}
+
+/// Progress on stderr: a spinner while waiting (terminal only), tool calls with `-v`, streamed text on stdout.
+pub struct Console {
+    pub verbose: bool,
+    pub stream_stdout: bool,
+    pub streamed: AtomicBool,
+    pub spinner: Option<indicatif::ProgressBar>,
+}
+
+impl Console {
+    pub fn new(verbose: bool, quiet: bool, stream_stdout: bool) -> Console {
+        let spinner = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let s = indicatif::ProgressBar::new_spinner();
+            s.enable_steady_tick(std::time::Duration::from_millis(100));
+            s
+        });
+        Console { verbose, stream_stdout, streamed: AtomicBool::new(false), spinner }
+    }
+
+    fn say(&self, line: &str) {
+        match &self.spinner {
+            Some(s) => s.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(s) = &self.spinner {
+            s.finish_and_clear();
+        }
+    }
+}
+
+pub fn describe(r: &ToolRecord) -> String {
+    let status = match &r.error {
+        None => "ok".to_string(),
+        Some(e) => format!("error: {}", crate::output::cut(e, 160)),
+    };
+    let trunc = if r.truncated { " (truncated)" } else { "" };
+    format!(
+        "  {} [{}] {:.0} ms {} B{trunc} {status}",
+        r.tool,
+        r.server.as_deref().unwrap_or("-"),
+        r.duration_ms,
+        r.bytes
+    )
+}
+
+impl Observer for Console {
+    fn waiting(&self, turn: u32) {
+        if let Some(s) = &self.spinner {
+            s.set_message(format!("thinking (turn {turn})"));
+        }
+    }
+    fn text(&self, delta: &str) {
+        if self.stream_stdout {
+            self.streamed.store(true, Ordering::Relaxed);
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(delta.as_bytes());
+            let _ = out.flush();
+        }
+    }
+    fn tool_start(&self, tool: &str, server: Option<&str>) {
+        if let Some(s) = &self.spinner {
+            s.set_message(format!("running {tool}"));
+        }
+        if self.verbose {
+            self.say(&format!("→ {tool} [{}]", server.unwrap_or("-")));
+        }
+    }
+    fn tool_end(&self, record: &ToolRecord) {
+        if self.verbose {
+            self.say(&describe(record));
+        }
+    }
+    fn note(&self, message: &str) {
+        if self.verbose {
+            self.say(&format!("note: {message}"));
+        }
+    }
+}
+
+/// The versioned `--json` document of DESIGN.md.
+pub fn document(o: &Outcome, registry: &Registry, started: Instant) -> serde_json::Value {
+    let servers: serde_json::Map<String, serde_json::Value> = registry
+        .servers()
+        .iter()
+        .map(|s| (s.cfg.name.clone(), json!({"state": s.phase(), "error": s.down_reason()})))
+        .collect();
+    json!({
+        "version": 1,
+        "status": o.status,
+        "answer": o.answer,
+        "model": o.model,
+        "turns": o.turns,
+        "usage": o.usage,
+        "duration_ms": crate::output::millis(started.elapsed()),
+        "tool_calls": o.tool_calls,
+        "servers": servers,
+        "error": o.error,
+        "tools_omitted": o.tools_omitted,
+    })
+}
+
+pub fn exit_code(status: Status) -> u8 {
+    match status {
+        Status::Ok => exit::OK,
+        Status::TurnCap => exit::TURN_CAP,
+        Status::Interrupted => exit::INTERRUPTED,
+        Status::Length | Status::ContentFilter | Status::Error => exit::RUNTIME,
+    }
+}
+
+pub async fn run(config: Config, registry: Registry, a: AskArgs) -> exit::Result<u8> {
+    let started = Instant::now();
+    let mut cfg = config.model.clone();
+    if let Some(m) = &a.model {
+        cfg.name = m.clone();
+    }
+    if let Some(t) = a.max_turns {
+        cfg.max_turns = t;
+    }
+    if a.offline || !cfg.configured {
+        return Err(Failure::usage(
+            "no model is configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for another OpenAI-compatible endpoint), \
+             or configure [model] in servers.toml",
+        ));
+    }
+    let stream = !a.json && (a.stream || std::io::stdout().is_terminal());
+    let console = Arc::new(Console::new(a.verbose > 0, a.quiet, stream));
+    let agent = Agent {
+        registry: registry.clone(),
+        llm: Llm::new(&cfg).map_err(|e| Failure::runtime(e.to_string()))?,
+        policy: policy::Policy::new(policy::Mode::Ask, a.yes),
+        observer: console.clone(),
+        stream,
+        cfg: cfg.clone(),
+    };
+    let mut history = vec![agent::system_message(&cfg)];
+    let cancel = CancellationToken::new();
+    let outcome = agent.run(&mut history, &a.question, &cancel).await;
+    console.finish();
+    report(&outcome, &registry, started, a.json, console.streamed.load(Ordering::Relaxed))
+}
+
+/// Prints the outcome (answer or document) and returns its exit code; errors and caps also go to stderr.
+pub fn report(o: &Outcome, registry: &Registry, started: Instant, json_out: bool, streamed: bool) -> exit::Result<u8> {
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&document(o, registry, started)).unwrap_or_default());
+    } else if streamed {
+        println!();
+    } else if !o.answer.is_empty() {
+        println!("{}", o.answer);
+    }
+    tracing::info!(
+        turns = o.turns,
+        prompt_tokens = o.usage.prompt_tokens,
+        completion_tokens = o.usage.completion_tokens,
+        "usage"
+    );
+    let code = exit_code(o.status);
+    match (&o.error, code) {
+        (Some(e), c) if c != exit::OK => Err(Failure { code: c, message: e.clone() }),
+        _ => Ok(code),
+    }
+}

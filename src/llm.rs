@@ -1,0 +1,212 @@
+//! The model endpoint: one chat-completion exchange with any OpenAI-compatible server, plain or streamed.
+//!
+//! Requests are async-openai's typed `CreateChatCompletionRequest`; the HTTP exchange is ours (reqwest), because
+//! hub needs what async-openai's built-in client does not expose: every retry visible with `-v`, a pause shared
+//! by all concurrent callers when one of them gets a 429 (triage), a request timeout and a stream idle timeout,
+//! and lenient response parsing (`wire`). 429 and 5xx are retried with bounded exponential backoff honouring
+//! Retry-After; 401/403, quota, and other 4xx are reported at once.
+
+pub mod wire;
+
+use crate::config::ModelConfig;
+use async_openai::types::chat::CreateChatCompletionRequest;
+use futures::StreamExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+pub use wire::{Completion, ToolCall, Usage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("the model endpoint rejected the credentials ({status}): {message}. Check OPENAI_API_KEY")]
+    Auth { status: u16, message: String },
+    #[error("the model endpoint says the quota is exhausted: {message}")]
+    Quota { message: String },
+    #[error("the model endpoint rejected the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    #[error("the model endpoint kept failing ({status}) after {attempts} attempts: {message}")]
+    Exhausted { status: u16, attempts: u32, message: String },
+    #[error("no answer from the model endpoint within {0:.0?}")]
+    Timeout(Duration),
+    #[error("cannot reach the model endpoint {url}: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// Pacing shared by everyone using one endpoint: an optional requests-per-minute limit, and a pause that a
+/// 429's Retry-After imposes on all callers at once.
+#[derive(Default)]
+pub struct Gate {
+    rpm: Option<u32>,
+    state: Mutex<(Option<Instant>, Option<Instant>)>, // (paused until, next free slot)
+}
+
+impl Gate {
+    pub fn new(rpm: Option<u32>) -> Gate {
+        Gate { rpm, state: Mutex::default() }
+    }
+
+    async fn wait(&self) {
+        let until = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let mut at = s.0.filter(|t| *t > now).unwrap_or(now);
+            if let Some(rpm) = self.rpm {
+                let slot = s.1.filter(|t| *t > at).unwrap_or(at);
+                at = slot;
+                s.1 = Some(slot + Duration::from_secs_f64(60.0 / f64::from(rpm.max(1))));
+            }
+            at
+        };
+        tokio::time::sleep_until(until.into()).await;
+    }
+
+    fn pause(&self, d: Duration) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let until = Instant::now() + d;
+        s.0 = Some(s.0.map_or(until, |t| t.max(until)));
+    }
+}
+
+/// A client for one model endpoint. Cheap to clone.
+#[derive(Clone)]
+pub struct Llm {
+    http: reqwest::Client,
+    url: String,
+    key: Option<String>,
+    pub model: String,
+    max_retries: u32,
+    timeout: Duration,
+    gate: Arc<Gate>,
+}
+
+impl Llm {
+    pub fn new(cfg: &ModelConfig) -> Result<Llm, LlmError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| LlmError::Unreachable { url: cfg.base_url.clone(), message: e.to_string() })?;
+        Ok(Llm {
+            http,
+            url: format!("{}/chat/completions", cfg.base_url.trim_end_matches('/')),
+            key: cfg.api_key.clone(),
+            model: cfg.name.clone(),
+            max_retries: cfg.max_retries,
+            timeout: cfg.timeout,
+            gate: Arc::new(Gate::new(cfg.requests_per_minute)),
+        })
+    }
+
+    /// One completion. With `on_text`, the request is streamed and text deltas are passed as they arrive.
+    pub async fn complete(
+        &self,
+        request: &CreateChatCompletionRequest,
+        on_text: Option<&(dyn Fn(&str) + Send + Sync)>,
+    ) -> Result<Completion, LlmError> {
+        let mut body = serde_json::to_value(request).map_err(|e| LlmError::Malformed(e.to_string()))?;
+        if on_text.is_some() {
+            body["stream"] = true.into();
+            body["stream_options"] = serde_json::json!({"include_usage": true});
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.gate.wait().await;
+            let mut req = self.http.post(&self.url).json(&body);
+            if let Some(k) = &self.key {
+                req = req.bearer_auth(k);
+            }
+            let sent = tokio::time::timeout(self.timeout, req.send()).await;
+            let response = match sent {
+                Err(_) => return Err(LlmError::Timeout(self.timeout)),
+                Ok(Err(e)) if e.is_connect() && attempt <= self.max_retries => {
+                    self.backoff(attempt, None, &format!("cannot connect ({e})")).await;
+                    continue;
+                }
+                Ok(Err(e)) => return Err(LlmError::Unreachable { url: self.url.clone(), message: e.to_string() }),
+                Ok(Ok(r)) => r,
+            };
+            let status = response.status().as_u16();
+            if response.status().is_success() {
+                return match on_text {
+                    Some(f) => self.read_stream(response, f).await,
+                    None => {
+                        let text = tokio::time::timeout(self.timeout, response.text())
+                            .await
+                            .map_err(|_| LlmError::Timeout(self.timeout))?
+                            .map_err(|e| LlmError::Malformed(format!("reading the model's answer failed: {e}")))?;
+                        wire::parse_completion(&text).map_err(LlmError::Malformed)
+                    }
+                };
+            }
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(|s| Duration::from_secs_f64(s.clamp(0.0, 300.0)));
+            let text =
+                tokio::time::timeout(self.timeout, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
+            let (message, kind) = wire::error_message(&text);
+            match status {
+                401 | 403 => return Err(LlmError::Auth { status, message }),
+                429 if kind.as_deref() == Some("insufficient_quota") => return Err(LlmError::Quota { message }),
+                429 | 500..=599 if attempt <= self.max_retries => {
+                    if status == 429 {
+                        // Everyone sharing this endpoint waits, not just this caller.
+                        self.gate.pause(retry_after.unwrap_or_else(|| delay(attempt)));
+                    }
+                    self.backoff(attempt, retry_after, &format!("{status}: {message}")).await;
+                }
+                429 | 500..=599 => return Err(LlmError::Exhausted { status, attempts: attempt, message }),
+                _ => return Err(LlmError::Rejected { status, message }),
+            }
+        }
+    }
+
+    async fn backoff(&self, attempt: u32, retry_after: Option<Duration>, why: &str) {
+        let d = retry_after.unwrap_or_else(|| delay(attempt));
+        tracing::info!("model endpoint: {why}; retry {attempt}/{} in {} ms", self.max_retries, d.as_millis());
+        tokio::time::sleep(d).await;
+    }
+
+    async fn read_stream(
+        &self,
+        response: reqwest::Response,
+        on_text: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<Completion, LlmError> {
+        let mut state = wire::StreamState::default();
+        let mut bytes = response.bytes_stream();
+        let mut buf = String::new();
+        let mut done = false;
+        while !done {
+            let chunk = match tokio::time::timeout(self.timeout, bytes.next()).await {
+                Err(_) => return Err(LlmError::Timeout(self.timeout)),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(LlmError::Malformed(format!("the model's stream broke: {e}"))),
+                Ok(Some(Ok(c))) => c,
+            };
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find('\n') {
+                let line: String = buf.drain(..=end).collect();
+                let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else { continue };
+                if data == "[DONE]" {
+                    done = true;
+                    break;
+                }
+                if let Some(text) = state.feed(data).map_err(LlmError::Malformed)? {
+                    on_text(&text);
+                }
+            }
+        }
+        if !done && state.completion.finish_reason.is_none() {
+            return Err(LlmError::Malformed("the model's stream ended before it finished".into()));
+        }
+        Ok(state.finish())
+    }
+}
+
+/// Exponential backoff: 250 ms, 500 ms, 1 s … capped at 8 s.
+fn delay(attempt: u32) -> Duration {
+    Duration::from_millis(250u64.saturating_mul(1 << attempt.saturating_sub(1).min(5))).min(Duration::from_secs(8))
+}

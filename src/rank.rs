@@ -1,0 +1,117 @@
+//! Lexical relevance of tools to a text: tokenising (identifiers split on `_`, `-`, `.` and case), a light
+//! English stemmer, stop words, and a BM25-style score over tool names and descriptions. Used to pick the
+//! ≤128 tools sent to the model when the index is larger, and by the offline planner to rank tools.
+
+use crate::registry::Entry;
+use std::collections::{HashMap, HashSet};
+
+const STOP: [&str; 44] = [
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "is", "are", "was", "were", "be", "do", "does",
+    "did", "what", "which", "who", "how", "their", "they", "them", "it", "its", "this", "that", "with", "by", "at",
+    "from", "as", "any", "have", "has", "my", "me", "i", "you", "your", "our", "we",
+];
+
+/// Strips common English suffixes so "tickets", "ticketing" and "ticket" meet.
+pub fn stem(word: &str) -> String {
+    let w = word.to_lowercase();
+    for suffix in ["ations", "ation", "ings", "ing", "ies", "es", "ed", "ly", "s"] {
+        if w.len() > suffix.len() + 2 && w.ends_with(suffix) {
+            let base = &w[..w.len() - suffix.len()];
+            return if suffix == "ies" { format!("{base}y") } else { base.to_string() };
+        }
+    }
+    w
+}
+
+/// Words of `text` (identifiers split, lowercased, stemmed, stop words dropped).
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    let mut flush = |w: &mut String| {
+        if !w.is_empty() {
+            let s = stem(w);
+            if !STOP.contains(&s.as_str()) && !s.is_empty() {
+                out.push(s);
+            }
+            w.clear();
+        }
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if c.is_uppercase() && prev_lower {
+                flush(&mut word);
+            }
+            prev_lower = c.is_lowercase();
+            word.push(c);
+        } else {
+            prev_lower = false;
+            flush(&mut word);
+        }
+    }
+    flush(&mut word);
+    out
+}
+
+/// The words of an index entry: its tool name (counted twice), server name and description.
+fn entry_tokens(e: &Entry) -> Vec<String> {
+    let mut t = tokens(&e.tool.name);
+    t.extend(tokens(&e.tool.name));
+    t.extend(tokens(&e.server));
+    t.extend(tokens(e.description()));
+    t
+}
+
+/// BM25 scores of `entries` for `query`, in entry order.
+pub fn scores(entries: &[Entry], query: &str) -> Vec<f64> {
+    let q: HashSet<String> = tokens(query).into_iter().collect();
+    let docs: Vec<Vec<String>> = entries.iter().map(entry_tokens).collect();
+    let n = docs.len().max(1) as f64;
+    let avg = docs.iter().map(Vec::len).sum::<usize>() as f64 / n;
+    let mut df: HashMap<&str, f64> = HashMap::new();
+    for d in &docs {
+        for t in d.iter().collect::<HashSet<_>>() {
+            *df.entry(t.as_str()).or_default() += 1.0;
+        }
+    }
+    docs.iter()
+        .map(|d| {
+            q.iter()
+                .map(|t| {
+                    let tf = d.iter().filter(|w| *w == t).count() as f64;
+                    if tf == 0.0 {
+                        return 0.0;
+                    }
+                    let idf = ((n - df.get(t.as_str()).copied().unwrap_or(0.0) + 0.5)
+                        / (df.get(t.as_str()).copied().unwrap_or(0.0) + 0.5)
+                        + 1.0)
+                        .ln();
+                    idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * d.len() as f64 / avg.max(1.0)))
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// The indices of the `k` most relevant entries for `query`, returned in index order (stable: ties keep
+/// index order).
+pub fn top_k(entries: &[Entry], query: &str, k: usize) -> Vec<usize> {
+    let s = scores(entries, query);
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| s[b].partial_cmp(&s[a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
+    order.truncate(k);
+    order.sort_unstable();
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_split_identifiers_and_stem() {
+        assert_eq!(tokens("list_tickets getPaymentHistory"), ["list", "ticket", "get", "payment", "history"]);
+        assert_eq!(tokens("What are the open tickets?"), ["open", "ticket"]);
+        assert_eq!(stem("companies"), "company");
+    }
+}

@@ -1,0 +1,190 @@
+//! A scripted OpenAI-compatible endpoint: a real HTTP server on 127.0.0.1 (port 0) that answers
+//! `POST /v1/chat/completions` with the next reply of its script (JSON, SSE stream, error status, or a hang)
+//! and records every request body it received, with the time it arrived.
+
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// A JSON body with a status and extra headers.
+    Json { status: u16, body: Value, headers: Vec<(String, String)> },
+    /// A raw body (to send malformed JSON).
+    Raw { status: u16, body: String },
+    /// An SSE stream of these chunks, then `[DONE]` unless `cut`.
+    Stream { chunks: Vec<Value>, cut: bool },
+    /// Never answers.
+    Hang,
+}
+
+#[derive(Default)]
+struct Inner {
+    script: VecDeque<(Duration, Reply)>,
+    /// Used when the script is empty.
+    fallback: Option<Reply>,
+    requests: Vec<(Instant, Value)>,
+}
+
+#[derive(Clone)]
+pub struct Model {
+    inner: Arc<Mutex<Inner>>,
+    pub url: String,
+}
+
+impl Model {
+    /// Starts the server on its own thread and runtime; it lives until the test process ends.
+    pub fn start(script: Vec<Reply>) -> Model {
+        Model::start_delayed(script.into_iter().map(|r| (Duration::ZERO, r)).collect())
+    }
+
+    /// Like `start`, each reply sent after its delay.
+    pub fn start_delayed(script: Vec<(Duration, Reply)>) -> Model {
+        let inner = Arc::new(Mutex::new(Inner { script: script.into(), ..Default::default() }));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let state = inner.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let app =
+                    axum::Router::new().route("/v1/chat/completions", axum::routing::post(handle)).with_state(state);
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        let addr = rx.recv().unwrap();
+        Model { inner, url: format!("http://{addr}/v1") }
+    }
+
+    pub fn fallback(&self, reply: Reply) {
+        self.inner.lock().unwrap().fallback = Some(reply);
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().requests.iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    pub fn request_times(&self) -> Vec<Instant> {
+        self.inner.lock().unwrap().requests.iter().map(|(t, _)| *t).collect()
+    }
+
+    /// A servers.toml `[model]` section pointing at this endpoint.
+    pub fn config(&self, extra: &str) -> String {
+        format!("[model]\nname = \"scripted\"\nbase_url = \"{}\"\napi_key = \"test-key\"\n{extra}\n", self.url)
+    }
+}
+
+async fn handle(State(state): State<Arc<Mutex<Inner>>>, _headers: HeaderMap, body: String) -> Response {
+    let (delay, reply) = {
+        let mut s = state.lock().unwrap();
+        s.requests.push((Instant::now(), serde_json::from_str(&body).unwrap_or(Value::String(body))));
+        match s.script.pop_front() {
+            Some(r) => r,
+            None => (Duration::ZERO, s.fallback.clone().unwrap_or_else(|| answer("(script exhausted)"))),
+        }
+    };
+    tokio::time::sleep(delay).await;
+    match reply {
+        Reply::Json { status, body, headers } => {
+            let mut r = Response::builder().status(status).header("content-type", "application/json");
+            for (k, v) in headers {
+                r = r.header(k, v);
+            }
+            r.body(Body::from(body.to_string())).unwrap()
+        }
+        Reply::Raw { status, body } => Response::builder().status(status).body(Body::from(body)).unwrap(),
+        Reply::Stream { chunks, cut } => {
+            let mut text: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+            if !cut {
+                text.push_str("data: [DONE]\n\n");
+            }
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "text/event-stream")
+                .body(Body::from(text))
+                .unwrap()
+        }
+        Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Response::new(Body::empty())
+        }
+    }
+}
+
+fn usage() -> Value {
+    json!({"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120})
+}
+
+/// A final answer.
+pub fn answer(text: &str) -> Reply {
+    Reply::Json {
+        status: 200,
+        body: json!({"id": "x", "object": "chat.completion", "model": "scripted", "choices": [{"index": 0,
+            "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": usage()}),
+        headers: vec![],
+    }
+}
+
+/// A turn that asks for these tool calls: (id, tool name, arguments as raw text).
+pub fn calls(list: &[(&str, &str, &str)]) -> Reply {
+    let calls: Vec<Value> = list
+        .iter()
+        .map(|(id, name, args)| json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}}))
+        .collect();
+    Reply::Json {
+        status: 200,
+        body: json!({"id": "x", "object": "chat.completion", "model": "scripted", "choices": [{"index": 0,
+            "message": {"role": "assistant", "content": null, "tool_calls": calls}, "finish_reason": "tool_calls"}],
+            "usage": usage()}),
+        headers: vec![],
+    }
+}
+
+pub fn status(code: u16, message: &str, headers: &[(&str, &str)]) -> Reply {
+    Reply::Json {
+        status: code,
+        body: json!({"error": {"message": message, "type": "test_error"}}),
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+/// A streamed turn: text in small pieces, tool calls split into id/name then argument fragments, usage last.
+pub fn stream(text: &str, tool_calls: &[(&str, &str, &str)]) -> Reply {
+    let mut chunks = vec![json!({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})];
+    for piece in text.as_bytes().chunks(7) {
+        let piece = String::from_utf8_lossy(piece);
+        chunks.push(json!({"choices": [{"index": 0, "delta": {"content": piece}}]}));
+    }
+    for (i, (id, name, args)) in tool_calls.iter().enumerate() {
+        chunks.push(json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}}]}));
+        let (a, b) = args.split_at(args.len() / 2);
+        for part in [a, b] {
+            chunks.push(json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": i, "function": {"arguments": part}}]}}]}));
+        }
+    }
+    let reason = if tool_calls.is_empty() { "stop" } else { "tool_calls" };
+    chunks.push(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}));
+    chunks.push(json!({"choices": [], "usage": usage()}));
+    Reply::Stream { chunks, cut: false }
+}
+
+/// The tool messages of a recorded request: (tool_call_id, content).
+pub fn tool_messages(request: &Value) -> Vec<(String, String)> {
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| {
+            (m["tool_call_id"].as_str().unwrap_or("").to_string(), m["content"].as_str().unwrap_or("").to_string())
+        })
+        .collect()
+}
