@@ -149,10 +149,8 @@ pub async fn run(config: Config, registry: Registry, a: AskArgs) -> exit::Result
         cfg.max_turns = t;
     }
     if a.offline || !cfg.configured {
-        return Err(Failure::usage(
-            "no model is configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for another OpenAI-compatible endpoint), \
-             or configure [model] in servers.toml",
-        ));
+        let outcome = crate::planner::answer(&registry, &a.question).await;
+        return report(&outcome, &registry, started, a.json, false);
     }
     let stream = !a.json && (a.stream || std::io::stdout().is_terminal());
     let console = Arc::new(Console::new(a.verbose > 0, a.quiet, stream));

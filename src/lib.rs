@@ -9,6 +9,7 @@
 //! - `exit`     the exit-code contract and the error type that carries one
 //! - `llm`      the OpenAI-compatible endpoint: requests, retries, streaming, lenient parsing
 //! - `output`   tables and tool results for people
+//! - `planner`  the offline planner: answers without a model, deterministically
 //! - `rank`     lexical relevance of tools to a question
 //! - `registry` connections under supervision, the merged tool index, routed calls
 //! - `truncate` JSON-aware truncation of tool results within a byte budget
@@ -21,6 +22,7 @@ pub mod config;
 pub mod exit;
 pub mod llm;
 pub mod output;
+pub mod planner;
 pub mod rank;
 pub mod registry;
 pub mod truncate;

@@ -4,5 +4,6 @@
 mod agent;
 mod core;
 mod model;
+mod planner;
 mod servers;
 mod util;
