@@ -2,7 +2,10 @@
 //! binary or the real library against real server processes and prints one block of figures for
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
-//! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`.
+//! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`.
+
+#[path = "../tests/it/model.rs"]
+mod model;
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
@@ -200,13 +203,69 @@ fn call_roundtrip() {
     });
 }
 
+const SEED: &str = "Customer john.smith@acme.com says their subscription renewal failed last week. What is their \
+    account status, do they have any open support tickets, and what does their payment history look like?";
+
+fn ask_model() {
+    println!(
+        "## ask_model: `hub ask` end to end, zero-latency scripted endpoint, 3 turns, 5 tool calls, whole process"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for i in 0..31 {
+        let m = model::Model::start(vec![
+            model::calls(&[("c0", "crm__search_customers", r#"{"query":"john.smith@acme.com"}"#)]),
+            model::calls(&[
+                ("c1", "payments__get_subscription", r#"{"customer_id":"cus_000001"}"#),
+                ("c2", "tickets__list_tickets", r#"{"customer_id":"cus_000001","status":"open"}"#),
+                ("c3", "payments__get_payment_history", r#"{"customer_id":"cus_000001"}"#),
+                ("c4", "calendar__list_meetings", r#"{"customer_id":"cus_000001"}"#),
+            ]),
+            model::answer("John Smith: past_due, one open ticket."),
+        ]);
+        let mut c = Command::new(HUB);
+        c.args(["ask", SEED])
+            .env("HUB_DATA_DIR", dir.path())
+            .env("OPENAI_BASE_URL", &m.url)
+            .env("OPENAI_API_KEY", "k")
+            .current_dir(dir.path());
+        let u = run_measured(&mut c);
+        assert_eq!(m.requests().len(), 3);
+        if i > 0 {
+            runs.push(u);
+        }
+    }
+    summary("wall", runs.iter().map(|u| u.wall).collect());
+    summary("cpu (hub + 5 servers)", runs.iter().map(|u| u.cpu).collect());
+}
+
+fn ask_offline() {
+    println!("## ask_offline: `hub ask` on the seed question with the offline planner, whole process");
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = || {
+        let mut c = Command::new(HUB);
+        c.args(["ask", SEED])
+            .env("HUB_DATA_DIR", dir.path())
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
+            .current_dir(dir.path());
+        c
+    };
+    run_measured(&mut cmd());
+    let runs: Vec<Usage> = (0..30).map(|_| run_measured(&mut cmd())).collect();
+    summary("wall", runs.iter().map(|u| u.wall).collect());
+    summary("cpu (hub + 5 servers)", runs.iter().map(|u| u.cpu).collect());
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 4] = [
+    let all: [(&str, fn()); 6] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
         ("call_roundtrip", call_roundtrip),
+        ("ask_model", ask_model),
+        ("ask_offline", ask_offline),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {
