@@ -3,7 +3,7 @@
 //! into the process exit code and prints the error (one line, `hub: …`) on stderr.
 
 use crate::exit::{self, Failure};
-use crate::{ask, commands};
+use crate::{ask, commands, gateway};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +54,33 @@ pub enum Command {
         /// Model turns before giving up with exit 3 (default: config, 15)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
         max_turns: Option<u32>,
+    },
+    /// Serve every tool as one MCP server (stdio and/or streamable HTTP at /mcp) plus a REST API
+    Serve {
+        /// Listen address for HTTP (MCP at /mcp, REST API); default 127.0.0.1:8080 unless only --stdio
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
+        /// Serve MCP over stdin/stdout
+        #[arg(long)]
+        stdio: bool,
+        /// Bearer token required on every HTTP route but /healthz (required for non-loopback binds)
+        #[arg(long, env = "HUB_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Append one JSON line per tool call to this file
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
+        /// Largest accepted request body in bytes (413 above)
+        #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
+        body_limit: usize,
+        /// Requests per second per client (429 above; 0 = off; default off on loopback, 50 otherwise)
+        #[arg(long, value_name = "RPS")]
+        rate_limit: Option<f64>,
+        /// Extra Host names accepted on /mcp (DNS-rebinding protection allows loopback names only)
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allow_hosts: Vec<String>,
+        /// Browser Origins accepted on /mcp (any Origin is refused when this is set and it does not match)
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origins: Vec<String>,
     },
     /// List the merged tool index (name, server, read-only/write/destructive, description)
     Tools {
@@ -165,6 +192,13 @@ fn run(cli: Cli) -> exit::Result<u8> {
                 model: g.model.clone(),
             };
             runtime()?.block_on(commands::with_registry(&g, |c, r| ask::run(c, r, args)))
+        }
+        Command::Serve { http, stdio, token, audit, body_limit, rate_limit, allow_hosts, allow_origins } => {
+            // With --stdio, stdout is the protocol: logs stay on stderr, as always.
+            init_logging(&g, "warn,rmcp=error");
+            let args =
+                gateway::ServeArgs { http, stdio, token, audit, body_limit, rate_limit, allow_hosts, allow_origins };
+            runtime()?.block_on(commands::with_registry_signals(&g, false, |_, r| gateway::serve(r, args)))
         }
         Command::Tools { json } => {
             init_logging(&g, "warn,rmcp=error");

@@ -17,15 +17,25 @@ where
     F: FnOnce(Config, Registry) -> Fut,
     Fut: Future<Output = exit::Result<u8>>,
 {
+    with_registry_signals(global, true, f).await
+}
+
+/// `with_registry`; with `catch_signals` false, `f` handles SIGINT/SIGTERM itself (graceful shutdowns).
+pub async fn with_registry_signals<F, Fut>(global: &Global, catch_signals: bool, f: F) -> exit::Result<u8>
+where
+    F: FnOnce(Config, Registry) -> Fut,
+    Fut: Future<Output = exit::Result<u8>>,
+{
     let config = config::load(global.config.as_deref())?;
     let registry = Registry::start(&config).await;
     let down = registry.required_down();
     let result = if let Some((name, reason)) = down.first() {
         Err(Failure::usage(format!("required server '{name}' is not available: {reason}")))
     } else {
+        let signal = async { if catch_signals { interrupted().await } else { std::future::pending().await } };
         tokio::select! {
             r = f(config, registry.clone()) => r,
-            _ = interrupted() => Err(Failure { code: exit::INTERRUPTED, message: "interrupted".into() }),
+            _ = signal => Err(Failure { code: exit::INTERRUPTED, message: "interrupted".into() }),
         }
     };
     registry.shutdown().await;

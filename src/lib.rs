@@ -7,6 +7,7 @@
 //! - `commands` tools, call, status, import-config, and the connect/run/shutdown frame
 //! - `config`   servers.toml: discovery, strict parsing, ${VAR} expansion, import-config
 //! - `exit`     the exit-code contract and the error type that carries one
+//! - `gateway`  `hub serve`: the index as one MCP server (stdio, HTTP) plus the REST API
 //! - `llm`      the OpenAI-compatible endpoint: requests, retries, streaming, lenient parsing
 //! - `output`   tables and tool results for people
 //! - `planner`  the offline planner: answers without a model, deterministically
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod gateway;
 pub mod llm;
 pub mod output;
 pub mod planner;

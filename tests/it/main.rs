@@ -3,6 +3,7 @@
 
 mod agent;
 mod core;
+mod gateway;
 mod model;
 mod planner;
 mod servers;

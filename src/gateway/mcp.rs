@@ -1,0 +1,118 @@
+//! The gateway's MCP face: one server whose tools are the whole index (names, descriptions, schemas and
+//! annotations as the upstream servers gave them). Calls are routed through the registry under each server's
+//! deadline; a client's cancellation is passed upstream; sessions hear `tools/list_changed` whenever a server
+//! goes down, comes back or changes its list.
+
+use super::Gateway;
+use crate::registry::CallError;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
+    PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Connected MCP sessions, told about tool list changes.
+#[derive(Default, Clone)]
+pub struct Sessions(Arc<Mutex<Vec<Peer<RoleServer>>>>);
+
+impl Sessions {
+    fn add(&self, peer: Peer<RoleServer>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(peer);
+    }
+
+    /// Sends `tools/list_changed` to every session, forgetting the ones that are gone.
+    pub async fn notify_all(&self) {
+        let peers: Vec<Peer<RoleServer>> = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut alive = Vec::new();
+        for p in peers {
+            if p.is_transport_closed() {
+                continue;
+            }
+            if p.notify_tool_list_changed().await.is_ok() {
+                alive.push(p);
+            }
+        }
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = alive;
+    }
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    pub gateway: Arc<Gateway>,
+    pub via: &'static str,
+}
+
+impl Hub {
+    fn tools(&self) -> Vec<Tool> {
+        self.gateway
+            .registry
+            .index()
+            .entries()
+            .iter()
+            .map(|e| {
+                let mut t = e.tool.clone();
+                t.name = e.name.clone().into();
+                if t.description.as_deref().unwrap_or("").is_empty() {
+                    t.description = Some(format!("{} (from server {})", e.tool.name, e.server).into());
+                }
+                t
+            })
+            .collect()
+    }
+}
+
+impl ServerHandler for Hub {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+            .with_server_info(Implementation::new("hub", env!("CARGO_PKG_VERSION")))
+            .with_instructions("Every tool of every server connected to this hub; names are <server>__<tool>.")
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.gateway.sessions.add(context.peer);
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tools().into_iter().find(|t| t.name == name)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let client = context.peer.peer_info().map(|i| i.client_info.name.clone()).unwrap_or_else(|| "mcp".into());
+        let start = Instant::now();
+        let result = self.gateway.registry.call_cancellable(&request.name, request.arguments, &context.ct).await;
+        let (server, outcome) = match &result {
+            Ok(c) => (c.entry.server.clone(), if c.result.is_error == Some(true) { "tool_error" } else { "ok" }),
+            Err(e) => {
+                (self.gateway.registry.resolve(&request.name).map(|e| e.server).unwrap_or_default(), super::outcome(e))
+            }
+        };
+        self.gateway.stats.record(&client, self.via, &request.name, &server, outcome, start.elapsed());
+        match result {
+            Ok(c) => {
+                // Passed through from upstream, where the field may have been absent (older protocol); this
+                // hop's peer may need it (2026-07-28). rmcp clears it again for older peers.
+                let mut result = c.result;
+                result.result_type = Some(ResultType::COMPLETE);
+                Ok(result.into())
+            }
+            Err(e @ CallError::UnknownTool { .. }) => Err(ErrorData::invalid_params(e.to_string(), None)),
+            // Down, timed out, cancelled or rejected upstream: a tool error the client's model can read.
+            Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into()),
+        }
+    }
+}
