@@ -2,14 +2,16 @@
 //! binary or the real library against real server processes and prints one block of figures for
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
-//! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`.
+//! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`.
 
 #[path = "../tests/it/model.rs"]
 mod model;
 
+use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
@@ -257,15 +259,175 @@ fn ask_offline() {
     summary("cpu (hub + 5 servers)", runs.iter().map(|u| u.cpu).collect());
 }
 
+/// `hub serve --http 127.0.0.1:0` with crm and testkit; returns the child and its base URL.
+fn start_gateway(dir: &std::path::Path) -> (std::process::Child, String) {
+    std::fs::write(
+        dir.join("servers.toml"),
+        format!("[servers.crm]\ncommand = \"{HUB}\"\nargs = [\"server\", \"crm\"]\n[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(HUB)
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .env("HUB_DATA_DIR", dir)
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited").unwrap();
+        if let Some(rest) = line.strip_prefix("hub serve: http://") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{addr}"))
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `clients` concurrent loops of `call` for `secs`; returns (calls per second, sorted latencies).
+async fn load<F, Fut>(clients: usize, secs: f64, make: impl Fn() -> F) -> (f64, Vec<Duration>)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let mut call = make();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    call().await;
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    all.sort();
+    (rate, all)
+}
+
+fn gateway() {
+    println!(
+        "## gateway: `hub serve --http`, load from this process (same 2-core machine), testkit echo and crm get_customer"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = start_gateway(dir.path());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        for (tool, args) in [("kit__echo", json!({"text": "hi"})), ("crm__get_customer", json!({"id": "cus_000001"}))] {
+            for clients in [1, 16] {
+                let (rate, lat) = load(clients, 5.0, || {
+                    let http = reqwest::Client::new();
+                    let url = format!("{base}/call");
+                    let body = json!({"tool": tool, "arguments": args.clone()});
+                    move || {
+                        let (http, url, body) = (http.clone(), url.clone(), body.clone());
+                        async move {
+                            let r = http.post(url).json(&body).send().await.unwrap();
+                            assert!(r.status().is_success());
+                            let _ = r.bytes().await;
+                        }
+                    }
+                })
+                .await;
+                println!(
+                    "REST /call {tool}, {clients} client(s): {rate:.0} calls/s, p50 {} p99 {}",
+                    ms(percentile(&lat, 0.5)),
+                    ms(percentile(&lat, 0.99))
+                );
+            }
+            for clients in [1, 16] {
+                let url = format!("{base}/mcp");
+                let mut sessions = Vec::new();
+                for _ in 0..clients {
+                    sessions.push(Arc::new(
+                        ().serve(rmcp::transport::StreamableHttpClientTransport::from_uri(url.clone())).await.unwrap(),
+                    ));
+                }
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                let (rate, lat) = load(clients, 5.0, || {
+                    let s = sessions[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)].clone();
+                    let params =
+                        rmcp::model::CallToolRequestParams::new(tool).with_arguments(args.as_object().unwrap().clone());
+                    move || {
+                        let (s, params) = (s.clone(), params.clone());
+                        async move {
+                            let r = s.peer().call_tool(params).await.unwrap();
+                            assert_ne!(r.is_error, Some(true));
+                        }
+                    }
+                })
+                .await;
+                println!(
+                    "MCP  /mcp  {tool}, {clients} client(s): {rate:.0} calls/s, p50 {} p99 {}",
+                    ms(percentile(&lat, 0.5)),
+                    ms(percentile(&lat, 0.99))
+                );
+            }
+        }
+    });
+    // wrk (Debian package `wrk`), when installed: a load generator that is not this process.
+    let lua = dir.path().join("post.lua");
+    std::fs::write(&lua, "wrk.method = \"POST\"\nwrk.body = '{\"tool\":\"kit__echo\",\"arguments\":{\"text\":\"hi\"}}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n").unwrap();
+    for threads in ["1", "2"] {
+        match Command::new("wrk")
+            .args(["-t", threads, "-c16", "-d5s", "--latency", "-s"])
+            .arg(&lua)
+            .arg(format!("{base}/call"))
+            .output()
+        {
+            Ok(out) => {
+                let text = String::from_utf8_lossy(&out.stdout);
+                let pick = |k: &str| {
+                    text.lines()
+                        .find(|l| l.trim_start().starts_with(k))
+                        .map(|l| l.trim().to_string())
+                        .unwrap_or_default()
+                };
+                println!(
+                    "wrk -t{threads} -c16 -d5s POST /call kit__echo: {} | latency {} | {}",
+                    pick("Requests/sec"),
+                    pick("50%"),
+                    pick("99%")
+                );
+            }
+            Err(_) => println!("wrk not installed (apt-get install wrk): skipped the external load generator"),
+        }
+    }
+    println!("gateway process peak RSS after the load: {} MiB", peak_rss_kb(child.id()) / 1024);
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 6] = [
+    let all: [(&str, fn()); 7] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
         ("call_roundtrip", call_roundtrip),
         ("ask_model", ask_model),
         ("ask_offline", ask_offline),
+        ("gateway", gateway),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

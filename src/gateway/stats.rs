@@ -16,10 +16,17 @@ struct Histogram {
     count: u64,
 }
 
+/// Counters and histogram of one tool.
+#[derive(Default)]
+struct PerTool {
+    outcomes: BTreeMap<&'static str, u64>,
+    histogram: Histogram,
+}
+
 #[derive(Default)]
 pub struct Stats {
-    calls: Mutex<BTreeMap<(String, String, &'static str), u64>>,
-    durations: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// server → tool → stats; looked up by `&str`, so the hot path allocates only for a new tool.
+    tools: Mutex<BTreeMap<String, BTreeMap<String, PerTool>>>,
     audit: Option<Mutex<std::fs::File>>,
 }
 
@@ -34,15 +41,18 @@ impl Stats {
 
     /// Records one call: counters, histogram, and an audit line.
     pub fn record(&self, client: &str, via: &str, tool: &str, server: &str, outcome: &'static str, took: Duration) {
-        *self
-            .calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((server.into(), tool.into(), outcome))
-            .or_default() += 1;
         {
-            let mut d = self.durations.lock().unwrap_or_else(|p| p.into_inner());
-            let h = d.entry((server.into(), tool.into())).or_default();
+            let mut all = self.tools.lock().unwrap_or_else(|p| p.into_inner());
+            if !all.contains_key(server) {
+                all.insert(server.to_string(), BTreeMap::new());
+            }
+            let per_server = all.get_mut(server).expect("inserted above");
+            if !per_server.contains_key(tool) {
+                per_server.insert(tool.to_string(), PerTool::default());
+            }
+            let t = per_server.get_mut(tool).expect("inserted above");
+            *t.outcomes.entry(outcome).or_default() += 1;
+            let h = &mut t.histogram;
             let s = took.as_secs_f64();
             for (i, b) in BUCKETS.iter().enumerate() {
                 if s <= *b {
@@ -71,16 +81,21 @@ impl Stats {
         let mut out = String::new();
         out.push_str("# HELP hub_tool_calls_total Tool calls through the gateway by server, tool and outcome.\n");
         out.push_str("# TYPE hub_tool_calls_total counter\n");
-        for ((server, tool, outcome), n) in self.calls.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            out.push_str(&format!(
-                "hub_tool_calls_total{{server=\"{}\",tool=\"{}\",outcome=\"{outcome}\"}} {n}\n",
-                esc(server),
-                esc(tool)
-            ));
+        let all = self.tools.lock().unwrap_or_else(|p| p.into_inner());
+        let each = || all.iter().flat_map(|(server, tools)| tools.iter().map(move |(tool, t)| (server, tool, t)));
+        for (server, tool, t) in each() {
+            for (outcome, n) in &t.outcomes {
+                out.push_str(&format!(
+                    "hub_tool_calls_total{{server=\"{}\",tool=\"{}\",outcome=\"{outcome}\"}} {n}\n",
+                    esc(server),
+                    esc(tool)
+                ));
+            }
         }
         out.push_str("# HELP hub_tool_call_duration_seconds Duration of tool calls through the gateway.\n");
         out.push_str("# TYPE hub_tool_call_duration_seconds histogram\n");
-        for ((server, tool), h) in self.durations.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (server, tool, t) in each() {
+            let h = &t.histogram;
             let labels = format!("server=\"{}\",tool=\"{}\"", esc(server), esc(tool));
             for (b, c) in BUCKETS.iter().zip(h.counts) {
                 out.push_str(&format!("hub_tool_call_duration_seconds_bucket{{{labels},le=\"{b}\"}} {c}\n"));
