@@ -19,6 +19,8 @@ pub struct Entities {
     pub names: Vec<String>,
     /// Lowercased words, punctuation stripped.
     pub words: Vec<String>,
+    /// ISO dates (`2026-12-01`).
+    pub dates: Vec<NaiveDate>,
 }
 
 impl Entities {
@@ -105,7 +107,9 @@ pub fn extract(question: &str, today: NaiveDate) -> Entities {
     let mut sentence_start = true;
     for (i, tok) in raw.iter().enumerate() {
         let t = clean(tok).trim_end_matches(['-', '_']).to_string();
-        if t.contains('@') && crate::planner::looks_like_email(&t) {
+        if let Ok(d) = NaiveDate::parse_from_str(&t, "%Y-%m-%d") {
+            e.dates.push(d);
+        } else if t.contains('@') && crate::planner::looks_like_email(&t) {
             e.emails.push(t.to_lowercase());
         } else if is_uuid(&t) {
             e.uuids.push(t.to_lowercase());
@@ -125,13 +129,18 @@ pub fn extract(question: &str, today: NaiveDate) -> Entities {
         }
         sentence_start = tok.ends_with(['.', '?', '!', ':']);
     }
-    e.window = window(&e.words, &e.numbers, today);
+    e.window = window(&e.words, &e.numbers, &e.dates, today);
     e
 }
 
 /// The date window named by the words: today, yesterday, tomorrow, this/last/next week or month,
 /// last/past/next N days, or an ISO date.
-fn window(words: &[String], numbers: &[(f64, String)], today: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+fn window(
+    words: &[String],
+    numbers: &[(f64, String)],
+    dates: &[NaiveDate],
+    today: NaiveDate,
+) -> Option<(NaiveDate, NaiveDate)> {
     let has = |a: &str, b: &str| words.windows(2).any(|w| w[0] == a && w[1] == b);
     let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
     let month_start = today.with_day(1)?;
@@ -164,10 +173,10 @@ fn window(words: &[String], numbers: &[(f64, String)], today: NaiveDate) -> Opti
     } else if words.iter().any(|w| w == "yesterday") {
         (today - Duration::days(1), today)
     } else {
-        let day = words.iter().find_map(|w| NaiveDate::parse_from_str(w, "%Y-%m-%d").ok());
-        match day {
-            Some(d) => (d, d + Duration::days(1)),
-            None => return None,
+        match dates {
+            [] => return None,
+            [d] => (*d, *d + Duration::days(1)),
+            [a, .., b] => (*a.min(b), *a.max(b) + Duration::days(1)),
         }
     };
     Some(found)
