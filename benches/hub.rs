@@ -2,7 +2,7 @@
 //! binary or the real library against real server processes and prints one block of figures for
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
-//! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`.
+//! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`.
 
 #[path = "../tests/it/model.rs"]
 mod model;
@@ -418,9 +418,42 @@ fn gateway() {
     let _ = child.wait();
 }
 
+fn triage() {
+    println!("## triage: 200 items, scripted model 100 ms per turn, 3 turns each (2 tool calls), --concurrency 16");
+    let dir = tempfile::tempdir().unwrap();
+    let m = model::Model::start_fn(Duration::from_millis(100), |req| {
+        let turns = req["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "assistant").count();
+        match turns {
+            0 => model::calls(&[("a", "crm__get_customer", r#"{"id":"cus_000001"}"#)]),
+            1 => model::calls(&[("b", "payments__get_subscription", r#"{"customer_id":"cus_000001"}"#)]),
+            _ => model::answer("billing, high: renewal failed; ask for a new card"),
+        }
+    });
+    let items: String = (0..200).map(|i| format!("{{\"id\":\"t{i}\",\"text\":\"ticket {i}\"}}\n")).collect();
+    std::fs::write(dir.path().join("items.jsonl"), items).unwrap();
+    let mut c = Command::new(HUB);
+    c.args(["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "16", "--quiet"])
+        .env("HUB_DATA_DIR", dir.path())
+        .env("OPENAI_BASE_URL", &m.url)
+        .env("OPENAI_API_KEY", "k")
+        .current_dir(dir.path());
+    let u = run_measured(&mut c);
+    let lines = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap().lines().count();
+    assert_eq!(lines, 200);
+    let ideal = 200.0 * 3.0 * 0.1 / 16.0;
+    println!(
+        "wall {} (ideal {ideal:.2} s → {:.2}× the ideal), CPU {}, peak RSS (largest of hub and children) {} MiB, max model requests in flight {}",
+        ms(u.wall),
+        u.wall.as_secs_f64() / ideal,
+        ms(u.cpu),
+        u.max_rss_kb / 1024,
+        m.max_in_flight()
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 7] = [
+    let all: [(&str, fn()); 8] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -428,6 +461,7 @@ fn main() {
         ("ask_model", ask_model),
         ("ask_offline", ask_offline),
         ("gateway", gateway),
+        ("triage", triage),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

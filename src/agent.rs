@@ -16,7 +16,7 @@ use async_openai::types::chat::{
     ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
     ChatCompletionRequestAssistantMessageContent, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
     ChatCompletionRequestToolMessage, ChatCompletionRequestToolMessageContent, ChatCompletionRequestUserMessage,
-    ChatCompletionToolChoiceOption, CreateChatCompletionRequest, FunctionCall, ToolChoiceOptions,
+    ChatCompletionToolChoiceOption, CreateChatCompletionRequest, FunctionCall, ResponseFormat, ToolChoiceOptions,
 };
 use policy::Policy;
 use std::sync::Arc;
@@ -126,6 +126,8 @@ pub struct Agent {
     pub observer: Arc<dyn Observer>,
     /// Stream text deltas to the observer.
     pub stream: bool,
+    /// Asks the endpoint for structured output (triage `--schema`).
+    pub response_format: Option<ResponseFormat>,
 }
 
 impl Agent {
@@ -167,6 +169,7 @@ impl Agent {
                     .then_some(ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Auto)),
                 parallel_tool_calls: (!tool_defs.is_empty()).then_some(true),
                 tools: (!tool_defs.is_empty()).then(|| tool_defs.clone()),
+                response_format: self.response_format.clone(),
                 ..Default::default()
             };
             let observer = self.observer.clone();

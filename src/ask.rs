@@ -160,6 +160,7 @@ pub async fn run(config: Config, registry: Registry, a: AskArgs) -> exit::Result
         policy: policy::Policy::new(policy::Mode::Ask, a.yes),
         observer: console.clone(),
         stream,
+        response_format: None,
         cfg: cfg.clone(),
     };
     let mut history = vec![agent::system_message(&cfg)];

@@ -3,7 +3,7 @@
 //! into the process exit code and prints the error (one line, `hub: …`) on stderr.
 
 use crate::exit::{self, Failure};
-use crate::{ask, commands, gateway};
+use crate::{ask, commands, gateway, triage};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +52,32 @@ pub enum Command {
         #[arg(long)]
         stream: bool,
         /// Model turns before giving up with exit 3 (default: config, 15)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        max_turns: Option<u32>,
+    },
+    /// Triage a batch of support items (JSONL or CSV) into JSONL results; resumable
+    Triage {
+        /// Input file: JSONL objects with "id" and "text" (other fields are context), or CSV with a header; '-' for stdin
+        input: String,
+        /// Output JSONL file; ids already in it are skipped (rerun to resume)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Items in flight at once
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+        /// Instructions for the model (default: a support-triage prompt)
+        #[arg(long, value_name = "FILE")]
+        prompt: Option<PathBuf>,
+        /// JSON Schema the answer must satisfy (one repair attempt, then status invalid_output)
+        #[arg(long, value_name = "FILE")]
+        schema: Option<PathBuf>,
+        /// Run again the items whose result in --out is not ok
+        #[arg(long)]
+        retry_failed: bool,
+        /// Model requests per minute, shared by all workers
+        #[arg(long, value_name = "N")]
+        rpm: Option<u32>,
+        /// Model turns per item before status turn_cap
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
         max_turns: Option<u32>,
     },
@@ -199,6 +225,27 @@ fn run(cli: Cli) -> exit::Result<u8> {
             let args =
                 gateway::ServeArgs { http, stdio, token, audit, body_limit, rate_limit, allow_hosts, allow_origins };
             runtime()?.block_on(commands::with_registry_signals(&g, false, |_, r| gateway::serve(r, args)))
+        }
+        Command::Triage { input, out, concurrency, prompt, schema, retry_failed, rpm, max_turns } => {
+            init_logging(&g, "warn,rmcp=error");
+            let args = triage::TriageArgs {
+                input,
+                out,
+                concurrency: usize::from(concurrency),
+                prompt,
+                schema,
+                retry_failed,
+                offline: g.offline,
+                model: g.model.clone(),
+                quiet: g.quiet,
+                max_turns,
+            };
+            runtime()?.block_on(commands::with_registry_signals(&g, false, |mut c, r| {
+                if rpm.is_some() {
+                    c.model.requests_per_minute = rpm;
+                }
+                triage::run(c, r, args)
+            }))
         }
         Command::Tools { json } => {
             init_logging(&g, "warn,rmcp=error");

@@ -13,6 +13,7 @@
 //! - `planner`  the offline planner: answers without a model, deterministically
 //! - `rank`     lexical relevance of tools to a question
 //! - `registry` connections under supervision, the merged tool index, routed calls
+//! - `triage`   `hub triage`: batches of items, concurrent, resumable, schema-checked
 //! - `truncate` JSON-aware truncation of tool results within a byte budget
 
 pub mod agent;
@@ -27,4 +28,5 @@ pub mod output;
 pub mod planner;
 pub mod rank;
 pub mod registry;
+pub mod triage;
 pub mod truncate;

@@ -7,4 +7,5 @@ mod gateway;
 mod model;
 mod planner;
 mod servers;
+mod triage;
 mod util;

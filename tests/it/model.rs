@@ -25,9 +25,17 @@ pub enum Reply {
     Hang,
 }
 
+type Responder = Arc<dyn Fn(&Value) -> Reply + Send + Sync>;
+
 #[derive(Default)]
 struct Inner {
     script: VecDeque<(Duration, Reply)>,
+    /// Replies computed from the request (used when the script is empty), each after `delay`.
+    responder: Option<(Duration, Responder)>,
+    in_flight: usize,
+    max_in_flight: usize,
+    /// When each reply was sent.
+    replied: Vec<Instant>,
     /// Used when the script is empty.
     fallback: Option<Reply>,
     requests: Vec<(Instant, Value)>,
@@ -64,6 +72,27 @@ impl Model {
         Model { inner, url: format!("http://{addr}/v1") }
     }
 
+    /// A server whose replies are computed from each request, each sent after `delay`.
+    pub fn start_fn(delay: Duration, f: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Model {
+        let m = Model::start(vec![]);
+        m.inner.lock().unwrap().responder = Some((delay, Arc::new(f)));
+        m
+    }
+
+    /// Queues `reply` for the next request (before any responder).
+    pub fn push(&self, reply: Reply) {
+        self.inner.lock().unwrap().script.push_back((Duration::ZERO, reply));
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().max_in_flight
+    }
+
+    pub fn reply_times(&self) -> Vec<Instant> {
+        self.inner.lock().unwrap().replied.clone()
+    }
+
     pub fn fallback(&self, reply: Reply) {
         self.inner.lock().unwrap().fallback = Some(reply);
     }
@@ -85,13 +114,22 @@ impl Model {
 async fn handle(State(state): State<Arc<Mutex<Inner>>>, _headers: HeaderMap, body: String) -> Response {
     let (delay, reply) = {
         let mut s = state.lock().unwrap();
-        s.requests.push((Instant::now(), serde_json::from_str(&body).unwrap_or(Value::String(body))));
-        match s.script.pop_front() {
-            Some(r) => r,
-            None => (Duration::ZERO, s.fallback.clone().unwrap_or_else(|| answer("(script exhausted)"))),
+        let request: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        s.requests.push((Instant::now(), request.clone()));
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        match (s.script.pop_front(), &s.responder) {
+            (Some(r), _) => r,
+            (None, Some((d, f))) => (*d, f(&request)),
+            (None, None) => (Duration::ZERO, s.fallback.clone().unwrap_or_else(|| answer("(script exhausted)"))),
         }
     };
     tokio::time::sleep(delay).await;
+    {
+        let mut s = state.lock().unwrap();
+        s.in_flight -= 1;
+        s.replied.push(Instant::now());
+    }
     match reply {
         Reply::Json { status, body, headers } => {
             let mut r = Response::builder().status(status).header("content-type", "application/json");

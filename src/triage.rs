@@ -1,0 +1,265 @@
+//! `hub triage`: many support items through the agent (or the offline planner) over ONE set of server
+//! connections and one model endpoint limiter, N at a time, each result appended to the output as it completes.
+//! Resumable (ids already in the output are skipped), read-only unless the policy allows writes for triage, with
+//! an optional JSON Schema the answer must satisfy (one repair attempt). Exit 0 all ok, 4 some failed.
+
+mod input;
+mod output;
+
+use crate::agent::{self, Agent, Outcome, Status, policy};
+use crate::config::Config;
+use crate::exit::{self, Failure};
+use crate::llm::{Llm, Usage};
+use crate::registry::Registry;
+use async_openai::types::chat::{ResponseFormat, ResponseFormatJsonSchema};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub const DEFAULT_PROMPT: &str = "You triage customer support items. For each item, investigate the customer across the \
+    available systems (account, subscription and payments, tickets, meetings) with the tools, in parallel where you \
+    can. Then answer with: category (billing, technical, account, sales or other), priority (low, normal, high or \
+    urgent), a two-sentence summary of what you found, and the next action for the support team. Do not change any \
+    data.";
+
+pub struct TriageArgs {
+    pub input: String,
+    pub out: PathBuf,
+    pub concurrency: usize,
+    pub prompt: Option<PathBuf>,
+    pub schema: Option<PathBuf>,
+    pub retry_failed: bool,
+    pub offline: bool,
+    pub model: Option<String>,
+    pub quiet: bool,
+    pub max_turns: Option<u32>,
+}
+
+fn read(path: &str, what: &str) -> exit::Result<String> {
+    if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| Failure::usage(format!("cannot read {what} from stdin: {e}")))?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).map_err(|e| Failure::usage(format!("cannot read {what} {path}: {e}")))
+}
+
+/// The user message for one item: its text, then its other fields as context.
+fn message(item: &input::Item) -> String {
+    if item.context.is_empty() {
+        return item.text.clone();
+    }
+    format!("{}\n\nContext: {}", item.text, Value::Object(item.context.clone()))
+}
+
+/// The answer parsed as JSON (also from a ```json fence) and checked against the schema.
+fn check(answer: &str, validator: &jsonschema::Validator) -> Result<Value, String> {
+    let t = answer.trim();
+    let t = t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).map_or(t, |r| r.trim_end_matches("```")).trim();
+    let v: Value = serde_json::from_str(t).map_err(|e| format!("not valid JSON ({e})"))?;
+    let errors: Vec<String> =
+        validator.iter_errors(&v).take(5).map(|e| format!("{} at '{}'", e, e.instance_path())).collect();
+    if errors.is_empty() { Ok(v) } else { Err(errors.join("; ")) }
+}
+
+struct Shared {
+    registry: Registry,
+    agent: Option<Agent>,
+    system: agent::Message,
+    validator: Option<jsonschema::Validator>,
+    out: output::Out,
+    cancel: CancellationToken,
+    tally: Mutex<(BTreeMap<&'static str, usize>, Usage)>,
+    bar: indicatif::ProgressBar,
+}
+
+async fn one(s: &Shared, item: input::Item) -> Option<Value> {
+    let started = Instant::now();
+    let text = message(&item);
+    let mut history = vec![s.system.clone()];
+    let mut outcome: Outcome = match &s.agent {
+        Some(a) => a.run(&mut history, &text, &s.cancel).await,
+        None => crate::planner::answer(&s.registry, &item.text).await,
+    };
+    if outcome.status == Status::Interrupted {
+        return None;
+    }
+    let mut status = match outcome.status {
+        Status::Ok => "ok",
+        Status::TurnCap => "turn_cap",
+        _ => "error",
+    };
+    if status == "ok"
+        && outcome.tool_calls.iter().any(|c| c.error.as_deref().is_some_and(|e| e.starts_with("not run:")))
+    {
+        status = "denied";
+    }
+    let mut answer = Value::String(outcome.answer.clone());
+    if let (Some(v), "ok") = (&s.validator, status) {
+        let mut checked = check(&outcome.answer, v);
+        if let (Err(why), Some(a)) = (&checked, &s.agent) {
+            let repair = format!(
+                "Your answer does not satisfy the required JSON Schema: {why}. Reply with only the corrected JSON."
+            );
+            let again = a.run(&mut history, &repair, &s.cancel).await;
+            outcome.usage.add(again.usage);
+            outcome.tool_calls.extend(again.tool_calls);
+            checked = check(&again.answer, v);
+            answer = Value::String(again.answer);
+        }
+        match checked {
+            Ok(json) => answer = json,
+            Err(why) => {
+                status = "invalid_output";
+                outcome.error = Some(format!("the answer does not satisfy the schema: {why}"));
+            }
+        }
+    }
+    let calls: Vec<Value> = outcome
+        .tool_calls
+        .iter()
+        .map(|c| json!({"tool": c.tool, "server": c.server, "ok": c.ok, "duration_ms": c.duration_ms}))
+        .collect();
+    {
+        let mut t = s.tally.lock().unwrap_or_else(|p| p.into_inner());
+        *t.0.entry(status).or_default() += 1;
+        t.1.add(outcome.usage);
+        let failed: usize = t.0.iter().filter(|(k, _)| **k != "ok").map(|(_, n)| n).sum();
+        s.bar.set_message(format!("ok {} · failed {failed}", t.0.get("ok").copied().unwrap_or(0)));
+    }
+    Some(json!({
+        "id": item.id, "status": status, "answer": answer, "tool_calls": calls, "usage": outcome.usage,
+        "turns": outcome.turns, "duration_ms": crate::output::millis(started.elapsed()),
+        "error": if status == "ok" { None } else { outcome.error.clone() },
+    }))
+}
+
+pub async fn run(config: Config, registry: Registry, a: TriageArgs) -> exit::Result<u8> {
+    let content = read(&a.input, "the input")?;
+    let (items, problems) = input::parse(&content, input::Format::detect(&a.input, &content));
+    for p in &problems {
+        eprintln!("hub triage: {}: {p}", a.input);
+    }
+    let validator = match &a.schema {
+        None => None,
+        Some(p) => {
+            let text = read(&p.display().to_string(), "the schema")?;
+            let schema: Value = serde_json::from_str(&text)
+                .map_err(|e| Failure::usage(format!("{}: not valid JSON: {e}", p.display())))?;
+            Some((
+                jsonschema::validator_for(&schema)
+                    .map_err(|e| Failure::usage(format!("{}: not a valid JSON Schema: {e}", p.display())))?,
+                schema,
+            ))
+        }
+    };
+    let prompt = match &a.prompt {
+        Some(p) => read(&p.display().to_string(), "the prompt")?,
+        None => DEFAULT_PROMPT.to_string(),
+    };
+    let done = output::resume(&a.out, a.retry_failed)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", a.out.display())))?;
+    let out =
+        output::Out::open(&a.out).map_err(|e| Failure::usage(format!("cannot write {}: {e}", a.out.display())))?;
+    let todo: Vec<input::Item> = items.into_iter().filter(|i| !done.ids.contains(&i.id)).collect();
+    let skipped = done.ids.len();
+
+    let mut cfg = config.model.clone();
+    if let Some(m) = &a.model {
+        cfg.name = m.clone();
+    }
+    if let Some(t) = a.max_turns {
+        cfg.max_turns = t;
+    }
+    let agent = if a.offline || !cfg.configured {
+        None
+    } else {
+        let format = validator.as_ref().map(|(_, schema)| ResponseFormat::JsonSchema {
+            json_schema: ResponseFormatJsonSchema {
+                name: "triage".into(),
+                schema: schema.clone(),
+                strict: Some(false),
+                description: None,
+            },
+        });
+        Some(Agent {
+            registry: registry.clone(),
+            llm: Llm::new(&cfg).map_err(|e| Failure::runtime(e.to_string()))?,
+            policy: policy::Policy::new(policy::Mode::Triage, false),
+            observer: Arc::new(agent::Quiet),
+            stream: false,
+            response_format: format,
+            cfg: cfg.clone(),
+        })
+    };
+    let bar = if a.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(todo.len() as u64) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} · {per_sec} · ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shared = Arc::new(Shared {
+        registry,
+        agent,
+        system: agent::system_message(&crate::config::ModelConfig { system_prompt: Some(prompt), ..cfg }),
+        validator: validator.map(|(v, _)| v),
+        out,
+        cancel: CancellationToken::new(),
+        tally: Mutex::default(),
+        bar,
+    });
+    let started = Instant::now();
+    let total = todo.len();
+    let write_error: Mutex<Option<String>> = Mutex::new(None);
+    let work = futures::stream::iter(todo).for_each_concurrent(a.concurrency.max(1), |item| {
+        let s = shared.clone();
+        let write_error = &write_error;
+        async move {
+            if s.cancel.is_cancelled() {
+                return;
+            }
+            if let Some(record) = one(&s, item).await {
+                if let Err(e) = s.out.append(&record) {
+                    *write_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(format!("cannot write {}: {e}", s.out.path.display()));
+                    s.cancel.cancel();
+                }
+                s.bar.inc(1);
+            }
+        }
+    });
+    let interrupted = tokio::select! {
+        _ = work => false,
+        _ = crate::commands::interrupted() => { shared.cancel.cancel(); true }
+    };
+    shared.bar.finish_and_clear();
+    if let Some(e) = write_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(Failure::runtime(e));
+    }
+    let (tally, usage) = std::mem::take(&mut *shared.tally.lock().unwrap_or_else(|p| p.into_inner()));
+    let counts: Vec<String> = tally.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let secs = started.elapsed().as_secs_f64();
+    if !a.quiet {
+        eprintln!(
+            "hub triage: {} of {total} items done ({}){}{}; {} tokens; {secs:.1} s; results in {}",
+            tally.values().sum::<usize>(),
+            if counts.is_empty() { "nothing to do".to_string() } else { counts.join(", ") },
+            if skipped > 0 { format!("; {skipped} already done") } else { String::new() },
+            if problems.is_empty() { String::new() } else { format!("; {} input lines skipped", problems.len()) },
+            usage.total_tokens,
+            shared.out.path.display()
+        );
+    }
+    if interrupted {
+        return Err(Failure {
+            code: exit::INTERRUPTED,
+            message: "interrupted; rerun the same command to resume".into(),
+        });
+    }
+    let failed = tally.iter().any(|(k, n)| *k != "ok" && *n > 0);
+    Ok(if failed || !problems.is_empty() { exit::FAILED_ITEMS } else { exit::OK })
+}
