@@ -3,7 +3,7 @@
 //! into the process exit code and prints the error (one line, `hub: …`) on stderr.
 
 use crate::exit::{self, Failure};
-use crate::{ask, commands, gateway, triage};
+use crate::{ask, commands, gateway, repl, triage};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +54,12 @@ pub enum Command {
         /// Model turns before giving up with exit 3 (default: config, 15)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
         max_turns: Option<u32>,
+    },
+    /// Interactive REPL (reads one message per line when stdin is not a terminal)
+    Chat {
+        /// Approve tools that write without asking
+        #[arg(long)]
+        yes: bool,
     },
     /// Triage a batch of support items (JSONL or CSV) into JSONL results; resumable
     Triage {
@@ -200,6 +206,21 @@ fn runtime() -> exit::Result<tokio::runtime::Runtime> {
         .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))
 }
 
+fn init_logging_file(global: &Global, path: &std::path::Path) {
+    let file = path
+        .parent()
+        .and_then(|d| std::fs::create_dir_all(d).ok())
+        .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(path).ok());
+    let Some(file) = file else { return init_logging(global, "off") };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+}
+
 fn run(cli: Cli) -> exit::Result<u8> {
     let g = cli.global.clone();
     match cli.command {
@@ -225,6 +246,17 @@ fn run(cli: Cli) -> exit::Result<u8> {
             let args =
                 gateway::ServeArgs { http, stdio, token, audit, body_limit, rate_limit, allow_hosts, allow_origins };
             runtime()?.block_on(commands::with_registry_signals(&g, false, |_, r| gateway::serve(r, args)))
+        }
+        Command::Chat { yes } => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() && g.verbose == 0 {
+                // Logs never tear the prompt: they go to a file unless -v asks for them.
+                init_logging_file(&g, &repl::state_dir().join("hub.log"));
+            } else {
+                init_logging(&g, "warn,rmcp=error");
+            }
+            let args = repl::ChatArgs { verbose: g.verbose > 0, offline: g.offline, model: g.model.clone(), yes };
+            runtime()?.block_on(commands::with_registry_signals(&g, false, |c, r| repl::run(c, r, args)))
         }
         Command::Triage { input, out, concurrency, prompt, schema, retry_failed, rpm, max_turns } => {
             init_logging(&g, "warn,rmcp=error");

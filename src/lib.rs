@@ -13,6 +13,7 @@
 //! - `planner`  the offline planner: answers without a model, deterministically
 //! - `rank`     lexical relevance of tools to a question
 //! - `registry` connections under supervision, the merged tool index, routed calls
+//! - `repl`     `hub chat`: the interactive REPL
 //! - `triage`   `hub triage`: batches of items, concurrent, resumable, schema-checked
 //! - `truncate` JSON-aware truncation of tool results within a byte budget
 
@@ -28,5 +29,6 @@ pub mod output;
 pub mod planner;
 pub mod rank;
 pub mod registry;
+pub mod repl;
 pub mod triage;
 pub mod truncate;

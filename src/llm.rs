@@ -128,8 +128,25 @@ impl Llm {
             };
             let status = response.status().as_u16();
             if response.status().is_success() {
+                // Some servers answer a streamed request with one plain JSON body: accept that too.
+                let sse = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("text/event-stream"));
                 return match on_text {
-                    Some(f) => self.read_stream(response, f).await,
+                    Some(f) if sse => self.read_stream(response, f).await,
+                    Some(f) => {
+                        let text = tokio::time::timeout(self.timeout, response.text())
+                            .await
+                            .map_err(|_| LlmError::Timeout(self.timeout))?
+                            .map_err(|e| LlmError::Malformed(format!("reading the model's answer failed: {e}")))?;
+                        let c = wire::parse_completion(&text).map_err(LlmError::Malformed)?;
+                        if !c.content.is_empty() {
+                            f(&c.content);
+                        }
+                        Ok(c)
+                    }
                     None => {
                         let text = tokio::time::timeout(self.timeout, response.text())
                             .await

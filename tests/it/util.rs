@@ -203,3 +203,82 @@ impl Mcp {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
 }
+
+/// hub running on a pseudo-terminal (its controlling terminal), driven like a person at a keyboard.
+pub struct Pty {
+    pub child: std::process::Child,
+    master: std::fs::File,
+    pub screen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Pty {
+    pub fn spawn(env: &Env, args: &[&str]) -> Pty {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        use std::os::unix::process::CommandExt;
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty writes two valid descriptors on success.
+        let rc =
+            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        assert_eq!(rc, 0, "openpty failed");
+        let mut cmd = env.command(args);
+        cmd.env("TERM", "xterm");
+        // SAFETY: each is a fresh duplicate of the slave descriptor, owned by the Stdio it is given to.
+        unsafe {
+            cmd.stdin(std::process::Stdio::from(OwnedFd::from_raw_fd(libc::dup(slave))));
+            cmd.stdout(std::process::Stdio::from(OwnedFd::from_raw_fd(libc::dup(slave))));
+            cmd.stderr(std::process::Stdio::from(OwnedFd::from_raw_fd(libc::dup(slave))));
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn on pty");
+        // SAFETY: closing our copy of the slave; the child has its own.
+        unsafe { libc::close(slave) };
+        // SAFETY: master is a valid descriptor we own from here on.
+        let master = unsafe { std::fs::File::from_raw_fd(master) };
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut reader = master.try_clone().unwrap();
+        let sink = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Pty { child, master, screen }
+    }
+
+    pub fn send(&mut self, keys: &str) {
+        std::io::Write::write_all(&mut self.master, keys.as_bytes()).unwrap();
+    }
+
+    /// Waits until the screen shows `text` (after position `from`), up to 30 s.
+    #[track_caller]
+    pub fn expect(&self, text: &str) {
+        let ok = eventually(Duration::from_secs(30), || self.screen.lock().unwrap().contains(text));
+        assert!(ok, "the screen never showed {text:?}:\n{}", self.screen.lock().unwrap());
+    }
+
+    /// Waits until the prompt has been drawn `n` times (the line editor is reading again).
+    #[track_caller]
+    pub fn prompt(&self, n: usize) {
+        let ok = eventually(Duration::from_secs(30), || self.count("hub> ") >= n);
+        assert!(ok, "prompt {n} never came:\n{}", self.screen.lock().unwrap());
+    }
+
+    pub fn count(&self, text: &str) -> usize {
+        self.screen.lock().unwrap().matches(text).count()
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

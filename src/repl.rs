@@ -1,0 +1,341 @@
+//! `hub chat`: the interactive REPL. Line editing (rustyline, on its own thread, lines passed over a channel)
+//! with persistent history, multi-line input, slash commands from one table, memory across turns within a
+//! context budget, Ctrl-C that cancels only the running turn, and an approval prompt for write tools. With stdin
+//! not a terminal it reads one message per line and prints only the answers, so it can be scripted.
+
+mod commands;
+mod view;
+
+use crate::agent::{self, Agent, Message, Status, policy};
+use crate::config::Config;
+use crate::exit::{self, Failure};
+use crate::llm::Llm;
+use crate::registry::{Entry, Registry};
+use commands::Cmd;
+use futures::future::BoxFuture;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+pub struct ChatArgs {
+    pub verbose: bool,
+    pub offline: bool,
+    pub model: Option<String>,
+    pub yes: bool,
+}
+
+enum Input {
+    Line(String),
+    /// Ctrl-C at the prompt.
+    Interrupt,
+    Eof,
+}
+
+struct Ask {
+    prompt: String,
+    /// Keep the answer in the history file (messages yes, approval answers no).
+    remember: bool,
+    reply: oneshot::Sender<Input>,
+}
+
+/// `$XDG_STATE_HOME/hub`, else `~/.local/state/hub`.
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(|d| PathBuf::from(d).join("hub"))
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/state/hub"))
+}
+
+/// The line reader: rustyline on a terminal (history, completion, `\` continuation), plain lines otherwise.
+fn reader(tty: bool) -> mpsc::UnboundedSender<Ask> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Ask>();
+    std::thread::spawn(move || {
+        if !tty {
+            let mut lines = std::io::stdin().lock().lines();
+            while let Some(ask) = rx.blocking_recv() {
+                let input = match lines.next() {
+                    Some(Ok(l)) => Input::Line(l),
+                    _ => Input::Eof,
+                };
+                let _ = ask.reply.send(input);
+            }
+            return;
+        }
+        let history = state_dir().join("history");
+        let mut editor = match rustyline::Editor::<commands::Completion, rustyline::history::DefaultHistory>::new() {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("hub chat: cannot start the line editor: {e}");
+                return;
+            }
+        };
+        editor.set_helper(Some(commands::Completion));
+        let _ = editor.load_history(&history);
+        while let Some(ask) = rx.blocking_recv() {
+            let mut text = String::new();
+            let mut prompt = ask.prompt.clone();
+            let input = loop {
+                match editor.readline(&prompt) {
+                    Ok(l) => match l.strip_suffix('\\') {
+                        Some(head) => {
+                            text.push_str(head);
+                            text.push('\n');
+                            prompt = "... ".into();
+                        }
+                        None => {
+                            text.push_str(&l);
+                            break Input::Line(text);
+                        }
+                    },
+                    Err(rustyline::error::ReadlineError::Interrupted) => break Input::Interrupt,
+                    Err(_) => break Input::Eof,
+                }
+            };
+            if let (Input::Line(l), true) = (&input, ask.remember)
+                && !l.trim().is_empty()
+            {
+                let _ = editor.add_history_entry(l.as_str());
+                let _ = std::fs::create_dir_all(state_dir());
+                let _ = editor.save_history(&history);
+            }
+            let _ = ask.reply.send(input);
+        }
+    });
+    tx
+}
+
+async fn ask(lines: &mpsc::UnboundedSender<Ask>, prompt: &str, remember: bool) -> Input {
+    let (reply, rx) = oneshot::channel();
+    if lines.send(Ask { prompt: prompt.to_string(), remember, reply }).is_err() {
+        return Input::Eof;
+    }
+    rx.await.unwrap_or(Input::Eof)
+}
+
+/// Approval prompt for write tools: y, n, or a (always, for this tool, this session).
+struct Prompter {
+    lines: mpsc::UnboundedSender<Ask>,
+    view: Arc<view::View>,
+    always: Mutex<HashSet<String>>,
+}
+
+impl policy::Approver for Prompter {
+    fn approve<'a>(&'a self, entry: &'a Entry, arguments: &'a Value) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            if self.always.lock().unwrap_or_else(|p| p.into_inner()).contains(&entry.name) {
+                return true;
+            }
+            self.view.clear();
+            let q = format!(
+                "Allow {} on server '{}' ({}) with {}? [y]es / [n]o / [a]lways: ",
+                entry.tool.name,
+                entry.server,
+                entry.kind(),
+                crate::output::cut(&arguments.to_string(), 300)
+            );
+            if !self.view.decorate {
+                eprint!("{q}");
+            }
+            match ask(&self.lines, &q, false).await {
+                Input::Line(a) if a.trim().eq_ignore_ascii_case("a") || a.trim().eq_ignore_ascii_case("always") => {
+                    self.always.lock().unwrap_or_else(|p| p.into_inner()).insert(entry.name.clone());
+                    true
+                }
+                Input::Line(a) => matches!(a.trim().to_lowercase().as_str(), "y" | "yes"),
+                _ => false,
+            }
+        })
+    }
+}
+
+/// Drops the oldest turns until the conversation fits `budget` bytes; returns how many messages went.
+fn trim(history: &mut Vec<Message>, budget: usize) -> usize {
+    let size = |h: &[Message]| serde_json::to_vec(h).map_or(0, |v| v.len());
+    let mut dropped = 0;
+    while size(history) > budget {
+        // The oldest turn: from the first user message up to (not including) the next one.
+        let users: Vec<usize> =
+            history.iter().enumerate().filter(|(_, m)| matches!(m, Message::User(_))).map(|(i, _)| i).collect();
+        if users.len() < 2 {
+            break;
+        }
+        history.drain(users[0]..users[1]);
+        dropped += users[1] - users[0];
+    }
+    dropped
+}
+
+pub async fn run(config: Config, registry: Registry, a: ChatArgs) -> exit::Result<u8> {
+    let tty = std::io::stdin().is_terminal();
+    let mut cfg = config.model.clone();
+    if let Some(m) = &a.model {
+        cfg.name = m.clone();
+    }
+    let offline = a.offline || !cfg.configured;
+    let lines = reader(tty);
+    let view = Arc::new(view::View::new(tty, a.verbose));
+    let mut agent = Agent {
+        registry: registry.clone(),
+        llm: Llm::new(&cfg).map_err(|e| Failure::runtime(e.to_string()))?,
+        policy: policy::Policy::new(policy::Mode::Chat, a.yes),
+        observer: view.clone(),
+        stream: tty,
+        response_format: None,
+        cfg: cfg.clone(),
+    };
+    agent.policy.approver =
+        Some(Box::new(Prompter { lines: lines.clone(), view: view.clone(), always: Mutex::default() }));
+    let mut history = vec![agent::system_message(&cfg)];
+    if tty {
+        let up = registry.servers().iter().filter(|s| s.phase() == crate::registry::Phase::Up).count();
+        let who = if offline { "the offline planner".to_string() } else { format!("model {}", cfg.name) };
+        println!(
+            "hub chat — {up} servers, {} tools, {who}. /help for commands, Ctrl-D to leave.",
+            registry.index().len()
+        );
+    }
+    loop {
+        let line = match ask(&lines, "hub> ", true).await {
+            Input::Eof => break,
+            Input::Interrupt => continue,
+            Input::Line(l) => l,
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with('/') {
+            match commands::parse(line) {
+                Err(msg) => eprintln!("{msg}"),
+                Ok((Cmd::Exit, _)) => break,
+                Ok((cmd, arg)) => command(cmd, arg, &registry, &mut agent, &mut history, &view).await,
+            }
+            continue;
+        }
+        if offline {
+            let out = crate::planner::answer(&registry, line).await;
+            println!("{}", out.answer);
+            continue;
+        }
+        let dropped = trim(&mut history, cfg.context_budget);
+        if dropped > 0 && tty {
+            eprintln!("(the conversation is over the context budget: dropped the {dropped} oldest messages)");
+        }
+        view.streamed.store(false, Ordering::Relaxed);
+        let cancel = CancellationToken::new();
+        let turn = agent.run(&mut history, line, &cancel);
+        tokio::pin!(turn);
+        let outcome = loop {
+            tokio::select! {
+                o = &mut turn => break o,
+                _ = tokio::signal::ctrl_c() => cancel.cancel(),
+            }
+        };
+        view.clear();
+        match outcome.status {
+            Status::Interrupted => eprintln!("(interrupted)"),
+            _ if view.streamed.load(Ordering::Relaxed) => println!(),
+            _ => println!("{}", outcome.answer),
+        }
+        if let Some(e) = &outcome.error {
+            eprintln!("hub: {e}");
+        }
+    }
+    view.clear();
+    Ok(exit::OK)
+}
+
+async fn command(
+    cmd: Cmd,
+    arg: Option<String>,
+    registry: &Registry,
+    agent: &mut Agent,
+    history: &mut Vec<Message>,
+    view: &view::View,
+) {
+    match cmd {
+        Cmd::Help => print!("{}", commands::help()),
+        Cmd::Tools => {
+            let index = registry.index();
+            let filter = arg.unwrap_or_default().to_lowercase();
+            let rows: Vec<Vec<String>> = index
+                .entries()
+                .iter()
+                .filter(|e| e.name.to_lowercase().contains(&filter) || e.description().to_lowercase().contains(&filter))
+                .map(|e| vec![e.name.clone(), e.kind().to_string(), e.description().to_string()])
+                .collect();
+            print!("{}", crate::output::table(&["NAME", "KIND", "DESCRIPTION"], &rows, 70));
+        }
+        Cmd::Servers => {
+            let _ = crate::commands::status(registry.clone(), false).await;
+        }
+        Cmd::Reset => {
+            history.truncate(1);
+            println!("(conversation cleared)");
+        }
+        Cmd::Model => match arg {
+            Some(m) => {
+                agent.llm.model = m.clone();
+                println!("(model: {m})");
+            }
+            None => println!("model: {}", agent.llm.model),
+        },
+        Cmd::History => {
+            for m in history.iter().skip(1) {
+                let v = serde_json::to_value(m).unwrap_or_default();
+                let role = v["role"].as_str().unwrap_or("?");
+                let text = v["content"].as_str().map(str::to_string).unwrap_or_else(|| {
+                    let calls: Vec<&str> = v["tool_calls"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c["function"]["name"].as_str())
+                        .collect();
+                    format!("(calls {})", calls.join(", "))
+                });
+                println!("{role:>9}: {}", crate::output::cut(&text, 160));
+            }
+        }
+        Cmd::Save => {
+            let path = arg.unwrap_or_default();
+            let doc = serde_json::json!({"version": 1, "model": agent.llm.model, "messages": history});
+            match std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap_or_default()) {
+                Ok(()) => println!("(saved {} messages to {path})", history.len()),
+                Err(e) => eprintln!("cannot write {path}: {e}"),
+            }
+        }
+        Cmd::Verbose => {
+            let now = !view.verbose.load(Ordering::Relaxed);
+            view.verbose.store(now, Ordering::Relaxed);
+            println!("(verbose {})", if now { "on" } else { "off" });
+        }
+        Cmd::Exit => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_drops_whole_oldest_turns_within_budget() {
+        let cfg = crate::config::parse("", "t", &|_| None).unwrap().model;
+        let mut h = vec![agent::system_message(&cfg)];
+        for i in 0..10 {
+            h.push(agent::user_message(&format!("question {i} {}", "x".repeat(200))));
+            h.push(agent::tool_message("id", "y".repeat(300)));
+        }
+        let before = serde_json::to_vec(&h).unwrap().len();
+        let dropped = trim(&mut h, before / 2);
+        assert!(dropped > 0 && dropped.is_multiple_of(2), "whole turns: {dropped}");
+        assert!(serde_json::to_vec(&h).unwrap().len() <= before / 2);
+        assert!(matches!(h[0], Message::System(_)) && matches!(h[1], Message::User(_)));
+        trim(&mut h, 1);
+        assert_eq!(h.iter().filter(|m| matches!(m, Message::User(_))).count(), 1, "the latest turn is always kept");
+    }
+}

@@ -1,0 +1,140 @@
+//! The REPL's slash commands: ONE table (name, arguments, help) that drives `/help`, tab completion and
+//! validation (an unknown command gets the closest name). The actions themselves live in `repl`.
+
+use rustyline::completion::{Completer, Pair};
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::validate::Validator;
+use rustyline::{Context, Helper};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Help,
+    Tools,
+    Servers,
+    Reset,
+    Model,
+    History,
+    Save,
+    Verbose,
+    Exit,
+}
+
+pub struct Spec {
+    pub cmd: Cmd,
+    pub name: &'static str,
+    pub args: &'static str,
+    pub help: &'static str,
+    /// Whether the argument is required.
+    pub needs_arg: bool,
+}
+
+pub const TABLE: [Spec; 9] = [
+    Spec { cmd: Cmd::Help, name: "/help", args: "", help: "this list", needs_arg: false },
+    Spec {
+        cmd: Cmd::Tools,
+        name: "/tools",
+        args: "[filter]",
+        help: "the tool index (names containing filter)",
+        needs_arg: false,
+    },
+    Spec {
+        cmd: Cmd::Servers,
+        name: "/servers",
+        args: "",
+        help: "each server's state, pid, uptime, restarts, tools, last error",
+        needs_arg: false,
+    },
+    Spec { cmd: Cmd::Reset, name: "/reset", args: "", help: "forget the conversation so far", needs_arg: false },
+    Spec { cmd: Cmd::Model, name: "/model", args: "[name]", help: "show or change the model", needs_arg: false },
+    Spec { cmd: Cmd::History, name: "/history", args: "", help: "the conversation so far", needs_arg: false },
+    Spec { cmd: Cmd::Save, name: "/save", args: "FILE", help: "save the transcript as JSON", needs_arg: true },
+    Spec {
+        cmd: Cmd::Verbose,
+        name: "/verbose",
+        args: "",
+        help: "toggle showing tool arguments and logs",
+        needs_arg: false,
+    },
+    Spec { cmd: Cmd::Exit, name: "/exit", args: "", help: "leave (Ctrl-D works too)", needs_arg: false },
+];
+
+/// The `/help` text, from the table.
+pub fn help() -> String {
+    let mut out = String::from("Commands:\n");
+    for s in &TABLE {
+        out.push_str(&format!("  {:<18} {}\n", format!("{} {}", s.name, s.args).trim_end(), s.help));
+    }
+    out.push_str("End a line with \\ to continue it on the next line. Ctrl-C cancels a running turn.\n");
+    out
+}
+
+/// Parses a `/command [arg]` line: the command and its argument, or a message for the user.
+pub fn parse(line: &str) -> Result<(Cmd, Option<String>), String> {
+    let mut parts = line.trim().splitn(2, char::is_whitespace);
+    let name = parts.next().unwrap_or("");
+    let arg = parts.next().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
+    match TABLE.iter().find(|s| s.name == name) {
+        Some(s) if s.needs_arg && arg.is_none() => Err(format!("usage: {} {}", s.name, s.args)),
+        Some(s) => Ok((s.cmd, arg)),
+        None => {
+            let closest = TABLE.iter().min_by_key(|s| distance(name, s.name)).map(|s| s.name).unwrap_or("/help");
+            Err(format!("unknown command {name}; did you mean {closest}? (/help lists them)"))
+        }
+    }
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(cur) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// rustyline helper: completes slash commands from the table.
+pub struct Completion;
+
+impl Completer for Completion {
+    type Candidate = Pair;
+    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let word = &line[..pos];
+        if !word.starts_with('/') || word.contains(' ') {
+            return Ok((0, vec![]));
+        }
+        let matches = TABLE
+            .iter()
+            .filter(|s| s.name.starts_with(word))
+            .map(|s| Pair { display: format!("{} {}", s.name, s.args), replacement: s.name.to_string() })
+            .collect();
+        Ok((0, matches))
+    }
+}
+
+impl Hinter for Completion {
+    type Hint = String;
+}
+impl Highlighter for Completion {}
+impl Validator for Completion {}
+impl Helper for Completion {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_validates_against_the_table() {
+        assert_eq!(parse("/tools crm").unwrap(), (Cmd::Tools, Some("crm".into())));
+        assert_eq!(parse("/reset").unwrap(), (Cmd::Reset, None));
+        assert!(parse("/save").unwrap_err().contains("usage: /save FILE"));
+        assert!(parse("/tols").unwrap_err().contains("did you mean /tools"));
+        assert!(help().contains("/history") && help().lines().count() == TABLE.len() + 2);
+    }
+}

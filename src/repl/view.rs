@@ -1,0 +1,83 @@
+//! What the REPL shows while a turn runs: a spinner while waiting (terminal only), each tool call as it starts
+//! and finishes, the answer streamed as it arrives. With stdin not a terminal, nothing but the answers.
+
+use crate::agent::{Observer, ToolRecord};
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub struct View {
+    pub decorate: bool,
+    pub verbose: AtomicBool,
+    pub streamed: AtomicBool,
+    spinner: Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl View {
+    pub fn new(decorate: bool, verbose: bool) -> View {
+        View {
+            decorate,
+            verbose: AtomicBool::new(verbose),
+            streamed: AtomicBool::new(false),
+            spinner: Mutex::new(None),
+        }
+    }
+
+    /// Removes the spinner (before printing, prompting or asking for approval).
+    pub fn clear(&self) {
+        if let Some(s) = self.spinner.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            s.finish_and_clear();
+        }
+    }
+
+    fn line(&self, text: &str) {
+        self.clear();
+        eprintln!("{text}");
+    }
+}
+
+impl Observer for View {
+    fn waiting(&self, _turn: u32) {
+        if !self.decorate || self.streamed.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut s = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
+        if s.is_none() {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message("thinking");
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            *s = Some(bar);
+        }
+    }
+    fn text(&self, delta: &str) {
+        self.clear();
+        self.streamed.store(true, Ordering::Relaxed);
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(delta.as_bytes());
+        let _ = out.flush();
+    }
+    fn tool_start(&self, tool: &str, server: Option<&str>) {
+        if self.decorate {
+            self.line(&format!("  → {tool} [{}]", server.unwrap_or("-")));
+        }
+    }
+    fn tool_end(&self, r: &ToolRecord) {
+        if !self.decorate {
+            return;
+        }
+        let mark = if r.ok { "✓" } else { "✗" };
+        let detail = match &r.error {
+            Some(e) => format!("error: {}", crate::output::cut(e, 120)),
+            None => "ok".into(),
+        };
+        self.line(&format!("  {mark} {} {:.0} ms {detail}", r.tool, r.duration_ms));
+        if self.verbose.load(Ordering::Relaxed) {
+            self.line(&format!("    arguments: {}", crate::output::cut(&r.arguments.to_string(), 200)));
+        }
+    }
+    fn note(&self, message: &str) {
+        if self.decorate && self.verbose.load(Ordering::Relaxed) {
+            self.line(&format!("  note: {message}"));
+        }
+    }
+}
