@@ -295,7 +295,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
         Command::ImportConfig { file } => commands::import_config(&file),
         Command::Server { name } => {
             init_logging(&cli.global, "warn,rmcp=error");
-            if name != "testkit" && !hub_servers::SERVERS.contains(&name.as_str()) {
+            if name != "testkit" && name != "badkit" && !hub_servers::SERVERS.contains(&name.as_str()) {
                 return Err(Failure::usage(format!(
                     "unknown server '{name}': expected one of {}",
                     hub_servers::SERVERS.join(", ")

@@ -8,11 +8,13 @@
 //! - `validate` input checks that name the field, and the `Fail` tool error
 //! - `crm`, `tickets`, `payments`, `calendar`, `analytics`: one module per server (tools + schema + seed)
 //! - `testkit`  the test server
+//! - `badkit`   a hand-rolled server that breaks the protocol on purpose (reliability tests)
 //!
 //! Each server runs as its own process over stdio (`hub server NAME`); stdout is the protocol, logs go to
 //! stderr.
 
 pub mod analytics;
+pub mod badkit;
 pub mod calendar;
 pub mod crm;
 pub mod demo;
@@ -36,6 +38,7 @@ pub async fn run(name: &str) -> anyhow::Result<()> {
         "calendar" => serve(calendar::Calendar::open()?).await,
         "analytics" => serve(analytics::Analytics::open()?).await,
         "testkit" => serve(testkit::Testkit::from_env()).await,
+        "badkit" => Ok(badkit::run()?),
         other => anyhow::bail!("unknown server '{other}': expected one of {}", SERVERS.join(", ")),
     }
 }

@@ -6,6 +6,7 @@ mod core;
 mod gateway;
 mod model;
 mod planner;
+mod reliability;
 mod repl;
 mod servers;
 mod triage;

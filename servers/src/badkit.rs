@@ -1,0 +1,82 @@
+//! `badkit`: a deliberately broken MCP server, hand-rolled over stdio (no SDK, so it can break the protocol),
+//! for hub's reliability tests. It completes the handshake and lists one tool, `ping`; then, by
+//! `HUB_BADKIT_MODE`:
+//! - `garbage`   writes a non-JSON line before every answer
+//! - `wrong_ids` answers `tools/call` with an id nobody asked for
+//! - `silent`    never answers `tools/call`
+//! - `huge`      answers `ping` with a 50 MB text result (`HUB_BADKIT_MB` to change)
+//! - `flood`     sends 100 000 log notifications and 1 000 `tools/list_changed` after the handshake, then
+//!   behaves
+//!
+//! Anything else (or unset): a well-behaved server.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, Write};
+
+fn send(out: &mut impl Write, v: &Value) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(v).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
+    out.flush()
+}
+
+fn answer(id: &Value, result: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
+
+pub fn run() -> std::io::Result<()> {
+    let mode = std::env::var("HUB_BADKIT_MODE").unwrap_or_default();
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let line = line?;
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
+        let Some(id) = msg.get("id").cloned() else {
+            if msg["method"] == "notifications/initialized" && mode == "flood" {
+                for i in 0..100_000 {
+                    let note = json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": format!("flood {i}")}});
+                    send(&mut out, &note)?;
+                }
+                for _ in 0..1_000 {
+                    send(&mut out, &json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}))?;
+                }
+            }
+            continue;
+        };
+        if mode == "garbage" {
+            out.write_all(b"this is not JSON-RPC {{{\n")?;
+        }
+        let method = msg["method"].as_str().unwrap_or("");
+        let reply = match method {
+            "initialize" => answer(
+                &id,
+                json!({"protocolVersion": msg["params"]["protocolVersion"].as_str().unwrap_or("2025-06-18"),
+                       "capabilities": {"tools": {"listChanged": true}}, "serverInfo": {"name": "badkit", "version": "0"}}),
+            ),
+            "tools/list" => answer(
+                &id,
+                json!({"tools": [{"name": "ping", "description": "Answers pong (or misbehaves).",
+                                  "inputSchema": {"type": "object", "properties": {}},
+                                  "annotations": {"readOnlyHint": true}}]}),
+            ),
+            "ping" => answer(&id, json!({})),
+            "tools/call" => match mode.as_str() {
+                "silent" => continue,
+                "wrong_ids" => {
+                    let wrong = json!(format!("not-{id}"));
+                    answer(&wrong, json!({"content": [{"type": "text", "text": "pong"}]}))
+                }
+                "huge" => {
+                    let mb: usize = std::env::var("HUB_BADKIT_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+                    answer(&id, json!({"content": [{"type": "text", "text": "x".repeat(mb * 1024 * 1024)}]}))
+                }
+                _ => answer(&id, json!({"content": [{"type": "text", "text": "pong"}]})),
+            },
+            _ => {
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("method not found: {method}")}})
+            }
+        };
+        send(&mut out, &reply)?;
+    }
+    Ok(())
+}
