@@ -76,11 +76,11 @@ pub fn email(field: &str, value: &str) -> Result<String, Fail> {
 /// An id of the form `<prefix><digits>` such as `cus_000042` or `INV-000123`; case-insensitive prefix.
 pub fn id(field: &str, value: &str, prefix: &str, example: &str) -> Result<String, Fail> {
     let v = value.trim();
-    let ok = v.len() > prefix.len()
-        && v[..prefix.len()].eq_ignore_ascii_case(prefix)
-        && v[prefix.len()..].chars().all(|c| c.is_ascii_digit());
-    if ok {
-        Ok(format!("{prefix}{}", &v[prefix.len()..]))
+    // `get`, not indexing: the caller's text may put a multi-byte character where the prefix ends.
+    let digits =
+        v.get(prefix.len()..).filter(|_| v.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)));
+    if let Some(d) = digits.filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit())) {
+        Ok(format!("{prefix}{d}"))
     } else {
         Err(Fail(format!("{field} must look like '{example}', got '{value}'")))
     }
@@ -126,6 +126,13 @@ pub fn dollars(cents: i64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_with_a_multibyte_character_at_the_prefix_end_is_an_error_not_a_panic() {
+        // Found by the property test: slicing at the prefix length split a 4-byte character.
+        assert!(id("customer_id", "<\u{1F574}x", "cus_", "cus_000042").is_err());
+        assert!(id("id", "é", "INV-", "INV-000123").is_err());
+    }
 
     #[test]
     fn ids_emails_dates() {

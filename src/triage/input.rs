@@ -129,6 +129,24 @@ fn csv(content: &str) -> (Vec<Item>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// No input panics; every non-blank line is either an item or a reported problem, never both or neither.
+        #[test]
+        fn any_input_parses_without_panic(lines in prop::collection::vec(prop_oneof![
+            "\\{\"id\": ?\"?[a-z0-9]{0,4}\"?, ?\"text\": ?\"[a-z ]{0,10}\"\\}",
+            ".{0,40}",
+        ], 0..12), csv_text in "[a-z,\"\n ]{0,80}") {
+            let text = lines.join("\n");
+            let (items, problems) = parse(&text, Format::Jsonl);
+            let nonblank = lines.iter().filter(|l| !l.trim().is_empty()).count();
+            prop_assert_eq!(items.len() + problems.len(), nonblank);
+            let _ = parse(&format!("id,text\n{csv_text}"), Format::Csv);
+        }
+    }
 
     #[test]
     fn jsonl_with_bad_lines_and_duplicates() {

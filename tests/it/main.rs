@@ -3,6 +3,7 @@
 
 mod agent;
 mod core;
+mod fuzz;
 mod gateway;
 mod model;
 mod planner;
