@@ -41,7 +41,8 @@ struct CallRec {
 }
 
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
 }
 
 fn children(pid: u32) -> Vec<u32> {
@@ -49,7 +50,8 @@ fn children(pid: u32) -> Vec<u32> {
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-        let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|x| x.parse::<u32>().ok());
+        let ppid =
+            stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|x| x.parse::<u32>().ok());
         if ppid == Some(pid) {
             out.push(p);
         }
@@ -67,13 +69,31 @@ async fn pids(http: &reqwest::Client, base: &str) -> Vec<(String, Option<u32>, S
         Ok(r) => r.json().await.unwrap_or(Value::Null),
         Err(_) => Value::Null,
     };
-    v["servers"].as_array().into_iter().flatten().map(|s| (s["name"].as_str().unwrap_or("").to_string(), s["pid"].as_u64().map(|p| p as u32), s["state"].as_str().unwrap_or("").to_string())).collect()
+    v["servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("").to_string(),
+                s["pid"].as_u64().map(|p| p as u32),
+                s["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
 }
 
 fn gateway_path(failures: &mut Vec<String>) {
     println!("## 1. hub serve: 1000 calls, 8 clients, kill -9 one server and SIGSTOP another every ~100 calls");
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(HUB).args(["serve", "--http", "127.0.0.1:0"]).env("HUB_DATA_DIR", dir.path()).current_dir(dir.path()).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(HUB)
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .env("HUB_DATA_DIR", dir.path())
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let base = loop {
         let l = lines.next().expect("serve exited").unwrap();
@@ -160,15 +180,31 @@ fn gateway_path(failures: &mut Vec<String>) {
     });
     let overlaps = |c: &CallRec| windows.iter().any(|(s, a, b)| *s == c.server && c.start <= *b && c.end >= *a);
     let healthy_failed: Vec<&CallRec> = calls.iter().filter(|c| !c.ok && !overlaps(c)).collect();
-    let mut dead_latency: Vec<Duration> = calls.iter().filter(|c| !c.ok && overlaps(c)).map(|c| c.end - c.start).collect();
+    let mut dead_latency: Vec<Duration> =
+        calls.iter().filter(|c| !c.ok && overlaps(c)).map(|c| c.end - c.start).collect();
     let dead_n = dead_latency.len();
     let clear = calls.iter().filter(|c| !c.ok).all(|c| c.error.contains("is down") || c.error.contains("closed"));
     let mut resp = respawns.clone();
-    println!("calls: {} (ok {}, failed {}), kills: {}, freezes: {}", calls.len(), calls.iter().filter(|c| c.ok).count(), calls.iter().filter(|c| !c.ok).count(), respawns.len(), respawns.len());
+    println!(
+        "calls: {} (ok {}, failed {}), kills: {}, freezes: {}",
+        calls.len(),
+        calls.iter().filter(|c| c.ok).count(),
+        calls.iter().filter(|c| !c.ok).count(),
+        respawns.len(),
+        respawns.len()
+    );
     println!("failed calls to healthy servers: {}", healthy_failed.len());
-    println!("calls to a killed server: {dead_n} failed, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; all with a clear error: {clear}",
-        pct(&mut dead_latency, 0.5).as_secs_f64() * 1e3, pct(&mut dead_latency, 0.99).as_secs_f64() * 1e3, pct(&mut dead_latency, 1.0).as_secs_f64() * 1e3);
-    println!("respawn (kill → up with a new pid): p50 {:.0} ms, max {:.0} ms", pct(&mut resp, 0.5).as_secs_f64() * 1e3, pct(&mut resp, 1.0).as_secs_f64() * 1e3);
+    println!(
+        "calls to a killed server: {dead_n} failed, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; all with a clear error: {clear}",
+        pct(&mut dead_latency, 0.5).as_secs_f64() * 1e3,
+        pct(&mut dead_latency, 0.99).as_secs_f64() * 1e3,
+        pct(&mut dead_latency, 1.0).as_secs_f64() * 1e3
+    );
+    println!(
+        "respawn (kill → up with a new pid): p50 {:.0} ms, max {:.0} ms",
+        pct(&mut resp, 0.5).as_secs_f64() * 1e3,
+        pct(&mut resp, 1.0).as_secs_f64() * 1e3
+    );
     let crashed = child.try_wait().ok().flatten().is_some();
     println!("hub crashed: {crashed}");
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -193,7 +229,10 @@ fn agent_path(failures: &mut Vec<String>) {
     let m = model::Model::start_fn(Duration::from_millis(40), |req| {
         let turns = req["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "assistant").count();
         match turns {
-            0 => model::calls(&[("a", "crm__get_customer", r#"{"id":"cus_000003"}"#), ("b", "payments__get_subscription", r#"{"customer_id":"cus_000003"}"#)]),
+            0 => model::calls(&[
+                ("a", "crm__get_customer", r#"{"id":"cus_000003"}"#),
+                ("b", "payments__get_subscription", r#"{"customer_id":"cus_000003"}"#),
+            ]),
             _ => model::answer("triaged"),
         }
     });
@@ -201,8 +240,12 @@ fn agent_path(failures: &mut Vec<String>) {
     std::fs::write(dir.path().join("items.jsonl"), items).unwrap();
     let mut child = Command::new(HUB)
         .args(["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "4", "--quiet"])
-        .env("HUB_DATA_DIR", dir.path()).env("OPENAI_BASE_URL", &m.url).env("OPENAI_API_KEY", "k").current_dir(dir.path())
-        .spawn().unwrap();
+        .env("HUB_DATA_DIR", dir.path())
+        .env("OPENAI_BASE_URL", &m.url)
+        .env("OPENAI_API_KEY", "k")
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
     let mut seen = HashSet::new();
     let mut kills = 0;
     while child.try_wait().ok().flatten().is_none() {
@@ -218,11 +261,18 @@ fn agent_path(failures: &mut Vec<String>) {
     let out = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap_or_default();
     let lines: Vec<Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let ids: HashSet<&str> = lines.iter().filter_map(|l| l["id"].as_str()).collect();
-    let tool_errors: usize = lines.iter().map(|l| l["tool_calls"].as_array().map_or(0, |c| c.iter().filter(|c| c["ok"] == false).count())).sum();
+    let tool_errors: usize = lines
+        .iter()
+        .map(|l| l["tool_calls"].as_array().map_or(0, |c| c.iter().filter(|c| c["ok"] == false).count()))
+        .sum();
     std::thread::sleep(Duration::from_millis(300));
     let orphans: Vec<u32> = seen.iter().copied().filter(|p| alive(*p)).collect();
-    println!("exit {code:?}; items written {} (distinct {}), kills {kills}, tool calls that failed (server down, told to the model) {tool_errors}, orphans {}",
-        lines.len(), ids.len(), orphans.len());
+    println!(
+        "exit {code:?}; items written {} (distinct {}), kills {kills}, tool calls that failed (server down, told to the model) {tool_errors}, orphans {}",
+        lines.len(),
+        ids.len(),
+        orphans.len()
+    );
     if ids.len() != 100 || lines.len() != 100 {
         failures.push(format!("triage wrote {} lines for {} distinct ids", lines.len(), ids.len()));
     }

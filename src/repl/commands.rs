@@ -1,6 +1,7 @@
 //! The REPL's slash commands: ONE table (name, arguments, help) that drives `/help`, tab completion and
 //! validation (an unknown command gets the closest name). The actions themselves live in `repl`.
 
+use crate::registry::index::distance;
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
@@ -82,21 +83,6 @@ pub fn parse(line: &str) -> Result<(Cmd, Option<String>), String> {
             Err(format!("unknown command {name}; did you mean {closest}? (/help lists them)"))
         }
     }
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(cur) };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// rustyline helper: completes slash commands from the table.
