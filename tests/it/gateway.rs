@@ -286,3 +286,74 @@ fn sigterm_shuts_down_gracefully_and_stops_the_children() {
     assert_eq!(s.child.wait().unwrap().code(), Some(0));
     assert!(eventually(Duration::from_secs(5), || pids.iter().all(|p| !alive(*p))), "children outlived the gateway");
 }
+
+#[test]
+fn a_client_cancellation_reaches_the_upstream_server() {
+    let mut env = Env::new();
+    let log = env.path("kit.log");
+    env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
+    env.config(&format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\ntimeout_s = 120\n"));
+    let s = serve(&env, &[]);
+    rt().block_on(async {
+        let mcp =
+            ().serve(rmcp::transport::StreamableHttpClientTransport::from_uri(format!("{}/mcp", s.base)))
+                .await
+                .unwrap();
+        let params =
+            CallToolRequestParams::new("kit__sleep").with_arguments(json!({"ms": 60000}).as_object().unwrap().clone());
+        let peer = mcp.peer().clone();
+        let call = tokio::spawn(async move { peer.call_tool(params).await });
+        assert!(eventually(Duration::from_secs(20), || std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("start sleep")));
+        // Dropping the request sends notifications/cancelled to the gateway, which cancels upstream.
+        call.abort();
+        let cancelled = eventually(Duration::from_secs(10), || {
+            std::fs::read_to_string(&log).unwrap_or_default().contains("cancelled sleep")
+        });
+        assert!(cancelled, "the upstream server never saw the cancellation");
+        let _ = mcp.cancel().await;
+    });
+}
+
+#[test]
+fn stdio_gateway_answers_unknown_methods_at_once() {
+    use std::io::Write;
+    let env = Env::new();
+    let mut child = env
+        .command(&["serve", "--stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"raw","version":"1"}}}}}}"#).unwrap();
+    let init: Value = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
+    assert_eq!(init["result"]["serverInfo"]["name"], "hub");
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"no/such/method"}}"#).unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"tools/list"}}"#).unwrap();
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        let v: Value = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
+        if v.get("id").is_some() {
+            answers.push(v);
+        }
+    }
+    assert_eq!(answers[0]["id"], 2);
+    assert_eq!(answers[0]["error"]["code"], -32601);
+    assert_eq!(answers[1]["result"]["tools"].as_array().unwrap().len(), 20);
+    drop(stdin);
+    assert!(
+        eventually(Duration::from_secs(10), || child.try_wait().ok().flatten().is_some()),
+        "stdin closed ends the gateway"
+    );
+}
