@@ -90,8 +90,12 @@ pub fn strict_schema(schema: &Value) -> Option<Value> {
         }
         p.remove("format");
         if !required.contains(&name.as_str()) {
-            let t = p.get("type")?.clone();
-            p.insert("type".into(), Value::Array(vec![t, "null".into()]));
+            let nullable = match p.get("type")? {
+                Value::String(t) => Value::Array(vec![t.clone().into(), "null".into()]),
+                Value::Array(ts) if ts.iter().any(|t| t == "null") => Value::Array(ts.clone()),
+                _ => return None,
+            };
+            p.insert("type".into(), nullable);
         }
         out.insert(name.clone(), Value::Object(p));
     }

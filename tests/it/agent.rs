@@ -296,3 +296,24 @@ fn stdin_question_and_empty_question() {
     assert_eq!(m.requests()[0]["messages"][1]["content"], "What about Acme?");
     assert_eq!(env.run_with(&["ask", "-"], "  \n").code, 2);
 }
+
+#[test]
+fn strict_mode_rewrites_schemas_and_drops_nulls_before_the_call() {
+    let m = Model::start(vec![
+        calls(&[("s", "crm__search_customers", r#"{"query":"Globex","limit":null}"#)]),
+        answer("ok"),
+    ]);
+    let env = env_for(&m);
+    env.config(&format!("{}\n{}", m.config("strict = true"), Env::server_entry("crm", "crm")));
+    env.run(&["ask", "q"]).ok();
+    let req = &m.requests()[0];
+    let tool =
+        req["tools"].as_array().unwrap().iter().find(|t| t["function"]["name"] == "crm__search_customers").unwrap();
+    assert_eq!(tool["function"]["strict"], true);
+    let params = &tool["function"]["parameters"];
+    assert_eq!(params["additionalProperties"], false);
+    assert_eq!(params["required"], serde_json::json!(["limit", "query"]));
+    assert!(params["properties"]["limit"]["type"].as_array().unwrap().contains(&serde_json::json!("null")));
+    let result = &tool_messages(&m.requests()[1])[0].1;
+    assert!(result.contains("Globex"), "the null was dropped and the call ran: {result}");
+}
