@@ -82,6 +82,7 @@ pub struct CreateArgs {
     #[schemars(length(min = 1, max = 200))]
     pub title: String,
     /// RFC 3339 start time, e.g. 2026-01-31T15:00:00Z.
+    #[schemars(extend("format" = "date-time"))]
     pub start: String,
     /// 5-480 minutes.
     #[schemars(range(min = 5, max = 480))]
