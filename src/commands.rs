@@ -6,7 +6,7 @@ use crate::cli::Global;
 use crate::config::{self, Config};
 use crate::exit::{self, Failure};
 use crate::output::{self, table};
-use crate::registry::{CallError, Registry};
+use crate::registry::Registry;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::path::Path;
@@ -147,7 +147,7 @@ pub async fn call(
                 Ok(exit::OK)
             }
         }
-        Err(e @ CallError::UnknownTool { .. }) => Err(Failure::runtime(e.to_string())),
+        // Unknown tool (with suggestions), down server, timeout: all runtime failures, exit 1.
         Err(e) => Err(Failure::runtime(e.to_string())),
     }
 }

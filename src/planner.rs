@@ -24,11 +24,6 @@ use std::time::Instant;
 pub const MODEL_NAME: &str = "offline-planner";
 const PER_SERVER: usize = 3;
 
-pub(crate) fn looks_like_email(t: &str) -> bool {
-    let Some((local, domain)) = t.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.ends_with('.') && !domain.contains('@')
-}
-
 /// Output paths of a tool (from its output schema): e.g. `["customers", "id"]`, arrays walked through.
 fn output_paths(schema: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     if prefix.len() > 4 {

@@ -109,7 +109,7 @@ pub fn extract(question: &str, today: NaiveDate) -> Entities {
         let t = clean(tok).trim_end_matches(['-', '_']).to_string();
         if let Ok(d) = NaiveDate::parse_from_str(&t, "%Y-%m-%d") {
             e.dates.push(d);
-        } else if t.contains('@') && crate::planner::looks_like_email(&t) {
+        } else if t.contains('@') && hub_servers::validate::is_email(&t) {
             e.emails.push(t.to_lowercase());
         } else if is_uuid(&t) {
             e.uuids.push(t.to_lowercase());
