@@ -130,7 +130,8 @@ fn ctrl_c_during_a_slow_tool_cancels_the_turn_only() {
 
 #[test]
 fn terminal_session_prompt_ctrl_c_history_and_ctrl_d() {
-    let m = Model::start(vec![answer("answer one"), answer("answer two")]);
+    let m =
+        Model::start(vec![answer("answer one"), answer("answer two"), answer("answer three"), answer("answer four")]);
     let env = kit_env(&m, "");
     let mut pty = Pty::spawn(&env, &["chat"]);
     pty.expect("/help for commands");
@@ -163,6 +164,20 @@ fn terminal_session_prompt_ctrl_c_history_and_ctrl_d() {
     pty.expect("answer two");
     pty.prompt(2);
     assert_eq!(user_texts(&m.requests()[1]), ["first question"]);
+    // A pasted block (bracketed paste) is one message, newlines kept; a trailing \ continues a line.
+    pty.send("\x1b[200~pasted line one\npasted line two\x1b[201~");
+    pty.expect("pasted line two");
+    pty.send("\r");
+    pty.expect("answer three");
+    pty.prompt(3);
+    pty.send("continued \\\r");
+    pty.expect("... ");
+    pty.send("on the next line\r");
+    pty.expect("answer four");
+    pty.prompt(4);
     pty.send("/exit\r");
     assert!(eventually(Duration::from_secs(10), || pty.child.try_wait().ok().flatten().is_some()), "/exit exits");
+    let texts = user_texts(&m.requests()[3]);
+    assert_eq!(texts[1], "pasted line one\npasted line two");
+    assert_eq!(texts[2], "continued \non the next line");
 }
