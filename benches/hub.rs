@@ -4,14 +4,16 @@
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`.
 
+#[path = "hub/load.rs"]
+mod load;
 #[path = "../tests/it/model.rs"]
 mod model;
 
-use rmcp::ServiceExt;
+use load::{gateway, triage};
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
@@ -257,198 +259,6 @@ fn ask_offline() {
     let runs: Vec<Usage> = (0..30).map(|_| run_measured(&mut cmd())).collect();
     summary("wall", runs.iter().map(|u| u.wall).collect());
     summary("cpu (hub + 5 servers)", runs.iter().map(|u| u.cpu).collect());
-}
-
-/// `hub serve --http 127.0.0.1:0` with crm and testkit; returns the child and its base URL.
-fn start_gateway(dir: &std::path::Path) -> (std::process::Child, String) {
-    std::fs::write(
-        dir.join("servers.toml"),
-        format!("[servers.crm]\ncommand = \"{HUB}\"\nargs = [\"server\", \"crm\"]\n[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n"),
-    )
-    .unwrap();
-    let mut child = Command::new(HUB)
-        .args(["serve", "--http", "127.0.0.1:0"])
-        .env("HUB_DATA_DIR", dir)
-        .current_dir(dir)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(rest) = line.strip_prefix("hub serve: http://") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
-}
-
-fn peak_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Runs `clients` concurrent loops of `call` for `secs`; returns (calls per second, sorted latencies).
-async fn load<F, Fut>(clients: usize, secs: f64, make: impl Fn() -> F) -> (f64, Vec<Duration>)
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let mut call = make();
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    call().await;
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
-    all.sort();
-    (rate, all)
-}
-
-fn gateway() {
-    println!(
-        "## gateway: `hub serve --http`, load from this process (same 2-core machine), testkit echo and crm get_customer"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let (mut child, base) = start_gateway(dir.path());
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async {
-        for (tool, args) in [("kit__echo", json!({"text": "hi"})), ("crm__get_customer", json!({"id": "cus_000001"}))] {
-            for clients in [1, 16] {
-                let (rate, lat) = load(clients, 5.0, || {
-                    let http = reqwest::Client::new();
-                    let url = format!("{base}/call");
-                    let body = json!({"tool": tool, "arguments": args.clone()});
-                    move || {
-                        let (http, url, body) = (http.clone(), url.clone(), body.clone());
-                        async move {
-                            let r = http.post(url).json(&body).send().await.unwrap();
-                            assert!(r.status().is_success());
-                            let _ = r.bytes().await;
-                        }
-                    }
-                })
-                .await;
-                println!(
-                    "REST /call {tool}, {clients} client(s): {rate:.0} calls/s, p50 {} p99 {}",
-                    ms(percentile(&lat, 0.5)),
-                    ms(percentile(&lat, 0.99))
-                );
-            }
-            for clients in [1, 16] {
-                let url = format!("{base}/mcp");
-                let mut sessions = Vec::new();
-                for _ in 0..clients {
-                    sessions.push(Arc::new(
-                        ().serve(rmcp::transport::StreamableHttpClientTransport::from_uri(url.clone())).await.unwrap(),
-                    ));
-                }
-                let next = std::sync::atomic::AtomicUsize::new(0);
-                let (rate, lat) = load(clients, 5.0, || {
-                    let s = sessions[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)].clone();
-                    let params =
-                        rmcp::model::CallToolRequestParams::new(tool).with_arguments(args.as_object().unwrap().clone());
-                    move || {
-                        let (s, params) = (s.clone(), params.clone());
-                        async move {
-                            let r = s.peer().call_tool(params).await.unwrap();
-                            assert_ne!(r.is_error, Some(true));
-                        }
-                    }
-                })
-                .await;
-                println!(
-                    "MCP  /mcp  {tool}, {clients} client(s): {rate:.0} calls/s, p50 {} p99 {}",
-                    ms(percentile(&lat, 0.5)),
-                    ms(percentile(&lat, 0.99))
-                );
-            }
-        }
-    });
-    // wrk (Debian package `wrk`), when installed: a load generator that is not this process.
-    let lua = dir.path().join("post.lua");
-    std::fs::write(&lua, "wrk.method = \"POST\"\nwrk.body = '{\"tool\":\"kit__echo\",\"arguments\":{\"text\":\"hi\"}}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n").unwrap();
-    for threads in ["1", "2"] {
-        match Command::new("wrk")
-            .args(["-t", threads, "-c16", "-d5s", "--latency", "-s"])
-            .arg(&lua)
-            .arg(format!("{base}/call"))
-            .output()
-        {
-            Ok(out) => {
-                let text = String::from_utf8_lossy(&out.stdout);
-                let pick = |k: &str| {
-                    text.lines()
-                        .find(|l| l.trim_start().starts_with(k))
-                        .map(|l| l.trim().to_string())
-                        .unwrap_or_default()
-                };
-                println!(
-                    "wrk -t{threads} -c16 -d5s POST /call kit__echo: {} | latency {} | {}",
-                    pick("Requests/sec"),
-                    pick("50%"),
-                    pick("99%")
-                );
-            }
-            Err(_) => println!("wrk not installed (apt-get install wrk): skipped the external load generator"),
-        }
-    }
-    println!("gateway process peak RSS after the load: {} MiB", peak_rss_kb(child.id()) / 1024);
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
-}
-
-fn triage() {
-    println!("## triage: 200 items, scripted model 100 ms per turn, 3 turns each (2 tool calls), --concurrency 16");
-    let dir = tempfile::tempdir().unwrap();
-    let m = model::Model::start_fn(Duration::from_millis(100), |req| {
-        let turns = req["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "assistant").count();
-        match turns {
-            0 => model::calls(&[("a", "crm__get_customer", r#"{"id":"cus_000001"}"#)]),
-            1 => model::calls(&[("b", "payments__get_subscription", r#"{"customer_id":"cus_000001"}"#)]),
-            _ => model::answer("billing, high: renewal failed; ask for a new card"),
-        }
-    });
-    let items: String = (0..200).map(|i| format!("{{\"id\":\"t{i}\",\"text\":\"ticket {i}\"}}\n")).collect();
-    std::fs::write(dir.path().join("items.jsonl"), items).unwrap();
-    let mut c = Command::new(HUB);
-    c.args(["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "16", "--quiet"])
-        .env("HUB_DATA_DIR", dir.path())
-        .env("OPENAI_BASE_URL", &m.url)
-        .env("OPENAI_API_KEY", "k")
-        .current_dir(dir.path());
-    let u = run_measured(&mut c);
-    let lines = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap().lines().count();
-    assert_eq!(lines, 200);
-    let ideal = 200.0 * 3.0 * 0.1 / 16.0;
-    println!(
-        "wall {} (ideal {ideal:.2} s → {:.2}× the ideal), CPU {}, peak RSS (largest of hub and children) {} MiB, max model requests in flight {}",
-        ms(u.wall),
-        u.wall.as_secs_f64() / ideal,
-        ms(u.cpu),
-        u.max_rss_kb / 1024,
-        m.max_in_flight()
-    );
 }
 
 fn main() {
