@@ -3,7 +3,7 @@
 //! failing fast meanwhile —, 16 concurrent clients over one set of servers, the audit log, and a graceful
 //! SIGTERM that leaves no child behind.
 
-use crate::util::{Env, HUB, alive, eventually};
+use crate::util::{Env, HUB, RawSession, alive, eventually};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::NotificationContext;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -318,44 +318,25 @@ fn a_client_cancellation_reaches_the_upstream_server() {
 
 #[test]
 fn stdio_gateway_answers_unknown_methods_at_once() {
-    use std::io::Write;
     let env = Env::new();
-    let mut child = env
-        .command(&["serve", "--stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"raw","version":"1"}}}}}}"#).unwrap();
-    let init: Value = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
-    assert_eq!(init["result"]["serverInfo"]["name"], "hub");
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"no/such/method"}}"#).unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"tools/list"}}"#).unwrap();
+    let mut s = RawSession::spawn(env.command(&["serve", "--stdio"]));
+    assert_eq!(s.initialize()["result"]["serverInfo"]["name"], "hub");
+    s.send(r#"{"jsonrpc":"2.0","id":2,"method":"no/such/method"}"#);
+    s.send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#);
     let mut answers = Vec::new();
     while answers.len() < 2 {
-        let v: Value = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
+        let v = s.recv();
         if v.get("id").is_some() {
             answers.push(v);
         }
     }
     // Requests are served concurrently: the answers may come in either order.
     answers.sort_by_key(|a| a["id"].as_i64());
-    assert_eq!(answers[0]["id"], 2);
     assert_eq!(answers[0]["error"]["code"], -32601);
     assert_eq!(answers[1]["result"]["tools"].as_array().unwrap().len(), 20);
-    drop(stdin);
+    s.close();
     assert!(
-        eventually(Duration::from_secs(10), || child.try_wait().ok().flatten().is_some()),
+        eventually(Duration::from_secs(10), || s.child.try_wait().ok().flatten().is_some()),
         "stdin closed ends the gateway"
     );
 }

@@ -2,9 +2,8 @@
 //! not-found and invalid input, writes that survive a restart, SQL injection as plain text, identical datasets
 //! from two fresh dirs, the seed story across servers, tool metadata, and -32601 for unknown methods.
 
-use crate::util::{HUB, LIMIT, Mcp};
+use crate::util::{HUB, Mcp, RawSession};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
 
 fn dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -251,32 +250,14 @@ async fn every_tool_has_description_schema_annotations_and_output_schema() {
 #[test]
 fn unknown_methods_get_method_not_found_at_once() {
     let d = dir();
-    let mut child = std::process::Command::new(HUB)
-        .args(["server", "calendar"])
-        .env("HUB_DATA_DIR", d.path())
-        .env("HUB_DEMO_CUSTOMERS", "50")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let _ = tx.send(line.unwrap_or_default());
-        }
-    });
-    // A legacy (2025-06-18) session: initialize, initialized, then a method the server does not know.
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"raw","version":"1"}}}}}}"#).unwrap();
-    let init: Value = serde_json::from_str(&rx.recv_timeout(LIMIT).expect("no answer to initialize")).unwrap();
-    assert_eq!(init["id"], 1, "{init}");
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#).unwrap();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":7,"method":"bogus/method","params":{{}}}}"#).unwrap();
-    let line = rx.recv_timeout(LIMIT).expect("no answer to an unknown method");
-    let v: Value = serde_json::from_str(&line).unwrap();
+    let mut cmd = std::process::Command::new(HUB);
+    cmd.args(["server", "calendar"]).env("HUB_DATA_DIR", d.path()).env("HUB_DEMO_CUSTOMERS", "50");
+    let mut s = RawSession::spawn(cmd);
+    assert_eq!(s.initialize()["id"], 1);
+    s.send(r#"{"jsonrpc":"2.0","id":7,"method":"bogus/method","params":{}}"#);
+    let v = s.recv();
     assert_eq!(v["id"], 7);
     assert_eq!(v["error"]["code"], -32601, "{v}");
-    drop(stdin);
-    let _ = child.wait();
+    s.close();
+    let _ = s.child.wait();
 }

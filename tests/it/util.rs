@@ -282,3 +282,50 @@ impl Drop for Pty {
         let _ = self.child.wait();
     }
 }
+
+/// A process spoken to in raw JSON-RPC lines over stdio (to test what no client library would send).
+pub struct RawSession {
+    pub child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    rx: std::sync::mpsc::Receiver<String>,
+}
+
+impl RawSession {
+    pub fn spawn(mut cmd: Command) -> RawSession {
+        use std::io::BufRead;
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        RawSession { child, stdin, rx }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        std::io::Write::write_all(stdin, format!("{line}\n").as_bytes()).expect("write");
+    }
+
+    /// The next message, within `LIMIT`.
+    pub fn recv(&self) -> Value {
+        let line = self.rx.recv_timeout(LIMIT).expect("no message within the limit");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// A legacy (2025-06-18) handshake: initialize, its answer, initialized. Returns the answer.
+    pub fn initialize(&mut self) -> Value {
+        self.send(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#);
+        let answer = self.recv();
+        self.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        answer
+    }
+
+    /// Closes stdin (the peer should exit).
+    pub fn close(&mut self) {
+        self.stdin = None;
+    }
+}
