@@ -11,11 +11,12 @@
 
 #[path = "../tests/it/model.rs"]
 mod model;
+#[path = "common/serve.rs"]
+mod serve;
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -86,22 +87,7 @@ async fn pids(http: &reqwest::Client, base: &str) -> Vec<(String, Option<u32>, S
 fn gateway_path(failures: &mut Vec<String>) {
     println!("## 1. hub serve: 1000 calls, 8 clients, kill -9 one server and SIGSTOP another every ~100 calls");
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(HUB)
-        .args(["serve", "--http", "127.0.0.1:0"])
-        .env("HUB_DATA_DIR", dir.path())
-        .current_dir(dir.path())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let l = lines.next().expect("serve exited").unwrap();
-        if let Some(rest) = l.strip_prefix("hub serve: http://") {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut child, base) = serve::start(HUB, dir.path());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (calls, windows, respawns, seen) = rt.block_on(async {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();

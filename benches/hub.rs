@@ -8,6 +8,8 @@
 mod load;
 #[path = "../tests/it/model.rs"]
 mod model;
+#[path = "common/serve.rs"]
+mod serve;
 
 use load::{gateway, triage};
 

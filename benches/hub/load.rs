@@ -4,8 +4,7 @@
 use super::{HUB, model, ms, percentile, run_measured};
 use rmcp::ServiceExt;
 use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,23 +15,7 @@ fn start_gateway(dir: &std::path::Path) -> (std::process::Child, String) {
         format!("[servers.crm]\ncommand = \"{HUB}\"\nargs = [\"server\", \"crm\"]\n[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n"),
     )
     .unwrap();
-    let mut child = Command::new(HUB)
-        .args(["serve", "--http", "127.0.0.1:0"])
-        .env("HUB_DATA_DIR", dir)
-        .current_dir(dir)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(rest) = line.strip_prefix("hub serve: http://") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+    super::serve::start(HUB, dir)
 }
 
 fn peak_rss_kb(pid: u32) -> u64 {

@@ -45,22 +45,19 @@ pub struct Hub {
     pub via: &'static str,
 }
 
+/// An index entry as this server lists it: the upstream tool under its index name.
+fn listed(e: &crate::registry::Entry) -> Tool {
+    let mut t = e.tool.clone();
+    t.name = e.name.clone().into();
+    if t.description.as_deref().unwrap_or("").is_empty() {
+        t.description = Some(format!("{} (from server {})", e.tool.name, e.server).into());
+    }
+    t
+}
+
 impl Hub {
     fn tools(&self) -> Vec<Tool> {
-        self.gateway
-            .registry
-            .index()
-            .entries()
-            .iter()
-            .map(|e| {
-                let mut t = e.tool.clone();
-                t.name = e.name.clone().into();
-                if t.description.as_deref().unwrap_or("").is_empty() {
-                    t.description = Some(format!("{} (from server {})", e.tool.name, e.server).into());
-                }
-                t
-            })
-            .collect()
+        self.gateway.registry.index().entries().iter().map(listed).collect()
     }
 }
 
@@ -84,7 +81,8 @@ impl ServerHandler for Hub {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tools().into_iter().find(|t| t.name == name)
+        // One lookup, not a copy of the whole index (this can run for every call).
+        self.gateway.registry.index().get(name).map(listed)
     }
 
     async fn call_tool(

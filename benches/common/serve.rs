@@ -1,0 +1,25 @@
+//! Shared by the benches: start `hub serve --http 127.0.0.1:0` in a directory and read the address it prints.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The running gateway and its base URL (`http://127.0.0.1:PORT`); stderr keeps being drained.
+pub fn start(hub: &str, dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(hub)
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .env("HUB_DATA_DIR", dir)
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn hub serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = loop {
+        let line = lines.next().expect("hub serve exited before listening").expect("read stderr");
+        if let Some(rest) = line.strip_prefix("hub serve: http://") {
+            break rest.split_whitespace().next().unwrap_or_default().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{addr}"))
+}
