@@ -8,23 +8,20 @@ use crate::config::Config;
 use crate::exit::{self, Failure};
 use crate::llm::Llm;
 use crate::registry::Registry;
+use crate::shutdown::Shutdown;
 use serde_json::json;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 pub struct AskArgs {
     pub question: String,
     pub json: bool,
     pub yes: bool,
     pub stream: bool,
-    pub max_turns: Option<u32>,
     pub verbose: u8,
     pub quiet: bool,
-    pub offline: bool,
-    pub model: Option<String>,
 }
 
 /// Progress on stderr: a spinner while waiting (terminal only), tool calls with `-v`, streamed text on stdout.
@@ -110,11 +107,7 @@ impl Observer for Console {
 
 /// The versioned `--json` document of DESIGN.md.
 pub fn document(o: &Outcome, registry: &Registry, started: Instant) -> serde_json::Value {
-    let servers: serde_json::Map<String, serde_json::Value> = registry
-        .servers()
-        .iter()
-        .map(|s| (s.cfg.name.clone(), json!({"state": s.phase(), "error": s.down_reason()})))
-        .collect();
+    let servers = crate::output::server_states(registry);
     json!({
         "version": 1,
         "status": o.status,
@@ -139,17 +132,16 @@ pub fn exit_code(status: Status) -> u8 {
     }
 }
 
-pub async fn run(config: Config, registry: Registry, a: AskArgs) -> exit::Result<u8> {
+/// Answers one question; on `shutdown` the turn is cancelled (its tool calls upstream too) and the run ends
+/// with exit 130.
+pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shutdown) -> exit::Result<u8> {
     let started = Instant::now();
-    let mut cfg = config.model.clone();
-    if let Some(m) = &a.model {
-        cfg.name = m.clone();
-    }
-    if let Some(t) = a.max_turns {
-        cfg.max_turns = t;
-    }
-    if a.offline || !cfg.configured {
-        let outcome = crate::planner::answer(&registry, &a.question).await;
+    let cfg = config.model.clone();
+    if cfg.offline {
+        let outcome = tokio::select! {
+            o = crate::planner::answer(&registry, &a.question) => o,
+            _ = shutdown.cancelled() => return Err(crate::frame::interrupted()),
+        };
         return report(&outcome, &registry, started, a.json, false);
     }
     let stream = !a.json && (a.stream || std::io::stdout().is_terminal());
@@ -164,8 +156,7 @@ pub async fn run(config: Config, registry: Registry, a: AskArgs) -> exit::Result
         cfg: cfg.clone(),
     };
     let mut history = vec![agent::system_message(&cfg)];
-    let cancel = CancellationToken::new();
-    let outcome = agent.run(&mut history, &a.question, &cancel).await;
+    let outcome = agent.run(&mut history, &a.question, &shutdown.token()).await;
     console.finish();
     report(&outcome, &registry, started, a.json, console.streamed.load(Ordering::Relaxed))
 }

@@ -2,11 +2,16 @@
 //! runtime, and dispatch to the command modules. Every command returns `exit::Result`; this module turns it
 //! into the process exit code and prints the error (one line, `hub: …`) on stderr.
 
+use crate::config::{self, Config};
 use crate::exit::{self, Failure};
+use crate::frame::{self, OnSignal};
+use crate::registry::Registry;
+use crate::shutdown::Shutdown;
 use crate::{ask, commands, gateway, repl, triage};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(name = "hub", version, about = "MCP integration hub: many MCP servers, one tool index, one agent")]
@@ -113,6 +118,9 @@ pub enum Command {
         /// Browser Origins accepted on /mcp (any Origin is refused when this is set and it does not match)
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origins: Vec<String>,
+        /// MCP-over-HTTP sessions idle this many seconds are closed and forgotten
+        #[arg(long, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+        session_idle: u64,
     },
     /// List the merged tool index (name, server, read-only/write/destructive, description)
     Tools {
@@ -186,24 +194,33 @@ fn init_logging(global: &Global, default: &str) {
 
 /// The question argument, or stdin for `-`; empty questions are a usage error.
 fn read_question(q: String) -> exit::Result<String> {
-    let q = if q == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|e| Failure::usage(format!("cannot read the question from stdin: {e}")))?;
-        s
-    } else {
-        q
-    };
+    let q = if q == "-" { crate::frame::read_stdin("the question")? } else { q };
     let q = q.trim().to_string();
     if q.is_empty() { Err(Failure::usage("the question is empty")) } else { Ok(q) }
 }
 
+/// The runtime: one worker per core the machine gives this process.
 fn runtime() -> exit::Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))
+}
+
+/// Runs a registry-backed command: the runtime, the one `Shutdown` (SIGINT stays with the REPL when
+/// `owns_sigint`), the resolved config and the frame.
+fn with_registry<F, Fut>(config: Config, owns_sigint: bool, on_signal: OnSignal, f: F) -> exit::Result<u8>
+where
+    F: FnOnce(Config, Registry, Shutdown) -> Fut,
+    Fut: std::future::Future<Output = exit::Result<u8>>,
+{
+    runtime()?.block_on(async move {
+        let shutdown = Shutdown::listen(owns_sigint);
+        let cfg = config.clone();
+        frame::with_registry(&config, &shutdown.clone(), on_signal, move |r| f(cfg, r, shutdown)).await
+    })
 }
 
 fn init_logging_file(global: &Global, path: &std::path::Path) {
@@ -223,29 +240,48 @@ fn init_logging_file(global: &Global, path: &std::path::Path) {
 
 fn run(cli: Cli) -> exit::Result<u8> {
     let g = cli.global.clone();
+    // The model flags, resolved once into the configuration every front end reads.
+    let overrides = |max_turns: Option<u32>, rpm: Option<u32>| config::Overrides {
+        model: g.model.clone(),
+        max_turns,
+        offline: g.offline,
+        requests_per_minute: rpm,
+    };
+    let load = |o: config::Overrides| config::load(g.config.as_deref(), &o);
     match cli.command {
         Command::Ask { question, json, yes, stream, max_turns } => {
             init_logging(&g, "warn,rmcp=error");
             let question = read_question(question)?;
-            let args = ask::AskArgs {
-                question,
-                json,
-                yes,
-                stream,
-                max_turns,
-                verbose: g.verbose,
-                quiet: g.quiet,
-                offline: g.offline,
-                model: g.model.clone(),
-            };
-            runtime()?.block_on(commands::with_registry(&g, |c, r| ask::run(c, r, args)))
+            let config = load(overrides(max_turns, None))?;
+            let args = ask::AskArgs { question, json, yes, stream, verbose: g.verbose, quiet: g.quiet };
+            with_registry(config, false, OnSignal::Graceful, |c, r, s| async move { ask::run(&c, r, args, &s).await })
         }
-        Command::Serve { http, stdio, token, audit, body_limit, rate_limit, allow_hosts, allow_origins } => {
+        Command::Serve {
+            http,
+            stdio,
+            token,
+            audit,
+            body_limit,
+            rate_limit,
+            allow_hosts,
+            allow_origins,
+            session_idle,
+        } => {
             // With --stdio, stdout is the protocol: logs stay on stderr, as always.
             init_logging(&g, "warn,rmcp=error");
-            let args =
-                gateway::ServeArgs { http, stdio, token, audit, body_limit, rate_limit, allow_hosts, allow_origins };
-            runtime()?.block_on(commands::with_registry_signals(&g, false, |_, r| gateway::serve(r, args)))
+            let args = gateway::ServeArgs {
+                http,
+                stdio,
+                token,
+                audit,
+                body_limit,
+                rate_limit,
+                allow_hosts,
+                allow_origins,
+                session_idle: Duration::from_secs(session_idle),
+            };
+            let config = load(overrides(None, None))?;
+            with_registry(config, false, OnSignal::Graceful, |_, r, s| gateway::serve(r, args, s.token()))
         }
         Command::Chat { yes } => {
             use std::io::IsTerminal;
@@ -255,11 +291,13 @@ fn run(cli: Cli) -> exit::Result<u8> {
             } else {
                 init_logging(&g, "warn,rmcp=error");
             }
-            let args = repl::ChatArgs { verbose: g.verbose > 0, offline: g.offline, model: g.model.clone(), yes };
-            runtime()?.block_on(commands::with_registry_signals(&g, false, |c, r| repl::run(c, r, args)))
+            let config = load(overrides(None, None))?;
+            let args = repl::ChatArgs { verbose: g.verbose > 0, yes };
+            with_registry(config, true, OnSignal::Graceful, |c, r, s| async move { repl::run(&c, r, args, s).await })
         }
         Command::Triage { input, out, concurrency, prompt, schema, retry_failed, rpm, max_turns } => {
             init_logging(&g, "warn,rmcp=error");
+            let config = load(overrides(max_turns, rpm))?;
             let args = triage::TriageArgs {
                 input,
                 out,
@@ -267,30 +305,33 @@ fn run(cli: Cli) -> exit::Result<u8> {
                 prompt,
                 schema,
                 retry_failed,
-                offline: g.offline,
-                model: g.model.clone(),
                 quiet: g.quiet,
-                max_turns,
             };
-            runtime()?.block_on(commands::with_registry_signals(&g, false, |mut c, r| {
-                if rpm.is_some() {
-                    c.model.requests_per_minute = rpm;
-                }
-                triage::run(c, r, args)
-            }))
+            with_registry(
+                config,
+                false,
+                OnSignal::Graceful,
+                |c, r, s| async move { triage::run(&c, r, args, &s).await },
+            )
         }
         Command::Tools { json } => {
             init_logging(&g, "warn,rmcp=error");
-            runtime()?.block_on(commands::with_registry(&g, |_, r| commands::tools(r, json)))
+            with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| commands::tools(r, json))
         }
         Command::Call { tool, args, json } => {
             init_logging(&g, "warn,rmcp=error");
             let args = commands::parse_args(args.as_deref())?;
-            runtime()?.block_on(commands::with_registry(&g, |_, r| commands::call(r, &tool, args, json)))
+            let config = load(overrides(None, None))?;
+            with_registry(
+                config,
+                false,
+                OnSignal::Stop,
+                |_, r, _| async move { commands::call(r, &tool, args, json).await },
+            )
         }
         Command::Status { json } => {
             init_logging(&g, "warn,rmcp=error");
-            runtime()?.block_on(commands::with_registry(&g, |_, r| commands::status(r, json)))
+            with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| commands::status(r, json))
         }
         Command::ImportConfig { file } => commands::import_config(&file),
         Command::Server { name } => {

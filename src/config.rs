@@ -32,8 +32,10 @@ pub struct ModelConfig {
     pub name: String,
     pub base_url: String,
     pub api_key: Option<String>,
-    /// True when a key or a non-default endpoint is configured; otherwise the offline planner answers.
+    /// True when a key or a non-default endpoint is configured.
     pub configured: bool,
+    /// The offline planner answers: no model is configured, or `--offline`.
+    pub offline: bool,
     pub max_turns: u32,
     pub system_prompt: Option<String>,
     pub timeout: Duration,
@@ -109,25 +111,50 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// What the command line says about the model, applied once on top of the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub model: Option<String>,
+    pub max_turns: Option<u32>,
+    /// Use the offline planner even if a model is configured.
+    pub offline: bool,
+    pub requests_per_minute: Option<u32>,
+}
+
+impl Config {
+    /// The configuration with the command line's overrides applied (flags win).
+    pub fn with(mut self, o: &Overrides) -> Config {
+        let m = &mut self.model;
+        if let Some(name) = &o.model {
+            m.name = name.clone();
+        }
+        m.max_turns = o.max_turns.unwrap_or(m.max_turns);
+        m.requests_per_minute = o.requests_per_minute.or(m.requests_per_minute);
+        m.offline |= o.offline;
+        self
+    }
+}
+
 /// Finds and loads the configuration: `--config`, `./servers.toml`, `$XDG_CONFIG_HOME/hub/servers.toml`,
-/// the built-in default.
-pub fn load(explicit: Option<&Path>) -> Result<Config, Failure> {
-    let candidates = [Some(PathBuf::from("servers.toml")), xdg_config().map(|d| d.join("hub/servers.toml"))];
+/// the built-in default; then applies the command line's overrides.
+pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Config, Failure> {
+    let candidates = [
+        Some(PathBuf::from("servers.toml")),
+        Some(hub_servers::store::xdg_dir("XDG_CONFIG_HOME", ".config").join("hub/servers.toml")),
+    ];
     let path = match explicit {
         Some(p) => Some(p.to_path_buf()),
         None => candidates.into_iter().flatten().find(|p| p.is_file()),
     };
-    let Some(path) = path else { return parse(BUILTIN, "built-in default", &expand::process_env) };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Failure::usage(format!("cannot read config {}: {e}", path.display())))?;
-    parse(&text, &path.display().to_string(), &expand::process_env)
-}
-
-fn xdg_config() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+    let config = match path {
+        None => parse(BUILTIN, "built-in default", &expand::process_env)?,
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Failure::usage(format!("cannot read config {}: {e}", path.display())))?;
+            parse(&text, &path.display().to_string(), &expand::process_env)?
+        }
+    };
+    Ok(config.with(overrides))
 }
 
 /// Line and column (1-based) of byte offset `at`, and the `[table]` header above it.
@@ -290,6 +317,7 @@ fn model(
         base_url,
         api_key,
         configured,
+        offline: !configured,
         max_turns: int(&m.max_turns, "model.max_turns", 1, 1000, 15)? as u32,
         system_prompt: m.system_prompt.as_ref().map(|s| exp(s, "model.system_prompt")).transpose()?,
         timeout: secs(m.timeout_s.as_ref(), 120.0, "model.timeout_s", err)?,

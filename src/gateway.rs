@@ -1,11 +1,14 @@
 //! `hub serve`: the gateway. All tools of all servers as ONE MCP server (stdio and/or streamable HTTP at /mcp)
 //! plus a small REST API on the same port, over one set of upstream connections shared by every client.
 //!
-//! Binds 127.0.0.1 by default; a non-loopback bind needs a token. Shuts down gracefully on SIGINT/SIGTERM:
-//! stops accepting, lets in-flight calls finish (bounded), then the registry stops the children.
+//! Binds 127.0.0.1 by default; a non-loopback bind needs a token. `run(registry, listener, options, shutdown)` is
+//! the one entry the binary and the tests share; on `shutdown` it stops accepting, lets in-flight calls finish
+//! (bounded) and writes out the audit log, then the caller's frame stops the children.
 
+pub mod guard;
 pub mod mcp;
 pub mod rest;
+pub mod sessions;
 pub mod stats;
 
 use crate::exit::{self, Failure};
@@ -15,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -23,8 +27,10 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct Gateway {
     pub registry: Registry,
     pub stats: stats::Stats,
-    pub sessions: mcp::Sessions,
+    pub peers: sessions::Peers,
+    pub table: sessions::Table,
     pub started: Instant,
+    /// Cancelled when the gateway stops (a signal, or the stdio client leaving when stdio is the only face).
     pub shutdown: CancellationToken,
 }
 
@@ -39,6 +45,17 @@ pub fn outcome(e: &CallError) -> &'static str {
     }
 }
 
+impl Gateway {
+    /// Counts and audits one call under its index entry, or under `unknown` when the name is not in the index.
+    pub async fn record(&self, client: &str, via: &str, requested: &str, outcome: &'static str, took: Duration) {
+        let index = self.registry.index();
+        let label =
+            index.get(requested).map_or(stats::Label::UNKNOWN, |e| stats::Label { server: &e.server, tool: &e.name });
+        self.stats.record(client, via, requested, label, outcome, took).await;
+    }
+}
+
+/// `hub serve` as typed on the command line.
 pub struct ServeArgs {
     pub http: Option<String>,
     pub stdio: bool,
@@ -48,37 +65,34 @@ pub struct ServeArgs {
     pub rate_limit: Option<f64>,
     pub allow_hosts: Vec<String>,
     pub allow_origins: Vec<String>,
+    pub session_idle: Duration,
 }
 
-pub async fn serve(registry: Registry, a: ServeArgs) -> exit::Result<u8> {
+/// What `run` serves, resolved from `ServeArgs` (or built by a test).
+pub struct Options {
+    pub stdio: bool,
+    /// The HTTP guards; used when `run` is given a listener.
+    pub guards: guard::Guards,
+    pub audit: Option<PathBuf>,
+    /// MCP-over-HTTP sessions idle this long are closed.
+    pub session_idle: Duration,
+}
+
+/// Resolves the arguments, binds the listener and runs the gateway until `shutdown`.
+pub async fn serve(registry: Registry, a: ServeArgs, shutdown: CancellationToken) -> exit::Result<u8> {
     let http = match (&a.http, a.stdio) {
         (Some(addr), _) => Some(addr.clone()),
         (None, true) => None,
         (None, false) => Some("127.0.0.1:8080".to_string()),
     };
-    let stats = stats::Stats::new(a.audit.as_deref()).map_err(|e| {
-        Failure::usage(format!(
-            "cannot open the audit log {}: {e}",
-            a.audit.as_deref().unwrap_or_else(|| "".as_ref()).display()
-        ))
-    })?;
-    let gateway = Arc::new(Gateway {
-        registry: registry.clone(),
-        stats,
-        sessions: mcp::Sessions::default(),
-        started: Instant::now(),
-        shutdown: CancellationToken::new(),
-    });
-    // Tell every MCP session when servers or tools change.
-    let mut changes = registry.subscribe();
-    let sessions = gateway.sessions.clone();
-    tokio::spawn(async move {
-        while changes.changed().await.is_ok() {
-            sessions.notify_all().await;
-        }
-    });
-
-    let mut http_task = None;
+    let mut guards = guard::Guards {
+        token: a.token.clone(),
+        body_limit: a.body_limit,
+        rate: None,
+        allowed_hosts: vec![],
+        allowed_origins: a.allow_origins.clone(),
+    };
+    let mut listener = None;
     if let Some(addr) = http {
         let addr: SocketAddr = addr
             .parse()
@@ -89,35 +103,70 @@ pub async fn serve(registry: Registry, a: ServeArgs) -> exit::Result<u8> {
                 "refusing to bind {addr} (not loopback) without a token: set --token or HUB_TOKEN"
             )));
         }
-        let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        guards.allowed_hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
         if !loopback {
-            hosts.push(addr.ip().to_string());
+            guards.allowed_hosts.push(addr.ip().to_string());
         }
-        hosts.extend(a.allow_hosts.iter().cloned());
-        let guards = rest::Guards {
-            token: a.token.clone(),
-            body_limit: a.body_limit,
-            rate: match a.rate_limit {
-                Some(r) if r > 0.0 => Some(r),
-                Some(_) => None,
-                None if loopback => None,
-                None => Some(50.0),
-            },
-            allowed_hosts: hosts,
-            allowed_origins: a.allow_origins.clone(),
+        guards.allowed_hosts.extend(a.allow_hosts.iter().cloned());
+        guards.rate = match a.rate_limit {
+            Some(r) if r > 0.0 => Some(r),
+            Some(_) => None,
+            None if loopback => None,
+            None => Some(50.0),
         };
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?;
-        let bound = listener.local_addr().map_err(|e| Failure::runtime(e.to_string()))?;
+        let l = TcpListener::bind(addr).await.map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?;
+        let bound = l.local_addr().map_err(|e| Failure::runtime(e.to_string()))?;
         eprintln!("hub serve: http://{bound} — MCP at /mcp; REST at /tools /call /status /healthz /metrics");
-        let app = rest::router(gateway.clone(), guards).into_make_service_with_connect_info::<SocketAddr>();
-        let stop = gateway.shutdown.clone();
-        http_task = Some(tokio::spawn(async move {
-            axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
-        }));
+        listener = Some(l);
     }
-    let stdio_task = a.stdio.then(|| {
+    let opts = Options { stdio: a.stdio, guards, audit: a.audit, session_idle: a.session_idle };
+    run(registry, listener, opts, shutdown).await
+}
+
+/// The gateway: MCP over stdio when `opts.stdio`, HTTP (MCP + REST) on `listener` when given, until `shutdown`
+/// (or until the stdio client leaves, when stdio is the only face). Then it stops accepting, lets in-flight
+/// requests finish (bounded), and writes out the audit log. The registry is the caller's to shut down.
+pub async fn run(
+    registry: Registry,
+    listener: Option<TcpListener>,
+    opts: Options,
+    shutdown: CancellationToken,
+) -> exit::Result<u8> {
+    let stats = stats::Stats::new(opts.audit.as_deref()).await.map_err(|e| {
+        Failure::usage(format!(
+            "cannot open the audit log {}: {e}",
+            opts.audit.as_deref().unwrap_or_else(|| "".as_ref()).display()
+        ))
+    })?;
+    let gateway = Arc::new(Gateway {
+        registry: registry.clone(),
+        stats,
+        peers: sessions::Peers::default(),
+        table: sessions::Table::new(opts.session_idle),
+        started: Instant::now(),
+        shutdown: shutdown.child_token(),
+    });
+    // Tell every MCP session when servers or tools change.
+    let mut changes = registry.subscribe();
+    let (peers, stop) = (gateway.peers.clone(), gateway.shutdown.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                c = changes.changed() => if c.is_err() { break },
+                _ = stop.cancelled() => break,
+            }
+            peers.notify_all().await;
+        }
+    });
+
+    let http_task = listener.map(|listener| {
+        let app = rest::router(gateway.clone(), opts.guards).into_make_service_with_connect_info::<SocketAddr>();
+        let stop = gateway.shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
+        })
+    });
+    let stdio_task = opts.stdio.then(|| {
         let hub = mcp::Hub { gateway: gateway.clone(), via: "mcp-stdio" };
         tokio::spawn(async move {
             match hub.serve(rmcp::transport::stdio()).await {
@@ -128,9 +177,8 @@ pub async fn serve(registry: Registry, a: ServeArgs) -> exit::Result<u8> {
             }
         })
     });
-    // Run until a signal, or until the stdio client goes away (when stdio is the only face).
     tokio::select! {
-        _ = crate::commands::interrupted() => eprintln!("hub serve: shutting down"),
+        _ = gateway.shutdown.cancelled() => eprintln!("hub serve: shutting down"),
         _ = async {
             match stdio_task {
                 Some(t) if http_task.is_none() => { let _ = t.await; }
@@ -144,5 +192,6 @@ pub async fn serve(registry: Registry, a: ServeArgs) -> exit::Result<u8> {
     {
         tracing::error!("http server: {e}");
     }
+    gateway.stats.close().await;
     Ok(exit::OK)
 }

@@ -4,9 +4,10 @@
 //! - `agent`    the tool-calling loop: turns, parallel tool calls, approvals, turn cap
 //! - `ask`      `hub ask`: progress, answer or --json document, exit code
 //! - `cli`      the command line (clap), dispatch to the commands, exit codes
-//! - `commands` tools, call, status, import-config, and the connect/run/shutdown frame
+//! - `commands` tools, call, status, import-config
 //! - `config`   servers.toml: discovery, strict parsing, ${VAR} expansion, import-config
 //! - `exit`     the exit-code contract and the error type that carries one
+//! - `frame`    the frame every registry-backed command runs in: start, run, always stop the children
 //! - `gateway`  `hub serve`: the index as one MCP server (stdio, HTTP) plus the REST API
 //! - `llm`      the OpenAI-compatible endpoint: requests, retries, streaming, lenient parsing
 //! - `output`   tables and tool results for people
@@ -14,6 +15,7 @@
 //! - `rank`     lexical relevance of tools to a question
 //! - `registry` connections under supervision, the merged tool index, routed calls
 //! - `repl`     `hub chat`: the interactive REPL
+//! - `shutdown` the one place SIGINT/SIGTERM become a cancellation token
 //! - `triage`   `hub triage`: batches of items, concurrent, resumable, schema-checked
 //! - `truncate` JSON-aware truncation of tool results within a byte budget
 
@@ -23,6 +25,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod frame;
 pub mod gateway;
 pub mod llm;
 pub mod output;
@@ -30,5 +33,6 @@ pub mod planner;
 pub mod rank;
 pub mod registry;
 pub mod repl;
+pub mod shutdown;
 pub mod triage;
 pub mod truncate;

@@ -194,7 +194,8 @@ impl Llm {
     ) -> Result<Completion, LlmError> {
         let mut state = wire::StreamState::default();
         let mut bytes = response.bytes_stream();
-        let mut buf = String::new();
+        // Bytes until a whole line is in: a character split across two reads must not be decoded half.
+        let mut buf: Vec<u8> = Vec::new();
         let mut done = false;
         while !done {
             let chunk = match tokio::time::timeout(self.timeout, bytes.next()).await {
@@ -203,9 +204,11 @@ impl Llm {
                 Ok(Some(Err(e))) => return Err(LlmError::Malformed(format!("the model's stream broke: {e}"))),
                 Ok(Some(Ok(c))) => c,
             };
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buf.find('\n') {
-                let line: String = buf.drain(..=end).collect();
+            buf.extend_from_slice(&chunk);
+            while let Some(end) = buf.iter().position(|b| *b == b'\n') {
+                let raw: Vec<u8> = buf.drain(..=end).collect();
+                let line = std::str::from_utf8(&raw)
+                    .map_err(|_| LlmError::Malformed("the model's stream is not valid UTF-8".into()))?;
                 let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else { continue };
                 if data == "[DONE]" {
                     done = true;
@@ -223,7 +226,18 @@ impl Llm {
     }
 }
 
-/// Exponential backoff: 250 ms, 500 ms, 1 s … capped at 8 s.
+/// Exponential backoff with jitter: a random wait between half and all of 250 ms, 500 ms, 1 s … (capped at 8 s), so
+/// that concurrent callers (triage workers) that failed together do not retry in lockstep.
 fn delay(attempt: u32) -> Duration {
-    Duration::from_millis(250u64.saturating_mul(1 << attempt.saturating_sub(1).min(5))).min(Duration::from_secs(8))
+    let ceiling =
+        Duration::from_millis(250u64.saturating_mul(1 << attempt.saturating_sub(1).min(5))).min(Duration::from_secs(8));
+    ceiling.mul_f64(0.5 + 0.5 * jitter())
+}
+
+/// A number in [0, 1) that differs between calls and processes (std's randomly keyed hasher; no crate needed).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -1,6 +1,8 @@
-//! Rendering for people: aligned text tables, tool results as readable text, durations. Everything here
-//! writes to a `String`; callers decide between stdout (results) and stderr (diagnostics).
+//! Rendering: aligned text tables, tool results as readable text, durations, and the one JSON shape of the tool
+//! list and of the servers' states that every face prints. Everything here returns a value; callers decide
+//! between stdout (results) and stderr (diagnostics).
 
+use crate::registry::{Registry, Status};
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::Value;
 
@@ -80,6 +82,55 @@ pub fn render_result(result: &CallToolResult) -> String {
 
 pub fn millis(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+/// Each server's state and, when it is not up, why: the `servers` map of `hub tools --json`, `hub ask --json`
+/// and REST `/tools`.
+pub fn server_states(registry: &Registry) -> serde_json::Map<String, Value> {
+    registry
+        .servers()
+        .iter()
+        .map(|s| (s.cfg.name.clone(), serde_json::json!({"state": s.phase(), "error": s.down_reason()})))
+        .collect()
+}
+
+/// The tool index as one document — the same shape for `hub tools --json` and REST `GET /tools`.
+pub fn tool_list(registry: &Registry) -> Value {
+    let index = registry.index();
+    let tools: Vec<Value> = index
+        .entries()
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "name": e.name, "server": e.server, "tool": e.tool.name, "kind": e.kind(),
+                "read_only": e.read_only(), "destructive": e.destructive(), "description": e.description(),
+                "input_schema": e.tool.input_schema, "output_schema": e.tool.output_schema,
+                "annotations": e.tool.annotations,
+            })
+        })
+        .collect();
+    serde_json::json!({"tools": tools, "count": tools.len(), "collisions": index.collisions, "servers": server_states(registry)})
+}
+
+/// The `hub status` table (also the REPL's `/servers`).
+pub fn status_table(statuses: &[Status]) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let rows: Vec<Vec<String>> = statuses
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                opt(s.pid.map(|p| p.to_string())),
+                opt(s.uptime_s.map(|u| format!("{u:.1}s"))),
+                s.restarts.to_string(),
+                s.tools.to_string(),
+                opt(s.ping_ms.map(|p| format!("{p:.1}ms"))),
+                opt(s.last_error.clone()),
+            ]
+        })
+        .collect();
+    table(&["SERVER", "STATE", "PID", "UPTIME", "RESTARTS", "TOOLS", "PING", "LAST ERROR"], &rows, 100)
 }
 
 #[cfg(test)]

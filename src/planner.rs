@@ -12,6 +12,7 @@ mod entities;
 mod fill;
 mod summary;
 
+use crate::agent::tools::{Ran, run_recorded};
 use crate::agent::{Outcome, Status, ToolRecord};
 use crate::llm::Usage;
 use crate::registry::{Entry, Registry};
@@ -152,33 +153,13 @@ async fn run_one(
     args: serde_json::Map<String, Value>,
     epoch: Instant,
 ) -> (Result<Value, String>, ToolRecord) {
-    let start = Instant::now();
-    let result = registry.call(&entry.name, Some(args.clone())).await;
-    let mut rec = ToolRecord {
-        id: format!("plan_{}", entry.name),
-        tool: entry.name.clone(),
-        server: Some(entry.server.clone()),
-        arguments: Value::Object(args),
-        ok: false,
-        error: None,
-        duration_ms: output::millis(start.elapsed()),
-        bytes: 0,
-        truncated: false,
-        started_ms: output::millis(start - epoch),
-        ended_ms: output::millis(epoch.elapsed()),
+    let id = format!("plan_{}", entry.name);
+    let mut rec = ToolRecord::new(id, entry.name.clone(), Some(entry.server.clone()), Value::Object(args.clone()));
+    let never = tokio_util::sync::CancellationToken::new();
+    let value = match run_recorded(registry, entry, args, &mut rec, &never, epoch).await {
+        Ran::Value(v) => Ok(v),
+        Ran::ToolError(e) | Ran::Failed(e) => Err(e),
     };
-    let value = match result {
-        Err(e) => Err(e.to_string()),
-        Ok(c) if c.result.is_error == Some(true) => Err(output::result_text(&c.result)),
-        Ok(c) => Ok(output::result_value(&c.result)),
-    };
-    match &value {
-        Ok(v) => {
-            rec.ok = true;
-            rec.bytes = v.to_string().len();
-        }
-        Err(e) => rec.error = Some(e.clone()),
-    }
     (value, rec)
 }
 

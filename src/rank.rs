@@ -1,5 +1,5 @@
 //! Lexical relevance of tools to a text: tokenising (identifiers split on `_`, `-`, `.` and case), a light
-//! English stemmer, stop words, and a BM25-style score over tool names and descriptions. Used to pick the
+//! Snowball English stemmer, stop words, and a BM25-style score over tool names and descriptions. Used to pick the
 //! ≤128 tools sent to the model when the index is larger, and by the offline planner to rank tools.
 
 use crate::registry::Entry;
@@ -11,16 +11,12 @@ const STOP: [&str; 44] = [
     "from", "as", "any", "have", "has", "my", "me", "i", "you", "your", "our", "we",
 ];
 
-/// Strips common English suffixes so "tickets", "ticketing" and "ticket" meet.
+/// The Snowball English stem of a word, lowercased: "invoices" and "invoice", "dates" and "date", "tickets" and
+/// "ticketing" meet.
 pub fn stem(word: &str) -> String {
-    let w = word.to_lowercase();
-    for suffix in ["ations", "ation", "ings", "ing", "ies", "es", "ed", "ly", "s"] {
-        if w.len() > suffix.len() + 2 && w.ends_with(suffix) {
-            let base = &w[..w.len() - suffix.len()];
-            return if suffix == "ies" { format!("{base}y") } else { base.to_string() };
-        }
-    }
-    w
+    static ENGLISH: std::sync::LazyLock<rust_stemmers::Stemmer> =
+        std::sync::LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
+    ENGLISH.stem(&word.to_lowercase()).into_owned()
 }
 
 /// Words of `text` (identifiers split, lowercased, stemmed, stop words dropped).
@@ -110,8 +106,16 @@ mod tests {
 
     #[test]
     fn tokens_split_identifiers_and_stem() {
-        assert_eq!(tokens("list_tickets getPaymentHistory"), ["list", "ticket", "get", "payment", "history"]);
+        assert_eq!(tokens("list_tickets getPaymentHistory"), ["list", "ticket", "get", "payment", "histori"]);
         assert_eq!(tokens("What are the open tickets?"), ["open", "ticket"]);
-        assert_eq!(stem("companies"), "company");
+        assert_eq!(stem("companies"), stem("company"));
+    }
+
+    /// Regression: the suffix stripper gave invoice/invoices, date/dates and note/notes different stems.
+    #[test]
+    fn singular_and_plural_meet() {
+        for (a, b) in [("invoice", "invoices"), ("date", "dates"), ("note", "notes"), ("ticket", "ticketing")] {
+            assert_eq!(stem(a), stem(b), "{a} / {b}");
+        }
     }
 }

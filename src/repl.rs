@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::exit::{self, Failure};
 use crate::llm::Llm;
 use crate::registry::{Entry, Registry};
+use crate::shutdown::Shutdown;
 use commands::Cmd;
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -20,12 +21,9 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
 
 pub struct ChatArgs {
     pub verbose: bool,
-    pub offline: bool,
-    pub model: Option<String>,
     pub yes: bool,
 }
 
@@ -45,10 +43,7 @@ struct Ask {
 
 /// `$XDG_STATE_HOME/hub`, else `~/.local/state/hub`.
 pub fn state_dir() -> PathBuf {
-    std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(|d| PathBuf::from(d).join("hub"))
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/state/hub"))
+    hub_servers::store::xdg_dir("XDG_STATE_HOME", ".local/state").join("hub")
 }
 
 /// The line reader: rustyline on a terminal (history, completion, `\` continuation), plain lines otherwise.
@@ -170,13 +165,12 @@ fn trim(history: &mut Vec<Message>, budget: usize) -> usize {
     dropped
 }
 
-pub async fn run(config: Config, registry: Registry, a: ChatArgs) -> exit::Result<u8> {
+/// The REPL until Ctrl-D, `/exit` or `shutdown` (SIGTERM; or SIGINT while waiting for a line from a pipe).
+/// SIGINT during a turn cancels only that turn. Either way it returns, and the frame stops the servers.
+pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown: Shutdown) -> exit::Result<u8> {
     let tty = std::io::stdin().is_terminal();
-    let mut cfg = config.model.clone();
-    if let Some(m) = &a.model {
-        cfg.name = m.clone();
-    }
-    let offline = a.offline || !cfg.configured;
+    let cfg = config.model.clone();
+    let offline = cfg.offline;
     let lines = reader(tty);
     let view = Arc::new(view::View::new(tty, a.verbose));
     let mut agent = Agent {
@@ -199,8 +193,14 @@ pub async fn run(config: Config, registry: Registry, a: ChatArgs) -> exit::Resul
             registry.index().len()
         );
     }
+    let (mut ended, stop) = (Ok(exit::OK), shutdown.token());
     loop {
-        let line = match ask(&lines, "hub> ", true).await {
+        let input = tokio::select! {
+            i = ask(&lines, "hub> ", true) => i,
+            _ = stop.cancelled() => { ended = Err(crate::frame::interrupted()); break }
+            _ = shutdown.interrupt() => { ended = Err(crate::frame::interrupted()); break }
+        };
+        let line = match input {
             Input::Eof => break,
             Input::Interrupt => continue,
             Input::Line(l) => l,
@@ -218,8 +218,10 @@ pub async fn run(config: Config, registry: Registry, a: ChatArgs) -> exit::Resul
             continue;
         }
         if offline {
-            let out = crate::planner::answer(&registry, line).await;
-            println!("{}", out.answer);
+            tokio::select! {
+                out = crate::planner::answer(&registry, line) => println!("{}", out.answer),
+                _ = stop.cancelled() => { ended = Err(crate::frame::interrupted()); break }
+            }
             continue;
         }
         let dropped = trim(&mut history, cfg.context_budget);
@@ -227,13 +229,13 @@ pub async fn run(config: Config, registry: Registry, a: ChatArgs) -> exit::Resul
             eprintln!("(the conversation is over the context budget: dropped the {dropped} oldest messages)");
         }
         view.streamed.store(false, Ordering::Relaxed);
-        let cancel = CancellationToken::new();
+        let cancel = shutdown.token().child_token();
         let turn = agent.run(&mut history, line, &cancel);
         tokio::pin!(turn);
         let outcome = loop {
             tokio::select! {
                 o = &mut turn => break o,
-                _ = tokio::signal::ctrl_c() => cancel.cancel(),
+                _ = shutdown.interrupt() => cancel.cancel(),
             }
         };
         view.clear();
@@ -245,9 +247,13 @@ pub async fn run(config: Config, registry: Registry, a: ChatArgs) -> exit::Resul
         if let Some(e) = &outcome.error {
             eprintln!("hub: {e}");
         }
+        if shutdown.is_cancelled() {
+            ended = Err(crate::frame::interrupted());
+            break;
+        }
     }
     view.clear();
-    Ok(exit::OK)
+    ended
 }
 
 async fn command(
@@ -271,9 +277,7 @@ async fn command(
                 .collect();
             print!("{}", crate::output::table(&["NAME", "KIND", "DESCRIPTION"], &rows, 70));
         }
-        Cmd::Servers => {
-            let _ = crate::commands::status(registry.clone(), false).await;
-        }
+        Cmd::Servers => print!("{}", crate::output::status_table(&registry.status(true).await)),
         Cmd::Reset => {
             history.truncate(1);
             println!("(conversation cleared)");

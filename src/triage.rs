@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::exit::{self, Failure};
 use crate::llm::{Llm, Usage};
 use crate::registry::Registry;
+use crate::shutdown::Shutdown;
 use async_openai::types::chat::{ResponseFormat, ResponseFormatJsonSchema};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -33,18 +34,12 @@ pub struct TriageArgs {
     pub prompt: Option<PathBuf>,
     pub schema: Option<PathBuf>,
     pub retry_failed: bool,
-    pub offline: bool,
-    pub model: Option<String>,
     pub quiet: bool,
-    pub max_turns: Option<u32>,
 }
 
 fn read(path: &str, what: &str) -> exit::Result<String> {
     if path == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|e| Failure::usage(format!("cannot read {what} from stdin: {e}")))?;
-        return Ok(s);
+        return crate::frame::read_stdin(what);
     }
     std::fs::read_to_string(path).map_err(|e| Failure::usage(format!("cannot read {what} {path}: {e}")))
 }
@@ -94,9 +89,7 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
         Status::TurnCap => "turn_cap",
         _ => "error",
     };
-    if status == "ok"
-        && outcome.tool_calls.iter().any(|c| c.error.as_deref().is_some_and(|e| e.starts_with("not run:")))
-    {
+    if status == "ok" && outcome.tool_calls.iter().any(|c| c.denied) {
         status = "denied";
     }
     let mut answer = Value::String(outcome.answer.clone());
@@ -139,7 +132,9 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
     }))
 }
 
-pub async fn run(config: Config, registry: Registry, a: TriageArgs) -> exit::Result<u8> {
+/// Runs the batch; on `shutdown` no new item starts, those in flight are cancelled and not recorded (a rerun
+/// resumes them), and the run ends with exit 130.
+pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &Shutdown) -> exit::Result<u8> {
     let content = read(&a.input, "the input")?;
     let (items, problems) = input::parse(&content, input::Format::detect(&a.input, &content));
     for p in &problems {
@@ -169,14 +164,8 @@ pub async fn run(config: Config, registry: Registry, a: TriageArgs) -> exit::Res
     let todo: Vec<input::Item> = items.into_iter().filter(|i| !done.ids.contains(&i.id)).collect();
     let skipped = done.ids.len();
 
-    let mut cfg = config.model.clone();
-    if let Some(m) = &a.model {
-        cfg.name = m.clone();
-    }
-    if let Some(t) = a.max_turns {
-        cfg.max_turns = t;
-    }
-    let agent = if a.offline || !cfg.configured {
+    let cfg = config.model.clone();
+    let agent = if cfg.offline {
         None
     } else {
         let format = validator.as_ref().map(|(_, schema)| ResponseFormat::JsonSchema {
@@ -208,7 +197,7 @@ pub async fn run(config: Config, registry: Registry, a: TriageArgs) -> exit::Res
         system: agent::system_message(&crate::config::ModelConfig { system_prompt: Some(prompt), ..cfg }),
         validator: validator.map(|(v, _)| v),
         out,
-        cancel: CancellationToken::new(),
+        cancel: shutdown.token().child_token(),
         tally: Mutex::default(),
         bar,
     });
@@ -234,7 +223,7 @@ pub async fn run(config: Config, registry: Registry, a: TriageArgs) -> exit::Res
     });
     let interrupted = tokio::select! {
         _ = work => false,
-        _ = crate::commands::interrupted() => { shared.cancel.cancel(); true }
+        _ = shutdown.cancelled() => { shared.cancel.cancel(); true }
     };
     shared.bar.finish_and_clear();
     if let Some(e) = write_error.lock().unwrap_or_else(|p| p.into_inner()).take() {

@@ -11,14 +11,22 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// `$HUB_DATA_DIR`, else `$XDG_DATA_HOME/hub`, else `~/.local/share/hub`.
 pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HUB_DATA_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+    match std::env::var_os("HUB_DATA_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => xdg_dir("XDG_DATA_HOME", ".local/share").join("hub"),
     }
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("hub");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    home.join(".local/share/hub")
+}
+
+/// An XDG base directory: `$VAR` when set and not empty, else `~/<fallback>` (the temp dir without a HOME).
+/// The one lookup of these for the whole workspace (data here; config and state in the hub).
+pub fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var).filter(|d| !d.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(fallback)
+    })
 }
 
 /// What a server brings to the store: its tables and how to fill them from the demo dataset.

@@ -27,9 +27,75 @@ pub struct ToolRecord {
     pub duration_ms: f64,
     pub bytes: usize,
     pub truncated: bool,
+    /// Refused by the approval policy (never sent to the server).
+    pub denied: bool,
     /// Start and end, in ms since the run began (to show overlap).
     pub started_ms: f64,
     pub ended_ms: f64,
+}
+
+impl ToolRecord {
+    /// A record of a call not run yet.
+    pub fn new(id: String, tool: String, server: Option<String>, arguments: Value) -> ToolRecord {
+        ToolRecord {
+            id,
+            tool,
+            server,
+            arguments,
+            ok: false,
+            error: None,
+            duration_ms: 0.0,
+            bytes: 0,
+            truncated: false,
+            denied: false,
+            started_ms: 0.0,
+            ended_ms: 0.0,
+        }
+    }
+}
+
+/// What one call gave.
+pub enum Ran {
+    Value(Value),
+    /// The tool ran and returned `isError`, with this text.
+    ToolError(String),
+    /// The call did not produce a result (down, timeout, cancelled, rejected).
+    Failed(String),
+}
+
+/// Runs a resolved call through the registry and completes its record: times, size, ok or error. The one call
+/// path of the agent and the offline planner.
+pub async fn run_recorded(
+    registry: &Registry,
+    entry: &Entry,
+    args: Map<String, Value>,
+    rec: &mut ToolRecord,
+    cancel: &CancellationToken,
+    epoch: Instant,
+) -> Ran {
+    let start = Instant::now();
+    rec.started_ms = precise_ms(start - epoch);
+    let result = registry.call_cancellable(&entry.name, Some(args), cancel).await;
+    rec.duration_ms = output::millis(start.elapsed());
+    rec.ended_ms = precise_ms(epoch.elapsed());
+    match result {
+        Err(e) => {
+            rec.error = Some(e.to_string());
+            Ran::Failed(e.to_string())
+        }
+        Ok(called) if called.result.is_error == Some(true) => {
+            let text = output::result_text(&called.result);
+            rec.bytes = text.len();
+            rec.error = Some(output::cut(&text, 300));
+            Ran::ToolError(text)
+        }
+        Ok(called) => {
+            let value = output::result_value(&called.result);
+            rec.bytes = value.to_string().len();
+            rec.ok = true;
+            Ran::Value(value)
+        }
+    }
 }
 
 /// The entries to offer for `query`: all of them, or the `MAX_TOOLS` most relevant (and the names left out).
@@ -112,19 +178,7 @@ pub enum Prepared {
 
 /// Resolves the name, parses the arguments and applies the approval policy.
 pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, strict: bool) -> (Prepared, ToolRecord) {
-    let mut rec = ToolRecord {
-        id: call.id.clone(),
-        tool: call.name.clone(),
-        server: None,
-        arguments: Value::String(call.arguments.clone()),
-        ok: false,
-        error: None,
-        duration_ms: 0.0,
-        bytes: 0,
-        truncated: false,
-        started_ms: 0.0,
-        ended_ms: 0.0,
-    };
+    let mut rec = ToolRecord::new(call.id.clone(), call.name.clone(), None, Value::String(call.arguments.clone()));
     let fail = |mut rec: ToolRecord, msg: String| {
         rec.error = Some(msg.clone());
         (Prepared::Answer(format!("Error: {msg}")), rec)
@@ -154,6 +208,7 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
     let args = if strict { args.into_iter().filter(|(_, v)| !v.is_null()).collect() } else { args };
     rec.arguments = Value::Object(args.clone());
     if let Err(reason) = policy.check(registry, &entry, &rec.arguments).await {
+        rec.denied = true;
         return fail(rec, reason);
     }
     (Prepared::Run { entry: Box::new(entry), args }, rec)
@@ -174,28 +229,12 @@ pub async fn execute(
     cancel: &CancellationToken,
     epoch: Instant,
 ) -> (String, ToolRecord) {
-    let start = Instant::now();
-    rec.started_ms = precise_ms(start - epoch);
-    let result = registry.call_cancellable(&entry.name, Some(args), cancel).await;
-    rec.duration_ms = output::millis(start.elapsed());
-    rec.ended_ms = precise_ms(epoch.elapsed());
-    let message = match result {
-        Err(e) => {
-            rec.error = Some(e.to_string());
-            format!("Error: {e}")
-        }
-        Ok(called) if called.result.is_error == Some(true) => {
-            let text = output::result_text(&called.result);
-            rec.bytes = text.len();
-            rec.error = Some(output::cut(&text, 300));
-            format!("Error from {}: {text}", entry.name)
-        }
-        Ok(called) => {
-            let value = output::result_value(&called.result);
-            rec.bytes = value.to_string().len();
+    let message = match run_recorded(registry, &entry, args, &mut rec, cancel, epoch).await {
+        Ran::Failed(e) => format!("Error: {e}"),
+        Ran::ToolError(text) => format!("Error from {}: {text}", entry.name),
+        Ran::Value(value) => {
             let (value, cut) = truncate::truncate(&value, budget);
             rec.truncated = cut;
-            rec.ok = true;
             match value {
                 Value::String(s) => s,
                 v => v.to_string(),

@@ -10,34 +10,9 @@ use rmcp::model::{
     PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext};
-use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
-use std::sync::{Arc, Mutex};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use std::sync::Arc;
 use std::time::Instant;
-
-/// Connected MCP sessions, told about tool list changes.
-#[derive(Default, Clone)]
-pub struct Sessions(Arc<Mutex<Vec<Peer<RoleServer>>>>);
-
-impl Sessions {
-    fn add(&self, peer: Peer<RoleServer>) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(peer);
-    }
-
-    /// Sends `tools/list_changed` to every session, forgetting the ones that are gone.
-    pub async fn notify_all(&self) {
-        let peers: Vec<Peer<RoleServer>> = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut alive = Vec::new();
-        for p in peers {
-            if p.is_transport_closed() {
-                continue;
-            }
-            if p.notify_tool_list_changed().await.is_ok() {
-                alive.push(p);
-            }
-        }
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = alive;
-    }
-}
 
 #[derive(Clone)]
 pub struct Hub {
@@ -69,7 +44,7 @@ impl ServerHandler for Hub {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.gateway.sessions.add(context.peer);
+        self.gateway.peers.add(context.peer);
     }
 
     async fn list_tools(
@@ -93,13 +68,12 @@ impl ServerHandler for Hub {
         let client = context.peer.peer_info().map(|i| i.client_info.name.clone()).unwrap_or_else(|| "mcp".into());
         let start = Instant::now();
         let result = self.gateway.registry.call_cancellable(&request.name, request.arguments, &context.ct).await;
-        let (server, outcome) = match &result {
-            Ok(c) => (c.entry.server.clone(), if c.result.is_error == Some(true) { "tool_error" } else { "ok" }),
-            Err(e) => {
-                (self.gateway.registry.resolve(&request.name).map(|e| e.server).unwrap_or_default(), super::outcome(e))
-            }
+        let outcome = match &result {
+            Ok(c) if c.result.is_error == Some(true) => "tool_error",
+            Ok(_) => "ok",
+            Err(e) => super::outcome(e),
         };
-        self.gateway.stats.record(&client, self.via, &request.name, &server, outcome, start.elapsed());
+        self.gateway.record(&client, self.via, &request.name, outcome, start.elapsed()).await;
         match result {
             Ok(c) => {
                 // Passed through from upstream, where the field may have been absent (older protocol); this

@@ -1,9 +1,10 @@
 //! What the gateway counts and records: calls by server, tool and outcome, a call-duration histogram (both in
-//! Prometheus text format for `/metrics`), and the audit log — one JSONL line per call, flushed as written.
+//! Prometheus text format for `/metrics`, label sets bounded by the index), and the audit log (see `audit`).
+
+mod audit;
 
 use crate::registry::{Phase, Registry};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -23,34 +24,55 @@ struct PerTool {
     histogram: Histogram,
 }
 
+/// The label a call is counted under: its index entry, or `unknown` for a name the index does not have (so a
+/// client cannot grow `/metrics` by inventing names — label sets are bounded by the index).
+pub struct Label<'a> {
+    pub server: &'a str,
+    pub tool: &'a str,
+}
+
+impl Label<'_> {
+    pub const UNKNOWN: Label<'static> = Label { server: "", tool: "unknown" };
+}
+
 #[derive(Default)]
 pub struct Stats {
     /// server → tool → stats; looked up by `&str`, so the hot path allocates only for a new tool.
     tools: Mutex<BTreeMap<String, BTreeMap<String, PerTool>>>,
-    audit: Option<Mutex<std::fs::File>>,
+    audit: Option<audit::Audit>,
 }
 
 impl Stats {
-    pub fn new(audit: Option<&std::path::Path>) -> std::io::Result<Stats> {
+    /// Counters, and the audit log writer task when `audit` is given.
+    pub async fn new(audit: Option<&std::path::Path>) -> std::io::Result<Stats> {
         let audit = match audit {
-            Some(p) => Some(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?)),
+            Some(p) => Some(audit::Audit::open(p).await?),
             None => None,
         };
         Ok(Stats { audit, ..Default::default() })
     }
 
-    /// Records one call: counters, histogram, and an audit line.
-    pub fn record(&self, client: &str, via: &str, tool: &str, server: &str, outcome: &'static str, took: Duration) {
+    /// Records one call: counters and histogram under `label`, and an audit line (with the name as the client
+    /// wrote it when that differs).
+    pub async fn record(
+        &self,
+        client: &str,
+        via: &str,
+        requested: &str,
+        label: Label<'_>,
+        outcome: &'static str,
+        took: Duration,
+    ) {
         {
             let mut all = self.tools.lock().unwrap_or_else(|p| p.into_inner());
-            if !all.contains_key(server) {
-                all.insert(server.to_string(), BTreeMap::new());
+            if !all.contains_key(label.server) {
+                all.insert(label.server.to_string(), BTreeMap::new());
             }
-            let per_server = all.get_mut(server).expect("inserted above");
-            if !per_server.contains_key(tool) {
-                per_server.insert(tool.to_string(), PerTool::default());
+            let per_server = all.get_mut(label.server).expect("inserted above");
+            if !per_server.contains_key(label.tool) {
+                per_server.insert(label.tool.to_string(), PerTool::default());
             }
-            let t = per_server.get_mut(tool).expect("inserted above");
+            let t = per_server.get_mut(label.tool).expect("inserted above");
             *t.outcomes.entry(outcome).or_default() += 1;
             let h = &mut t.histogram;
             let s = took.as_secs_f64();
@@ -62,21 +84,29 @@ impl Stats {
             h.sum += s;
             h.count += 1;
         }
-        if let Some(f) = &self.audit {
-            let line = serde_json::json!({
+        if let Some(a) = &self.audit {
+            let mut line = serde_json::json!({
                 "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "client": client, "via": via, "tool": tool, "server": server, "outcome": outcome,
-                "duration_ms": crate::output::millis(took),
+                "client": client, "via": via, "tool": label.tool, "server": label.server,
+                "outcome": outcome, "duration_ms": crate::output::millis(took),
             });
-            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
-                tracing::error!("audit log write failed: {e}");
+            if requested != label.tool {
+                // As the client wrote it (`server.tool`, or a name the index does not have), bounded.
+                line["requested"] = crate::output::cut(requested, 200).into();
             }
+            a.write(line.to_string()).await;
         }
     }
 
-    /// The Prometheus text exposition.
-    pub fn prometheus(&self, registry: &Registry, statuses: &[crate::registry::Status]) -> String {
+    /// Writes out what the audit log has queued and stops its writer (on shutdown).
+    pub async fn close(&self) {
+        if let Some(a) = &self.audit {
+            a.close().await;
+        }
+    }
+
+    /// The Prometheus text exposition; `extra` is appended (gauges the gateway owns: sessions, limiter state).
+    pub fn prometheus(&self, registry: &Registry, statuses: &[crate::registry::Status], extra: &str) -> String {
         let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
         let mut out = String::new();
         out.push_str("# HELP hub_tool_calls_total Tool calls through the gateway by server, tool and outcome.\n");
@@ -119,6 +149,14 @@ impl Stats {
             "# HELP hub_tools Tools in the index.\n# TYPE hub_tools gauge\nhub_tools {}\n",
             registry.index().len()
         ));
+        if let Some(a) = &self.audit {
+            out.push_str(&format!(
+                "# HELP hub_audit_backpressure_total Audit lines that had to wait for room in the writer's queue.\n\
+                 # TYPE hub_audit_backpressure_total counter\nhub_audit_backpressure_total {}\n",
+                a.backpressure()
+            ));
+        }
+        out.push_str(extra);
         out
     }
 }

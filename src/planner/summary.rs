@@ -2,6 +2,7 @@
 //! salient fields (names, statuses, amounts, dates, ids — chosen by common field naming, not by tool),
 //! list sizes with counts by status, and the most recent items. Deterministic: same results, same text.
 
+use crate::output::cut;
 use serde_json::{Map, Value};
 
 const IDENTITY: [&str; 7] = ["name", "title", "subject", "email", "company", "metric", "text"];
@@ -22,22 +23,16 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-fn cut(s: &str, n: usize) -> String {
-    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() <= n { one } else { format!("{}…", one.chars().take(n - 1).collect::<String>()) }
-}
-
-/// Timestamps shown as `2026-11-25 15:00 UTC`, dates as they are.
+/// Timestamps shown as `2026-11-25 15:00 UTC` (midnight as the date alone, unless the key is a start), any other
+/// text as it is. Parsed, never sliced: a value from a server is not ASCII just because it looks like a date.
 fn pretty(key: &str, text: String) -> String {
-    if text.len() >= 20 && text.as_bytes().get(10) == Some(&b'T') && text.ends_with('Z') {
-        let t = &text[11..16];
-        return if t == "00:00" && !key.contains("start") {
-            text[..10].to_string()
-        } else {
-            format!("{} {t} UTC", &text[..10])
-        };
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(&text) else { return text };
+    let t = t.with_timezone(&chrono::Utc);
+    if t.format("%H:%M:%S").to_string() == "00:00:00" && !key.contains("start") {
+        t.format("%Y-%m-%d").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M UTC").to_string()
     }
-    text
 }
 
 /// Appends `key value` (or just the value) for each of `keys` present in `o` and not used yet.

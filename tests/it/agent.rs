@@ -281,10 +281,21 @@ fn streaming_answers_and_tool_calls() {
     let cut = Model::start(vec![Reply::Stream {
         chunks: vec![serde_json::json!({"choices": [{"delta": {"content": "half"}}]})],
         cut: true,
+        piece: None,
     }]);
     let run = env_for(&cut).run(&["ask", "q", "--stream"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("stream ended before it finished"), "{}", run.stderr);
+}
+
+/// Regression: each network read was decoded on its own, so a character split across two reads became U+FFFD.
+#[test]
+fn streamed_non_ascii_answer_split_into_three_byte_writes_is_byte_identical() {
+    let text = "Grüße aus Köln — 東京の顧客は支払い済みです 🎉👍🏽 café naïve Ωμέγα";
+    let Reply::Stream { chunks, .. } = stream(text, &[]) else { unreachable!() };
+    let m = Model::start(vec![Reply::Stream { chunks, cut: false, piece: Some(3) }]);
+    let run = env_for(&m).run(&["ask", "q", "--stream"]).ok();
+    assert_eq!(run.stdout.trim_end_matches('\n'), text);
 }
 
 #[test]

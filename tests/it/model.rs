@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -19,8 +20,9 @@ pub enum Reply {
     Json { status: u16, body: Value, headers: Vec<(String, String)> },
     /// A raw body (to send malformed JSON).
     Raw { status: u16, body: String },
-    /// An SSE stream of these chunks, then `[DONE]` unless `cut`.
-    Stream { chunks: Vec<Value>, cut: bool },
+    /// An SSE stream of these chunks, then `[DONE]` unless `cut`; written in `piece`-byte writes when set
+    /// (raw UTF-8, so a character can be split across two network reads).
+    Stream { chunks: Vec<Value>, cut: bool, piece: Option<usize> },
     /// Never answers.
     Hang,
 }
@@ -139,16 +141,24 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, _headers: HeaderMap, bod
             r.body(Body::from(body.to_string())).unwrap()
         }
         Reply::Raw { status, body } => Response::builder().status(status).body(Body::from(body)).unwrap(),
-        Reply::Stream { chunks, cut } => {
+        Reply::Stream { chunks, cut, piece } => {
             let mut text: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
             if !cut {
                 text.push_str("data: [DONE]\n\n");
             }
-            Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "text/event-stream")
-                .body(Body::from(text))
-                .unwrap()
+            let body = match piece {
+                None => Body::from(text),
+                Some(n) => {
+                    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+                        text.into_bytes().chunks(n).map(|c| Ok(c.to_vec())).collect();
+                    // One frame per piece, each its own write: the reader sees the pieces apart.
+                    Body::from_stream(futures::stream::iter(pieces).then(|p| async move {
+                        tokio::task::yield_now().await;
+                        p
+                    }))
+                }
+            };
+            Response::builder().status(StatusCode::OK).header("content-type", "text/event-stream").body(body).unwrap()
         }
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -197,8 +207,9 @@ pub fn status(code: u16, message: &str, headers: &[(&str, &str)]) -> Reply {
 /// A streamed turn: text in small pieces, tool calls split into id/name then argument fragments, usage last.
 pub fn stream(text: &str, tool_calls: &[(&str, &str, &str)]) -> Reply {
     let mut chunks = vec![json!({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})];
-    for piece in text.as_bytes().chunks(7) {
-        let piece = String::from_utf8_lossy(piece);
+    let chars: Vec<char> = text.chars().collect();
+    for piece in chars.chunks(7) {
+        let piece: String = piece.iter().collect();
         chunks.push(json!({"choices": [{"index": 0, "delta": {"content": piece}}]}));
     }
     for (i, (id, name, args)) in tool_calls.iter().enumerate() {
@@ -211,7 +222,7 @@ pub fn stream(text: &str, tool_calls: &[(&str, &str, &str)]) -> Reply {
     let reason = if tool_calls.is_empty() { "stop" } else { "tool_calls" };
     chunks.push(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}));
     chunks.push(json!({"choices": [], "usage": usage()}));
-    Reply::Stream { chunks, cut: false }
+    Reply::Stream { chunks, cut: false, piece: None }
 }
 
 /// The tool messages of a recorded request: (tool_call_id, content).

@@ -98,3 +98,15 @@ fn works_with_a_server_it_was_not_written_for() {
     assert_eq!(args_of(&doc, "kit__echo")["text"], "round trip");
     assert!(doc["answer"].as_str().unwrap().contains("round trip"));
 }
+
+/// Regression: timestamps were sliced by byte index, so a server value shaped like one with a multi-byte
+/// character at that place panicked the process.
+#[test]
+fn a_date_shaped_value_with_multibyte_text_does_not_panic_the_summary() {
+    let env = Env::new();
+    let subject = "0123456789T東京都XYZ";
+    let args = serde_json::json!({"customer_id": "cus_000001", "subject": subject, "body": "b", "priority": "high"});
+    env.run(&["call", "tickets__create_ticket", &args.to_string()]).ok();
+    let run = env.run(&["ask", "Show me the open high-priority tickets"]).ok();
+    assert!(run.stdout.contains(subject), "{}", run.stdout);
+}

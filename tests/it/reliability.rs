@@ -155,7 +155,11 @@ async fn sigkill_right_after_an_acknowledged_write_loses_nothing() {
 fn bad_model_endpoints_fail_clearly_within_the_timeout() {
     let wrong_types = Reply::Json { status: 200, body: json!({"choices": "nope", "usage": "lots"}), headers: vec![] };
     let missing = Reply::Json { status: 200, body: json!({"object": "chat.completion"}), headers: vec![] };
-    let trickle = Reply::Stream { chunks: vec![json!({"choices": [{"delta": {"content": "never ends"}}]})], cut: true };
+    let trickle = Reply::Stream {
+        chunks: vec![json!({"choices": [{"delta": {"content": "never ends"}}]})],
+        cut: true,
+        piece: None,
+    };
     for (reply, expect) in [(wrong_types, "invalid JSON"), (missing, "no choices"), (trickle, "stream ended")] {
         let m = Model::start(vec![reply]);
         let mut env = Env::new();

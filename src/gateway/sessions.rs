@@ -1,0 +1,157 @@
+//! MCP sessions of the gateway, kept bounded: the peers told about tool-list changes (pruned as sessions
+//! close), and the streamable-HTTP session table — rmcp's `LocalSessionManager` wrapped so that a session
+//! whose worker ends (closed by the client, idled out after `keep_alive`, never initialised) leaves the table
+//! too. rmcp's own manager removes a session only on an explicit DELETE; an idled-out one would stay forever.
+
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::Transport;
+use rmcp::transport::WorkerTransport;
+use rmcp::transport::streamable_http_server::session::local::{
+    LocalSessionManager, LocalSessionManagerError, LocalSessionWorker,
+};
+use rmcp::transport::streamable_http_server::session::{ServerSseMessage, SessionId, SessionManager};
+use rmcp::{Peer, RoleServer};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Connected MCP sessions (stdio and HTTP), told about tool list changes.
+#[derive(Default, Clone)]
+pub struct Peers(Arc<Mutex<Vec<Peer<RoleServer>>>>);
+
+impl Peers {
+    pub fn add(&self, peer: Peer<RoleServer>) {
+        let mut peers = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        peers.retain(|p| !p.is_transport_closed());
+        peers.push(peer);
+    }
+
+    /// The sessions still open (the closed ones are forgotten).
+    pub fn live(&self) -> usize {
+        let mut peers = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        peers.retain(|p| !p.is_transport_closed());
+        peers.len()
+    }
+
+    /// Sends `tools/list_changed` to every session, forgetting the ones that are gone.
+    pub async fn notify_all(&self) {
+        let peers: Vec<Peer<RoleServer>> = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for p in peers.iter().filter(|p| !p.is_transport_closed()) {
+            let _ = p.notify_tool_list_changed().await;
+        }
+        self.live();
+    }
+}
+
+/// The streamable-HTTP session table; cheap to clone.
+#[derive(Clone)]
+pub struct Table(Arc<LocalSessionManager>);
+
+impl Table {
+    /// Sessions idle for `keep_alive` are closed (and forgotten).
+    pub fn new(keep_alive: Duration) -> Table {
+        let mut manager = LocalSessionManager::default();
+        manager.session_config.keep_alive = Some(keep_alive);
+        Table(Arc::new(manager))
+    }
+
+    /// Sessions in the table.
+    pub async fn count(&self) -> usize {
+        self.0.sessions.read().await.len()
+    }
+}
+
+/// Removes its session from the table when the session's transport goes (the session ended).
+struct Forget {
+    id: SessionId,
+    table: Arc<LocalSessionManager>,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        let (id, table) = (self.id.clone(), self.table.clone());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                table.sessions.write().await.remove(&id);
+            });
+        }
+    }
+}
+
+/// A session's transport, with the guard that forgets the session when it is dropped.
+pub struct Tracked {
+    inner: WorkerTransport<LocalSessionWorker>,
+    _forget: Forget,
+}
+
+impl Transport<RoleServer> for Tracked {
+    type Error = <WorkerTransport<LocalSessionWorker> as Transport<RoleServer>>::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.inner.send(item)
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
+        self.inner.receive()
+    }
+
+    fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.close()
+    }
+}
+
+impl SessionManager for Table {
+    type Error = LocalSessionManagerError;
+    type Transport = Tracked;
+
+    async fn create_session(&self) -> Result<(SessionId, Tracked), Self::Error> {
+        let (id, inner) = self.0.create_session().await?;
+        Ok((id.clone(), Tracked { inner, _forget: Forget { id, table: self.0.clone() } }))
+    }
+
+    async fn initialize_session(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<ServerJsonRpcMessage, Self::Error> {
+        self.0.initialize_session(id, message).await
+    }
+
+    async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
+        self.0.has_session(id).await
+    }
+
+    async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
+        self.0.close_session(id).await
+    }
+
+    async fn create_stream(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        self.0.create_stream(id, message).await
+    }
+
+    async fn accept_message(&self, id: &SessionId, message: ClientJsonRpcMessage) -> Result<(), Self::Error> {
+        self.0.accept_message(id, message).await
+    }
+
+    async fn create_standalone_stream(
+        &self,
+        id: &SessionId,
+    ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        self.0.create_standalone_stream(id).await
+    }
+
+    async fn resume(
+        &self,
+        id: &SessionId,
+        last_event_id: String,
+    ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        self.0.resume(id, last_event_id).await
+    }
+}
