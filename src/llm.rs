@@ -12,7 +12,8 @@ use crate::config::ModelConfig;
 use async_openai::types::chat::CreateChatCompletionRequest;
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant as TokioInstant;
 pub use wire::{Completion, ToolCall, Usage};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,10 +36,11 @@ pub enum LlmError {
 
 /// Pacing shared by everyone using one endpoint: an optional requests-per-minute limit, and a pause that a
 /// 429's Retry-After imposes on all callers at once.
+/// On tokio's clock, so that tests can run it in virtual time.
 #[derive(Default)]
 pub struct Gate {
     rpm: Option<u32>,
-    state: Mutex<(Option<Instant>, Option<Instant>)>, // (paused until, next free slot)
+    state: Mutex<(Option<TokioInstant>, Option<TokioInstant>)>, // (paused until, next free slot)
 }
 
 impl Gate {
@@ -49,7 +51,7 @@ impl Gate {
     async fn wait(&self) {
         let until = {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
+            let now = TokioInstant::now();
             let mut at = s.0.filter(|t| *t > now).unwrap_or(now);
             if let Some(rpm) = self.rpm {
                 let slot = s.1.filter(|t| *t > at).unwrap_or(at);
@@ -58,12 +60,12 @@ impl Gate {
             }
             at
         };
-        tokio::time::sleep_until(until.into()).await;
+        tokio::time::sleep_until(until).await;
     }
 
     fn pause(&self, d: Duration) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let until = Instant::now() + d;
+        let until = TokioInstant::now() + d;
         s.0 = Some(s.0.map_or(until, |t| t.max(until)));
     }
 }
@@ -240,4 +242,44 @@ fn jitter() -> f64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 429's pause holds every caller of the endpoint, not only the one that got it (virtual time: no
+    /// wall-clock window to flake).
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_caller_and_rpm_spaces_them() {
+        let gate = Arc::new(Gate::new(None));
+        let start = TokioInstant::now();
+        gate.pause(Duration::from_secs(2));
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let g = gate.clone();
+                tokio::spawn(async move {
+                    g.wait().await;
+                    TokioInstant::now() - start
+                })
+            })
+            .collect();
+        for w in waiters {
+            assert_eq!(w.await.unwrap(), Duration::from_secs(2));
+        }
+        let paced = Gate::new(Some(60));
+        let start = TokioInstant::now();
+        for n in 0..3 {
+            paced.wait().await;
+            assert_eq!(TokioInstant::now() - start, Duration::from_secs(n));
+        }
+    }
+
+    #[test]
+    fn backoff_is_jittered_within_its_bounds() {
+        let delays: Vec<Duration> = (0..50).map(|_| delay(3)).collect();
+        assert!(delays.iter().all(|d| *d >= Duration::from_millis(500) && *d <= Duration::from_millis(1000)));
+        assert!(delays.iter().any(|d| *d != delays[0]), "not all the same: {delays:?}");
+        assert!(delay(30) <= Duration::from_secs(8));
+    }
 }

@@ -2,6 +2,7 @@
 //! temporary directories. One test target; `util` holds the helpers.
 
 mod agent;
+mod bounded;
 mod core;
 mod fuzz;
 mod gateway;

@@ -181,3 +181,42 @@ fn terminal_session_prompt_ctrl_c_history_and_ctrl_d() {
     assert_eq!(texts[1], "pasted line one\npasted line two");
     assert_eq!(texts[2], "continued \non the next line");
 }
+
+/// Regression: `hub chat` caught only SIGINT; SIGTERM killed it without the clean shutdown of its servers.
+#[test]
+fn sigterm_ends_chat_cleanly_and_stops_its_servers() {
+    use std::io::BufRead;
+    let m = Model::start(vec![]);
+    let env = kit_env(&m, "");
+    let mut child = env
+        .command(&["chat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    stdin.write_all(b"/servers\n").unwrap();
+    // The /servers table: the kit row carries the server's pid.
+    let pid: u32 = loop {
+        let line = rx.recv_timeout(crate::util::LIMIT).expect("no /servers table");
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.first() == Some(&"kit") {
+            break cols[2].parse().expect("a pid");
+        }
+    };
+    assert!(crate::util::alive(pid));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let exited = eventually(crate::util::LIMIT, || child.try_wait().ok().flatten().is_some());
+    assert!(exited, "hub chat did not exit on SIGTERM");
+    assert_eq!(child.wait().unwrap().code(), Some(130), "interrupted, by its own hand (not killed by the signal)");
+    assert!(eventually(crate::util::LIMIT, || !crate::util::alive(pid)), "the server outlived hub chat");
+    drop(stdin);
+}

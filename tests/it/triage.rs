@@ -164,7 +164,7 @@ fn schema_valid_repaired_and_invalid() {
 }
 
 #[test]
-fn a_429_pauses_every_worker_and_the_batch_completes() {
+fn a_429_is_retried_once_and_the_batch_completes() {
     let m = Model::start_fn(Duration::from_millis(30), two_turns);
     // The first request is answered 429 with Retry-After: 1.
     m.push(status(429, "rate limited", &[("retry-after", "1")]));
@@ -173,18 +173,9 @@ fn a_429_pauses_every_worker_and_the_batch_completes() {
     let run = env.run(&["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "4"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_each_once(&read_out(&env), 12);
-    let replied = m.reply_times();
-    let first_reply = replied[0];
-    let arrivals = m.request_times();
-    // The four workers' first requests were sent before any answer; every request after those waited out the
-    // Retry-After of the first answer, the 429 (a pause shared by all workers, not only the one that got it).
-    let after: Vec<_> = arrivals.iter().skip(4).collect();
-    assert!(!after.is_empty());
-    let offsets: Vec<u128> = after.iter().map(|t| t.duration_since(first_reply).as_millis()).collect();
-    assert!(
-        after.iter().all(|t| t.duration_since(first_reply) >= Duration::from_millis(900)),
-        "a request went out during the pause: {offsets:?}"
-    );
+    // Every item answered once, and the 429 cost exactly one retry (two turns an item, plus the 429). That
+    // the pause holds every worker, not only the one that got it, is `llm::tests` in virtual time.
+    assert_eq!(m.requests().len(), 12 * 2 + 1);
 }
 
 #[test]

@@ -117,6 +117,74 @@ impl Env {
     }
 }
 
+/// The peak resident memory of process `pid` alone, in kB (`VmHWM`; its children are not counted).
+pub fn peak_rss_kb(pid: u32) -> u64 {
+    proc_status_kb(pid, "VmHWM:")
+}
+
+/// The resident memory of process `pid` now, in kB.
+pub fn rss_kb(pid: u32) -> u64 {
+    proc_status_kb(pid, "VmRSS:")
+}
+
+fn proc_status_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for process {pid}"))
+}
+
+pub struct Served {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Served {
+    /// SIGTERM, then the exit code once the gateway has wound down (within the hang limit).
+    pub fn stop(&mut self) -> Option<i32> {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let exited = eventually(LIMIT, || self.child.try_wait().ok().flatten().is_some());
+        assert!(exited, "hub serve did not exit on SIGTERM");
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `hub serve --http 127.0.0.1:0 EXTRA…` and waits for the address it prints.
+pub fn serve(env: &Env, extra: &[&str]) -> Served {
+    let mut args = vec!["serve", "--http", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut child =
+        env.command(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("hub serve: http://") {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("hub serve did not start");
+    Served { child, base: format!("http://{addr}") }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
 /// Waits for `child` up to `limit`; on timeout kills it and returns None.
 pub fn wait_limited(mut child: std::process::Child, limit: Duration) -> Option<Output> {
     let start = Instant::now();
