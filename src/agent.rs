@@ -43,9 +43,13 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub status: Status,
+    /// The final text (partial when the run stopped early).
     pub answer: String,
+    /// Model requests made.
     pub turns: u32,
+    /// Tokens, summed over the turns.
     pub usage: Usage,
+    /// Every call the model asked for, in order, run or refused.
     pub tool_calls: Vec<ToolRecord>,
     pub error: Option<String>,
     pub model: String,

@@ -11,7 +11,6 @@ use crate::{ask, commands, gateway, repl, triage};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(name = "hub", version, about = "MCP integration hub: many MCP servers, one tool index, one agent")]
@@ -93,35 +92,7 @@ pub enum Command {
         max_turns: Option<u32>,
     },
     /// Serve every tool as one MCP server (stdio and/or streamable HTTP at /mcp) plus a REST API
-    Serve {
-        /// Listen address for HTTP (MCP at /mcp, REST API); default 127.0.0.1:8080 unless only --stdio
-        #[arg(long, value_name = "ADDR")]
-        http: Option<String>,
-        /// Serve MCP over stdin/stdout
-        #[arg(long)]
-        stdio: bool,
-        /// Bearer token required on every HTTP route but /healthz (required for non-loopback binds)
-        #[arg(long, env = "HUB_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// Append one JSON line per tool call to this file
-        #[arg(long, value_name = "FILE")]
-        audit: Option<PathBuf>,
-        /// Largest accepted request body in bytes (413 above)
-        #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
-        body_limit: usize,
-        /// Requests per second per client (429 above; 0 = off; default off on loopback, 50 otherwise)
-        #[arg(long, value_name = "RPS")]
-        rate_limit: Option<f64>,
-        /// Extra Host names accepted on /mcp (DNS-rebinding protection allows loopback names only)
-        #[arg(long = "allow-host", value_name = "HOST")]
-        allow_hosts: Vec<String>,
-        /// Browser Origins accepted on /mcp (any Origin is refused when this is set and it does not match)
-        #[arg(long = "allow-origin", value_name = "ORIGIN")]
-        allow_origins: Vec<String>,
-        /// MCP-over-HTTP sessions idle this many seconds are closed and forgotten
-        #[arg(long, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=604_800))]
-        session_idle: u64,
-    },
+    Serve(gateway::ServeArgs),
     /// List the merged tool index (name, server, read-only/write/destructive, description)
     Tools {
         /// Print one JSON document with schemas and annotations
@@ -256,30 +227,9 @@ fn run(cli: Cli) -> exit::Result<u8> {
             let args = ask::AskArgs { question, json, yes, stream, verbose: g.verbose, quiet: g.quiet };
             with_registry(config, false, OnSignal::Graceful, |c, r, s| async move { ask::run(&c, r, args, &s).await })
         }
-        Command::Serve {
-            http,
-            stdio,
-            token,
-            audit,
-            body_limit,
-            rate_limit,
-            allow_hosts,
-            allow_origins,
-            session_idle,
-        } => {
+        Command::Serve(args) => {
             // With --stdio, stdout is the protocol: logs stay on stderr, as always.
             init_logging(&g, "warn,rmcp=error");
-            let args = gateway::ServeArgs {
-                http,
-                stdio,
-                token,
-                audit,
-                body_limit,
-                rate_limit,
-                allow_hosts,
-                allow_origins,
-                session_idle: Duration::from_secs(session_idle),
-            };
             let config = load(overrides(None, None))?;
             with_registry(config, false, OnSignal::Graceful, |_, r, s| gateway::serve(r, args, s.token()))
         }

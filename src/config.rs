@@ -76,9 +76,13 @@ pub struct ServerConfig {
     pub name: String,
     pub transport: Transport,
     pub enabled: bool,
+    /// Commands refuse to run (exit 2) while a required server is down; /healthz answers 503.
     pub required: bool,
+    /// The deadline of one call.
     pub timeout: Duration,
+    /// The deadline of connecting: spawn, initialize, first listing.
     pub startup_timeout: Duration,
+    /// Tool-name globs: only these are indexed (all when empty); `deny` wins.
     pub allow: Vec<String>,
     pub deny: Vec<String>,
     pub approve: Approve,

@@ -55,17 +55,44 @@ impl Gateway {
     }
 }
 
-/// `hub serve` as typed on the command line.
+/// `hub serve` as typed on the command line (its flags are defined here, beside what they configure).
+#[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// Listen address for HTTP (MCP at /mcp, REST API); default 127.0.0.1:8080 unless only --stdio
+    #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
+    /// Serve MCP over stdin/stdout
+    #[arg(long)]
     pub stdio: bool,
+    /// Bearer token required on every HTTP route but /healthz (required for non-loopback binds)
+    #[arg(long, env = "HUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Append one JSON line per tool call to this file
+    #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+    /// Largest accepted request body in bytes (413 above)
+    #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
     pub body_limit: usize,
+    /// Requests per second per client (429 above; 0 = off; default off on loopback, 50 otherwise)
+    #[arg(long, value_name = "RPS")]
     pub rate_limit: Option<f64>,
+    /// Extra Host names accepted on /mcp (DNS-rebinding protection allows loopback names only)
+    #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,
+    /// Browser Origins accepted on /mcp (any Origin is refused when this is set and it does not match)
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
+    /// MCP-over-HTTP sessions idle this many seconds are closed and forgotten
+    #[arg(long = "session-idle", value_name = "SECS", default_value = "1800", value_parser = seconds)]
     pub session_idle: Duration,
+}
+
+/// A whole number of seconds, 1 to a week.
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(n @ 1..=604_800) => Ok(Duration::from_secs(n)),
+        _ => Err(format!("'{text}' is not a number of seconds between 1 and 604800")),
+    }
 }
 
 /// What `run` serves, resolved from `ServeArgs` (or built by a test).

@@ -28,10 +28,14 @@ pub const DEFAULT_PROMPT: &str = "You triage customer support items. For each it
     data.";
 
 pub struct TriageArgs {
+    /// A file, or `-` for stdin.
     pub input: String,
     pub out: PathBuf,
+    /// Items in flight at once.
     pub concurrency: usize,
+    /// Instructions replacing the default triage prompt.
     pub prompt: Option<PathBuf>,
+    /// JSON Schema the answer must satisfy.
     pub schema: Option<PathBuf>,
     pub retry_failed: bool,
     pub quiet: bool,

@@ -38,8 +38,11 @@ pub struct RawModel {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
+    /// For every server that does not set its own.
     pub timeout_s: Option<Spanned<f64>>,
+    /// For every server that does not set its own.
     pub startup_timeout_s: Option<Spanned<f64>>,
+    /// For every server that does not set its own.
     pub restart: Option<RawRestart>,
 }
 

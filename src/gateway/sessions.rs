@@ -124,10 +124,12 @@ impl SessionManager for Table {
         self.0.has_session(id).await
     }
 
+    /// DELETE from the client: the session goes at once (and `Forget` then finds nothing left to remove).
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
         self.0.close_session(id).await
     }
 
+    /// The SSE stream that answers one POSTed request.
     async fn create_stream(
         &self,
         id: &SessionId,
@@ -140,6 +142,7 @@ impl SessionManager for Table {
         self.0.accept_message(id, message).await
     }
 
+    /// The GET stream of server-initiated messages (list_changed and the like).
     async fn create_standalone_stream(
         &self,
         id: &SessionId,
@@ -147,6 +150,7 @@ impl SessionManager for Table {
         self.0.create_standalone_stream(id).await
     }
 
+    /// A reconnecting client's stream from `last_event_id` on.
     async fn resume(
         &self,
         id: &SessionId,

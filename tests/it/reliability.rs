@@ -67,6 +67,7 @@ fn a_huge_result_does_not_blow_up_the_hub_memory() {
     assert!(answer["error"].as_str().unwrap_or("").contains("timed out"), "{answer}");
     // Holding the result would take 200 MB or more; the transport's line cap bounds what is buffered.
     let peak = crate::util::peak_rss_kb(s.child.id());
+    println!("gateway peak RSS after a 200 MB result: {peak} kB");
     assert!(peak < 100 * 1024, "the gateway peaked at {peak} kB");
 }
 
