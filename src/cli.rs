@@ -114,6 +114,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Restart one server of a running `hub serve` now (resetting its crash-loop counters), or stop it
+    Restart {
+        /// The server's name in the gateway's configuration
+        name: String,
+        /// Take it out of service instead (until it is restarted)
+        #[arg(long)]
+        stop: bool,
+        /// The running gateway
+        #[arg(long, value_name = "URL", env = "HUB_URL", default_value = "http://127.0.0.1:8080")]
+        hub: String,
+        /// The gateway's admin token
+        #[arg(long, env = "HUB_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
     /// Convert a Claude Desktop / Cursor mcpServers JSON file into servers.toml entries (printed)
     ImportConfig {
         /// The JSON file ('-' for stdin)
@@ -217,7 +231,10 @@ fn run(cli: Cli) -> exit::Result<u8> {
         max_turns,
         offline: g.offline,
         requests_per_minute: rpm,
+        long_running: false,
     };
+    // Serve and chat outlive a bad hour of one server: they never give up restarting it.
+    let long = |o: config::Overrides| config::Overrides { long_running: true, ..o };
     let load = |o: config::Overrides| config::load(g.config.as_deref(), &o);
     match cli.command {
         Command::Ask { question, json, yes, stream, max_turns } => {
@@ -230,7 +247,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
         Command::Serve(args) => {
             // With --stdio, stdout is the protocol: logs stay on stderr, as always.
             init_logging(&g, "warn,rmcp=error");
-            let config = load(overrides(None, None))?;
+            let config = load(long(overrides(None, None)))?;
             with_registry(config, false, OnSignal::Graceful, |_, r, s| gateway::serve(r, args, s.token()))
         }
         Command::Chat { yes } => {
@@ -241,7 +258,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
             } else {
                 init_logging(&g, "warn,rmcp=error");
             }
-            let config = load(overrides(None, None))?;
+            let config = load(long(overrides(None, None)))?;
             let args = repl::ChatArgs { verbose: g.verbose > 0, yes };
             with_registry(config, true, OnSignal::Graceful, |c, r, s| async move { repl::run(&c, r, args, s).await })
         }
@@ -284,6 +301,11 @@ fn run(cli: Cli) -> exit::Result<u8> {
             with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| commands::status(r, json))
         }
         Command::ImportConfig { file } => commands::import_config(&file),
+        Command::Restart { name, stop, hub, admin_token } => {
+            init_logging(&g, "warn");
+            let action = if stop { "stop" } else { "restart" };
+            runtime()?.block_on(commands::operate(&hub, &name, action, admin_token.as_deref()))
+        }
         Command::Server { name } => {
             init_logging(&cli.global, "warn,rmcp=error");
             if name != "testkit" && name != "badkit" && !hub_servers::SERVERS.contains(&name.as_str()) {

@@ -97,6 +97,34 @@ pub async fn status(registry: Registry, json_out: bool) -> exit::Result<u8> {
     Ok(exit::OK)
 }
 
+/// `hub restart NAME [--stop]`: the order, sent to a running gateway's operator route.
+pub async fn operate(hub: &str, name: &str, action: &str, token: Option<&str>) -> exit::Result<u8> {
+    let Some(token) = token else {
+        return Err(Failure::usage("the gateway's admin token is needed: --admin-token or HUB_ADMIN_TOKEN"));
+    };
+    let url = format!("{}/servers/{name}/{action}", hub.trim_end_matches('/'));
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| Failure::runtime(e.to_string()))?;
+    let response = http
+        .post(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| Failure::runtime(format!("cannot reach the gateway at {hub}: {e}")))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        let how = if body["accepted"] == "already_under_way" { " (already under way)" } else { "" };
+        println!("{action} of '{name}' accepted{how}; `hub status` or GET {hub}/status shows its progress");
+        Ok(exit::OK)
+    } else {
+        let why = body["error"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string());
+        Err(Failure::runtime(format!("the gateway refused to {action} '{name}' ({}): {why}", status.as_u16())))
+    }
+}
+
 pub fn import_config(file: &Path) -> exit::Result<u8> {
     let text = if file == Path::new("-") {
         read_stdin("the config")?

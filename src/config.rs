@@ -25,6 +25,8 @@ pub struct Config {
     pub model: ModelConfig,
     /// Enabled and disabled servers, sorted by name (the index order).
     pub servers: Vec<ServerConfig>,
+    /// The face runs for long (serve, chat): servers are restarted forever unless `restart.give_up`.
+    pub long_running: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +71,9 @@ pub struct RestartPolicy {
     pub max_backoff: Duration,
     /// Up this long without a crash resets the backoff and the crash count.
     pub stable: Duration,
+    /// Whether the crash-loop cap ends the restarts for good; `None`: the face decides (one-shot commands give
+    /// up, long-running ones — serve, chat — keep trying at `max_backoff`).
+    pub give_up: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +128,8 @@ pub struct Overrides {
     /// Use the offline planner even if a model is configured.
     pub offline: bool,
     pub requests_per_minute: Option<u32>,
+    /// The face runs for long (serve, chat); see `Config::long_running`.
+    pub long_running: bool,
 }
 
 impl Config {
@@ -135,6 +142,7 @@ impl Config {
         m.max_turns = o.max_turns.unwrap_or(m.max_turns);
         m.requests_per_minute = o.requests_per_minute.or(m.requests_per_minute);
         m.offline |= o.offline;
+        self.long_running = o.long_running;
         self
     }
 }
@@ -263,7 +271,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         });
     }
     let model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;
-    Ok(Config { origin: origin.to_string(), model, servers })
+    Ok(Config { origin: origin.to_string(), model, servers, long_running: false })
 }
 
 type ErrAt<'a> = dyn Fn(usize, &str, &str) -> Failure + 'a;
@@ -284,8 +292,9 @@ fn restart(r: &RawRestart, d: &RawRestart) -> RestartPolicy {
     RestartPolicy {
         max_restarts: r.max_restarts.or(d.max_restarts).unwrap_or(5),
         backoff: Duration::from_millis(r.backoff_ms.or(d.backoff_ms).unwrap_or(100)),
-        max_backoff: Duration::from_millis(r.max_backoff_ms.or(d.max_backoff_ms).unwrap_or(10_000)),
-        stable: Duration::from_secs(r.stable_s.or(d.stable_s).unwrap_or(60)),
+        max_backoff: Duration::from_millis(r.max_backoff_ms.or(d.max_backoff_ms).unwrap_or(300_000)),
+        stable: Duration::from_secs(r.stable_s.or(d.stable_s).unwrap_or(10)),
+        give_up: r.give_up.or(d.give_up),
     }
 }
 

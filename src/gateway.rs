@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// Bearer token required on every HTTP route but /healthz (required for non-loopback binds)
     #[arg(long, env = "HUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Bearer token of the operator routes (POST /servers/NAME/restart, /stop); they are off without one
+    #[arg(long, env = "HUB_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     /// Append one JSON line per tool call to this file
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
@@ -114,6 +117,7 @@ pub async fn serve(registry: Registry, a: ServeArgs, shutdown: CancellationToken
     };
     let mut guards = guard::Guards {
         token: a.token.clone(),
+        admin_token: a.admin_token.clone(),
         body_limit: a.body_limit,
         rate: None,
         allowed_hosts: vec![],

@@ -3,6 +3,7 @@
 //! Layout:
 //! - `agent`    the tool-calling loop: turns, parallel tool calls, approvals, turn cap
 //! - `ask`      `hub ask`: progress, answer or --json document, exit code
+//! - `backoff`  exponential backoff with jitter (model retries, server restarts)
 //! - `cli`      the command line (clap), dispatch to the commands, exit codes
 //! - `commands` tools, call, status, import-config
 //! - `config`   servers.toml: discovery, strict parsing, ${VAR} expansion, import-config
@@ -21,6 +22,7 @@
 
 pub mod agent;
 pub mod ask;
+pub mod backoff;
 pub mod cli;
 pub mod commands;
 pub mod config;

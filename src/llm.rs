@@ -228,20 +228,9 @@ impl Llm {
     }
 }
 
-/// Exponential backoff with jitter: a random wait between half and all of 250 ms, 500 ms, 1 s … (capped at 8 s), so
-/// that concurrent callers (triage workers) that failed together do not retry in lockstep.
+/// 250 ms, 500 ms, 1 s … capped at 8 s, jittered.
 fn delay(attempt: u32) -> Duration {
-    let ceiling =
-        Duration::from_millis(250u64.saturating_mul(1 << attempt.saturating_sub(1).min(5))).min(Duration::from_secs(8));
-    ceiling.mul_f64(0.5 + 0.5 * jitter())
-}
-
-/// A number in [0, 1) that differs between calls and processes (std's randomly keyed hasher; no crate needed).
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    crate::backoff::delay(attempt, Duration::from_millis(250), Duration::from_secs(8))
 }
 
 #[cfg(test)]
@@ -273,13 +262,5 @@ mod tests {
             paced.wait().await;
             assert_eq!(TokioInstant::now() - start, Duration::from_secs(n));
         }
-    }
-
-    #[test]
-    fn backoff_is_jittered_within_its_bounds() {
-        let delays: Vec<Duration> = (0..50).map(|_| delay(3)).collect();
-        assert!(delays.iter().all(|d| *d >= Duration::from_millis(500) && *d <= Duration::from_millis(1000)));
-        assert!(delays.iter().any(|d| *d != delays[0]), "not all the same: {delays:?}");
-        assert!(delay(30) <= Duration::from_secs(8));
     }
 }

@@ -5,10 +5,12 @@
 //! call path and its errors. Not: the agent's policy about which calls may run (see `agent`).
 
 pub mod connect;
+mod control;
 pub mod index;
 mod supervise;
 
 use crate::config::{Config, ServerConfig};
+pub use control::{Accepted, ControlError};
 pub use index::{Entry, Index};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam, ClientRequest, JsonObject,
@@ -44,12 +46,20 @@ struct State {
     up_since: Option<Instant>,
     restarts: u32,
     last_error: Option<String>,
+    /// When it went down, over the last `control::CRASH_WINDOW`.
+    crashes: std::collections::VecDeque<Instant>,
+    /// While backing off: when the next attempt starts.
+    next_attempt: Option<Instant>,
+    /// An operator's restart was asked for and has not been carried out yet (concurrent requests: one restart).
+    restart_pending: bool,
 }
 
 pub struct Server {
     pub cfg: ServerConfig,
     state: Mutex<State>,
     tail: connect::Tail,
+    /// The operator's orders to this server's supervisor.
+    control: tokio::sync::mpsc::UnboundedSender<control::Order>,
 }
 
 impl Server {
@@ -76,14 +86,21 @@ impl Server {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
     pub name: String,
+    /// starting, up, down (backing off until `next_attempt`), failed (gave up), disabled, stopped.
     pub state: Phase,
     pub transport: &'static str,
     pub required: bool,
     pub pid: Option<u32>,
     pub uptime_s: Option<f64>,
     pub restarts: u32,
-    pub tools: usize,
+    /// Times it went down in the last 10 minutes.
+    pub crashes_10m: usize,
+    /// The last exit reason with the tail of its stderr.
     pub last_error: Option<String>,
+    /// While backing off: when the next attempt starts (RFC 3339) and in how many seconds.
+    pub next_attempt: Option<String>,
+    pub next_attempt_in_s: Option<f64>,
+    pub tools: usize,
     pub ping_ms: Option<f64>,
 }
 
@@ -92,14 +109,18 @@ pub struct Status {
 pub enum CallError {
     #[error("unknown tool '{name}'{}", hint(.suggestions))]
     UnknownTool { name: String, suggestions: Vec<String> },
-    #[error("server '{server}' is down: {reason}")]
-    Down { server: String, reason: String },
+    #[error("server '{server}' is down: {reason}{}", retry_hint(.retry_in))]
+    Down { server: String, reason: String, retry_in: Option<Duration> },
     #[error("call to '{tool}' timed out after {:.1}s (cancelled on the server)", .after.as_secs_f64())]
     Timeout { tool: String, after: Duration },
     #[error("call to '{tool}' was cancelled")]
     Cancelled { tool: String },
     #[error("server '{server}' rejected the call: {message}")]
     Protocol { server: String, message: String },
+}
+
+fn retry_hint(d: &Option<Duration>) -> String {
+    d.map(|d| format!("; next attempt in {:.1}s", d.as_secs_f64())).unwrap_or_default()
 }
 
 fn hint(s: &[String]) -> String {
@@ -121,6 +142,8 @@ pub(crate) struct Inner {
     shutdown: CancellationToken,
     last_refresh: Mutex<Option<std::time::SystemTime>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// A long-running face (serve, chat): servers are restarted forever unless their policy says give up.
+    long_running: bool,
 }
 
 impl Inner {
@@ -159,11 +182,15 @@ impl Registry {
     /// Connects every enabled server concurrently and returns once each has connected or failed its first
     /// attempt (each bounded by its own startup timeout). Supervision continues in the background.
     pub async fn start(config: &Config) -> Registry {
-        let servers: Vec<Arc<Server>> = config
+        let (servers, orders): (Vec<Arc<Server>>, Vec<_>) = config
             .servers
             .iter()
-            .map(|cfg| Arc::new(Server { cfg: cfg.clone(), state: Mutex::default(), tail: Default::default() }))
-            .collect();
+            .map(|cfg| {
+                let (control, orders) = tokio::sync::mpsc::unbounded_channel();
+                let server = Server { cfg: cfg.clone(), state: Mutex::default(), tail: Default::default(), control };
+                (Arc::new(server), orders)
+            })
+            .unzip();
         let inner = Arc::new(Inner {
             servers,
             index: RwLock::default(),
@@ -171,15 +198,16 @@ impl Registry {
             shutdown: CancellationToken::new(),
             last_refresh: Mutex::new(None),
             tasks: Mutex::default(),
+            long_running: config.long_running,
         });
         let mut waits = Vec::new();
-        for server in &inner.servers {
+        for (server, orders) in inner.servers.iter().zip(orders) {
             if !server.cfg.enabled {
                 server.update(|s| s.phase = Phase::Disabled);
                 continue;
             }
             let (tx, rx) = oneshot::channel();
-            let task = tokio::spawn(supervise::supervise(inner.clone(), server.clone(), tx));
+            let task = tokio::spawn(supervise::supervise(inner.clone(), server.clone(), tx, orders));
             inner.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
             waits.push(rx);
         }
@@ -243,14 +271,16 @@ impl Registry {
         cancel: &CancellationToken,
     ) -> Result<Called, CallError> {
         let entry = self.resolve(name)?;
-        let server = self
-            .server(&entry.server)
-            .cloned()
-            .ok_or_else(|| CallError::Down { server: entry.server.clone(), reason: "not configured".into() })?;
+        let server = self.server(&entry.server).cloned().ok_or_else(|| CallError::Down {
+            server: entry.server.clone(),
+            reason: "not configured".into(),
+            retry_in: None,
+        })?;
         let Some(peer) = server.read(|s| if s.phase == Phase::Up { s.peer.clone() } else { None }) else {
             return Err(CallError::Down {
                 server: entry.server.clone(),
                 reason: server.down_reason().unwrap_or_default(),
+                retry_in: server.retry_in(),
             });
         };
         let mut params = CallToolRequestParams::new(entry.tool.name.clone());
@@ -260,7 +290,8 @@ impl Registry {
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let started = Instant::now();
         let server_name = entry.server.clone();
-        let down = |reason: &str| CallError::Down { server: server_name.clone(), reason: reason.to_string() };
+        let down =
+            |reason: &str| CallError::Down { server: server_name.clone(), reason: reason.to_string(), retry_in: None };
         let options = PeerRequestOptions::with_timeout(server.cfg.timeout);
         let handle = match peer.send_request_with_option(request, options).await {
             Ok(h) => h,
@@ -315,21 +346,8 @@ impl Registry {
             .iter()
             .zip(pings)
             .map(|(s, ping_ms)| {
-                s.read(|st| Status {
-                    name: s.cfg.name.clone(),
-                    state: st.phase,
-                    transport: match s.cfg.transport {
-                        crate::config::Transport::Stdio { .. } => "stdio",
-                        crate::config::Transport::Http { .. } => "http",
-                    },
-                    required: s.cfg.required,
-                    pid: st.pid,
-                    uptime_s: st.up_since.map(|t| (t.elapsed().as_secs_f64() * 10.0).round() / 10.0),
-                    restarts: st.restarts,
-                    tools: index.entries().iter().filter(|e| e.server == s.cfg.name).count(),
-                    last_error: st.last_error.clone(),
-                    ping_ms,
-                })
+                let tools = index.entries().iter().filter(|e| e.server == s.cfg.name).count();
+                s.status(tools, ping_ms)
             })
             .collect()
     }

@@ -80,4 +80,6 @@ pub struct RawRestart {
     pub backoff_ms: Option<u64>,
     pub max_backoff_ms: Option<u64>,
     pub stable_s: Option<u64>,
+    /// Stop restarting after `max_restarts` even in a long-running face (serve, chat).
+    pub give_up: Option<bool>,
 }

@@ -1,6 +1,7 @@
 //! The gateway's HTTP guards, in the order they run on every request: the per-client rate limit (before the
 //! token check, so bad tokens are limited too), the lockout of a client that keeps sending wrong tokens, the
-//! bearer token (constant-time compare; every route but /healthz), and the body limit (413).
+//! bearer token (constant-time compare; every route but /healthz; the admin token on the operator routes
+//! `/servers/…`, which are off without one), and the body limit (413).
 //!
 //! Owns the limiter state and keeps it bounded: `governor`'s keyed limiters forget idle clients
 //! (`retain_recent`, run by `prune`), and the lockout table drops expired entries whenever it grows.
@@ -24,6 +25,8 @@ const FAILURE_PERIOD: Duration = Duration::from_secs(6);
 
 pub struct Guards {
     pub token: Option<String>,
+    /// The bearer token of the operator routes (`/servers/…`); they answer 403 when none is configured.
+    pub admin_token: Option<String>,
     pub body_limit: usize,
     /// Requests per second per client address (None: no limit).
     pub rate: Option<f64>,
@@ -101,7 +104,15 @@ impl Limits {
         {
             return Err(too_many("rate limit exceeded", not_until.wait_time_from(self.clock.now())));
         }
-        if let Some(token) = &g.token {
+        let admin = path.starts_with("/servers/");
+        if admin && g.admin_token.is_none() {
+            return Err(Refused {
+                status: StatusCode::FORBIDDEN,
+                message: "operator routes are off: start hub serve with --admin-token (or HUB_ADMIN_TOKEN)",
+                retry_after: None,
+            });
+        }
+        if let Some(token) = if admin { &g.admin_token } else { &g.token } {
             if let Some(wait) = self.locked_for(ip) {
                 return Err(too_many("too many wrong tokens from this address; wait", wait));
             }
@@ -168,6 +179,7 @@ mod tests {
     fn guards(token: Option<&str>) -> Guards {
         Guards {
             token: token.map(str::to_string),
+            admin_token: None,
             body_limit: 100,
             rate: None,
             allowed_hosts: vec![],
@@ -194,6 +206,25 @@ mod tests {
         let other: IpAddr = "10.0.0.8".parse().unwrap();
         assert!(limits.check(&g, other, "/tools", &good).is_ok(), "another address is not affected");
         assert!(limits.check(&g, ip, "/healthz", &bad).is_ok());
+    }
+
+    #[test]
+    fn operator_routes_need_the_admin_token_and_are_off_without_one() {
+        let limits = Limits::new(None);
+        let ip: IpAddr = "10.0.0.10".parse().unwrap();
+        let bearer = |t: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {t}")).unwrap());
+            h
+        };
+        let off = guards(Some("user"));
+        let refused = limits.check(&off, ip, "/servers/crm/restart", &bearer("user")).expect_err("off");
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let on = Guards { admin_token: Some("admin".into()), ..guards(Some("user")) };
+        let refused = limits.check(&on, ip, "/servers/crm/restart", &bearer("user")).expect_err("user token");
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert!(limits.check(&on, ip, "/servers/crm/restart", &bearer("admin")).is_ok());
+        assert!(limits.check(&on, ip, "/call", &bearer("user")).is_ok());
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use super::guard::{Guards, Limits};
 use super::{Gateway, mcp::Hub};
-use crate::registry::{CallError, Phase};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use crate::registry::{CallError, ControlError, Phase};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -87,7 +87,13 @@ async fn call(
                 CallError::Cancelled { .. } | CallError::Protocol { .. } => StatusCode::BAD_GATEWAY,
             };
             let body = json!({"success": false, "result": null, "server": server, "tool": tool, "execution_time_ms": ms, "error": e.to_string()});
-            (status, Json(body)).into_response()
+            let mut response = (status, Json(body)).into_response();
+            if let CallError::Down { retry_in, .. } = e {
+                // Retryable: when the supervisor's next attempt is due (at least a second).
+                let secs = retry_in.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64);
+                response.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            response
         }
     }
 }
@@ -104,6 +110,26 @@ async fn status(State(app): State<Arc<App>>) -> Json<Value> {
         "last_refresh": refresh, "servers": statuses,
         "sessions": {"http": g.table.count().await, "open": g.peers.live()},
     }))
+}
+
+/// `POST /servers/{name}/restart` and `/stop` (admin token): 202 with what became of the order, 404 for a name
+/// that is not configured, 409 for a disabled server.
+async fn operate(State(app): State<Arc<App>>, Path((name, action)): Path<(String, String)>) -> Response {
+    let registry = &app.gateway.registry;
+    let result = match action.as_str() {
+        "restart" => registry.restart(&name),
+        "stop" => registry.stop(&name),
+        _ => return error(StatusCode::NOT_FOUND, "unknown action: use restart or stop"),
+    };
+    match result {
+        Ok(accepted) => {
+            tracing::info!(server = %name, "operator: {action} ({accepted:?})");
+            (StatusCode::ACCEPTED, Json(json!({"server": name, "action": action, "accepted": accepted})))
+                .into_response()
+        }
+        Err(e @ ControlError::Unknown { .. }) => error(StatusCode::NOT_FOUND, &e.to_string()),
+        Err(e @ ControlError::Disabled(_)) => error(StatusCode::CONFLICT, &e.to_string()),
+    }
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
@@ -162,6 +188,7 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards) -> Router {
         .route("/status", get(status))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/servers/{name}/{action}", post(operate))
         .nest_service("/mcp", mcp)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))

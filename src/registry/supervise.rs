@@ -1,8 +1,13 @@
 //! One task per server keeps it connected: connect, watch for death or `tools/list_changed`, restart with
-//! exponential backoff (reset after a stable period), give up after the crash-loop cap, and on shutdown close
-//! the session and make sure the child is gone.
+//! jittered exponential backoff (reset when it had been up for the stable period), obey the operator's orders
+//! (`control`), and on shutdown close the session and make sure the child is gone.
+//!
+//! Past the crash-loop cap a one-shot face (ask, call, tools, triage) gives up — the server stays failed until an
+//! operator restarts it — while a long-running face (serve, chat) keeps trying at up to `max_backoff`, as
+//! Kubernetes' CrashLoopBackOff does; `restart.give_up` decides per server.
 
 use super::connect::{self, Conn, Event};
+use super::control::{Order, STOPPED};
 use super::{Inner, Phase, Server};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,82 +16,83 @@ use tokio::sync::{mpsc, oneshot};
 /// How long a child may take to exit after its stdin closes before it is killed.
 const GRACE: Duration = Duration::from_millis(300);
 
-pub(super) async fn supervise(inner: Arc<Inner>, server: Arc<Server>, ready: oneshot::Sender<()>) {
+/// Why the supervisor stopped waiting.
+enum Next {
+    /// Connect again (after a crash and its backoff, or on an operator's restart).
+    Connect,
+    /// Out of service until an operator restarts it.
+    Hold,
+    /// The registry is shutting down.
+    Exit,
+}
+
+pub(super) async fn supervise(
+    inner: Arc<Inner>,
+    server: Arc<Server>,
+    ready: oneshot::Sender<()>,
+    mut orders: mpsc::UnboundedReceiver<Order>,
+) {
     let policy = server.cfg.restart.clone();
+    let gives_up = policy.give_up.unwrap_or(!inner.long_running);
     let shutdown = inner.shutdown.clone();
     let mut ready = Some(ready);
-    let mut backoff = policy.backoff;
-    let mut crashes = 0u32;
+    let (mut backoff_attempt, mut crashes) = (0u32, 0u32);
+    let mut next = Next::Connect;
     loop {
-        server.update(|s| s.phase = Phase::Starting);
+        match next {
+            Next::Exit => break,
+            Next::Hold => {
+                server.update(|s| {
+                    s.phase = Phase::Stopped;
+                    s.last_error = Some(STOPPED.into());
+                    s.next_attempt = None;
+                });
+                inner.changed();
+                next = wait_for_restart(&mut orders, &shutdown).await;
+                (backoff_attempt, crashes) = (0, 0);
+                if matches!(next, Next::Connect) {
+                    server.update(|s| s.restarts += 1);
+                }
+                continue;
+            }
+            Next::Connect => {}
+        }
+        server.update(|s| {
+            s.phase = Phase::Starting;
+            s.next_attempt = None;
+        });
         let (tx, mut events) = mpsc::unbounded_channel();
         let attempt = tokio::select! {
             r = connect::connect(&server.cfg, &server.tail, tx) => r,
             _ = shutdown.cancelled() => break,
         };
-        let reason = match attempt {
-            Err(e) => failure(&server, e),
-            Ok(Conn { service, mut child, tools }) => {
-                let peer = service.peer().clone();
-                let pid = child.as_ref().and_then(|c| c.id());
-                server.update(|s| {
-                    s.phase = Phase::Up;
-                    s.peer = Some(peer.clone());
-                    s.tools = tools;
-                    s.pid = pid;
-                    s.up_since = Some(Instant::now());
-                });
-                inner.rebuild();
-                if let Some(r) = ready.take() {
-                    let _ = r.send(());
+        let (reason, uptime) = match attempt {
+            Err(e) => (failure(&server, e), Duration::ZERO),
+            Ok(conn) => match run(&inner, &server, conn, &mut events, &mut orders, ready.take()).await {
+                Ended::Down(reason, uptime) => (reason, uptime),
+                Ended::Order(Order::Restart) => {
+                    (backoff_attempt, crashes) = (0, 0);
+                    server.update(|s| s.restarts += 1);
+                    next = Next::Connect;
+                    continue;
                 }
-                let started = Instant::now();
-                let ct = service.cancellation_token();
-                let mut closed = tokio::spawn(service.waiting());
-                let reason = loop {
-                    tokio::select! {
-                        _ = &mut closed => break "connection closed".to_string(),
-                        Some(Event::ToolsChanged) = events.recv() => {
-                            match tokio::time::timeout(server.cfg.timeout, peer.list_all_tools()).await {
-                                Ok(Ok(tools)) => {
-                                    server.update(|s| s.tools = tools);
-                                    inner.rebuild();
-                                }
-                                Ok(Err(e)) => tracing::warn!(server = %server.cfg.name, "re-listing tools failed: {e}"),
-                                Err(_) => tracing::warn!(server = %server.cfg.name, "re-listing tools timed out"),
-                            }
-                        }
-                        _ = shutdown.cancelled() => {
-                            ct.cancel();
-                            stop_child(child.as_mut()).await;
-                            server.update(|s| { s.phase = Phase::Stopped; s.peer = None; s.pid = None; });
-                            return;
-                        }
-                    }
-                };
-                let reason = match child.as_mut() {
-                    Some(c) => match tokio::time::timeout(GRACE, c.wait()).await {
-                        Ok(Ok(status)) => connect::describe_exit(status),
-                        _ => {
-                            stop_child(Some(c)).await;
-                            reason
-                        }
-                    },
-                    None => reason,
-                };
-                if started.elapsed() >= policy.stable {
-                    crashes = 0;
-                    backoff = policy.backoff;
+                Ended::Order(Order::Stop) => {
+                    next = Next::Hold;
+                    continue;
                 }
-                failure(&server, reason)
-            }
+                Ended::Shutdown => return,
+            },
         };
         if let Some(r) = ready.take() {
             let _ = r.send(());
         }
-        inner.changed();
+        server.crashed();
+        if uptime >= policy.stable {
+            (backoff_attempt, crashes) = (0, 0);
+        }
         crashes += 1;
-        if crashes > policy.max_restarts {
+        backoff_attempt += 1;
+        if gives_up && crashes > policy.max_restarts {
             let msg = format!("gave up after {} restarts; last error: {reason}", policy.max_restarts);
             tracing::warn!(server = %server.cfg.name, "{msg}");
             server.update(|s| {
@@ -94,17 +100,130 @@ pub(super) async fn supervise(inner: Arc<Inner>, server: Arc<Server>, ready: one
                 s.last_error = Some(msg);
             });
             inner.changed();
-            return;
+            next = wait_for_restart(&mut orders, &shutdown).await;
+            (backoff_attempt, crashes) = (0, 0);
+            if matches!(next, Next::Connect) {
+                server.update(|s| s.restarts += 1);
+            }
+            continue;
         }
-        tracing::info!(server = %server.cfg.name, "down ({reason}); restarting in {} ms", backoff.as_millis());
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.cancelled() => break,
+        let delay = crate::backoff::delay(backoff_attempt, policy.backoff, policy.max_backoff);
+        tracing::info!(server = %server.cfg.name, "down ({reason}); restarting in {} ms", delay.as_millis());
+        server.update(|s| s.next_attempt = Some(Instant::now() + delay));
+        inner.changed();
+        next = tokio::select! {
+            _ = tokio::time::sleep(delay) => Next::Connect,
+            _ = shutdown.cancelled() => Next::Exit,
+            order = orders.recv() => match order {
+                Some(Order::Restart) => { (backoff_attempt, crashes) = (0, 0); Next::Connect }
+                Some(Order::Stop) => Next::Hold,
+                None => Next::Exit,
+            },
+        };
+        if matches!(next, Next::Connect) {
+            server.update(|s| s.restarts += 1);
         }
-        backoff = (backoff * 2).min(policy.max_backoff);
-        server.update(|s| s.restarts += 1);
     }
-    server.update(|s| s.phase = Phase::Stopped);
+    server.update(|s| {
+        s.phase = Phase::Stopped;
+        s.next_attempt = None;
+    });
+}
+
+/// Waits, out of service, for an operator's restart (a stop is already in effect) or the shutdown.
+async fn wait_for_restart(
+    orders: &mut mpsc::UnboundedReceiver<Order>,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> Next {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Next::Exit,
+            order = orders.recv() => match order {
+                Some(Order::Restart) => return Next::Connect,
+                Some(Order::Stop) => continue,
+                None => return Next::Exit,
+            },
+        }
+    }
+}
+
+/// How a connection ended.
+enum Ended {
+    /// It went down: why, and how long it had been up.
+    Down(String, Duration),
+    Order(Order),
+    Shutdown,
+}
+
+/// Serves one live connection: marks the server up, re-lists tools on `list_changed`, and returns when the
+/// connection ends, an order comes, or the registry shuts down (the connection is closed in the last two cases).
+async fn run(
+    inner: &Inner,
+    server: &Server,
+    Conn { service, mut child, tools }: Conn,
+    events: &mut mpsc::UnboundedReceiver<Event>,
+    orders: &mut mpsc::UnboundedReceiver<Order>,
+    ready: Option<oneshot::Sender<()>>,
+) -> Ended {
+    let peer = service.peer().clone();
+    let pid = child.as_ref().and_then(|c| c.id());
+    server.update(|s| {
+        s.phase = Phase::Up;
+        s.peer = Some(peer.clone());
+        s.tools = tools;
+        s.pid = pid;
+        s.up_since = Some(Instant::now());
+        s.restart_pending = false;
+    });
+    inner.rebuild();
+    if let Some(r) = ready {
+        let _ = r.send(());
+    }
+    let started = Instant::now();
+    let ct = service.cancellation_token();
+    let mut closed = tokio::spawn(service.waiting());
+    let ended = loop {
+        tokio::select! {
+            _ = &mut closed => break None,
+            Some(Event::ToolsChanged) = events.recv() => {
+                match tokio::time::timeout(server.cfg.timeout, peer.list_all_tools()).await {
+                    Ok(Ok(tools)) => {
+                        server.update(|s| s.tools = tools);
+                        inner.rebuild();
+                    }
+                    Ok(Err(e)) => tracing::warn!(server = %server.cfg.name, "re-listing tools failed: {e}"),
+                    Err(_) => tracing::warn!(server = %server.cfg.name, "re-listing tools timed out"),
+                }
+            }
+            Some(order) = orders.recv() => break Some(Ended::Order(order)),
+            _ = inner.shutdown.cancelled() => break Some(Ended::Shutdown),
+        }
+    };
+    if let Some(ended) = ended {
+        // Closed on purpose: the session first, then the child (given a moment to exit on its own).
+        ct.cancel();
+        stop_child(child.as_mut()).await;
+        server.update(|s| {
+            s.peer = None;
+            s.pid = None;
+            s.up_since = None;
+            if matches!(ended, Ended::Shutdown) {
+                s.phase = Phase::Stopped;
+            }
+        });
+        return ended;
+    }
+    let reason = match child.as_mut() {
+        Some(c) => match tokio::time::timeout(GRACE, c.wait()).await {
+            Ok(Ok(status)) => connect::describe_exit(status),
+            _ => {
+                stop_child(Some(c)).await;
+                "connection closed".to_string()
+            }
+        },
+        None => "connection closed".to_string(),
+    };
+    Ended::Down(failure(server, reason), started.elapsed())
 }
 
 /// Marks the server down with `reason` and the tail of its stderr; returns the full message.
@@ -117,6 +236,7 @@ fn failure(server: &Server, reason: String) -> String {
         s.pid = None;
         s.up_since = None;
         s.last_error = Some(msg.clone());
+        s.restart_pending = false;
     });
     msg
 }

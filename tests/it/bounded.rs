@@ -81,6 +81,7 @@ async fn a_thousand_short_lived_sessions_leave_only_the_live_ones() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let guards = hub::gateway::guard::Guards {
         token: None,
+        admin_token: None,
         body_limit: 1 << 20,
         rate: None,
         allowed_hosts: vec!["127.0.0.1".into(), "localhost".into()],

@@ -11,5 +11,6 @@ mod planner;
 mod reliability;
 mod repl;
 mod servers;
+mod supervision;
 mod triage;
 mod util;
