@@ -11,6 +11,8 @@
 
 #[path = "../tests/it/model.rs"]
 mod model;
+#[path = "common/procs.rs"]
+mod procs;
 #[path = "common/serve.rs"]
 mod serve;
 
@@ -39,25 +41,6 @@ struct CallRec {
     end: Instant,
     ok: bool,
     error: String,
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
-}
-
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-        let ppid =
-            stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|x| x.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            out.push(p);
-        }
-    }
-    out
 }
 
 fn pct(xs: &mut [Duration], p: f64) -> Duration {
@@ -196,7 +179,7 @@ fn gateway_path(failures: &mut Vec<String>) {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let code = child.wait().ok().and_then(|s| s.code());
     std::thread::sleep(Duration::from_millis(500));
-    let orphans: Vec<u32> = seen.iter().copied().filter(|p| alive(*p)).collect();
+    let orphans: Vec<u32> = seen.iter().copied().filter(|p| procs::alive(*p)).collect();
     println!("exit after SIGTERM: {code:?}; server processes seen: {}; orphans: {}", seen.len(), orphans.len());
     for c in &healthy_failed {
         failures.push(format!("healthy call to {} failed: {}", c.server, c.error));
@@ -236,7 +219,7 @@ fn agent_path(failures: &mut Vec<String>) {
     let mut kills = 0;
     while child.try_wait().ok().flatten().is_none() {
         std::thread::sleep(Duration::from_millis(300));
-        let kids = children(child.id());
+        let kids = procs::children(child.id());
         seen.extend(kids.iter().copied());
         if let Some(k) = kids.get(kills % kids.len().max(1)) {
             unsafe { libc::kill(*k as i32, libc::SIGKILL) };
@@ -252,7 +235,7 @@ fn agent_path(failures: &mut Vec<String>) {
         .map(|l| l["tool_calls"].as_array().map_or(0, |c| c.iter().filter(|c| c["ok"] == false).count()))
         .sum();
     std::thread::sleep(Duration::from_millis(300));
-    let orphans: Vec<u32> = seen.iter().copied().filter(|p| alive(*p)).collect();
+    let orphans: Vec<u32> = seen.iter().copied().filter(|p| procs::alive(*p)).collect();
     println!(
         "exit {code:?}; items written {} (distinct {}), kills {kills}, tool calls that failed (server down, told to the model) {tool_errors}, orphans {}",
         lines.len(),

@@ -124,13 +124,17 @@ pub fn status_table(statuses: &[Status]) -> String {
                 opt(s.pid.map(|p| p.to_string())),
                 opt(s.uptime_s.map(|u| format!("{u:.1}s"))),
                 s.restarts.to_string(),
+                s.crashes_10m.to_string(),
+                opt(s.next_attempt_in_s.map(|d| format!("in {d:.1}s"))),
                 s.tools.to_string(),
                 opt(s.ping_ms.map(|p| format!("{p:.1}ms"))),
                 opt(s.last_error.clone()),
             ]
         })
         .collect();
-    table(&["SERVER", "STATE", "PID", "UPTIME", "RESTARTS", "TOOLS", "PING", "LAST ERROR"], &rows, 100)
+    let headers =
+        ["SERVER", "STATE", "PID", "UPTIME", "RESTARTS", "CRASHES/10M", "NEXT", "TOOLS", "PING", "LAST ERROR"];
+    table(&headers, &rows, 100)
 }
 
 #[cfg(test)]
