@@ -137,11 +137,11 @@ fn main() {
         while started.elapsed() < duration {
             tokio::time::sleep(Duration::from_secs(1)).await;
             tick += 1;
-            if tick % 2 == 0 {
+            if tick.is_multiple_of(2) {
                 samples.push((started.elapsed(), procs::status_kb(gw, "VmRSS:"), procs::fds(gw)));
             }
             // No kill in the last 10 s: every kill must be followed by a recovery the run can see.
-            if tick % 15 == 0
+            if tick.is_multiple_of(15)
                 && started.elapsed() + Duration::from_secs(10) < duration
                 && let Some(p) = pid_of(&http, &base, "payments").await
             {
