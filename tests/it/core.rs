@@ -235,7 +235,7 @@ fn phase(registry: &hub::registry::Registry, name: &str) -> hub::registry::Phase
 async fn kill_9_then_calls_fail_fast_then_the_server_is_back() {
     use hub::registry::Phase;
     // The backoff keeps the server down long enough to be called while down, whatever the machine's load.
-    let text = format!("{}\n{}", Env::server_entry("crm", "crm"), testkit("kit", "restart = { backoff_ms = 3000 }"));
+    let text = format!("{}\n{}", Env::server_entry("crm", "crm"), testkit("kit", "restart = { backoff_ms = 5000 }"));
     let env = Env::new();
     let config =
         hub::config::parse(&text, "test", &|k| env.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap();

@@ -126,7 +126,7 @@ impl ClientHandler for Watcher {
 fn mcp_clients_see_a_killed_server_go_and_come_back() {
     let env = Env::new();
     env.config(&format!(
-        "{}[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\nrequired = true\nrestart = {{ backoff_ms = 3000 }}\n",
+        "{}[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\nrequired = true\nrestart = {{ backoff_ms = 5000 }}\n",
         Env::server_entry("crm", "crm")
     ));
     let s = serve(&env, &[]);
