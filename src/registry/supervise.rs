@@ -42,17 +42,8 @@ pub(super) async fn supervise(
         match next {
             Next::Exit => break,
             Next::Hold => {
-                server.update(|s| {
-                    s.phase = Phase::Stopped;
-                    s.last_error = Some(STOPPED.into());
-                    s.next_attempt = None;
-                });
-                inner.changed();
-                next = wait_for_restart(&mut orders, &shutdown).await;
+                next = park(&inner, &server, &mut orders, Phase::Stopped, STOPPED.into()).await;
                 (backoff_attempt, crashes) = (0, 0);
-                if matches!(next, Next::Connect) {
-                    server.update(|s| s.restarts += 1);
-                }
                 continue;
             }
             Next::Connect => {}
@@ -95,16 +86,8 @@ pub(super) async fn supervise(
         if gives_up && crashes > policy.max_restarts {
             let msg = format!("gave up after {} restarts; last error: {reason}", policy.max_restarts);
             tracing::warn!(server = %server.cfg.name, "{msg}");
-            server.update(|s| {
-                s.phase = Phase::Failed;
-                s.last_error = Some(msg);
-            });
-            inner.changed();
-            next = wait_for_restart(&mut orders, &shutdown).await;
+            next = park(&inner, &server, &mut orders, Phase::Failed, msg).await;
             (backoff_attempt, crashes) = (0, 0);
-            if matches!(next, Next::Connect) {
-                server.update(|s| s.restarts += 1);
-            }
             continue;
         }
         let delay = crate::backoff::delay(backoff_attempt, policy.backoff, policy.max_backoff);
@@ -130,16 +113,29 @@ pub(super) async fn supervise(
     });
 }
 
-/// Waits, out of service, for an operator's restart (a stop is already in effect) or the shutdown.
-async fn wait_for_restart(
+/// Out of service (`phase`: failed, or stopped by the operator, with `why`) until an operator's restart — then
+/// counted as a restart — or the shutdown.
+async fn park(
+    inner: &Inner,
+    server: &Server,
     orders: &mut mpsc::UnboundedReceiver<Order>,
-    shutdown: &tokio_util::sync::CancellationToken,
+    phase: Phase,
+    why: String,
 ) -> Next {
+    server.update(|s| {
+        s.phase = phase;
+        s.last_error = Some(why);
+        s.next_attempt = None;
+    });
+    inner.changed();
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return Next::Exit,
+            _ = inner.shutdown.cancelled() => return Next::Exit,
             order = orders.recv() => match order {
-                Some(Order::Restart) => return Next::Connect,
+                Some(Order::Restart) => {
+                    server.update(|s| s.restarts += 1);
+                    return Next::Connect;
+                }
                 Some(Order::Stop) => continue,
                 None => return Next::Exit,
             },
