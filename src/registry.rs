@@ -144,11 +144,16 @@ pub(crate) struct Inner {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// A long-running face (serve, chat): servers are restarted forever unless their policy says give up.
     long_running: bool,
+    /// Held while the index is rebuilt (see `rebuild`).
+    rebuilding: Mutex<()>,
 }
 
 impl Inner {
     /// Rebuilds the index from every server's last known tools (a down server's tools stay listed).
     fn rebuild(&self) {
+        // One rebuild at a time: two supervisors rebuilding at once could otherwise store the one that read the
+        // servers' lists first last, losing the other's tools (seen: a server up and listed, its tools unknown).
+        let _one = self.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
         let lists = self
             .servers
             .iter()
@@ -199,6 +204,7 @@ impl Registry {
             last_refresh: Mutex::new(None),
             tasks: Mutex::default(),
             long_running: config.long_running,
+            rebuilding: Mutex::new(()),
         });
         let mut waits = Vec::new();
         for (server, orders) in inner.servers.iter().zip(orders) {
