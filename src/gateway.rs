@@ -12,7 +12,7 @@ pub mod sessions;
 pub mod stats;
 
 use crate::exit::{self, Failure};
-use crate::registry::{CallError, Registry};
+use crate::registry::{CallError, Called, Registry};
 use rmcp::ServiceExt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,11 +46,29 @@ pub fn outcome(e: &CallError) -> &'static str {
 }
 
 impl Gateway {
-    /// Counts and audits one call under its index entry, or under `unknown` when the name is not in the index.
-    pub async fn record(&self, client: &str, via: &str, requested: &str, outcome: &'static str, took: Duration) {
-        let index = self.registry.index();
-        let label =
-            index.get(requested).map_or(stats::Label::UNKNOWN, |e| stats::Label { server: &e.server, tool: &e.name });
+    /// Counts and audits one call (every face calls this once per call): its outcome, under the entry the call
+    /// resolved — looked up again only for a failure that carries none — or under `unknown` for a name the index
+    /// does not have.
+    pub async fn record(
+        &self,
+        client: &str,
+        via: &str,
+        requested: &str,
+        result: &Result<Called, CallError>,
+        took: Duration,
+    ) {
+        let (outcome, index) = match result {
+            Ok(c) => (if c.result.is_error == Some(true) { "tool_error" } else { "ok" }, None),
+            Err(e @ CallError::UnknownTool { .. }) => (outcome(e), None),
+            Err(e) => (outcome(e), Some(self.registry.index())),
+        };
+        let label = match (result, &index) {
+            (Ok(c), _) => stats::Label { server: &c.entry.server, tool: &c.entry.name },
+            (Err(_), Some(index)) => index
+                .get(requested)
+                .map_or(stats::Label::UNKNOWN, |e| stats::Label { server: &e.server, tool: &e.name }),
+            (Err(_), None) => stats::Label::UNKNOWN,
+        };
         self.stats.record(client, via, requested, label, outcome, took).await;
     }
 }

@@ -68,12 +68,7 @@ impl ServerHandler for Hub {
         let client = context.peer.peer_info().map(|i| i.client_info.name.clone()).unwrap_or_else(|| "mcp".into());
         let start = Instant::now();
         let result = self.gateway.registry.call_cancellable(&request.name, request.arguments, &context.ct).await;
-        let outcome = match &result {
-            Ok(c) if c.result.is_error == Some(true) => "tool_error",
-            Ok(_) => "ok",
-            Err(e) => super::outcome(e),
-        };
-        self.gateway.record(&client, self.via, &request.name, outcome, start.elapsed()).await;
+        self.gateway.record(&client, self.via, &request.name, &result, start.elapsed()).await;
         match result {
             Ok(c) => {
                 // Passed through from upstream, where the field may have been absent (older protocol); this

@@ -65,12 +65,7 @@ async fn call(
     let took = start.elapsed();
     let ms = crate::output::millis(took);
     let client = addr.ip().to_string();
-    let outcome = match &result {
-        Ok(c) if c.result.is_error == Some(true) => "tool_error",
-        Ok(_) => "ok",
-        Err(e) => super::outcome(e),
-    };
-    app.gateway.record(&client, "rest", tool, outcome, took).await;
+    app.gateway.record(&client, "rest", tool, &result, took).await;
     match result {
         Ok(c) => {
             let ok = c.result.is_error != Some(true);
