@@ -136,6 +136,11 @@ pub fn exit_code(status: Status) -> u8 {
 /// with exit 130.
 pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shutdown) -> exit::Result<u8> {
     let started = Instant::now();
+    if !a.quiet {
+        for w in crate::output::warnings(&registry) {
+            eprintln!("warning: {w}");
+        }
+    }
     let cfg = config.model.clone();
     if cfg.offline {
         let outcome = tokio::select! {

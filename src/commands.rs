@@ -22,13 +22,8 @@ pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
         .map(|e| vec![e.name.clone(), e.server.clone(), e.kind().to_string(), e.description().to_string()])
         .collect();
     print!("{}", output::table(&["NAME", "SERVER", "KIND", "DESCRIPTION"], &rows, 70));
-    for s in registry.servers() {
-        if let Some(reason) = s.down_reason().filter(|_| s.cfg.enabled) {
-            eprintln!("warning: server '{}' is {:?}: {reason}", s.cfg.name, s.phase());
-        }
-    }
-    for c in &index.collisions {
-        eprintln!("warning: {c}");
+    for w in output::warnings(&registry) {
+        eprintln!("warning: {w}");
     }
     Ok(exit::OK)
 }

@@ -5,9 +5,11 @@
 
 mod expand;
 pub mod import;
+mod limits;
 mod raw;
 
 pub use expand::expand;
+pub use limits::Limits;
 
 use crate::exit::Failure;
 use raw::{RawConfig, RawRestart, RawServer};
@@ -93,6 +95,8 @@ pub struct ServerConfig {
     pub approve: Approve,
     pub triage_allow: Vec<String>,
     pub restart: RestartPolicy,
+    /// What hub accepts from it (message size, tools, descriptions, schemas).
+    pub limits: Limits,
 }
 
 impl ServerConfig {
@@ -268,6 +272,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             approve,
             triage_allow: s.triage_allow.clone().unwrap_or_default(),
             restart: restart(s.restart.as_ref().unwrap_or(&default_restart), &default_restart),
+            limits: limits::resolve(s.limits.as_ref(), defaults.limits.as_ref(), &format!("servers.{name}."), &err)?,
         });
     }
     let model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;

@@ -90,8 +90,26 @@ pub fn server_states(registry: &Registry) -> serde_json::Map<String, Value> {
     registry
         .servers()
         .iter()
-        .map(|s| (s.cfg.name.clone(), serde_json::json!({"state": s.phase(), "error": s.down_reason()})))
+        .map(|s| {
+            let doc = serde_json::json!({"state": s.phase(), "error": s.down_reason(), "problems": s.problems()});
+            (s.cfg.name.clone(), doc)
+        })
         .collect()
+}
+
+/// What the person should know about the servers before reading a result, one line each: servers that are
+/// not up and why, what was wrong with their tool listings, name collisions. `hub tools` and `hub ask` print
+/// them on stderr; `--json` carries the same facts in `servers`.
+pub fn warnings(registry: &Registry) -> Vec<String> {
+    let mut lines = Vec::new();
+    for s in registry.servers().iter().filter(|s| s.cfg.enabled) {
+        if let Some(reason) = s.down_reason() {
+            lines.push(format!("server '{}' is {:?}: {reason}", s.cfg.name, s.phase()));
+        }
+        lines.extend(s.problems().iter().map(|p| format!("server '{}': {p}", s.cfg.name)));
+    }
+    lines.extend(registry.index().collisions.iter().cloned());
+    lines
 }
 
 /// The tool index as one document — the same shape for `hub tools --json` and REST `GET /tools`.
@@ -134,7 +152,13 @@ pub fn status_table(statuses: &[Status]) -> String {
         .collect();
     let headers =
         ["SERVER", "STATE", "PID", "UPTIME", "RESTARTS", "CRASHES/10M", "NEXT", "TOOLS", "PING", "LAST ERROR"];
-    table(&headers, &rows, 100)
+    let mut out = table(&headers, &rows, 100);
+    for s in statuses {
+        for p in &s.problems {
+            out.push_str(&format!("{}: {p}\n", s.name));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

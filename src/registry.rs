@@ -7,11 +7,15 @@
 pub mod connect;
 mod control;
 pub mod index;
+mod listing;
 mod supervise;
+pub mod vet;
+mod wire;
 
 use crate::config::{Config, ServerConfig};
 pub use control::{Accepted, ControlError};
 pub use index::{Entry, Index};
+pub use vet::Problem;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam, ClientRequest, JsonObject,
     ServerResult, Tool,
@@ -41,7 +45,11 @@ pub enum Phase {
 struct State {
     phase: Phase,
     peer: Option<Peer<RoleClient>>,
+    /// The live connection's protocol-error latch (the call path trips it for HTTP servers).
+    fault: Option<wire::Fault>,
     tools: Vec<Tool>,
+    /// What was wrong with its last listing (entries skipped, cut, fixed; the cap).
+    problems: Vec<Problem>,
     pid: Option<u32>,
     up_since: Option<Instant>,
     restarts: u32,
@@ -71,6 +79,10 @@ impl Server {
     }
     pub fn phase(&self) -> Phase {
         self.read(|s| s.phase)
+    }
+    /// What was wrong with its last tool listing.
+    pub fn problems(&self) -> Vec<Problem> {
+        self.read(|s| s.problems.clone())
     }
     /// Why the server is not up (its last error), if it is not.
     pub fn down_reason(&self) -> Option<String> {
@@ -102,6 +114,8 @@ pub struct Status {
     pub next_attempt_in_s: Option<f64>,
     pub tools: usize,
     pub ping_ms: Option<f64>,
+    /// What was wrong with its last tool listing: entries skipped, cut or fixed, and the cap.
+    pub problems: Vec<Problem>,
 }
 
 /// Why a call did not produce a tool result.
@@ -282,7 +296,8 @@ impl Registry {
             reason: "not configured".into(),
             retry_in: None,
         })?;
-        let Some(peer) = server.read(|s| if s.phase == Phase::Up { s.peer.clone() } else { None }) else {
+        let live = server.read(|s| if s.phase == Phase::Up { s.peer.clone().zip(s.fault.clone()) } else { None });
+        let Some((peer, fault)) = live else {
             return Err(CallError::Down {
                 server: entry.server.clone(),
                 reason: server.down_reason().unwrap_or_default(),
@@ -322,8 +337,14 @@ impl Registry {
             Err(ServiceError::Timeout { .. }) => {
                 Err(CallError::Timeout { tool: entry.name.clone(), after: server.cfg.timeout })
             }
-            Err(ServiceError::TransportClosed | ServiceError::TransportSend(_)) => {
-                Err(down("the connection closed during the call"))
+            Err(e @ (ServiceError::TransportClosed | ServiceError::TransportSend(_))) => {
+                if let Some(reason) = wire::fault_of(&e) {
+                    fault.trip(reason);
+                }
+                Err(down(&match fault.reason() {
+                    Some(reason) => format!("it broke the protocol during the call: {reason}"),
+                    None => format!("the connection closed during the call ({e})"),
+                }))
             }
             Err(ServiceError::McpError(e)) => {
                 Err(CallError::Protocol { server: server_name, message: e.message.to_string() })

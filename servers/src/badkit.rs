@@ -8,7 +8,14 @@
 //! - `flood`     sends 100 000 log notifications and 1 000 `tools/list_changed` after the handshake, then
 //!   behaves
 //!
-//! Anything else (or unset): a well-behaved server.
+//! and with a hostile `tools/list` reply (the answers themselves are in `hostile`, shared with the HTTP test
+//! server): `bad_utf8`, `deep`, `long_desc`, `endless`, `not_jsonrpc`, `mixed`, `many` (`HUB_BADKIT_TOOLS`
+//! tools, default 100 000, in pages of `HUB_BADKIT_PAGE`, default all in one), `relist_flood`
+//! (`HUB_BADKIT_COUNT` `list_changed` notifications, default 200 000, after the handshake).
+//!
+//! `ping` answers `pong; tools/list served N times`. Anything else (or unset): a well-behaved server.
+
+pub mod hostile;
 
 use serde_json::{Value, json};
 use std::io::{BufRead, Write};
@@ -24,22 +31,37 @@ fn answer(id: &Value, result: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Notifications sent once the client says it is initialized.
+fn after_handshake(mode: &str, out: &mut impl Write) -> std::io::Result<()> {
+    let changed = json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"});
+    match mode {
+        "flood" => {
+            for i in 0..100_000 {
+                let note = json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": format!("flood {i}")}});
+                send(out, &note)?;
+            }
+            (0..1_000).try_for_each(|_| send(out, &changed))
+        }
+        "relist_flood" => (0..env_number("HUB_BADKIT_COUNT", 200_000)).try_for_each(|_| send(out, &changed)),
+        _ => Ok(()),
+    }
+}
+
 pub fn run() -> std::io::Result<()> {
     let mode = std::env::var("HUB_BADKIT_MODE").unwrap_or_default();
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
+    let mut listed = 0usize;
     for line in stdin.lock().lines() {
         let line = line?;
         let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
         let Some(id) = msg.get("id").cloned() else {
-            if msg["method"] == "notifications/initialized" && mode == "flood" {
-                for i in 0..100_000 {
-                    let note = json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": format!("flood {i}")}});
-                    send(&mut out, &note)?;
-                }
-                for _ in 0..1_000 {
-                    send(&mut out, &json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}))?;
-                }
+            if msg["method"] == "notifications/initialized" {
+                after_handshake(&mode, &mut out)?;
             }
             continue;
         };
@@ -53,12 +75,29 @@ pub fn run() -> std::io::Result<()> {
                 json!({"protocolVersion": msg["params"]["protocolVersion"].as_str().unwrap_or("2025-06-18"),
                        "capabilities": {"tools": {"listChanged": true}}, "serverInfo": {"name": "badkit", "version": "0"}}),
             ),
-            "tools/list" => answer(
-                &id,
-                json!({"tools": [{"name": "ping", "description": "Answers pong (or misbehaves).",
-                                  "inputSchema": {"type": "object", "properties": {}},
-                                  "annotations": {"readOnlyHint": true}}]}),
-            ),
+            "tools/list" => {
+                listed += 1;
+                let cursor = msg["params"]["cursor"].as_str();
+                match hostile::tools_list(&mode, &id, cursor) {
+                    hostile::Reply::Bytes(bytes) => {
+                        out.write_all(&bytes)?;
+                        out.flush()?;
+                        continue;
+                    }
+                    hostile::Reply::Endless(head) => {
+                        out.write_all(&head)?;
+                        loop {
+                            out.write_all(&[b' '; 65_536])?;
+                        }
+                    }
+                    hostile::Reply::Default => answer(
+                        &id,
+                        json!({"tools": [{"name": "ping", "description": "Answers pong (or misbehaves).",
+                                          "inputSchema": {"type": "object", "properties": {}},
+                                          "annotations": {"readOnlyHint": true}}]}),
+                    ),
+                }
+            }
             "ping" => answer(&id, json!({})),
             "tools/call" => match mode.as_str() {
                 "silent" => continue,
@@ -67,10 +106,13 @@ pub fn run() -> std::io::Result<()> {
                     answer(&wrong, json!({"content": [{"type": "text", "text": "pong"}]}))
                 }
                 "huge" => {
-                    let mb: usize = std::env::var("HUB_BADKIT_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+                    let mb = env_number("HUB_BADKIT_MB", 50);
                     answer(&id, json!({"content": [{"type": "text", "text": "x".repeat(mb * 1024 * 1024)}]}))
                 }
-                _ => answer(&id, json!({"content": [{"type": "text", "text": "pong"}]})),
+                _ => {
+                    let text = format!("pong; tools/list served {listed} times");
+                    answer(&id, json!({"content": [{"type": "text", "text": text}]}))
+                }
             },
             _ => {
                 json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("method not found: {method}")}})

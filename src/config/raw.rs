@@ -44,6 +44,8 @@ pub struct RawDefaults {
     pub startup_timeout_s: Option<Spanned<f64>>,
     /// For every server that does not set its own.
     pub restart: Option<RawRestart>,
+    /// Keys every server inherits unless it sets its own (see `limits`).
+    pub limits: Option<super::limits::RawLimits>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -64,6 +66,7 @@ pub struct RawServer {
     /// Tool-name globs that triage may run even though they write (triage is read-only otherwise).
     pub triage_allow: Option<Vec<String>>,
     pub restart: Option<RawRestart>,
+    pub limits: Option<super::limits::RawLimits>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -1,11 +1,13 @@
 //! Opening one MCP connection: spawning a stdio server (piped stdio, stderr drained into a tail kept for error
 //! messages, killed with the hub even on SIGKILL via PDEATHSIG) or opening a streamable-HTTP session, then the
-//! MCP handshake under the server's startup timeout and the first tools/list.
+//! MCP handshake under the server's startup timeout and the first, checked tool listing (`listing`).
 //!
-//! Owns: the child process and the client handler. Not: restarts (see `supervise`).
+//! Owns: the child process and the client handler. Not: restarts (see `supervise`), the stdio framing (`wire`).
 
+use super::listing::{self, Listing};
+use super::wire::{self, Fault, Wire};
 use crate::config::{ServerConfig, Transport};
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, Tool};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use std::collections::VecDeque;
@@ -13,7 +15,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 const TAIL_LINES: usize = 20;
 
@@ -37,16 +39,12 @@ impl Tail {
     }
 }
 
-/// What the handler tells the supervisor.
-#[derive(Debug)]
-pub enum Event {
-    ToolsChanged,
-}
-
-/// The hub's client side of one connection: identifies as hub, forwards list changes.
+/// The hub's client side of one connection: identifies as hub, tells the supervisor the tool list changed.
+/// A flood of `list_changed` coalesces: `Notify` keeps at most one wake-up while the supervisor is busy
+/// listing, so one listing is in flight and at most one queued.
 #[derive(Clone)]
 pub struct Handler {
-    events: mpsc::UnboundedSender<Event>,
+    tools_changed: Arc<Notify>,
 }
 
 impl ClientHandler for Handler {
@@ -55,17 +53,18 @@ impl ClientHandler for Handler {
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        let _ = self.events.send(Event::ToolsChanged);
+        self.tools_changed.notify_one();
     }
 }
 
 pub type Service = RunningService<RoleClient, Handler>;
 
-/// An open connection: the MCP service, its child (stdio only), and the first tool list.
+/// An open connection: the MCP service, its child (stdio only), its protocol-error latch and the first listing.
 pub struct Conn {
     pub service: Service,
     pub child: Option<tokio::process::Child>,
-    pub tools: Vec<Tool>,
+    pub fault: Fault,
+    pub listing: Listing,
 }
 
 /// A bare command name is looked up beside the running hub executable first, then on PATH.
@@ -82,8 +81,9 @@ pub fn resolve_command(command: &str) -> PathBuf {
 }
 
 /// Connects to `cfg`'s server: spawn or dial, handshake, list tools — all within the startup timeout.
-pub async fn connect(cfg: &ServerConfig, tail: &Tail, events: mpsc::UnboundedSender<Event>) -> Result<Conn, String> {
-    let handler = Handler { events };
+pub async fn connect(cfg: &ServerConfig, tail: &Tail, tools_changed: Arc<Notify>) -> Result<Conn, String> {
+    let handler = Handler { tools_changed };
+    let fault = Fault::default();
     let attempt = async {
         match &cfg.transport {
             Transport::Stdio { command, args, env, cwd } => {
@@ -105,9 +105,19 @@ pub async fn connect(cfg: &ServerConfig, tail: &Tail, events: mpsc::UnboundedSen
                     return Err("child process has no stdio pipes".to_string());
                 };
                 drain(cfg.name.clone(), stderr, tail.clone());
-                let service = handler.serve((stdout, stdin)).await.map_err(|e| format!("MCP handshake failed: {e}"));
+                let options = wire::Options {
+                    max_message_bytes: cfg.limits.max_message_bytes,
+                    max_tools: cfg.limits.max_tools,
+                    tools_changed: handler.tools_changed.clone(),
+                    fault: fault.clone(),
+                };
+                let wire = Wire::new(stdout, stdin, options);
+                let service = handler.serve(wire).await.map_err(|e| {
+                    fault.reason().map_or_else(|| format!("MCP handshake failed: {e}"), |f| format!("MCP handshake failed: {f}"))
+                });
                 let service = match service {
                     Ok(s) => s,
+                    Err(e) if fault.reason().is_some() => return Err(e),
                     Err(e) => return Err(with_exit(e, &mut child).await),
                 };
                 Ok((service, Some(child)))
@@ -134,13 +144,13 @@ pub async fn connect(cfg: &ServerConfig, tail: &Tail, events: mpsc::UnboundedSen
         Err(_) => return Err(format!("no answer to initialize within {:.1}s", timeout.as_secs_f64())),
     };
     // The tool listing shares the startup budget's spirit: bounded by the call timeout.
-    match tokio::time::timeout(cfg.timeout, service.peer().list_all_tools()).await {
-        Ok(Ok(tools)) => Ok(Conn { service, child, tools }),
-        Ok(Err(e)) => {
-            let msg = format!("tools/list failed: {e}");
+    match tokio::time::timeout(cfg.timeout, listing::list(service.peer(), &cfg.limits, &fault)).await {
+        Ok(Ok(listing)) => Ok(Conn { service, child, fault, listing }),
+        Ok(Err(msg)) => {
+            service.cancellation_token().cancel();
             Err(match child.as_mut() {
-                Some(c) => with_exit(msg, c).await,
-                None => msg,
+                Some(c) if fault.reason().is_none() => with_exit(msg, c).await,
+                _ => msg,
             })
         }
         Err(_) => Err(format!("no answer to tools/list within {:.1}s", cfg.timeout.as_secs_f64())),

@@ -6,12 +6,13 @@
 //! operator restarts it — while a long-running face (serve, chat) keeps trying at up to `max_backoff`, as
 //! Kubernetes' CrashLoopBackOff does; `restart.give_up` decides per server.
 
-use super::connect::{self, Conn, Event};
+use super::connect::{self, Conn};
+use super::listing;
 use super::control::{Order, STOPPED};
 use super::{Inner, Phase, Server};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// How long a child may take to exit after its stdin closes before it is killed.
 const GRACE: Duration = Duration::from_millis(300);
@@ -52,14 +53,14 @@ pub(super) async fn supervise(
             s.phase = Phase::Starting;
             s.next_attempt = None;
         });
-        let (tx, mut events) = mpsc::unbounded_channel();
+        let tools_changed = Arc::new(Notify::new());
         let attempt = tokio::select! {
-            r = connect::connect(&server.cfg, &server.tail, tx) => r,
+            r = connect::connect(&server.cfg, &server.tail, tools_changed.clone()) => r,
             _ = shutdown.cancelled() => break,
         };
         let (reason, uptime) = match attempt {
             Err(e) => (failure(&server, e), Duration::ZERO),
-            Ok(conn) => match run(&inner, &server, conn, &mut events, &mut orders, ready.take()).await {
+            Ok(conn) => match run(&inner, &server, conn, &tools_changed, &mut orders, ready.take()).await {
                 Ended::Down(reason, uptime) => (reason, uptime),
                 Ended::Order(Order::Restart) => {
                     (backoff_attempt, crashes) = (0, 0);
@@ -151,13 +152,14 @@ enum Ended {
     Shutdown,
 }
 
-/// Serves one live connection: marks the server up, re-lists tools on `list_changed`, and returns when the
-/// connection ends, an order comes, or the registry shuts down (the connection is closed in the last two cases).
+/// Serves one live connection: marks the server up, re-lists tools on `list_changed` (one listing at a time),
+/// and returns when the connection ends or breaks the protocol, an order comes, or the registry shuts down (the
+/// connection is closed in all but the first case).
 async fn run(
     inner: &Inner,
     server: &Server,
-    Conn { service, mut child, tools }: Conn,
-    events: &mut mpsc::UnboundedReceiver<Event>,
+    Conn { service, mut child, fault, listing }: Conn,
+    tools_changed: &Notify,
     orders: &mut mpsc::UnboundedReceiver<Order>,
     ready: Option<oneshot::Sender<()>>,
 ) -> Ended {
@@ -166,7 +168,9 @@ async fn run(
     server.update(|s| {
         s.phase = Phase::Up;
         s.peer = Some(peer.clone());
-        s.tools = tools;
+        s.fault = Some(fault.clone());
+        s.tools = listing.tools;
+        s.problems = listing.problems;
         s.pid = pid;
         s.up_since = Some(Instant::now());
         s.restart_pending = false;
@@ -181,10 +185,14 @@ async fn run(
     let ended = loop {
         tokio::select! {
             _ = &mut closed => break None,
-            Some(Event::ToolsChanged) = events.recv() => {
-                match tokio::time::timeout(server.cfg.timeout, peer.list_all_tools()).await {
-                    Ok(Ok(tools)) => {
-                        server.update(|s| s.tools = tools);
+            _ = fault.tripped() => break Some(Ended::Down(fault.reason().unwrap_or_default(), started.elapsed())),
+            _ = tools_changed.notified() => {
+                match tokio::time::timeout(server.cfg.timeout, listing::list(&peer, &server.cfg.limits, &fault)).await {
+                    Ok(Ok(listing)) => {
+                        server.update(|s| {
+                            s.tools = listing.tools;
+                            s.problems = listing.problems;
+                        });
                         inner.rebuild();
                     }
                     Ok(Err(e)) => tracing::warn!(server = %server.cfg.name, "re-listing tools failed: {e}"),
@@ -201,23 +209,33 @@ async fn run(
         stop_child(child.as_mut()).await;
         server.update(|s| {
             s.peer = None;
+            s.fault = None;
             s.pid = None;
             s.up_since = None;
             if matches!(ended, Ended::Shutdown) {
                 s.phase = Phase::Stopped;
             }
         });
-        return ended;
+        return match ended {
+            Ended::Down(reason, uptime) => Ended::Down(failure(server, reason), uptime),
+            other => other,
+        };
     }
-    let reason = match child.as_mut() {
-        Some(c) => match tokio::time::timeout(GRACE, c.wait()).await {
-            Ok(Ok(status)) => connect::describe_exit(status),
-            _ => {
-                stop_child(Some(c)).await;
-                "connection closed".to_string()
-            }
-        },
-        None => "connection closed".to_string(),
+    let reason = if let Some(f) = fault.reason() {
+        // The wire ended on a message it could not parse: the child may still be running.
+        stop_child(child.as_mut()).await;
+        f
+    } else {
+        match child.as_mut() {
+            Some(c) => match tokio::time::timeout(GRACE, c.wait()).await {
+                Ok(Ok(status)) => connect::describe_exit(status),
+                _ => {
+                    stop_child(Some(c)).await;
+                    "connection closed".to_string()
+                }
+            },
+            None => "connection closed".to_string(),
+        }
     };
     Ended::Down(failure(server, reason), started.elapsed())
 }
@@ -229,6 +247,7 @@ fn failure(server: &Server, reason: String) -> String {
     server.update(|s| {
         s.phase = Phase::Down;
         s.peer = None;
+        s.fault = None;
         s.pid = None;
         s.up_since = None;
         s.last_error = Some(msg.clone());

@@ -1,0 +1,171 @@
+//! Checking one listed tool before it enters the index: an entry that cannot be used is skipped with its name
+//! and the reason, one that can be fixed without guessing is fixed and the fix reported, and the rest of the
+//! server's tools are kept.
+//!
+//! Skipped: not an object, a name that is missing, not a string, empty, longer than 128 characters, or with
+//! whitespace or control characters; a duplicate name; no input schema, or one that is not an object schema,
+//! or is over the size or depth limit. Fixed: a description over the limit is cut and marked as cut; an input
+//! schema without `type` is treated as `"type": "object"`. Reported only: a name with characters model APIs
+//! reject, which the index maps to `_` (`index::sanitize`, deterministic).
+
+use crate::config::Limits;
+use rmcp::model::Tool;
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// Longest tool name accepted (MCP's limit; the index cuts names to the model APIs' 64 with a stable suffix).
+pub const MAX_TOOL_NAME: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Left out of the index.
+    Skipped,
+    /// Kept with a part cut (its description).
+    Cut,
+    /// Kept, fixed or exposed under another name.
+    Fixed,
+    /// The listing stopped at a limit: tools past it are not indexed.
+    Capped,
+}
+
+/// One thing wrong with a server's listing.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Problem {
+    /// The tool, as the server named it (`#N` for the Nth entry when it has no usable name); none for the list.
+    pub tool: Option<String>,
+    pub action: Action,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let action = serde_json::to_value(self.action).ok().and_then(|v| v.as_str().map(String::from));
+        match &self.tool {
+            Some(t) if t.starts_with('#') => write!(f, "entry {t} {}: {}", action.unwrap_or_default(), self.reason),
+            Some(t) => write!(f, "tool '{t}' {}: {}", action.unwrap_or_default(), self.reason),
+            None => write!(f, "listing {}: {}", action.unwrap_or_default(), self.reason),
+        }
+    }
+}
+
+fn skipped(tool: impl Into<String>, reason: impl Into<String>) -> Problem {
+    Problem { tool: Some(tool.into()), action: Action::Skipped, reason: reason.into() }
+}
+
+/// A raw list entry (a reply that did not parse as a tool list as a whole) turned into a tool, or why not.
+pub fn from_value(entry: Value, position: usize) -> Result<Tool, Problem> {
+    let label = format!("#{position}");
+    let Value::Object(map) = &entry else { return Err(skipped(label, format!("is {}, not an object", kind(&entry)))) };
+    let name = match map.get("name") {
+        None => return Err(skipped(label, "has no name")),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(skipped(label, format!("name is {}, not a string", kind(other)))),
+    };
+    match map.get("inputSchema") {
+        None => return Err(skipped(name, "has no inputSchema")),
+        Some(Value::Object(_)) => {}
+        Some(other) => return Err(skipped(name, format!("inputSchema is {}, not an object schema", kind(other)))),
+    }
+    serde_json::from_value(entry).map_err(|e| skipped(name, format!("is not a valid tool: {e}")))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Checks `tool` against `limits` and the names already `seen`: the tool to keep (possibly fixed), and what was
+/// wrong with it.
+pub fn check(mut tool: Tool, limits: &Limits, seen: &mut HashSet<String>) -> (Option<Tool>, Vec<Problem>) {
+    let name = tool.name.to_string();
+    let mut problems = Vec::new();
+    let chars = name.chars().count();
+    let bad_char = name.chars().find(|c| c.is_whitespace() || c.is_control());
+    let refusal = if name.is_empty() {
+        Some("has an empty name".to_string())
+    } else if chars > MAX_TOOL_NAME {
+        Some(format!("name is {chars} characters; at most {MAX_TOOL_NAME} are accepted"))
+    } else if let Some(c) = bad_char {
+        Some(format!("name contains {:?} (U+{:04X}), which model APIs reject", c, c as u32))
+    } else if seen.contains(&name) {
+        Some("is listed twice; the first is kept".to_string())
+    } else {
+        schema_problem(&mut tool, limits)
+    };
+    if let Some(reason) = refusal {
+        return (None, vec![skipped(if name.is_empty() { "\"\"".into() } else { name }, reason)]);
+    }
+    seen.insert(name.clone());
+    if tool.input_schema.get("type").is_none() {
+        std::sync::Arc::make_mut(&mut tool.input_schema).insert("type".into(), Value::from("object"));
+        problems.push(Problem {
+            tool: Some(name.clone()),
+            action: Action::Fixed,
+            reason: "input schema has no \"type\"; treated as an object schema".into(),
+        });
+    }
+    if let Some(odd) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
+        problems.push(Problem {
+            tool: Some(name.clone()),
+            action: Action::Fixed,
+            reason: format!("name contains {odd:?}, which model APIs reject; it is indexed with '_' in its place"),
+        });
+    }
+    if let Some(d) = tool.description.as_deref()
+        && d.chars().count() > limits.max_description_chars
+    {
+        let total = d.chars().count();
+        let kept: String = d.chars().take(limits.max_description_chars).collect();
+        tool.description = Some(format!("{kept}… [cut by hub: {total} characters]").into());
+        problems.push(Problem {
+            tool: Some(name),
+            action: Action::Cut,
+            reason: format!(
+                "description is {total} characters; cut to {} (limits.max_description_chars)",
+                limits.max_description_chars
+            ),
+        });
+    }
+    (Some(tool), problems)
+}
+
+/// Why the input schema cannot be used, if it cannot.
+fn schema_problem(tool: &mut Tool, limits: &Limits) -> Option<String> {
+    match tool.input_schema.get("type") {
+        None => {}
+        Some(Value::String(t)) if t == "object" => {}
+        Some(other) => return Some(format!("input schema has type {other}, not \"object\"")),
+    }
+    let schema = Value::Object((*tool.input_schema).clone());
+    let bytes = serde_json::to_vec(&schema).map(|v| v.len()).unwrap_or(usize::MAX);
+    if bytes > limits.max_schema_bytes {
+        return Some(format!(
+            "input schema is {bytes} bytes; at most {} are accepted (limits.max_schema_bytes)",
+            limits.max_schema_bytes
+        ));
+    }
+    let depth = depth(&schema);
+    if depth > limits.max_schema_depth {
+        return Some(format!(
+            "input schema nests {depth} levels; at most {} are accepted (limits.max_schema_depth)",
+            limits.max_schema_depth
+        ));
+    }
+    None
+}
+
+/// Nesting depth of a JSON value (a scalar is 0, `{}` is 1).
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
