@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
+    for w in output::warnings(&registry) {
+        eprintln!("warning: {w}");
+    }
     if json_out {
         println!("{}", serde_json::to_string_pretty(&output::tool_list(&registry)).unwrap_or_default());
         return Ok(exit::OK);
@@ -22,9 +25,6 @@ pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
         .map(|e| vec![e.name.clone(), e.server.clone(), e.kind().to_string(), e.description().to_string()])
         .collect();
     print!("{}", output::table(&["NAME", "SERVER", "KIND", "DESCRIPTION"], &rows, 70));
-    for w in output::warnings(&registry) {
-        eprintln!("warning: {w}");
-    }
     Ok(exit::OK)
 }
 

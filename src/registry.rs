@@ -15,7 +15,6 @@ mod wire;
 use crate::config::{Config, ServerConfig};
 pub use control::{Accepted, ControlError};
 pub use index::{Entry, Index};
-pub use vet::Problem;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam, ClientRequest, JsonObject,
     ServerResult, Tool,
@@ -27,6 +26,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
+pub use vet::Problem;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -320,8 +320,13 @@ impl Registry {
         };
         let peer_for_cancel = handle.peer.clone();
         let id = handle.id.clone();
+        let broke = |reason: Option<String>| {
+            down(&format!("it broke the protocol during the call: {}", reason.unwrap_or_default()))
+        };
         let response = tokio::select! {
             r = handle.await_response() => r,
+            // rmcp fails pending requests only after draining for up to 5 s: the fault is known now.
+            _ = fault.tripped() => return Err(broke(fault.reason())),
             _ = cancel.cancelled() => {
                 let note = CancelledNotificationParam::new(Some(id), Some("cancelled by the user".into()));
                 let _ = peer_for_cancel.notify_cancelled(note).await;
@@ -341,10 +346,10 @@ impl Registry {
                 if let Some(reason) = wire::fault_of(&e) {
                     fault.trip(reason);
                 }
-                Err(down(&match fault.reason() {
-                    Some(reason) => format!("it broke the protocol during the call: {reason}"),
-                    None => format!("the connection closed during the call ({e})"),
-                }))
+                Err(match fault.reason() {
+                    Some(reason) => broke(Some(reason)),
+                    None => down(&format!("the connection closed during the call ({e})")),
+                })
             }
             Err(ServiceError::McpError(e)) => {
                 Err(CallError::Protocol { server: server_name, message: e.message.to_string() })

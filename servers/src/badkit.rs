@@ -2,6 +2,7 @@
 //! for hub's reliability tests. It completes the handshake and lists one tool, `ping`; then, by
 //! `HUB_BADKIT_MODE`:
 //! - `garbage`   writes a non-JSON line before every answer
+//! - `garbage_call` answers `tools/call` with a non-JSON line
 //! - `wrong_ids` answers `tools/call` with an id nobody asked for
 //! - `silent`    never answers `tools/call`
 //! - `huge`      answers `ping` with a 50 MB text result (`HUB_BADKIT_MB` to change)
@@ -101,6 +102,11 @@ pub fn run() -> std::io::Result<()> {
             "ping" => answer(&id, json!({})),
             "tools/call" => match mode.as_str() {
                 "silent" => continue,
+                "garbage_call" => {
+                    out.write_all(b"this is not JSON-RPC {{{\n")?;
+                    out.flush()?;
+                    continue;
+                }
                 "wrong_ids" => {
                     let wrong = json!(format!("not-{id}"));
                     answer(&wrong, json!({"content": [{"type": "text", "text": "pong"}]}))

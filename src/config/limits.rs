@@ -46,7 +46,12 @@ pub struct RawLimits {
 }
 
 /// The server's limits: its own keys, else the defaults' keys, else the built-in values.
-pub fn resolve(own: Option<&RawLimits>, defaults: Option<&RawLimits>, prefix: &str, err: &ErrAt<'_>) -> Result<Limits, Failure> {
+pub fn resolve(
+    own: Option<&RawLimits>,
+    defaults: Option<&RawLimits>,
+    prefix: &str,
+    err: &ErrAt<'_>,
+) -> Result<Limits, Failure> {
     let base = Limits::default();
     let pick = |f: fn(&RawLimits) -> &Option<toml::Spanned<i64>>| {
         own.and_then(|r| f(r).clone()).or_else(|| defaults.and_then(|d| f(d).clone()))

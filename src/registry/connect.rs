@@ -113,7 +113,9 @@ pub async fn connect(cfg: &ServerConfig, tail: &Tail, tools_changed: Arc<Notify>
                 };
                 let wire = Wire::new(stdout, stdin, options);
                 let service = handler.serve(wire).await.map_err(|e| {
-                    fault.reason().map_or_else(|| format!("MCP handshake failed: {e}"), |f| format!("MCP handshake failed: {f}"))
+                    fault
+                        .reason()
+                        .map_or_else(|| format!("MCP handshake failed: {e}"), |f| format!("MCP handshake failed: {f}"))
                 });
                 let service = match service {
                     Ok(s) => s,

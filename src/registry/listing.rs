@@ -75,7 +75,10 @@ pub async fn list(peer: &Peer<RoleClient>, limits: &Limits, fault: &Fault) -> Re
                 listing.problems.push(Problem {
                     tool: None,
                     action: Action::Capped,
-                    reason: format!("the server sent cursor '{}' twice; listing stopped there", crate::output::cut(&c, 60)),
+                    reason: format!(
+                        "the server sent cursor '{}' twice; listing stopped there",
+                        crate::output::cut(&c, 60)
+                    ),
                 });
                 return Ok(listing);
             }

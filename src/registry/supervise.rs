@@ -7,8 +7,8 @@
 //! Kubernetes' CrashLoopBackOff does; `restart.give_up` decides per server.
 
 use super::connect::{self, Conn};
-use super::listing;
 use super::control::{Order, STOPPED};
+use super::listing;
 use super::{Inner, Phase, Server};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -75,9 +75,6 @@ pub(super) async fn supervise(
                 Ended::Shutdown => return,
             },
         };
-        if let Some(r) = ready.take() {
-            let _ = r.send(());
-        }
         server.crashed();
         if uptime >= policy.stable {
             (backoff_attempt, crashes) = (0, 0);
@@ -87,6 +84,14 @@ pub(super) async fn supervise(
         if gives_up && crashes > policy.max_restarts {
             let msg = format!("gave up after {} restarts; last error: {reason}", policy.max_restarts);
             tracing::warn!(server = %server.cfg.name, "{msg}");
+            // The first attempt is over once its outcome is recorded: failed here, backing off below.
+            server.update(|s| {
+                s.phase = Phase::Failed;
+                s.last_error = Some(msg.clone());
+            });
+            if let Some(r) = ready.take() {
+                let _ = r.send(());
+            }
             next = park(&inner, &server, &mut orders, Phase::Failed, msg).await;
             (backoff_attempt, crashes) = (0, 0);
             continue;
@@ -94,6 +99,9 @@ pub(super) async fn supervise(
         let delay = crate::backoff::delay(backoff_attempt, policy.backoff, policy.max_backoff);
         tracing::info!(server = %server.cfg.name, "down ({reason}); restarting in {} ms", delay.as_millis());
         server.update(|s| s.next_attempt = Some(Instant::now() + delay));
+        if let Some(r) = ready.take() {
+            let _ = r.send(());
+        }
         inner.changed();
         next = tokio::select! {
             _ = tokio::time::sleep(delay) => Next::Connect,

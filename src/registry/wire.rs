@@ -22,9 +22,9 @@ use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, ChildStdout};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// The first protocol error of one connection: set once, seen by the supervisor, the listing and the calls.
@@ -63,8 +63,9 @@ pub fn fault_of(e: &rmcp::service::ServiceError) -> Option<String> {
             Some(format!("a reply is larger than {max_size} bytes (the HTTP transport's cap)"))
         }
         StreamableHttpError::Deserialize(e) => Some(format!("a reply is not a JSON-RPC message: {e}")),
-        StreamableHttpError::UnexpectedServerResponse(m) if m.starts_with("could not parse") => {
-            Some(format!("a reply {m}"))
+        StreamableHttpError::UnexpectedServerResponse(m) => {
+            let detail = m.strip_prefix("could not parse JSON response as ServerJsonRpcMessage: ")?;
+            Some(format!("a reply is not a JSON-RPC message: {detail}"))
         }
         _ => None,
     }

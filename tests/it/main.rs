@@ -6,6 +6,8 @@ mod bounded;
 mod core;
 mod fuzz;
 mod gateway;
+mod hostile;
+mod hostile_http;
 mod model;
 mod planner;
 mod reliability;

@@ -185,12 +185,26 @@ pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-/// Waits for `child` up to `limit`; on timeout kills it and returns None.
+/// Waits for `child` up to `limit`, reading its stdout and stderr meanwhile (a child writing more than a pipe
+/// holds would otherwise block); on timeout kills it and returns None.
 pub fn wait_limited(mut child: std::process::Child, limit: Duration) -> Option<Output> {
+    fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
     let start = Instant::now();
     loop {
         match child.try_wait() {
-            Ok(Some(_)) => return child.wait_with_output().ok(),
+            Ok(Some(status)) => {
+                let (stdout, stderr) = (stdout.join().ok()?, stderr.join().ok()?);
+                return Some(Output { status, stdout, stderr });
+            }
             Ok(None) if start.elapsed() > limit => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -54,7 +54,9 @@ pub fn tools_list(mode: &str, id: &Value, cursor: Option<&str>) -> Reply {
         }
         "long_desc" => {
             let description = "d".repeat(number("HUB_BADKIT_MB", 50) * 1024 * 1024);
-            Reply::Bytes(answer(json!({"tools": [{"name": "ping", "description": description, "inputSchema": schema()}]})))
+            Reply::Bytes(answer(
+                json!({"tools": [{"name": "ping", "description": description, "inputSchema": schema()}]}),
+            ))
         }
         "endless" => Reply::Endless(head),
         "not_jsonrpc" => Reply::Bytes(line(&json!({"hello": "world", "tools": []}))),

@@ -79,7 +79,8 @@ impl<'de> Visitor<'de> for Keep {
 mod tests {
     #[test]
     fn keeps_the_first_entries_and_the_rest_of_the_message() {
-        let text = r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"a"},{"name":"b"},{"name":"c"}],"nextCursor":"x"}}"#;
+        let text =
+            r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"a"},{"name":"b"},{"name":"c"}],"nextCursor":"x"}}"#;
         let v = super::parse(text, 2).unwrap();
         assert_eq!(v["result"]["tools"].as_array().unwrap().len(), 2);
         assert_eq!(v["result"]["nextCursor"], "x");

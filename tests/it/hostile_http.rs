@@ -1,0 +1,108 @@
+//! The hostile `tools/list` replies of `badkit::hostile` over streamable HTTP: a server scripted here answers
+//! `initialize` properly (JSON responses, no session) and then `tools/list` with the mode's reply. An
+//! unparsable reply fails at once with the reason; a mixed list keeps its valid tools; the healthy stdio server
+//! beside it is unharmed.
+
+use crate::util::{Env, HUB};
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use hub_servers::badkit::hostile::{self, Reply};
+use serde_json::{Value, json};
+
+/// Starts the scripted server for `mode` on its own thread; returns its `/mcp` URL.
+fn start(mode: &'static str) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = crate::util::rt();
+        rt.block_on(async move {
+            let app = axum::Router::new().route(
+                "/mcp",
+                axum::routing::post(move |body: axum::Json<Value>| async move { answer(mode, body.0) })
+                    .get(|| async { StatusCode::METHOD_NOT_ALLOWED })
+                    .delete(|| async { StatusCode::METHOD_NOT_ALLOWED }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}/mcp", rx.recv().unwrap())
+}
+
+fn json_body(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+fn answer(mode: &str, msg: Value) -> Response {
+    let Some(id) = msg.get("id").cloned() else { return StatusCode::ACCEPTED.into_response() };
+    let ok =
+        |result: Value| json_body(serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": result})).unwrap());
+    match msg["method"].as_str().unwrap_or("") {
+        "initialize" => ok(json!({
+            "protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
+            "serverInfo": {"name": "hostile-http", "version": "0"}
+        })),
+        "tools/list" => match hostile::tools_list(mode, &id, msg["params"]["cursor"].as_str()) {
+            Reply::Bytes(bytes) => json_body(bytes),
+            Reply::Endless(head) => {
+                let spaces = futures::stream::repeat_with(|| Ok::<_, std::io::Error>(vec![b' '; 65_536]));
+                let body = futures::stream::once(async move { Ok(head) }).chain(spaces);
+                ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response()
+            }
+            Reply::Default => ok(json!({"tools": []})),
+        },
+        "tools/call" => ok(json!({"content": [{"type": "text", "text": "pong"}]})),
+        _ => json_body(
+            serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "no"}}))
+                .unwrap(),
+        ),
+    }
+}
+
+fn run(mode: &'static str) -> (Value, String) {
+    let env = Env::new();
+    env.config(&format!(
+        "[defaults]\ntimeout_s = 3600\nstartup_timeout_s = 3600\n\
+         [servers.bad]\nurl = \"{}\"\nrestart = {{ max_restarts = 0 }}\n\
+         [servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n",
+        start(mode)
+    ));
+    let run = env.run(&["tools", "--json"]).ok();
+    let doc = run.json();
+    assert_eq!(doc["servers"]["kit"]["state"], "up", "{mode}: the healthy server is unharmed");
+    (doc, run.stderr)
+}
+
+#[test]
+fn an_unparsable_reply_over_http_fails_the_server_at_once_with_the_reason() {
+    for (mode, words) in [
+        ("bad_utf8", "not a JSON-RPC message"),
+        ("deep", "recursion limit"),
+        ("long_desc", "larger than 16777216 bytes"),
+        ("endless", "larger than 16777216 bytes"),
+        ("not_jsonrpc", "not a JSON-RPC message"),
+    ] {
+        let (doc, stderr) = run(mode);
+        let bad = &doc["servers"]["bad"];
+        assert_eq!(bad["state"], "failed", "{mode}: {bad}");
+        assert!(bad["error"].as_str().unwrap_or("").contains(words), "{mode}: {bad}");
+        assert!(stderr.contains("warning: server 'bad'") && stderr.contains(words), "{mode}: {stderr}");
+    }
+}
+
+#[test]
+fn a_mixed_list_over_http_keeps_its_valid_tools() {
+    let (doc, _) = run("mixed");
+    let mut names: Vec<&str> = doc["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["server"] == "bad")
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["bad__dotted_name", "bad__ok_two", "bad__ping", "bad__untyped", "bad__wordy"]);
+    assert_eq!(doc["servers"]["bad"]["problems"].as_array().unwrap().len(), 13);
+}
