@@ -2,8 +2,11 @@
 //! binary or the real library against real server processes and prints one block of figures for
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
-//! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`.
+//! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
+//! `hostile`.
 
+#[path = "hub/hostile.rs"]
+mod hostile;
 #[path = "hub/load.rs"]
 mod load;
 #[path = "../tests/it/model.rs"]
@@ -265,7 +268,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 8] = [
+    let all: [(&str, fn()); 9] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -274,6 +277,7 @@ fn main() {
         ("ask_offline", ask_offline),
         ("gateway", gateway),
         ("triage", triage),
+        ("hostile", hostile::hostile),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

@@ -53,15 +53,17 @@ pub fn resolve(
     err: &ErrAt<'_>,
 ) -> Result<Limits, Failure> {
     let base = Limits::default();
-    let pick = |f: fn(&RawLimits) -> &Option<toml::Spanned<i64>>| {
-        own.and_then(|r| f(r).clone()).or_else(|| defaults.and_then(|d| f(d).clone()))
+    // A value and the table it came from (for the error's key).
+    let pick = |f: fn(&RawLimits) -> &Option<toml::Spanned<i64>>| match own.and_then(|r| f(r).clone()) {
+        Some(v) => Some((v, prefix)),
+        None => defaults.and_then(|d| f(d).clone()).map(|v| (v, "defaults.")),
     };
-    let value = |v: Option<toml::Spanned<i64>>, key: &str, lo: i64, hi: i64, default: usize| match v {
+    let value = |v: Option<(toml::Spanned<i64>, &str)>, key: &str, lo: i64, hi: i64, default: usize| match v {
         None => Ok(default),
-        Some(s) if (lo..=hi).contains(s.get_ref()) => Ok(*s.get_ref() as usize),
-        Some(s) => Err(err(
+        Some((s, _)) if (lo..=hi).contains(s.get_ref()) => Ok(*s.get_ref() as usize),
+        Some((s, table)) => Err(err(
             s.span().start,
-            &format!("{prefix}limits.{key}"),
+            &format!("{table}limits.{key}"),
             &format!("must be between {lo} and {hi}, got {}", s.get_ref()),
         )),
     };

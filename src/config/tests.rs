@@ -100,3 +100,24 @@ fn import_round_trip() {
     assert!(import::convert("{\"mcpServers\": {\"x\": {}}}", "f").unwrap_err().message.contains("mcpServers.x"));
     assert!(import::convert("nope", "f").unwrap_err().message.contains("not valid JSON"));
 }
+
+#[test]
+fn limits_inherit_from_defaults_and_name_the_key_when_out_of_range() {
+    let text = "[defaults]\nlimits = { max_tools = 300, max_schema_depth = 10 }\n\
+                [servers.a]\ncommand = \"x\"\nlimits = { max_tools = 50 }\n[servers.b]\ncommand = \"y\"\n";
+    let c = parse(text, "t.toml", &env).unwrap();
+    let (a, b) = (&c.servers[0].limits, &c.servers[1].limits);
+    assert_eq!((a.max_tools, a.max_schema_depth), (50, 10));
+    assert_eq!((b.max_tools, b.max_schema_depth), (300, 10));
+    assert_eq!(b.max_message_bytes, Limits::default().max_message_bytes);
+    let e = parse_err("[servers.a]\ncommand = \"x\"\nlimits = { max_tools = 0 }\n");
+    assert!(e.contains("t.toml:3:") && e.contains("servers.a.limits.max_tools") && e.contains("between 1 and"), "{e}");
+    let e = parse_err("[servers.a]\ncommand = \"x\"\nlimits = { max_tool = 5 }\n");
+    assert!(e.contains("max_tool"), "{e}");
+}
+
+#[test]
+fn a_bad_default_limit_names_the_defaults_table() {
+    let e = parse_err("[defaults]\nlimits = { max_schema_depth = 500 }\n[servers.a]\ncommand = \"x\"\n");
+    assert!(e.contains("t.toml:2:") && e.contains("defaults.limits.max_schema_depth"), "{e}");
+}

@@ -3,10 +3,10 @@
 //! server's tools are kept.
 //!
 //! Skipped: not an object, a name that is missing, not a string, empty, longer than 128 characters, or with
-//! whitespace or control characters; a duplicate name; no input schema, or one that is not an object schema,
+//! control characters; a duplicate name; no input schema, or one that is not an object schema,
 //! or is over the size or depth limit. Fixed: a description over the limit is cut and marked as cut; an input
 //! schema without `type` is treated as `"type": "object"`. Reported only: a name with characters model APIs
-//! reject, which the index maps to `_` (`index::sanitize`, deterministic).
+//! reject (a dot, a space, non-ASCII…), which the index maps to `_` (`index::sanitize`, deterministic).
 
 use crate::config::Limits;
 use rmcp::model::Tool;
@@ -87,13 +87,13 @@ pub fn check(mut tool: Tool, limits: &Limits, seen: &mut HashSet<String>) -> (Op
     let name = tool.name.to_string();
     let mut problems = Vec::new();
     let chars = name.chars().count();
-    let bad_char = name.chars().find(|c| c.is_whitespace() || c.is_control());
+    let bad_char = name.chars().find(|c| c.is_control());
     let refusal = if name.is_empty() {
         Some("has an empty name".to_string())
     } else if chars > MAX_TOOL_NAME {
         Some(format!("name is {chars} characters; at most {MAX_TOOL_NAME} are accepted"))
     } else if let Some(c) = bad_char {
-        Some(format!("name contains {:?} (U+{:04X}), which model APIs reject", c, c as u32))
+        Some(format!("name contains the control character U+{:04X}", c as u32))
     } else if seen.contains(&name) {
         Some("is listed twice; the first is kept".to_string())
     } else {

@@ -97,22 +97,23 @@ fn an_invalid_entry_costs_only_itself_and_is_reported_by_name() {
     let (doc, stderr) = tools(&env);
     let mut names = tool_names(&doc, "bad");
     names.sort();
-    assert_eq!(names, ["bad__dotted_name", "bad__ok_two", "bad__ping", "bad__untyped", "bad__wordy"]);
+    assert_eq!(names, ["bad__dotted_name", "bad__has_space", "bad__ok_two", "bad__ping", "bad__untyped", "bad__wordy"]);
     let wordy = doc["tools"].as_array().unwrap().iter().find(|t| t["name"] == "bad__wordy").unwrap();
     let description = wordy["description"].as_str().unwrap();
     assert!(description.ends_with("[cut by hub: 100000 characters]") && description.len() < 9000);
     let problems = doc["servers"]["bad"]["problems"].as_array().unwrap().clone();
     let of = |action: &str| problems.iter().filter(|p| p["action"] == action).count();
-    assert_eq!((of("skipped"), of("fixed"), of("cut")), (10, 2, 1), "{problems:#?}");
+    assert_eq!((of("skipped"), of("fixed"), of("cut")), (10, 3, 1), "{problems:#?}");
     for (tool, reason) in [
         ("#3", "name is a number"),
         ("no_schema", "has no inputSchema"),
         ("ping", "listed twice"),
         ("stringy", "not \"object\""),
-        ("has space", "' ' (U+0020)"),
+        ("bell\u{7}", "control character U+0007"),
+        ("has space", "' ', which model APIs reject"),
         ("deep_schema", "limits.max_schema_depth"),
         ("big_schema", "limits.max_schema_bytes"),
-        ("#15", "is a string"),
+        ("#16", "is a string"),
     ] {
         assert!(
             problems.iter().any(|p| p["tool"] == tool && p["reason"].as_str().unwrap().contains(reason)),

@@ -103,6 +103,6 @@ fn a_mixed_list_over_http_keeps_its_valid_tools() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["bad__dotted_name", "bad__ok_two", "bad__ping", "bad__untyped", "bad__wordy"]);
-    assert_eq!(doc["servers"]["bad"]["problems"].as_array().unwrap().len(), 13);
+    assert_eq!(names, ["bad__dotted_name", "bad__has_space", "bad__ok_two", "bad__ping", "bad__untyped", "bad__wordy"]);
+    assert_eq!(doc["servers"]["bad"]["problems"].as_array().unwrap().len(), 14);
 }

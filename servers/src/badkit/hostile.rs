@@ -82,7 +82,7 @@ pub fn tools_list(mode: &str, id: &Value, cursor: Option<&str>) -> Reply {
     }
 }
 
-/// Five usable tools (`ping`, `ok_two`, `dotted.name`, `untyped`, `wordy`) among ten unusable entries.
+/// Six usable tools (`ping`, `ok_two`, `has space`, `dotted.name`, `untyped`, `wordy`) among ten unusable entries.
 pub fn mixed_tools() -> Value {
     let mut deep = json!({"type": "object"});
     for _ in 0..40 {
@@ -97,6 +97,7 @@ pub fn mixed_tools() -> Value {
         {"name": "ping", "inputSchema": schema()},
         {"name": "stringy", "inputSchema": {"type": "string"}},
         {"name": "has space", "inputSchema": schema()},
+        {"name": "bell\u{7}", "inputSchema": schema()},
         {"name": "x".repeat(200), "inputSchema": schema()},
         {"name": "dotted.name", "inputSchema": schema()},
         {"name": "untyped", "inputSchema": {"properties": {}}},
