@@ -10,6 +10,7 @@ pub mod index;
 mod listing;
 mod supervise;
 pub mod vet;
+mod watched;
 mod wire;
 
 use crate::config::{Config, ServerConfig};

@@ -5,6 +5,7 @@
 //! Owns: the child process and the client handler. Not: restarts (see `supervise`), the stdio framing (`wire`).
 
 use super::listing::{self, Listing};
+use super::watched::Watched;
 use super::wire::{self, Fault, Wire};
 use crate::config::{ServerConfig, Transport};
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
@@ -134,7 +135,7 @@ pub async fn connect(cfg: &ServerConfig, tail: &Tail, tools_changed: Arc<Notify>
                     map.insert(name, value);
                 }
                 let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(map);
-                let transport = StreamableHttpClientTransport::from_config(config);
+                let transport = StreamableHttpClientTransport::with_client(Watched::new(fault.clone()), config);
                 let service = handler.serve(transport).await.map_err(|e| format!("cannot connect to {url}: {e}"))?;
                 Ok((service, None))
             }

@@ -87,9 +87,11 @@ pub async fn list(peer: &Peer<RoleClient>, limits: &Limits, fault: &Fault) -> Re
     }
 }
 
+/// One page: its entries (parsed, or raw when the page did not parse as a whole) and the next cursor.
+type Page = (Vec<Result<Tool, Value>>, Option<String>);
+
 /// A page whose reply did not parse as a tool list: its entries as raw values, and the next cursor.
-#[allow(clippy::type_complexity)]
-fn page_of_values(value: Value) -> Result<(Vec<Result<Tool, Value>>, Option<String>), String> {
+fn page_of_values(value: Value) -> Result<Page, String> {
     let Value::Object(mut map) = value else {
         return Err("tools/list answer is not an object".into());
     };

@@ -52,13 +52,21 @@ impl Fault {
     }
 }
 
-/// The protocol error behind a failed request to an HTTP server, if that is why it failed: a reply that is not
-/// JSON-RPC (not JSON, not UTF-8, nested too deep, the wrong shape) or over the transport's size cap. HTTP
-/// statuses, timeouts and connection errors are not protocol errors.
+/// The protocol error behind a failed request to an HTTP server, if that is why it failed (see `fault_of_http`).
 pub fn fault_of(e: &rmcp::service::ServiceError) -> Option<String> {
     use rmcp::transport::streamable_http_client::StreamableHttpError;
     let rmcp::service::ServiceError::TransportSend(t) = e else { return None };
-    match t.error.downcast_ref::<StreamableHttpError<reqwest::Error>>()? {
+    fault_of_http(t.error.downcast_ref::<StreamableHttpError<reqwest::Error>>()?)
+}
+
+/// Whether an HTTP transport error is a protocol error of the server: a reply that is not JSON-RPC (not JSON,
+/// not UTF-8, nested too deep, the wrong shape) or over the transport's size cap. HTTP statuses, timeouts and
+/// connection errors are not.
+pub fn fault_of_http(
+    e: &rmcp::transport::streamable_http_client::StreamableHttpError<reqwest::Error>,
+) -> Option<String> {
+    use rmcp::transport::streamable_http_client::StreamableHttpError;
+    match e {
         StreamableHttpError::ResponseBodyTooLarge { max_size } => {
             Some(format!("a reply is larger than {max_size} bytes (the HTTP transport's cap)"))
         }

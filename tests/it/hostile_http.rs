@@ -51,8 +51,16 @@ fn answer(mode: &str, msg: Value) -> Response {
                 let body = futures::stream::once(async move { Ok(head) }).chain(spaces);
                 ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response()
             }
-            Reply::Default => ok(json!({"tools": []})),
+            Reply::Default => ok(json!({"tools": [{"name": "ping", "inputSchema": {"type": "object"}}]})),
         },
+        // The call's answer is an SSE stream whose one event is not JSON-RPC; the stream then stays open.
+        "tools/call" if mode == "sse_garbage" => {
+            let event = futures::stream::once(async {
+                Ok::<_, std::io::Error>(b"data: this is not JSON-RPC {{{\n\n".to_vec())
+            });
+            let body = event.chain(futures::stream::pending());
+            ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(body)).into_response()
+        }
         "tools/call" => ok(json!({"content": [{"type": "text", "text": "pong"}]})),
         _ => json_body(
             serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "no"}}))
@@ -61,7 +69,7 @@ fn answer(mode: &str, msg: Value) -> Response {
     }
 }
 
-fn run(mode: &'static str) -> (Value, String) {
+fn env(mode: &'static str) -> Env {
     let env = Env::new();
     env.config(&format!(
         "[defaults]\ntimeout_s = 3600\nstartup_timeout_s = 3600\n\
@@ -69,6 +77,11 @@ fn run(mode: &'static str) -> (Value, String) {
          [servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n",
         start(mode)
     ));
+    env
+}
+
+fn run(mode: &'static str) -> (Value, String) {
+    let env = env(mode);
     let run = env.run(&["tools", "--json"]).ok();
     let doc = run.json();
     assert_eq!(doc["servers"]["kit"]["state"], "up", "{mode}: the healthy server is unharmed");
@@ -105,4 +118,15 @@ fn a_mixed_list_over_http_keeps_its_valid_tools() {
     names.sort();
     assert_eq!(names, ["bad__dotted_name", "bad__has_space", "bad__ok_two", "bad__ping", "bad__untyped", "bad__wordy"]);
     assert_eq!(doc["servers"]["bad"]["problems"].as_array().unwrap().len(), 14);
+}
+
+/// rmcp drops an SSE event it cannot parse and leaves the request to its deadline (an hour here); hub's watched
+/// client sees the event and fails the call at once.
+#[test]
+fn a_bad_sse_event_fails_the_call_at_once() {
+    let env = env("sse_garbage");
+    let run = env.run(&["call", "bad__ping", "{}"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("broke the protocol") && run.stderr.contains("SSE event"), "{}", run.stderr);
+    assert!(run.stderr.contains("is not JSON"), "{}", run.stderr);
 }

@@ -1,0 +1,219 @@
+//! The HTTP side of `wire`: rmcp's reqwest client for streamable HTTP, watched. A reply it cannot use trips the
+//! connection's `Fault`, so pending requests fail at once with the reason and the server is marked down and
+//! restarted, as on stdio: a JSON body that is not a JSON-RPC message or is over the size cap, and an event of an
+//! SSE response whose data is not JSON, is nested past 128 levels, is not JSON-RPC, or is over the event cap.
+//! rmcp fails a bad JSON body at once by itself, but a bad SSE event only ends its stream, and the request it
+//! answered would wait for its deadline.
+//!
+//! Owns: nothing but the watching; every request is rmcp's reqwest client's own.
+
+use super::wire::{Fault, fault_of_http};
+use futures::StreamExt;
+use reqwest::header::{HeaderName, HeaderValue};
+use rmcp::model::ClientJsonRpcMessage;
+use rmcp::transport::common::client_side_sse::BoxedSseResponse;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse, StreamableHttpResponseLimits,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+type Posted = Result<StreamableHttpPostResponse, StreamableHttpError<reqwest::Error>>;
+
+#[derive(Clone)]
+pub struct Watched {
+    inner: reqwest::Client,
+    fault: Fault,
+    /// SSE events seen on this connection (the number of a bad one goes into the report).
+    events: Arc<AtomicU64>,
+}
+
+impl Watched {
+    pub fn new(fault: Fault) -> Watched {
+        Watched { inner: client(), fault, events: Arc::default() }
+    }
+
+    fn post(&self, r: Posted) -> Posted {
+        match r {
+            Ok(StreamableHttpPostResponse::Sse(stream, session)) => {
+                Ok(StreamableHttpPostResponse::Sse(self.stream(stream), session))
+            }
+            Err(e) => {
+                if let Some(reason) = fault_of_http(&e) {
+                    self.fault.trip(reason);
+                }
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+
+    fn stream(&self, stream: BoxedSseResponse) -> BoxedSseResponse {
+        let (fault, events) = (self.fault.clone(), self.events.clone());
+        stream
+            .inspect(move |event| {
+                let number = events.fetch_add(1, Ordering::Relaxed) + 1;
+                match event {
+                    Ok(sse) => {
+                        if let Some(problem) = sse.data.as_deref().and_then(check) {
+                            fault.trip(format!(
+                                "SSE event {number} ({} bytes) {problem}",
+                                sse.data.as_ref().map_or(0, String::len)
+                            ));
+                        }
+                    }
+                    Err(e) if e.to_string().contains("exceeded the maximum size") => {
+                        fault.trip(format!("SSE event {number}: {e}"));
+                    }
+                    Err(_) => {}
+                }
+            })
+            .boxed()
+    }
+}
+
+/// The client rmcp builds for itself (`default_http_client`, private there): no idle pooling (a reused
+/// connection whose last body was not read to the end stalls ~40 ms on delayed ACKs), and only same-origin 307/308
+/// redirects followed, at most 10 — others would drop the POST body or replay the session and headers elsewhere.
+fn client() -> reqwest::Client {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let keeps_body = matches!(
+            attempt.status(),
+            reqwest::StatusCode::TEMPORARY_REDIRECT | reqwest::StatusCode::PERMANENT_REDIRECT
+        );
+        let same_origin = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
+        if !keeps_body || !same_origin {
+            attempt.stop()
+        } else if attempt.previous().len() > 10 {
+            attempt.error("exceeded 10 redirects")
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder().pool_max_idle_per_host(0).redirect(policy).build().unwrap_or_default()
+}
+
+/// What is wrong with the data of one SSE event, if anything (cheap: nothing is built).
+fn check(data: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        jsonrpc: Option<serde::de::IgnoredAny>,
+        method: Option<serde::de::IgnoredAny>,
+        result: Option<serde::de::IgnoredAny>,
+        error: Option<serde::de::IgnoredAny>,
+    }
+    if data.trim().is_empty() {
+        return None;
+    }
+    match serde_json::from_str::<Envelope>(data) {
+        Ok(e) if e.jsonrpc.is_some() && (e.method.is_some() || e.result.is_some() || e.error.is_some()) => None,
+        Ok(_) => Some("is not a JSON-RPC message".into()),
+        Err(e) if e.to_string().contains("recursion limit") => Some(format!("nests deeper than 128 levels: {e}")),
+        Err(e) => Some(format!("is not JSON: {e}")),
+    }
+}
+
+impl StreamableHttpClient for Watched {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Posted {
+        self.post(self.inner.post_message(uri, message, session_id, auth_header, custom_headers).await)
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Posted {
+        let r = self.inner.post_message_with_max_sse_event_size(
+            uri,
+            message,
+            session_id,
+            auth_header,
+            custom_headers,
+            max_sse_event_size,
+        );
+        self.post(r.await)
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> Posted {
+        let r =
+            self.inner.post_message_with_response_limits(uri, message, session_id, auth_header, custom_headers, limits);
+        self.post(r.await)
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), StreamableHttpError<reqwest::Error>> {
+        self.inner.delete_session(uri, session_id, auth_header, custom_headers).await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxedSseResponse, StreamableHttpError<reqwest::Error>> {
+        let r = self.inner.get_stream(uri, session_id, last_event_id, auth_header, custom_headers).await;
+        r.map(|s| self.stream(s))
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<BoxedSseResponse, StreamableHttpError<reqwest::Error>> {
+        let r = self.inner.get_stream_with_max_sse_event_size(
+            uri,
+            session_id,
+            last_event_id,
+            auth_header,
+            custom_headers,
+            max_sse_event_size,
+        );
+        r.await.map(|s| self.stream(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sse_event_data_is_checked_without_building_it() {
+        assert_eq!(super::check(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), None);
+        assert_eq!(super::check(r#"{"jsonrpc":"2.0","method":"notifications/progress"}"#), None);
+        assert!(super::check("not json").unwrap().contains("is not JSON"));
+        assert!(super::check(r#"{"hello":1}"#).unwrap().contains("not a JSON-RPC message"));
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(super::check(&deep).unwrap().contains("deeper than 128"));
+    }
+}
