@@ -97,7 +97,11 @@ pub(super) async fn supervise(
             continue;
         }
         let delay = crate::backoff::delay(backoff_attempt, policy.backoff, policy.max_backoff);
-        tracing::info!(server = %server.cfg.name, "down ({reason}); restarting in {} ms", delay.as_millis());
+        if inner.long_running {
+            tracing::warn!(server = %server.cfg.name, "down ({reason}); restarting in {} ms", delay.as_millis());
+        } else {
+            tracing::info!(server = %server.cfg.name, "down ({reason}); restarting in {} ms", delay.as_millis());
+        }
         server.update(|s| s.next_attempt = Some(Instant::now() + delay));
         if let Some(r) = ready.take() {
             let _ = r.send(());
@@ -173,6 +177,7 @@ async fn run(
 ) -> Ended {
     let peer = service.peer().clone();
     let pid = child.as_ref().and_then(|c| c.id());
+    log_problems(inner, server, &listing.problems);
     server.update(|s| {
         s.phase = Phase::Up;
         s.peer = Some(peer.clone());
@@ -197,6 +202,7 @@ async fn run(
             _ = tools_changed.notified() => {
                 match tokio::time::timeout(server.cfg.timeout, listing::list(&peer, &server.cfg.limits, &fault)).await {
                     Ok(Ok(listing)) => {
+                        log_problems(inner, server, &listing.problems);
                         server.update(|s| {
                             s.tools = listing.tools;
                             s.problems = listing.problems;
@@ -246,6 +252,16 @@ async fn run(
         }
     };
     Ended::Down(failure(server, reason), started.elapsed())
+}
+
+/// A long-running face (serve, chat) has no stderr line per command: its operator reads the log. One-shot
+/// commands print the same problems as warnings themselves (`output::warnings`).
+fn log_problems(inner: &Inner, server: &Server, problems: &[super::Problem]) {
+    if inner.long_running {
+        for p in problems {
+            tracing::warn!(server = %server.cfg.name, "{p}");
+        }
+    }
 }
 
 /// Marks the server down with `reason` and the tail of its stderr; returns the full message.

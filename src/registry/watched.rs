@@ -106,12 +106,36 @@ fn check(data: &str) -> Option<String> {
     if data.trim().is_empty() {
         return None;
     }
+    if let Some(at) = too_deep(data, 128) {
+        return Some(format!("nests deeper than 128 levels (at byte {at})"));
+    }
     match serde_json::from_str::<Envelope>(data) {
         Ok(e) if e.jsonrpc.is_some() && (e.method.is_some() || e.result.is_some() || e.error.is_some()) => None,
         Ok(_) => Some("is not a JSON-RPC message".into()),
-        Err(e) if e.to_string().contains("recursion limit") => Some(format!("nests deeper than 128 levels: {e}")),
         Err(e) => Some(format!("is not JSON: {e}")),
     }
+}
+
+/// Where `json` first nests deeper than `limit` (serde_json skips ignored values without counting depth, but
+/// rmcp's typed parse stops at 128).
+fn too_deep(json: &str, limit: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, b) in json.bytes().enumerate() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 impl StreamableHttpClient for Watched {
@@ -213,7 +237,9 @@ mod tests {
         assert_eq!(super::check(r#"{"jsonrpc":"2.0","method":"notifications/progress"}"#), None);
         assert!(super::check("not json").unwrap().contains("is not JSON"));
         assert!(super::check(r#"{"hello":1}"#).unwrap().contains("not a JSON-RPC message"));
-        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let deep = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{}{}}}"#, "[".repeat(200), "]".repeat(200));
         assert!(super::check(&deep).unwrap().contains("deeper than 128"));
+        let strings = format!(r#"{{"jsonrpc":"2.0","id":1,"result":"{}\\\"{}"}}"#, "[".repeat(200), "{".repeat(200));
+        assert_eq!(super::check(&strings), None, "brackets inside strings do not count");
     }
 }
