@@ -88,6 +88,19 @@ fn a_bad_reply_to_a_call_fails_it_at_once_and_marks_the_server_down() {
     });
     let text = status.to_string();
     assert!(text.contains("is not JSON"), "{status}");
+    // Restarted per its policy (a gateway never gives up): up again, its restart counted, the reason kept.
+    let bad =
+        |status: &Value| status["servers"].as_array().unwrap().iter().find(|s| s["name"] == "bad").cloned().unwrap();
+    let restarted = crate::util::eventually(crate::util::LIMIT, || {
+        let status: Value = rt.block_on(async {
+            crate::util::client().get(format!("{}/status", s.base)).send().await.unwrap().json().await.unwrap()
+        });
+        let b = bad(&status);
+        b["state"] == "up"
+            && b["restarts"].as_u64().unwrap_or(0) >= 1
+            && b["last_error"].as_str().unwrap_or("").contains("is not JSON")
+    });
+    assert!(restarted, "the server was restarted after its protocol error");
 }
 
 #[test]
