@@ -2,10 +2,11 @@
 //! the other servers' data), summarised over a period or returned as a daily trend.
 
 use crate::demo::{self, Demo, METRICS};
+use crate::records::Record;
 use crate::store::{Schema, Store, insert_all};
 use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
-use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{Json, tool, tool_router};
 use rusqlite::params;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -234,5 +235,13 @@ impl Analytics {
     }
 }
 
-#[tool_handler(router = self.tool_router, name = "analytics", instructions = "Business metrics: reports and daily trends.")]
-impl ServerHandler for Analytics {}
+/// This server's records as resources (`metric://{metric}`…), read through its lookup tools.
+const RECORDS: [Record; 1] = [Record {
+    scheme: "metric",
+    param: "metric",
+    tool: "get_report",
+    name: "metric",
+    description: "One metric's report for the default period, as get_report returns it.",
+}];
+
+crate::business_server!(Analytics, "analytics", "Business metrics: reports and daily trends.", RECORDS);

@@ -3,10 +3,11 @@
 //! SQLite as a bound parameter (quoted FTS terms), never as SQL.
 
 use crate::demo::{self, Demo};
+use crate::records::Record;
 use crate::store::{Schema, Store, insert_all};
 use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
-use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{Json, tool, tool_router};
 use rusqlite::{OptionalExtension, Row, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -313,5 +314,13 @@ impl Crm {
     }
 }
 
-#[tool_handler(router = self.tool_router, name = "crm", instructions = "Customer records: search, look up by id or email, update, add notes.")]
-impl ServerHandler for Crm {}
+/// This server's records as resources (`customer://{id}`…), read through its lookup tools.
+const RECORDS: [Record; 1] = [Record {
+    scheme: "customer",
+    param: "id",
+    tool: "get_customer",
+    name: "customer",
+    description: "One customer with their notes, as get_customer returns it.",
+}];
+
+crate::business_server!(Crm, "crm", "Customer records: search, look up by id or email, update, add notes.", RECORDS);

@@ -7,6 +7,7 @@
 //! - `store`    each server's own SQLite file: location, WAL, first-start seeding
 //! - `validate` input checks that name the field, and the `Fail` tool error
 //! - `crm`, `tickets`, `payments`, `calendar`, `analytics`: one module per server (tools + schema + seed)
+//! - `records`  each server's records as resources (`customer://{id}`…), read through its own lookup tools
 //! - `testkit`  the test server
 //! - `badkit`   a hand-rolled server that breaks the protocol on purpose (reliability tests)
 //!
@@ -19,6 +20,7 @@ pub mod calendar;
 pub mod crm;
 pub mod demo;
 pub mod payments;
+pub mod records;
 pub mod store;
 pub mod testkit;
 pub mod tickets;

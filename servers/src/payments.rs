@@ -5,10 +5,11 @@
 //! `past_due` subscription. Amounts are in the currency's minor unit (`*_cents`) plus a decimal copy.
 
 use crate::demo::{self, Demo};
+use crate::records::Record;
 use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
 use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
-use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{Json, tool, tool_router};
 use rusqlite::{Connection, OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -407,5 +408,27 @@ impl Payments {
     }
 }
 
-#[tool_handler(router = self.tool_router, name = "payments", instructions = "Billing: subscriptions, invoices, payment history, retrying failed invoices.")]
-impl ServerHandler for Payments {}
+/// This server's records as resources (`invoice://{id}`…), read through its lookup tools.
+const RECORDS: [Record; 2] = [
+    Record {
+        scheme: "invoice",
+        param: "id",
+        tool: "get_invoice",
+        name: "invoice",
+        description: "One invoice with its line items and payments, as get_invoice returns it.",
+    },
+    Record {
+        scheme: "subscription",
+        param: "customer_id",
+        tool: "get_subscription",
+        name: "subscription",
+        description: "A customer's subscription, as get_subscription returns it.",
+    },
+];
+
+crate::business_server!(
+    Payments,
+    "payments",
+    "Billing: subscriptions, invoices, payment history, retrying failed invoices.",
+    RECORDS
+);

@@ -2,10 +2,11 @@
 //! Resolving or closing a ticket stamps `resolved_at`; new ids continue the TCK-NNNNN sequence.
 
 use crate::demo::{self, Demo};
+use crate::records::Record;
 use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
 use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
-use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{Json, tool, tool_router};
 use rusqlite::{OptionalExtension, Row, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -320,5 +321,13 @@ impl Tickets {
     }
 }
 
-#[tool_handler(router = self.tool_router, name = "tickets", instructions = "Support tickets: list, read, open, update, comment.")]
-impl ServerHandler for Tickets {}
+/// This server's records as resources (`ticket://{id}`…), read through its lookup tools.
+const RECORDS: [Record; 1] = [Record {
+    scheme: "ticket",
+    param: "id",
+    tool: "get_ticket",
+    name: "ticket",
+    description: "One ticket with its comments, as get_ticket returns it.",
+}];
+
+crate::business_server!(Tickets, "tickets", "Support tickets: list, read, open, update, comment.", RECORDS);

@@ -12,6 +12,7 @@ mod model;
 mod planner;
 mod reliability;
 mod repl;
+mod resources;
 mod servers;
 mod supervision;
 mod triage;
