@@ -7,6 +7,7 @@
 pub mod connect;
 mod control;
 pub mod index;
+mod kinds;
 mod listing;
 mod supervise;
 pub mod vet;
@@ -18,7 +19,7 @@ pub use control::{Accepted, ControlError};
 pub use index::{Entry, Index};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam, ClientRequest, JsonObject,
-    ServerResult, Tool,
+    ServerResult,
 };
 use rmcp::service::PeerRequestOptions;
 use rmcp::service::ServiceError;
@@ -48,9 +49,8 @@ struct State {
     peer: Option<Peer<RoleClient>>,
     /// The live connection's protocol-error latch (the call path trips it for HTTP servers).
     fault: Option<wire::Fault>,
-    tools: Vec<Tool>,
-    /// What was wrong with its last listing (entries skipped, cut, fixed; the cap).
-    problems: Vec<Problem>,
+    /// Its tools, resources and templates as last listed, and what was wrong with that listing.
+    listing: listing::Listing,
     pid: Option<u32>,
     up_since: Option<Instant>,
     restarts: u32,
@@ -83,7 +83,7 @@ impl Server {
     }
     /// What was wrong with its last tool listing.
     pub fn problems(&self) -> Vec<Problem> {
-        self.read(|s| s.problems.clone())
+        self.read(|s| s.listing.problems.clone())
     }
     /// Why the server is not up (its last error), if it is not.
     pub fn down_reason(&self) -> Option<String> {
@@ -173,7 +173,7 @@ impl Inner {
             .servers
             .iter()
             .map(|s| {
-                let tools = s.read(|st| st.tools.iter().filter(|t| s.cfg.permits(&t.name)).cloned().collect());
+                let tools = s.read(|st| st.listing.tools.iter().filter(|t| s.cfg.permits(&t.name)).cloned().collect());
                 (s.cfg.name.clone(), tools)
             })
             .collect();

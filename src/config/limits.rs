@@ -1,4 +1,4 @@
-//! What hub accepts from one MCP server, in one place: message size, tools per server, description length,
+//! What hub accepts from one MCP server, in one place: message size, tools and resources per server, description length,
 //! input-schema size and depth. `[defaults.limits]` sets them for every server, `[servers.NAME.limits]` per
 //! server (a key it leaves out comes from the defaults). The defaults fit real servers with room to spare; a
 //! value outside its range is a config error naming the key.
@@ -14,6 +14,8 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Tools kept from one server; listing stops there and the rest are reported.
     pub max_tools: usize,
+    /// Resources kept from one server, and resource templates (each list on its own).
+    pub max_resources: usize,
     /// Characters of one tool description; longer ones are cut and marked as cut.
     pub max_description_chars: usize,
     /// Bytes of one tool's input schema (as JSON); a larger schema skips the tool.
@@ -27,6 +29,7 @@ impl Default for Limits {
         Limits {
             max_message_bytes: 16 * 1024 * 1024,
             max_tools: 2_000,
+            max_resources: 10_000,
             max_description_chars: 8_192,
             max_schema_bytes: 256 * 1024,
             max_schema_depth: 32,
@@ -40,6 +43,7 @@ impl Default for Limits {
 pub struct RawLimits {
     pub max_message_bytes: Option<toml::Spanned<i64>>,
     pub max_tools: Option<toml::Spanned<i64>>,
+    pub max_resources: Option<toml::Spanned<i64>>,
     pub max_description_chars: Option<toml::Spanned<i64>>,
     pub max_schema_bytes: Option<toml::Spanned<i64>>,
     pub max_schema_depth: Option<toml::Spanned<i64>>,
@@ -76,6 +80,7 @@ pub fn resolve(
             base.max_message_bytes,
         )?,
         max_tools: value(pick(|r| &r.max_tools), "max_tools", 1, 1_000_000, base.max_tools)?,
+        max_resources: value(pick(|r| &r.max_resources), "max_resources", 1, 1_000_000, base.max_resources)?,
         max_description_chars: value(
             pick(|r| &r.max_description_chars),
             "max_description_chars",

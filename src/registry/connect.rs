@@ -45,7 +45,7 @@ impl Tail {
 /// listing, so one listing is in flight and at most one queued.
 #[derive(Clone)]
 pub struct Handler {
-    tools_changed: Arc<Notify>,
+    lists_changed: Arc<Notify>,
 }
 
 impl ClientHandler for Handler {
@@ -54,7 +54,11 @@ impl ClientHandler for Handler {
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.tools_changed.notify_one();
+        self.lists_changed.notify_one();
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.lists_changed.notify_one();
     }
 }
 
@@ -82,8 +86,8 @@ pub fn resolve_command(command: &str) -> PathBuf {
 }
 
 /// Connects to `cfg`'s server: spawn or dial, handshake, list tools — all within the startup timeout.
-pub async fn connect(cfg: &ServerConfig, tail: &Tail, tools_changed: Arc<Notify>) -> Result<Conn, String> {
-    let handler = Handler { tools_changed };
+pub async fn connect(cfg: &ServerConfig, tail: &Tail, lists_changed: Arc<Notify>) -> Result<Conn, String> {
+    let handler = Handler { lists_changed };
     let fault = Fault::default();
     let attempt = async {
         match &cfg.transport {
@@ -109,7 +113,7 @@ pub async fn connect(cfg: &ServerConfig, tail: &Tail, tools_changed: Arc<Notify>
                 let options = wire::Options {
                     max_message_bytes: cfg.limits.max_message_bytes,
                     max_tools: cfg.limits.max_tools,
-                    tools_changed: handler.tools_changed.clone(),
+                    lists_changed: handler.lists_changed.clone(),
                     fault: fault.clone(),
                 };
                 let wire = Wire::new(stdout, stdin, options);
@@ -147,7 +151,9 @@ pub async fn connect(cfg: &ServerConfig, tail: &Tail, tools_changed: Arc<Notify>
         Err(_) => return Err(format!("no answer to initialize within {:.1}s", timeout.as_secs_f64())),
     };
     // The tool listing shares the startup budget's spirit: bounded by the call timeout.
-    match tokio::time::timeout(cfg.timeout, listing::list(service.peer(), &cfg.limits, &fault)).await {
+    let caps = service.peer().peer_info().map(|i| i.capabilities.clone());
+    let listed = listing::list_all(service.peer(), caps.as_ref(), &cfg.limits, &fault);
+    match tokio::time::timeout(cfg.timeout, listed).await {
         Ok(Ok(listing)) => Ok(Conn { service, child, fault, listing }),
         Ok(Err(msg)) => {
             service.cancellation_token().cancel();

@@ -119,7 +119,7 @@ impl Server {
                 next_attempt_in_s: next.map(|d| (d.as_secs_f64() * 10.0).round() / 10.0),
                 tools,
                 ping_ms,
-                problems: st.problems.clone(),
+                problems: st.listing.problems.clone(),
             }
         })
     }

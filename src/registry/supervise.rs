@@ -53,14 +53,14 @@ pub(super) async fn supervise(
             s.phase = Phase::Starting;
             s.next_attempt = None;
         });
-        let tools_changed = Arc::new(Notify::new());
+        let lists_changed = Arc::new(Notify::new());
         let attempt = tokio::select! {
-            r = connect::connect(&server.cfg, &server.tail, tools_changed.clone()) => r,
+            r = connect::connect(&server.cfg, &server.tail, lists_changed.clone()) => r,
             _ = shutdown.cancelled() => break,
         };
         let (reason, uptime) = match attempt {
             Err(e) => (failure(&server, e), Duration::ZERO),
-            Ok(conn) => match run(&inner, &server, conn, &tools_changed, &mut orders, ready.take()).await {
+            Ok(conn) => match run(&inner, &server, conn, &lists_changed, &mut orders, ready.take()).await {
                 Ended::Down(reason, uptime) => (reason, uptime),
                 Ended::Order(Order::Restart) => {
                     (backoff_attempt, crashes) = (0, 0);
@@ -171,19 +171,19 @@ async fn run(
     inner: &Inner,
     server: &Server,
     Conn { service, mut child, fault, listing }: Conn,
-    tools_changed: &Notify,
+    lists_changed: &Notify,
     orders: &mut mpsc::UnboundedReceiver<Order>,
     ready: Option<oneshot::Sender<()>>,
 ) -> Ended {
     let peer = service.peer().clone();
     let pid = child.as_ref().and_then(|c| c.id());
     log_problems(inner, server, &listing.problems);
+    server.update(|s| s.listing = listing);
+    let caps = peer.peer_info().map(|i| i.capabilities.clone());
     server.update(|s| {
         s.phase = Phase::Up;
         s.peer = Some(peer.clone());
         s.fault = Some(fault.clone());
-        s.tools = listing.tools;
-        s.problems = listing.problems;
         s.pid = pid;
         s.up_since = Some(Instant::now());
         s.restart_pending = false;
@@ -199,14 +199,12 @@ async fn run(
         tokio::select! {
             _ = &mut closed => break None,
             _ = fault.tripped() => break Some(Ended::Down(fault.reason().unwrap_or_default(), started.elapsed())),
-            _ = tools_changed.notified() => {
-                match tokio::time::timeout(server.cfg.timeout, listing::list(&peer, &server.cfg.limits, &fault)).await {
+            _ = lists_changed.notified() => {
+                let listed = listing::list_all(&peer, caps.as_ref(), &server.cfg.limits, &fault);
+                match tokio::time::timeout(server.cfg.timeout, listed).await {
                     Ok(Ok(listing)) => {
                         log_problems(inner, server, &listing.problems);
-                        server.update(|s| {
-                            s.tools = listing.tools;
-                            s.problems = listing.problems;
-                        });
+                        server.update(|s| s.listing = listing);
                         inner.rebuild();
                     }
                     Ok(Err(e)) => tracing::warn!(server = %server.cfg.name, "re-listing tools failed: {e}"),

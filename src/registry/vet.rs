@@ -32,8 +32,10 @@ pub enum Action {
 /// One thing wrong with a server's listing.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Problem {
-    /// The tool, as the server named it (`#N` for the Nth entry when it has no usable name); none for the list.
-    pub tool: Option<String>,
+    /// What was listed: tool, resource, resource template, prompt.
+    pub kind: &'static str,
+    /// The entry, as the server named it (`#N` for the Nth entry when it has no usable name); none for the list.
+    pub name: Option<String>,
     pub action: Action,
     pub reason: String,
 }
@@ -41,36 +43,82 @@ pub struct Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let action = serde_json::to_value(self.action).ok().and_then(|v| v.as_str().map(String::from));
-        match &self.tool {
-            Some(t) if t.starts_with('#') => write!(f, "entry {t} {}: {}", action.unwrap_or_default(), self.reason),
-            Some(t) => write!(f, "tool '{t}' {}: {}", action.unwrap_or_default(), self.reason),
-            None => write!(f, "listing {}: {}", action.unwrap_or_default(), self.reason),
+        let (kind, action, reason) = (self.kind, action.unwrap_or_default(), &self.reason);
+        match &self.name {
+            Some(n) if n.starts_with('#') => write!(f, "{kind} entry {n} {action}: {reason}"),
+            Some(n) => write!(f, "{kind} '{n}' {action}: {reason}"),
+            None => write!(f, "{kind} listing {action}: {reason}"),
         }
     }
 }
 
-fn skipped(tool: impl Into<String>, reason: impl Into<String>) -> Problem {
-    Problem { tool: Some(tool.into()), action: Action::Skipped, reason: reason.into() }
+pub fn problem(kind: &'static str, name: impl Into<String>, action: Action, reason: impl Into<String>) -> Problem {
+    Problem { kind, name: Some(name.into()), action, reason: reason.into() }
+}
+
+fn skipped(name: impl Into<String>, reason: impl Into<String>) -> Problem {
+    problem(TOOL, name, Action::Skipped, reason)
+}
+
+const TOOL: &str = "tool";
+
+/// The name of a raw list entry (`field` of an object), or why it has none: the entry is skipped.
+pub fn entry_name(kind: &'static str, entry: &Value, field: &str, position: usize) -> Result<String, Problem> {
+    let label = format!("#{position}");
+    let Value::Object(map) = entry else {
+        return Err(problem(kind, label, Action::Skipped, format!("is {}, not an object", describe(entry))));
+    };
+    match map.get(field) {
+        None => Err(problem(kind, label, Action::Skipped, format!("has no {field}"))),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => {
+            Err(problem(kind, label, Action::Skipped, format!("{field} is {}, not a string", describe(other))))
+        }
+    }
+}
+
+/// Why `name` cannot be used as an entry's name (empty, too long, control characters, already `seen`).
+pub fn name_refusal(name: &str, seen: &HashSet<String>) -> Option<String> {
+    let chars = name.chars().count();
+    if name.is_empty() {
+        Some("has an empty name".to_string())
+    } else if chars > MAX_TOOL_NAME {
+        Some(format!("name is {chars} characters; at most {MAX_TOOL_NAME} are accepted"))
+    } else if let Some(c) = name.chars().find(|c| c.is_control()) {
+        Some(format!("name contains the control character U+{:04X}", c as u32))
+    } else if seen.contains(name) {
+        Some("is listed twice; the first is kept".to_string())
+    } else {
+        None
+    }
+}
+
+/// `description` cut to the limit and marked as cut, with the report, when it is over the limit.
+pub fn cut_description(description: &str, limits: &Limits) -> Option<(String, String)> {
+    let total = description.chars().count();
+    if total <= limits.max_description_chars {
+        return None;
+    }
+    let kept: String = description.chars().take(limits.max_description_chars).collect();
+    let reason = format!(
+        "description is {total} characters; cut to {} (limits.max_description_chars)",
+        limits.max_description_chars
+    );
+    Some((format!("{kept}… [cut by hub: {total} characters]"), reason))
 }
 
 /// A raw list entry (a reply that did not parse as a tool list as a whole) turned into a tool, or why not.
 pub fn from_value(entry: Value, position: usize) -> Result<Tool, Problem> {
-    let label = format!("#{position}");
-    let Value::Object(map) = &entry else { return Err(skipped(label, format!("is {}, not an object", kind(&entry)))) };
-    let name = match map.get("name") {
-        None => return Err(skipped(label, "has no name")),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => return Err(skipped(label, format!("name is {}, not a string", kind(other)))),
-    };
-    match map.get("inputSchema") {
+    let name = entry_name(TOOL, &entry, "name", position)?;
+    match entry.get("inputSchema") {
         None => return Err(skipped(name, "has no inputSchema")),
         Some(Value::Object(_)) => {}
-        Some(other) => return Err(skipped(name, format!("inputSchema is {}, not an object schema", kind(other)))),
+        Some(other) => return Err(skipped(name, format!("inputSchema is {}, not an object schema", describe(other)))),
     }
     serde_json::from_value(entry).map_err(|e| skipped(name, format!("is not a valid tool: {e}")))
 }
 
-fn kind(v: &Value) -> &'static str {
+pub fn describe(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -86,52 +134,22 @@ fn kind(v: &Value) -> &'static str {
 pub fn check(mut tool: Tool, limits: &Limits, seen: &mut HashSet<String>) -> (Option<Tool>, Vec<Problem>) {
     let name = tool.name.to_string();
     let mut problems = Vec::new();
-    let chars = name.chars().count();
-    let bad_char = name.chars().find(|c| c.is_control());
-    let refusal = if name.is_empty() {
-        Some("has an empty name".to_string())
-    } else if chars > MAX_TOOL_NAME {
-        Some(format!("name is {chars} characters; at most {MAX_TOOL_NAME} are accepted"))
-    } else if let Some(c) = bad_char {
-        Some(format!("name contains the control character U+{:04X}", c as u32))
-    } else if seen.contains(&name) {
-        Some("is listed twice; the first is kept".to_string())
-    } else {
-        schema_problem(&mut tool, limits)
-    };
-    if let Some(reason) = refusal {
+    if let Some(reason) = name_refusal(&name, seen).or_else(|| schema_problem(&mut tool, limits)) {
         return (None, vec![skipped(if name.is_empty() { "\"\"".into() } else { name }, reason)]);
     }
     seen.insert(name.clone());
     if tool.input_schema.get("type").is_none() {
         std::sync::Arc::make_mut(&mut tool.input_schema).insert("type".into(), Value::from("object"));
-        problems.push(Problem {
-            tool: Some(name.clone()),
-            action: Action::Fixed,
-            reason: "input schema has no \"type\"; treated as an object schema".into(),
-        });
+        let reason = "input schema has no \"type\"; treated as an object schema";
+        problems.push(problem(TOOL, &name, Action::Fixed, reason));
     }
     if let Some(odd) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-        problems.push(Problem {
-            tool: Some(name.clone()),
-            action: Action::Fixed,
-            reason: format!("name contains {odd:?}, which model APIs reject; it is indexed with '_' in its place"),
-        });
+        let reason = format!("name contains {odd:?}, which model APIs reject; it is indexed with '_' in its place");
+        problems.push(problem(TOOL, &name, Action::Fixed, reason));
     }
-    if let Some(d) = tool.description.as_deref()
-        && d.chars().count() > limits.max_description_chars
-    {
-        let total = d.chars().count();
-        let kept: String = d.chars().take(limits.max_description_chars).collect();
-        tool.description = Some(format!("{kept}… [cut by hub: {total} characters]").into());
-        problems.push(Problem {
-            tool: Some(name),
-            action: Action::Cut,
-            reason: format!(
-                "description is {total} characters; cut to {} (limits.max_description_chars)",
-                limits.max_description_chars
-            ),
-        });
+    if let Some((cut, reason)) = tool.description.as_deref().and_then(|d| cut_description(d, limits)) {
+        tool.description = Some(cut.into());
+        problems.push(problem(TOOL, name, Action::Cut, reason));
     }
     (Some(tool), problems)
 }

@@ -89,7 +89,7 @@ pub struct Wire {
     keep: usize,
     /// Ids of the `tools/list` requests sent and not answered yet.
     listings: Arc<Mutex<HashSet<RequestId>>>,
-    tools_changed: Arc<Notify>,
+    lists_changed: Arc<Notify>,
     /// Messages received so far (the number of the bad one goes into the report).
     count: u64,
     fault: Fault,
@@ -99,7 +99,7 @@ pub struct Wire {
 pub struct Options {
     pub max_message_bytes: usize,
     pub max_tools: usize,
-    pub tools_changed: Arc<Notify>,
+    pub lists_changed: Arc<Notify>,
     pub fault: Fault,
 }
 
@@ -112,7 +112,7 @@ impl Wire {
             max: o.max_message_bytes,
             keep: o.max_tools.saturating_add(1),
             listings: Arc::default(),
-            tools_changed: o.tools_changed,
+            lists_changed: o.lists_changed,
             count: 0,
             fault: o.fault,
         }
@@ -132,7 +132,7 @@ impl Wire {
         if let JsonRpcMessage::Notification(n) = &msg
             && matches!(n.notification, ServerNotification::ToolListChangedNotification(_))
         {
-            self.tools_changed.notify_one();
+            self.lists_changed.notify_one();
             return Ok(None);
         }
         Ok(Some(msg))

@@ -129,7 +129,7 @@ fn an_invalid_entry_costs_only_itself_and_is_reported_by_name() {
         ("#16", "is a string"),
     ] {
         assert!(
-            problems.iter().any(|p| p["tool"] == tool && p["reason"].as_str().unwrap().contains(reason)),
+            problems.iter().any(|p| p["name"] == tool && p["reason"].as_str().unwrap().contains(reason)),
             "{tool}: {reason}: {problems:#?}"
         );
         assert!(stderr.contains(reason), "stderr tells the person: {reason}\n{stderr}");
