@@ -1,6 +1,7 @@
 //! `testkit`: an MCP server of deliberately awkward tools for hub's tests, chaos runs and benchmarks — a slow
 //! tool that reports its cancellation, a failing one, one that crashes the process, a huge result, write and
-//! destructive tools, a tool that grows the list (and says so with `tools/list_changed`), and on request
+//! destructive tools, a tool that grows the list (and says so with `tools/list_changed`), a rendezvous
+//! (`gather`: proves calls overlap without timing them), and on request
 //! hundreds of extra tools or oddly named ones. Not one of the business servers; `hub server testkit` runs it.
 //!
 //! Environment: `HUB_TESTKIT_LOG` (file: one line per call start, end and cancellation),
@@ -21,6 +22,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Testkit {
     tools: Arc<Mutex<Vec<Tool>>>,
     log: Option<String>,
+    /// Calls of `gather` that have arrived: a rendezvous that proves calls run at the same time without timing
+    /// them (sequential calls would each wait out `ms` alone).
+    gathered: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 const TOPICS: [&str; 8] = ["weather", "billing", "search", "files", "email", "maps", "music", "stocks"];
@@ -79,6 +83,16 @@ impl Testkit {
             ),
             tool("erase", "Erases everything (a destructive tool).", object(json!({}), &[]), false, true),
             tool("grow", "Adds one tool to the list and notifies the client.", object(json!({}), &[]), false, false),
+            tool(
+                "gather",
+                "Waits until n calls of gather have arrived (or ms, default 30000, pass), then says how many it met.",
+                object(
+                    json!({"n": {"type": "integer", "minimum": 1}, "ms": {"type": "integer", "minimum": 0}}),
+                    &["n"],
+                ),
+                true,
+                false,
+            ),
         ];
         let extra: usize = std::env::var("HUB_TESTKIT_TOOLS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
         for i in 0..extra {
@@ -89,7 +103,8 @@ impl Testkit {
         for name in std::env::var("HUB_TESTKIT_NAMES").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
             tools.push(tool(name, "An oddly named tool.", object(json!({}), &[]), true, false));
         }
-        Testkit { tools: Arc::new(Mutex::new(tools)), log: std::env::var("HUB_TESTKIT_LOG").ok() }
+        let log = std::env::var("HUB_TESTKIT_LOG").ok();
+        Testkit { tools: Arc::new(Mutex::new(tools)), log, gathered: Arc::new(tokio::sync::watch::channel(0).0) }
     }
 
     fn record(&self, line: &str) {
@@ -133,6 +148,13 @@ impl Testkit {
                 CallToolResult::structured(json!({"count": items.len(), "items": items}))
             }
             "write" | "erase" => CallToolResult::structured(json!({"done": name})),
+            "gather" => {
+                let mut seen = self.gathered.subscribe();
+                self.gathered.send_modify(|c| *c += 1);
+                let ms = args.get("ms").and_then(Value::as_u64).unwrap_or(30_000);
+                let met = tokio::time::timeout(Duration::from_millis(ms), seen.wait_for(|c| *c >= num("n"))).await;
+                CallToolResult::structured(json!({"met": met.is_ok(), "arrived": *self.gathered.borrow()}))
+            }
             "grow" => {
                 let n = {
                     let mut tools = self.tools.lock().unwrap_or_else(|p| p.into_inner());
