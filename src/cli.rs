@@ -7,7 +7,7 @@ use crate::exit::{self, Failure};
 use crate::frame::{self, OnSignal};
 use crate::registry::Registry;
 use crate::shutdown::Shutdown;
-use crate::{ask, commands, gateway, repl, triage};
+use crate::{ask, catalog, commands, gateway, repl, triage};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,6 +96,23 @@ pub enum Command {
     /// List the merged tool index (name, server, read-only/write/destructive, description)
     Tools {
         /// Print one JSON document with schemas and annotations
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the servers' resources and resource templates (URI, server, name, mime type, description)
+    Resources {
+        /// Print one JSON document
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read one resource (routed to the server that lists it or a template it matches) and print its contents
+    Read {
+        /// The resource's URI, as the server gives it (customer://cus_000001)
+        uri: String,
+        /// The server to read it from, when more than one offers it
+        #[arg(long)]
+        server: Option<String>,
+        /// Print the MCP contents as JSON
         #[arg(long)]
         json: bool,
     },
@@ -284,6 +301,17 @@ fn run(cli: Cli) -> exit::Result<u8> {
         Command::Tools { json } => {
             init_logging(&g, "warn,rmcp=error");
             with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| commands::tools(r, json))
+        }
+        Command::Resources { json } => {
+            init_logging(&g, "warn,rmcp=error");
+            with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| catalog::resources(r, json))
+        }
+        Command::Read { uri, server, json } => {
+            init_logging(&g, "warn,rmcp=error");
+            let config = load(overrides(None, None))?;
+            with_registry(config, false, OnSignal::Stop, |_, r, _| async move {
+                catalog::read(r, &uri, server.as_deref(), json).await
+            })
         }
         Command::Call { tool, args, json } => {
             init_logging(&g, "warn,rmcp=error");

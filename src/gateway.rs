@@ -38,6 +38,7 @@ pub struct Gateway {
 pub fn outcome(e: &CallError) -> &'static str {
     match e {
         CallError::UnknownTool { .. } => "unknown_tool",
+        CallError::UnknownResource { .. } => "unknown_resource",
         CallError::Down { .. } => "server_down",
         CallError::Timeout { .. } => "timeout",
         CallError::Cancelled { .. } => "cancelled",

@@ -9,6 +9,7 @@ mod control;
 pub mod index;
 mod kinds;
 mod listing;
+mod resources;
 mod supervise;
 pub mod vet;
 mod watched;
@@ -124,6 +125,8 @@ pub struct Status {
 pub enum CallError {
     #[error("unknown tool '{name}'{}", hint(.suggestions))]
     UnknownTool { name: String, suggestions: Vec<String> },
+    #[error("cannot read '{uri}': {why}")]
+    UnknownResource { uri: String, why: String },
     #[error("server '{server}' is down: {reason}{}", retry_hint(.retry_in))]
     Down { server: String, reason: String, retry_in: Option<Duration> },
     #[error("call to '{tool}' timed out after {:.1}s (cancelled on the server)", .after.as_secs_f64())]

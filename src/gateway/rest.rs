@@ -76,7 +76,7 @@ async fn call(
         Err(e) => {
             let server = app.gateway.registry.index().get(tool).map(|e| e.server.clone());
             let status = match e {
-                CallError::UnknownTool { .. } => StatusCode::NOT_FOUND,
+                CallError::UnknownTool { .. } | CallError::UnknownResource { .. } => StatusCode::NOT_FOUND,
                 CallError::Down { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
                 CallError::Cancelled { .. } | CallError::Protocol { .. } => StatusCode::BAD_GATEWAY,

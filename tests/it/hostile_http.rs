@@ -41,7 +41,7 @@ fn answer(mode: &str, msg: Value) -> Response {
         |result: Value| json_body(serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": result})).unwrap());
     match msg["method"].as_str().unwrap_or("") {
         "initialize" => ok(json!({
-            "protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
+            "protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}, "resources": {}},
             "serverInfo": {"name": "hostile-http", "version": "0"}
         })),
         "tools/list" => match hostile::tools_list(mode, &id, msg["params"]["cursor"].as_str()) {
@@ -62,6 +62,17 @@ fn answer(mode: &str, msg: Value) -> Response {
             ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(body)).into_response()
         }
         "tools/call" => ok(json!({"content": [{"type": "text", "text": "pong"}]})),
+        "resources/list" if mode == "mixed" => ok(json!({"resources": [
+            {"uri": "file:///ok", "name": "ok"},
+            {"uri": 7, "name": "numbered"},
+            {"name": "no uri"},
+            {"uri": "file:///ok", "name": "twice"},
+            {"uri": "file:///long", "name": "long", "description": "d".repeat(20_000)},
+        ]})),
+        "resources/list" => ok(json!({"resources": []})),
+        "resources/templates/list" => {
+            ok(json!({"resourceTemplates": [{"uriTemplate": "thing://{id}", "name": "thing"}]}))
+        }
         _ => json_body(
             serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "no"}}))
                 .unwrap(),
@@ -117,7 +128,8 @@ fn a_mixed_list_over_http_keeps_its_valid_tools() {
         .collect();
     names.sort();
     assert_eq!(names, ["bad__dotted_name", "bad__has_space", "bad__ok_two", "bad__ping", "bad__untyped", "bad__wordy"]);
-    assert_eq!(doc["servers"]["bad"]["problems"].as_array().unwrap().len(), 14);
+    let problems = doc["servers"]["bad"]["problems"].as_array().unwrap();
+    assert_eq!(problems.iter().filter(|p| p["kind"] == "tool").count(), 14);
 }
 
 /// rmcp drops an SSE event it cannot parse and leaves the request to its deadline (an hour here); hub's watched
@@ -129,4 +141,22 @@ fn a_bad_sse_event_fails_the_call_at_once() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("broke the protocol") && run.stderr.contains("SSE event"), "{}", run.stderr);
     assert!(run.stderr.contains("is not JSON"), "{}", run.stderr);
+}
+
+/// Resources are checked entry by entry like tools: the valid ones are kept, each invalid one is reported.
+#[test]
+fn a_mixed_resource_list_keeps_its_valid_resources() {
+    let env = env("mixed");
+    let run = env.run(&["resources", "--json"]).ok();
+    let doc = run.json();
+    let uris: Vec<&str> = doc["resources"].as_array().unwrap().iter().map(|r| r["uri"].as_str().unwrap()).collect();
+    assert_eq!(uris, ["file:///ok", "file:///long"]);
+    let long = doc["resources"][1]["description"].as_str().unwrap();
+    assert!(long.ends_with("[cut by hub: 20000 characters]"), "{long}");
+    assert_eq!(doc["templates"][0]["uriTemplate"], "thing://{id}");
+    let problems = doc["servers"]["bad"]["problems"].to_string();
+    for words in ["uri is a number", "has no uri", "listed twice", "description is 20000 characters"] {
+        assert!(problems.contains(words), "{words}: {problems}");
+        assert!(run.stderr.contains(words), "{words}: {}", run.stderr);
+    }
 }

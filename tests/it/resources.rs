@@ -70,3 +70,38 @@ async fn each_business_server_offers_its_records_as_resources() {
     assert!(unknown.contains("metric must be one of"), "{unknown}");
     analytics.stop().await;
 }
+
+/// Through hub: `hub resources` lists every server's templates, `hub read` routes a URI to the server whose
+/// template it matches and prints the same JSON the lookup tool gives.
+#[test]
+fn hub_lists_and_reads_the_servers_resources() {
+    let env = crate::util::Env::new();
+    let doc = env.run(&["resources", "--json"]).ok().json();
+    let templates: Vec<(String, String)> = doc["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["server"].as_str().unwrap().into(), t["uriTemplate"].as_str().unwrap().into()))
+        .collect();
+    for (server, template) in
+        [("crm", "customer://{id}"), ("tickets", "ticket://{id}"), ("analytics", "metric://{metric}")]
+    {
+        assert!(templates.contains(&(server.into(), template.into())), "{templates:?}");
+    }
+    let read = env.run(&["read", "customer://cus_000001", "--json"]).ok().json();
+    assert_eq!(read["server"], "crm");
+    let text = read["contents"][0]["text"].as_str().unwrap();
+    let called = env.run(&["call", "crm__get_customer", r#"{"id": "cus_000001"}"#]).ok().json();
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), called);
+    let plain = env.run(&["read", "metric://mrr"]).ok().stdout;
+    assert!(plain.contains("\"metric\": \"mrr\""), "{plain}");
+
+    let missing = env.run(&["read", "customer://cus_999999"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("customer 'cus_999999' not found"), "{}", missing.stderr);
+    let unrouted = env.run(&["read", "nope://x"]);
+    assert_eq!(unrouted.code, 1);
+    assert!(unrouted.stderr.contains("no server lists it or a template it matches"), "{}", unrouted.stderr);
+    let forced = env.run(&["read", "customer://cus_000001", "--server", "tickets"]);
+    assert!(forced.code == 1 && forced.stderr.contains("no records of kind 'customer'"), "{}", forced.stderr);
+}

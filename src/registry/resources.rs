@@ -1,0 +1,92 @@
+//! Resources through the registry: every server's resources and resource templates (as last listed), and
+//! reading one URI from the server that offers it — URIs stay as the servers give them and are routed by what
+//! each server listed: an exact resource URI first, else the template whose fixed prefix (before its first `{`)
+//! the URI starts with, the longest such prefix winning. Two servers claiming the same URI is an ambiguity the
+//! caller resolves by naming the server.
+
+use super::{CallError, Phase, Registry, wire};
+use rmcp::model::{ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate};
+use rmcp::service::ServiceError;
+
+impl Registry {
+    /// Every server's resources, with the server's name, in server order.
+    pub fn resources(&self) -> Vec<(String, Resource)> {
+        let each = |s: &super::Server| s.read(|st| st.listing.resources.clone());
+        self.servers().iter().flat_map(|s| each(s).into_iter().map(|r| (s.cfg.name.clone(), r))).collect()
+    }
+
+    /// Every server's resource templates, with the server's name, in server order.
+    pub fn templates(&self) -> Vec<(String, ResourceTemplate)> {
+        let each = |s: &super::Server| s.read(|st| st.listing.templates.clone());
+        self.servers().iter().flat_map(|s| each(s).into_iter().map(|t| (s.cfg.name.clone(), t))).collect()
+    }
+
+    /// The server that offers `uri`: `server` when given, else the one whose listing claims it.
+    pub fn route(&self, uri: &str, server: Option<&str>) -> Result<String, CallError> {
+        if let Some(name) = server {
+            return match self.server(name) {
+                Some(_) => Ok(name.to_string()),
+                None => Err(unknown(uri, format!("no server is named '{name}'"))),
+            };
+        }
+        let exact: Vec<String> = self.resources().into_iter().filter(|(_, r)| r.uri == uri).map(|(s, _)| s).collect();
+        let claims = if exact.is_empty() {
+            let prefixed = self.templates().into_iter().filter_map(|(s, t)| {
+                let fixed = t.uri_template.split('{').next().unwrap_or_default().to_string();
+                (!fixed.is_empty() && uri.starts_with(&fixed)).then_some((s, fixed.len()))
+            });
+            let prefixed: Vec<(String, usize)> = prefixed.collect();
+            let longest = prefixed.iter().map(|(_, n)| *n).max().unwrap_or(0);
+            prefixed.into_iter().filter(|(_, n)| *n == longest).map(|(s, _)| s).collect()
+        } else {
+            exact
+        };
+        let mut claims = claims;
+        claims.dedup();
+        match &claims[..] {
+            [one] => Ok(one.clone()),
+            [] => Err(unknown(uri, "no server lists it or a template it matches".into())),
+            many => Err(unknown(uri, format!("offered by {}; name one with --server", many.join(", ")))),
+        }
+    }
+
+    /// Reads `uri` from the server that offers it (see `route`), under that server's deadline.
+    pub async fn read_resource(
+        &self,
+        uri: &str,
+        server: Option<&str>,
+    ) -> Result<(String, ReadResourceResult), CallError> {
+        let name = self.route(uri, server)?;
+        let server = self.server(&name).cloned().ok_or_else(|| unknown(uri, format!("no server is named '{name}'")))?;
+        let live = server.read(|s| if s.phase == Phase::Up { s.peer.clone().zip(s.fault.clone()) } else { None });
+        let Some((peer, fault)) = live else {
+            let reason = server.down_reason().unwrap_or_default();
+            return Err(CallError::Down { server: name, reason, retry_in: server.retry_in() });
+        };
+        let request = peer.read_resource(ReadResourceRequestParams::new(uri));
+        let reply = tokio::select! {
+            r = tokio::time::timeout(server.cfg.timeout, request) => r,
+            _ = fault.tripped() => {
+                let reason = format!("it broke the protocol: {}", fault.reason().unwrap_or_default());
+                return Err(CallError::Down { server: name, reason, retry_in: None });
+            }
+        };
+        match reply {
+            Ok(Ok(result)) => Ok((name, result)),
+            Err(_) => Err(CallError::Timeout { tool: format!("read {uri}"), after: server.cfg.timeout }),
+            Ok(Err(ServiceError::McpError(e))) => {
+                Err(CallError::Protocol { server: name, message: e.message.to_string() })
+            }
+            Ok(Err(e)) => {
+                if let Some(reason) = wire::fault_of(&e) {
+                    fault.trip(reason);
+                }
+                Err(CallError::Protocol { server: name, message: e.to_string() })
+            }
+        }
+    }
+}
+
+fn unknown(uri: &str, why: String) -> CallError {
+    CallError::UnknownResource { uri: uri.to_string(), why }
+}
