@@ -116,6 +116,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the servers' prompts (NAME is server__prompt; arguments marked ? are optional)
+    Prompts {
+        /// Print one JSON document
+        #[arg(long)]
+        json: bool,
+    },
+    /// Get one prompt filled in by its server and print its messages
+    Prompt {
+        /// Namespaced name (tickets__triage_ticket) or server.prompt
+        name: String,
+        /// Arguments as a JSON object of strings ('-' reads them from stdin)
+        args: Option<String>,
+        /// Print the messages as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Call one tool directly and print its result
     Call {
         /// Index name (crm__get_customer) or server.tool
@@ -311,6 +327,18 @@ fn run(cli: Cli) -> exit::Result<u8> {
             let config = load(overrides(None, None))?;
             with_registry(config, false, OnSignal::Stop, |_, r, _| async move {
                 catalog::read(r, &uri, server.as_deref(), json).await
+            })
+        }
+        Command::Prompts { json } => {
+            init_logging(&g, "warn,rmcp=error");
+            with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| catalog::prompts(r, json))
+        }
+        Command::Prompt { name, args, json } => {
+            init_logging(&g, "warn,rmcp=error");
+            let args = commands::parse_args(args.as_deref())?;
+            let config = load(overrides(None, None))?;
+            with_registry(config, false, OnSignal::Stop, |_, r, _| async move {
+                catalog::prompt(r, &name, args, json).await
             })
         }
         Command::Call { tool, args, json } => {

@@ -37,19 +37,8 @@ pub fn parse_args(raw: Option<&str>) -> exit::Result<Option<serde_json::Map<Stri
     };
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(m)) => Ok(Some(m)),
-        Ok(other) => Err(Failure::usage(format!("arguments must be a JSON object, got {}", kind(&other)))),
+        Ok(other) => Err(Failure::usage(format!("arguments must be a JSON object, got {}", output::json_kind(&other)))),
         Err(e) => Err(Failure::usage(format!("arguments are not valid JSON: {e}"))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod guard;
 pub mod mcp;
+mod offers;
 pub mod rest;
 pub mod sessions;
 pub mod stats;
@@ -39,6 +40,8 @@ pub fn outcome(e: &CallError) -> &'static str {
     match e {
         CallError::UnknownTool { .. } => "unknown_tool",
         CallError::UnknownResource { .. } => "unknown_resource",
+        CallError::UnknownPrompt { .. } => "unknown_prompt",
+        CallError::BadArguments { .. } => "bad_arguments",
         CallError::Down { .. } => "server_down",
         CallError::Timeout { .. } => "timeout",
         CallError::Cancelled { .. } => "cancelled",
@@ -196,16 +199,18 @@ pub async fn run(
         started: Instant::now(),
         shutdown: shutdown.child_token(),
     });
-    // Tell every MCP session when servers or tools change.
+    // Tell every MCP session when servers or their lists change.
     let mut changes = registry.subscribe();
-    let (peers, stop) = (gateway.peers.clone(), gateway.shutdown.clone());
+    let (peers, stop, watched) = (gateway.peers.clone(), gateway.shutdown.clone(), registry.clone());
     tokio::spawn(async move {
+        let mut fingerprints = sessions::Fingerprints::default();
+        fingerprints.update(&watched);
         loop {
             tokio::select! {
                 c = changes.changed() => if c.is_err() { break },
                 _ = stop.cancelled() => break,
             }
-            peers.notify_all().await;
+            peers.notify_all(fingerprints.update(&watched)).await;
         }
     });
 

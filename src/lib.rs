@@ -4,7 +4,7 @@
 //! - `agent`    the tool-calling loop: turns, parallel tool calls, approvals, turn cap
 //! - `ask`      `hub ask`: progress, answer or --json document, exit code
 //! - `backoff`  exponential backoff with jitter (model retries, server restarts)
-//! - `catalog`  `hub resources`, `hub read`: what servers offer besides tools
+//! - `catalog`  `hub resources`, `read`, `prompts`, `prompt`: what servers offer besides tools
 //! - `cli`      the command line (clap), dispatch to the commands, exit codes
 //! - `commands` tools, call, status, import-config
 //! - `config`   servers.toml: discovery, strict parsing, ${VAR} expansion, import-config

@@ -35,6 +35,19 @@ pub fn table(headers: &[&str], rows: &[Vec<String>], max_last: usize) -> String 
     out
 }
 
+/// What a JSON value is, for error messages ("a number").
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// `text` cut to `max` characters with an ellipsis.
 pub fn cut(text: &str, max: usize) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -109,6 +122,7 @@ pub fn warnings(registry: &Registry) -> Vec<String> {
         lines.extend(s.problems().iter().map(|p| format!("server '{}': {p}", s.cfg.name)));
     }
     lines.extend(registry.index().collisions.iter().cloned());
+    lines.extend(registry.resource_collisions());
     lines
 }
 

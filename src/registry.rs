@@ -9,6 +9,7 @@ mod control;
 pub mod index;
 mod kinds;
 mod listing;
+mod prompts;
 mod resources;
 mod supervise;
 pub mod vet;
@@ -18,6 +19,7 @@ mod wire;
 use crate::config::{Config, ServerConfig};
 pub use control::{Accepted, ControlError};
 pub use index::{Entry, Index};
+pub use prompts::{Offered, describe as describe_argument};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam, ClientRequest, JsonObject,
     ServerResult,
@@ -127,6 +129,10 @@ pub enum CallError {
     UnknownTool { name: String, suggestions: Vec<String> },
     #[error("cannot read '{uri}': {why}")]
     UnknownResource { uri: String, why: String },
+    #[error("unknown prompt '{name}'{}", hint(.suggestions))]
+    UnknownPrompt { name: String, suggestions: Vec<String> },
+    #[error("prompt '{name}': {why}")]
+    BadArguments { name: String, why: String },
     #[error("server '{server}' is down: {reason}{}", retry_hint(.retry_in))]
     Down { server: String, reason: String, retry_in: Option<Duration> },
     #[error("call to '{tool}' timed out after {:.1}s (cancelled on the server)", .after.as_secs_f64())]

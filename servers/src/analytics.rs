@@ -2,6 +2,7 @@
 //! the other servers' data), summarised over a period or returned as a daily trend.
 
 use crate::demo::{self, Demo, METRICS};
+use crate::prompts::PromptSpec;
 use crate::records::Record;
 use crate::store::{Schema, Store, insert_all};
 use crate::validate::{self as v, Fail};
@@ -241,7 +242,25 @@ const RECORDS: [Record; 1] = [Record {
     param: "metric",
     tool: "get_report",
     name: "metric",
-    description: "One metric's report for the default period, as get_report returns it.",
+    description: "One metric's report, as get_report returns it: the last 30 days, or metric://mrr?period=7d (7d, 30d, 90d, 180d).",
 }];
 
-crate::business_server!(Analytics, "analytics", "Business metrics: reports and daily trends.", RECORDS);
+/// This server's prompts.
+const PROMPTS: [PromptSpec; 1] = [PromptSpec {
+    name: "weekly_report",
+    description: "This week's business report from the last seven days of the main metrics (attached).",
+    arguments: &[],
+    text: "Write this week's business report from the attached seven-day reports: revenue and MRR, sign-ups and \
+           churn, failed payments and support load. For each, the figure, its change against the week before \
+           and one sentence on what stands out. Use only the attached figures.",
+    attach: &[
+        "metric://mrr?period=7d",
+        "metric://revenue?period=7d",
+        "metric://new_signups?period=7d",
+        "metric://churned_customers?period=7d",
+        "metric://failed_payments?period=7d",
+        "metric://tickets_opened?period=7d",
+    ],
+}];
+
+crate::business_server!(Analytics, "analytics", "Business metrics: reports and daily trends.", RECORDS, PROMPTS);

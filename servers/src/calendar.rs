@@ -2,10 +2,11 @@
 //! RFC 3339 in UTC; with no window given, listing shows what is still to come.
 
 use crate::demo::{self, Demo};
+use crate::records::Record;
 use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
 use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
-use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{Json, tool, tool_router};
 use rusqlite::{Connection, OptionalExtension, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -90,6 +91,12 @@ pub struct CreateArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+pub struct GetArgs {
+    /// Meeting id such as MTG-00001.
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct CancelArgs {
     /// Meeting id such as MTG-00001.
     pub id: String,
@@ -170,6 +177,15 @@ impl Calendar {
     }
 
     #[tool(
+        description = "Get one meeting by id (MTG-…).",
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_meeting(&self, Parameters(a): Parameters<GetArgs>) -> Result<Json<Meeting>, Fail> {
+        let id = v::id("id", &a.id, "MTG-", "MTG-00001")?;
+        Ok(Json(find(&self.store.conn(), &id)?))
+    }
+
+    #[tool(
         description = "Book a meeting with a customer. Returns the created meeting.",
         annotations(
             read_only_hint = false,
@@ -221,5 +237,19 @@ impl Calendar {
     }
 }
 
-#[tool_handler(router = self.tool_router, name = "calendar", instructions = "Customer meetings: list, book, cancel.")]
-impl ServerHandler for Calendar {}
+/// This server's records as resources (`meeting://{id}`), read through its lookup tool.
+const RECORDS: [Record; 1] = [Record {
+    scheme: "meeting",
+    param: "id",
+    tool: "get_meeting",
+    name: "meeting",
+    description: "One meeting, as get_meeting returns it.",
+}];
+
+crate::business_server!(
+    Calendar,
+    "calendar",
+    "Customer meetings: list, look up, book, cancel.",
+    RECORDS,
+    crate::prompts::NONE
+);

@@ -3,6 +3,7 @@
 //! SQLite as a bound parameter (quoted FTS terms), never as SQL.
 
 use crate::demo::{self, Demo};
+use crate::prompts::PromptSpec;
 use crate::records::Record;
 use crate::store::{Schema, Store, insert_all};
 use crate::validate::{self as v, Fail};
@@ -320,7 +321,24 @@ const RECORDS: [Record; 1] = [Record {
     param: "id",
     tool: "get_customer",
     name: "customer",
-    description: "One customer with their notes, as get_customer returns it.",
+    description: "One customer with their notes, as get_customer returns it (customer://ann@example.com works too).",
 }];
 
-crate::business_server!(Crm, "crm", "Customer records: search, look up by id or email, update, add notes.", RECORDS);
+/// This server's prompts.
+const PROMPTS: [PromptSpec; 1] = [PromptSpec {
+    name: "account_summary",
+    description: "Summarise one customer's account across the servers, from their record (attached).",
+    arguments: &[("email", "The customer's email address")],
+    text: "Summarise the account of the customer with email {email}, whose record is attached: plan and account \
+           state, open tickets, unpaid or failed invoices and upcoming meetings — look each up with the tools, \
+           at most six lines, facts only from the records and the tools' answers.",
+    attach: &["customer://{email}"],
+}];
+
+crate::business_server!(
+    Crm,
+    "crm",
+    "Customer records: search, look up by id or email, update, add notes.",
+    RECORDS,
+    PROMPTS
+);

@@ -20,6 +20,7 @@ pub mod calendar;
 pub mod crm;
 pub mod demo;
 pub mod payments;
+pub mod prompts;
 pub mod records;
 pub mod store;
 pub mod testkit;

@@ -430,5 +430,6 @@ crate::business_server!(
     Payments,
     "payments",
     "Billing: subscriptions, invoices, payment history, retrying failed invoices.",
-    RECORDS
+    RECORDS,
+    crate::prompts::NONE
 );

@@ -52,8 +52,14 @@ pub async fn read<S: Send + Sync + 'static>(
         .iter()
         .find(|r| r.scheme == scheme)
         .ok_or_else(|| not_found(format!("no records of kind '{scheme}' here; this server has {}", kinds())))?;
+    // `scheme://value?key=value&…`: the value for the record's parameter, the query for further arguments.
+    let (value, query) = value.split_once('?').unwrap_or((value, ""));
     let mut arguments = serde_json::Map::new();
     arguments.insert(record.param.into(), value.into());
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        arguments.insert(k.into(), v.into());
+    }
     let params = CallToolRequestParams::new(record.tool).with_arguments(arguments);
     let result = match router.call(ToolCallContext::new(server, params, context)).await? {
         CallToolResponse::Complete(result) => result,
@@ -79,22 +85,42 @@ pub async fn read<S: Send + Sync + 'static>(
     Ok(ReadResourceResult::new(vec![contents]))
 }
 
-/// What a business server says about itself: tools and resources (its record templates), its name and version.
-pub fn info(name: &str, instructions: &str) -> rmcp::model::ServerConfig {
-    let caps = rmcp::model::ServerCapabilities::builder().enable_tools().enable_resources().build();
+/// What a business server says about itself: tools, resources (its record templates) and prompts when it has
+/// some, its name and version.
+pub fn info(name: &str, instructions: &str, prompts: bool) -> rmcp::model::ServerConfig {
+    let caps = rmcp::model::ServerCapabilities::builder().enable_tools().enable_resources();
+    let caps = if prompts { caps.enable_prompts().build() } else { caps.build() };
     rmcp::model::ServerConfig::new(caps)
         .with_server_info(rmcp::model::Implementation::new(name, env!("CARGO_PKG_VERSION")))
         .with_instructions(instructions.to_string())
 }
 
-/// The `ServerHandler` of a business server: its tools (`#[tool_handler]`) and its records as resources.
+/// The `ServerHandler` of a business server: its tools (`#[tool_handler]`), its records as resources and its
+/// prompts (`prompts`).
 #[macro_export]
 macro_rules! business_server {
-    ($server:ty, $name:literal, $instructions:literal, $records:expr) => {
+    ($server:ty, $name:literal, $instructions:literal, $records:expr, $prompts:expr) => {
         #[rmcp::tool_handler(router = self.tool_router)]
         impl rmcp::ServerHandler for $server {
             fn get_info(&self) -> rmcp::model::ServerConfig {
-                $crate::records::info($name, $instructions)
+                $crate::records::info($name, $instructions, !$prompts.is_empty())
+            }
+
+            async fn list_prompts(
+                &self,
+                _request: Option<rmcp::model::PaginatedRequestParams>,
+                _context: rmcp::service::RequestContext<rmcp::RoleServer>,
+            ) -> Result<rmcp::model::ListPromptsResult, rmcp::ErrorData> {
+                Ok($crate::prompts::list(&$prompts))
+            }
+
+            async fn get_prompt(
+                &self,
+                request: rmcp::model::GetPromptRequestParams,
+                context: rmcp::service::RequestContext<rmcp::RoleServer>,
+            ) -> Result<rmcp::model::GetPromptResponse, rmcp::ErrorData> {
+                let (router, records) = (&self.tool_router, &$records);
+                $crate::prompts::get(self, router, records, &$prompts, request, context).await.map(Into::into)
             }
 
             async fn list_resource_templates(

@@ -1,6 +1,7 @@
 //! `testkit`: an MCP server of deliberately awkward tools for hub's tests, chaos runs and benchmarks — a slow
 //! tool that reports its cancellation, a failing one, one that crashes the process, a huge result, write and
-//! destructive tools, a tool that grows the list (and says so with `tools/list_changed`), a rendezvous
+//! destructive tools, a tool that grows the list (and says so with `tools/list_changed`), one that adds a note
+//! (a resource `note://N` and a prompt `note_N`, announced with their `list_changed`), a rendezvous
 //! (`gather`: proves calls overlap without timing them), and on request
 //! hundreds of extra tools or oddly named ones. Not one of the business servers; `hub server testkit` runs it.
 //!
@@ -8,8 +9,10 @@
 //! `HUB_TESTKIT_TOOLS=N` (N extra read-only tools), `HUB_TESTKIT_NAMES=a,b` (extra tools with these names).
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
+    GetPromptResult, ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
+    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
+    Role, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -21,6 +24,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Clone)]
 pub struct Testkit {
     tools: Arc<Mutex<Vec<Tool>>>,
+    /// Texts added by `note`: resource `note://N` and prompt `note_N` each.
+    notes: Arc<Mutex<Vec<String>>>,
     log: Option<String>,
     /// Calls of `gather` that have arrived: a rendezvous that proves calls run at the same time without timing
     /// them (sequential calls would each wait out `ms` alone).
@@ -84,6 +89,13 @@ impl Testkit {
             tool("erase", "Erases everything (a destructive tool).", object(json!({}), &[]), false, true),
             tool("grow", "Adds one tool to the list and notifies the client.", object(json!({}), &[]), false, false),
             tool(
+                "note",
+                "Adds a note: a resource note://N and a prompt note_N, and notifies the client.",
+                object(json!({"text": {"type": "string"}}), &["text"]),
+                false,
+                false,
+            ),
+            tool(
                 "gather",
                 "Waits until n calls of gather have arrived (or ms, default 30000, pass), then says how many it met.",
                 object(
@@ -104,7 +116,19 @@ impl Testkit {
             tools.push(tool(name, "An oddly named tool.", object(json!({}), &[]), true, false));
         }
         let log = std::env::var("HUB_TESTKIT_LOG").ok();
-        Testkit { tools: Arc::new(Mutex::new(tools)), log, gathered: Arc::new(tokio::sync::watch::channel(0).0) }
+        Testkit {
+            tools: Arc::new(Mutex::new(tools)),
+            notes: Arc::default(),
+            log,
+            gathered: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+
+    /// The note numbered `n`.
+    fn note(&self, n: Option<&str>) -> Result<String, ErrorData> {
+        let notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let found = n.and_then(|n| n.parse::<usize>().ok()).and_then(|i| notes.get(i).cloned());
+        found.ok_or_else(|| ErrorData::resource_not_found("no such note", None))
     }
 
     fn record(&self, line: &str) {
@@ -165,6 +189,17 @@ impl Testkit {
                 let _ = ctx.peer.notify_tool_list_changed().await;
                 CallToolResult::structured(json!({"added": format!("grown_{n}")}))
             }
+            "note" => {
+                let text = args.get("text").and_then(Value::as_str).unwrap_or_default().to_string();
+                let n = {
+                    let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+                    notes.push(text);
+                    notes.len() - 1
+                };
+                let _ = ctx.peer.notify_resource_list_changed().await;
+                let _ = ctx.peer.notify_prompt_list_changed().await;
+                CallToolResult::structured(json!({"uri": format!("note://{n}"), "prompt": format!("note_{n}")}))
+            }
             _ => CallToolResult::structured(json!({"tool": name})),
         }
     }
@@ -172,8 +207,15 @@ impl Testkit {
 
 impl ServerHandler for Testkit {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
-            .with_server_info(rmcp::model::Implementation::new("testkit", env!("CARGO_PKG_VERSION")))
+        let caps = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_resources()
+            .enable_resources_list_changed()
+            .enable_prompts()
+            .enable_prompts_list_changed()
+            .build();
+        ServerConfig::new(caps).with_server_info(rmcp::model::Implementation::new("testkit", env!("CARGO_PKG_VERSION")))
     }
 
     async fn list_tools(
@@ -182,6 +224,45 @@ impl ServerHandler for Testkit {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         Ok(ListToolsResult::with_all_items(self.tools.lock().unwrap_or_else(|p| p.into_inner()).clone()))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let n = self.notes.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let notes = (0..n).map(|i| Resource::new(format!("note://{i}"), format!("note {i}")));
+        Ok(ListResourcesResult::with_all_items(notes.collect()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let text = self.note(request.uri.strip_prefix("note://"))?;
+        let contents = ResourceContents::text(text, request.uri);
+        Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let n = self.notes.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let prompts = (0..n).map(|i| Prompt::new(format!("note_{i}"), Some("A note, as a prompt."), None));
+        Ok(ListPromptsResult::with_all_items(prompts.collect()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let text = self.note(request.name.strip_prefix("note_"))?;
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).into())
     }
 
     async fn call_tool(

@@ -2,6 +2,7 @@
 //! Resolving or closing a ticket stamps `resolved_at`; new ids continue the TCK-NNNNN sequence.
 
 use crate::demo::{self, Demo};
+use crate::prompts::PromptSpec;
 use crate::records::Record;
 use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
 use crate::validate::{self as v, Fail};
@@ -330,4 +331,16 @@ const RECORDS: [Record; 1] = [Record {
     description: "One ticket with its comments, as get_ticket returns it.",
 }];
 
-crate::business_server!(Tickets, "tickets", "Support tickets: list, read, open, update, comment.", RECORDS);
+/// This server's prompts.
+const PROMPTS: [PromptSpec; 1] = [PromptSpec {
+    name: "triage_ticket",
+    description: "Triage one support ticket (attached): category, priority, next action.",
+    arguments: &[("id", "The ticket id, such as TCK-01001")],
+    text: "Triage support ticket {id}, attached below. Decide its category (billing, technical, account, sales or \
+           other), its priority (low, normal, high or urgent) and the next action, one sentence each with the \
+           reason. Look up the customer behind it (crm__get_customer with its customer_id) when that changes the \
+           answer; use only facts from the ticket and the tools.",
+    attach: &["ticket://{id}"],
+}];
+
+crate::business_server!(Tickets, "tickets", "Support tickets: list, read, open, update, comment.", RECORDS, PROMPTS);

@@ -1,13 +1,17 @@
 //! The gateway's MCP face: one server whose tools are the whole index (names, descriptions, schemas and
-//! annotations as the upstream servers gave them). Calls are routed through the registry under each server's
-//! deadline; a client's cancellation is passed upstream; sessions hear `tools/list_changed` whenever a server
-//! goes down, comes back or changes its list.
+//! annotations as the upstream servers gave them), whose resources and templates are every server's (URIs as
+//! given, reads routed by the registry) and whose prompts are every server's under `server__prompt`. Calls are
+//! routed through the registry under each server's deadline; a client's cancellation is passed upstream;
+//! sessions hear `list_changed` (tools, resources, prompts) whenever a server goes down, comes back or changes
+//! a list.
 
 use super::Gateway;
 use crate::registry::CallError;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
-    PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -38,9 +42,20 @@ impl Hub {
 
 impl ServerHandler for Hub {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+        let caps = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_resources()
+            .enable_resources_list_changed()
+            .enable_prompts()
+            .enable_prompts_list_changed()
+            .build();
+        ServerConfig::new(caps)
             .with_server_info(Implementation::new("hub", env!("CARGO_PKG_VERSION")))
-            .with_instructions("Every tool of every server connected to this hub; names are <server>__<tool>.")
+            .with_instructions(
+                "Every tool, resource and prompt of every server connected to this hub; tool and prompt names are \
+             <server>__<name>, resource URIs are the servers' own.",
+            )
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -58,6 +73,64 @@ impl ServerHandler for Hub {
     fn get_tool(&self, name: &str) -> Option<Tool> {
         // One lookup, not a copy of the whole index (this can run for every call).
         self.gateway.registry.index().get(name).map(listed)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let all = self.gateway.registry.resources().into_iter().map(|(_, r)| r);
+        Ok(ListResourcesResult::with_all_items(all.collect()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let all = self.gateway.registry.templates().into_iter().map(|(_, t)| t);
+        Ok(ListResourceTemplatesResult::with_all_items(all.collect()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        match self.gateway.registry.read_resource(&request.uri, None).await {
+            Ok((_, result)) => Ok(result.into()),
+            Err(e @ CallError::UnknownResource { .. }) => Err(ErrorData::resource_not_found(e.to_string(), None)),
+            Err(e) => Err(upstream_error(e)),
+        }
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let named = |o: crate::registry::Offered| {
+            let mut p = o.prompt;
+            p.name = o.name;
+            p
+        };
+        Ok(ListPromptsResult::with_all_items(self.gateway.registry.prompts().into_iter().map(named).collect()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let arguments = request.arguments.unwrap_or_default();
+        match self.gateway.registry.get_prompt(&request.name, arguments).await {
+            Ok((_, result)) => Ok(result.into()),
+            Err(e @ (CallError::UnknownPrompt { .. } | CallError::BadArguments { .. })) => {
+                Err(ErrorData::invalid_params(e.to_string(), None))
+            }
+            Err(e) => Err(upstream_error(e)),
+        }
     }
 
     async fn call_tool(
@@ -82,4 +155,9 @@ impl ServerHandler for Hub {
             Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into()),
         }
     }
+}
+
+/// A read or prompt that failed upstream (down, timed out, refused): the reason, as an internal error.
+fn upstream_error(e: CallError) -> ErrorData {
+    ErrorData::internal_error(e.to_string(), None)
 }

@@ -1,8 +1,10 @@
-//! The gateway's HTTP face on one port: the REST API (`/tools`, `/call`, `/status`, `/healthz`, `/metrics`) and
+//! The gateway's HTTP face on one port: the REST API (`/tools`, `/call`, `/status`, `/healthz`, `/metrics`; the
+//! resources and prompts of `offers`) and
 //! the MCP streamable-HTTP endpoint (`/mcp`, sessions in `sessions::Table`), behind the guards of `guard` and —
 //! on /mcp — rmcp's Host and Origin checks against DNS rebinding.
 
 use super::guard::{Guards, Limits};
+use super::offers;
 use super::{Gateway, mcp::Hub};
 use crate::registry::{CallError, ControlError, Phase};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
@@ -17,12 +19,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"success": false, "error": message}))).into_response()
 }
 
-struct App {
-    gateway: Arc<Gateway>,
+pub(super) struct App {
+    pub(super) gateway: Arc<Gateway>,
     guards: Guards,
     limits: Limits,
 }
@@ -75,12 +77,7 @@ async fn call(
         }
         Err(e) => {
             let server = app.gateway.registry.index().get(tool).map(|e| e.server.clone());
-            let status = match e {
-                CallError::UnknownTool { .. } | CallError::UnknownResource { .. } => StatusCode::NOT_FOUND,
-                CallError::Down { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-                CallError::Cancelled { .. } | CallError::Protocol { .. } => StatusCode::BAD_GATEWAY,
-            };
+            let status = status_of(&e);
             let body = json!({"success": false, "result": null, "server": server, "tool": tool, "execution_time_ms": ms, "error": e.to_string()});
             let mut response = (status, Json(body)).into_response();
             if let CallError::Down { retry_in, .. } = e {
@@ -90,6 +87,19 @@ async fn call(
             }
             response
         }
+    }
+}
+
+/// The HTTP status of a failed call, read or prompt.
+pub(super) fn status_of(e: &CallError) -> StatusCode {
+    match e {
+        CallError::UnknownTool { .. } | CallError::UnknownResource { .. } | CallError::UnknownPrompt { .. } => {
+            StatusCode::NOT_FOUND
+        }
+        CallError::BadArguments { .. } => StatusCode::BAD_REQUEST,
+        CallError::Down { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        CallError::Cancelled { .. } | CallError::Protocol { .. } => StatusCode::BAD_GATEWAY,
     }
 }
 
@@ -180,6 +190,10 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards) -> Router {
     Router::new()
         .route("/tools", get(tools))
         .route("/call", post(call))
+        .route("/resources", get(offers::resources))
+        .route("/resource", get(offers::resource))
+        .route("/prompts", get(offers::prompts))
+        .route("/prompt", post(offers::prompt))
         .route("/status", get(status))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -33,14 +33,54 @@ impl Peers {
         peers.len()
     }
 
-    /// Sends `tools/list_changed` to every session, forgetting the ones that are gone.
-    pub async fn notify_all(&self) {
+    /// Sends `tools/list_changed` to every session, and the resource and prompt ones when `changed` says so,
+    /// forgetting the sessions that are gone.
+    pub async fn notify_all(&self, changed: Changed) {
         let peers: Vec<Peer<RoleServer>> = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for p in peers.iter().filter(|p| !p.is_transport_closed()) {
             let _ = p.notify_tool_list_changed().await;
+            if changed.resources {
+                let _ = p.notify_resource_list_changed().await;
+            }
+            if changed.prompts {
+                let _ = p.notify_prompt_list_changed().await;
+            }
         }
         self.live();
     }
+}
+
+/// Which lists other than tools changed since the sessions were last told.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Changed {
+    pub resources: bool,
+    pub prompts: bool,
+}
+
+/// Fingerprints of the merged resource and prompt lists, to tell sessions only about the lists that changed.
+#[derive(Default)]
+pub struct Fingerprints {
+    resources: u64,
+    prompts: u64,
+}
+
+impl Fingerprints {
+    /// What changed since the last call (the first call reports what is not empty).
+    pub fn update(&mut self, registry: &crate::registry::Registry) -> Changed {
+        let resources = fingerprint(&(registry.resources(), registry.templates()));
+        let offered: Vec<_> = registry.prompts().into_iter().map(|o| (o.name, o.prompt)).collect();
+        let prompts = fingerprint(&offered);
+        let changed = Changed { resources: resources != self.resources, prompts: prompts != self.prompts };
+        (self.resources, self.prompts) = (resources, prompts);
+        changed
+    }
+}
+
+fn fingerprint(value: &impl serde::Serialize) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(value).unwrap_or_default().hash(&mut h);
+    h.finish()
 }
 
 /// The streamable-HTTP session table; cheap to clone.

@@ -1,13 +1,13 @@
-//! The lists a server can offer — tools, resources, resource templates — as `Kind`s the one paged, checked
+//! The lists a server can offer — tools, resources, resource templates, prompts — as `Kind`s the one paged, checked
 //! listing (`listing::list`) works on: each kind's request, its typed page, the reply field holding its entries,
 //! its cap and how one entry is checked (`vet` for the rules they share).
 
 use super::vet::{self, Action, Problem};
 use crate::config::Limits;
 use rmcp::model::{
-    ClientRequest, ListResourceTemplatesRequest, ListResourceTemplatesResult, ListResourcesRequest,
-    ListResourcesResult, ListToolsRequest, ListToolsResult, PaginatedRequestParams, Resource, ResourceTemplate,
-    ServerResult, Tool,
+    ClientRequest, ListPromptsRequest, ListPromptsResult, ListResourceTemplatesRequest, ListResourceTemplatesResult,
+    ListResourcesRequest, ListResourcesResult, ListToolsRequest, ListToolsResult, PaginatedRequestParams, Prompt,
+    Resource, ResourceTemplate, ServerResult, Tool,
 };
 use serde_json::Value;
 use std::collections::HashSet;
@@ -36,6 +36,7 @@ pub trait Kind {
 pub struct Tools;
 pub struct Resources;
 pub struct Templates;
+pub struct Prompts;
 
 impl Kind for Tools {
     type Item = Tool;
@@ -87,15 +88,8 @@ impl Kind for Resources {
         parse_entry::<Self>(entry, "uri", position)
     }
     fn check(mut item: Resource, limits: &Limits, seen: &mut HashSet<String>) -> (Option<Resource>, Vec<Problem>) {
-        let uri = item.uri.clone();
-        let description = item.description.take();
-        match check_entry::<Self>(&uri, description, limits, seen) {
-            (Some(d), problems) => {
-                item.description = d;
-                (Some(item), problems)
-            }
-            (None, problems) => (None, problems),
-        }
+        let (keep, problems) = check_entry::<Self>("URI", &item.uri, &mut item.description, limits, seen);
+        (keep.then_some(item), problems)
     }
 }
 
@@ -129,15 +123,37 @@ impl Kind for Templates {
         limits: &Limits,
         seen: &mut HashSet<String>,
     ) -> (Option<ResourceTemplate>, Vec<Problem>) {
-        let template = item.uri_template.clone();
-        let description = item.description.take();
-        match check_entry::<Self>(&template, description, limits, seen) {
-            (Some(d), problems) => {
-                item.description = d;
-                (Some(item), problems)
+        let (keep, problems) = check_entry::<Self>("URI", &item.uri_template, &mut item.description, limits, seen);
+        (keep.then_some(item), problems)
+    }
+}
+
+impl Kind for Prompts {
+    type Item = Prompt;
+    const NAME: &'static str = "prompt";
+    const METHOD: &'static str = "prompts/list";
+    const FIELD: &'static str = "prompts";
+    const LIMIT: &'static str = "limits.max_resources";
+    fn max(limits: &Limits) -> usize {
+        limits.max_resources
+    }
+    fn request(params: PaginatedRequestParams) -> ClientRequest {
+        ClientRequest::ListPromptsRequest(ListPromptsRequest::with_param(params))
+    }
+    fn typed(reply: ServerResult) -> Result<(Vec<Prompt>, Option<String>), ServerResult> {
+        match reply {
+            ServerResult::ListPromptsResult(ListPromptsResult { prompts, next_cursor, .. }) => {
+                Ok((prompts, next_cursor))
             }
-            (None, problems) => (None, problems),
+            other => Err(other),
         }
+    }
+    fn from_value(entry: Value, position: usize) -> Result<Prompt, Problem> {
+        parse_entry::<Self>(entry, "name", position)
+    }
+    fn check(mut item: Prompt, limits: &Limits, seen: &mut HashSet<String>) -> (Option<Prompt>, Vec<Problem>) {
+        let (keep, problems) = check_entry::<Self>("name", &item.name, &mut item.description, limits, seen);
+        (keep.then_some(item), problems)
     }
 }
 
@@ -148,22 +164,25 @@ fn parse_entry<K: Kind>(entry: Value, key: &str, position: usize) -> Result<K::I
         .map_err(|e| vet::problem(K::NAME, id, Action::Skipped, format!("is not a valid {}: {e}", K::NAME)))
 }
 
-/// The checks a resource and a template share, on its identity (URI or URI template) and description: `None`
-/// when the entry is skipped, else its (possibly cut) description.
-#[allow(clippy::type_complexity)]
+/// The checks a resource, a template and a prompt share, on its identity (`what`: its URI, URI template or name)
+/// and description (cut in place when too long): whether to keep it, and what was wrong.
 fn check_entry<K: Kind>(
+    what: &str,
     id: &str,
-    description: Option<String>,
+    description: &mut Option<String>,
     limits: &Limits,
     seen: &mut HashSet<String>,
-) -> (Option<Option<String>>, Vec<Problem>) {
-    if let Some(reason) = vet::name_refusal(id, seen).map(|r| r.replacen("name", "URI", 1)) {
+) -> (bool, Vec<Problem>) {
+    if let Some(reason) = vet::name_refusal(id, seen).map(|r| r.replacen("name", what, 1)) {
         let label = if id.is_empty() { "\"\"" } else { id };
-        return (None, vec![vet::problem(K::NAME, label, Action::Skipped, reason)]);
+        return (false, vec![vet::problem(K::NAME, label, Action::Skipped, reason)]);
     }
     seen.insert(id.to_string());
     match description.as_deref().and_then(|d| vet::cut_description(d, limits)) {
-        Some((cut, reason)) => (Some(Some(cut)), vec![vet::problem(K::NAME, id, Action::Cut, reason)]),
-        None => (Some(description), Vec::new()),
+        Some((cut, reason)) => {
+            *description = Some(cut);
+            (true, vec![vet::problem(K::NAME, id, Action::Cut, reason)])
+        }
+        None => (true, Vec::new()),
     }
 }

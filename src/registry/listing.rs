@@ -1,4 +1,4 @@
-//! Listing what one server offers — tools, resources, resource templates (`kinds`): every page, each entry
+//! Listing what one server offers — tools, resources, resource templates, prompts (`kinds`): every page, each entry
 //! checked (`vet`), up to the kind's limit.
 //!
 //! rmcp's `list_all_tools` drops a whole page when one entry does not parse (the reply no longer matches a tool
@@ -6,12 +6,12 @@
 //! listing stops at the cap (without asking for further pages) and on a cursor it has seen before, and a protocol
 //! error of the server ends it at once with the server's fault.
 
-use super::kinds::{Kind, Resources, Templates, Tools};
+use super::kinds::{Kind, Prompts, Resources, Templates, Tools};
 use super::vet::{Action, Problem};
 use super::wire::Fault;
 use crate::config::Limits;
 use rmcp::model::{
-    CustomResult, PaginatedRequestParams, Resource, ResourceTemplate, ServerCapabilities, ServerResult, Tool,
+    CustomResult, PaginatedRequestParams, Prompt, Resource, ResourceTemplate, ServerCapabilities, ServerResult, Tool,
 };
 use rmcp::service::ServiceError;
 use rmcp::{Peer, RoleClient};
@@ -24,10 +24,12 @@ pub struct Listing {
     pub tools: Vec<Tool>,
     pub resources: Vec<Resource>,
     pub templates: Vec<ResourceTemplate>,
+    pub prompts: Vec<Prompt>,
     pub problems: Vec<Problem>,
 }
 
-/// Lists every kind the server offers (tools always; resources and templates when its capabilities say so).
+/// Lists every kind the server offers (tools always; resources, templates and prompts when its capabilities say
+/// so).
 /// The tool list failing fails the listing; another list failing is reported and leaves that list empty. A
 /// protocol error of the server fails it at once.
 pub async fn list_all(
@@ -41,6 +43,9 @@ pub async fn list_all(
     if caps.is_some_and(|c| c.resources.is_some()) {
         listing.resources = optional::<Resources>(list::<Resources>(peer, limits, fault).await, &mut problems, fault)?;
         listing.templates = optional::<Templates>(list::<Templates>(peer, limits, fault).await, &mut problems, fault)?;
+    }
+    if caps.is_some_and(|c| c.prompts.is_some()) {
+        listing.prompts = optional::<Prompts>(list::<Prompts>(peer, limits, fault).await, &mut problems, fault)?;
     }
     listing.problems = problems;
     Ok(listing)

@@ -7,6 +7,7 @@
 use super::{CallError, Phase, Registry, wire};
 use rmcp::model::{ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate};
 use rmcp::service::ServiceError;
+use rmcp::{Peer, RoleClient};
 
 impl Registry {
     /// Every server's resources, with the server's name, in server order.
@@ -19,6 +20,18 @@ impl Registry {
     pub fn templates(&self) -> Vec<(String, ResourceTemplate)> {
         let each = |s: &super::Server| s.read(|st| st.listing.templates.clone());
         self.servers().iter().flat_map(|s| each(s).into_iter().map(|t| (s.cfg.name.clone(), t))).collect()
+    }
+
+    /// A line for each resource URI more than one server lists (reading it then needs the server named).
+    pub fn resource_collisions(&self) -> Vec<String> {
+        let mut by_uri: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (server, r) in self.resources() {
+            by_uri.entry(r.uri).or_default().push(server);
+        }
+        let shared = by_uri.into_iter().filter(|(_, servers)| servers.len() > 1);
+        shared
+            .map(|(uri, s)| format!("resource '{uri}' is offered by {}; read it with --server", s.join(" and ")))
+            .collect()
     }
 
     /// The server that offers `uri`: `server` when given, else the one whose listing claims it.
@@ -57,31 +70,50 @@ impl Registry {
         server: Option<&str>,
     ) -> Result<(String, ReadResourceResult), CallError> {
         let name = self.route(uri, server)?;
-        let server = self.server(&name).cloned().ok_or_else(|| unknown(uri, format!("no server is named '{name}'")))?;
+        let what = format!("read {uri}");
+        let result = self
+            .upstream(&name, &what, |peer| async move { peer.read_resource(ReadResourceRequestParams::new(uri)).await })
+            .await?;
+        Ok((name, result))
+    }
+
+    /// One request to server `name` (`what` names it in errors) while the server is up, under its deadline; a
+    /// protocol error of the server fails it at once.
+    pub(super) async fn upstream<T, F>(
+        &self,
+        name: &str,
+        what: &str,
+        request: impl FnOnce(Peer<RoleClient>) -> F,
+    ) -> Result<T, CallError>
+    where
+        F: Future<Output = Result<T, ServiceError>>,
+    {
+        let server = self.server(name).cloned().ok_or_else(|| CallError::Protocol {
+            server: name.to_string(),
+            message: "no server has this name".into(),
+        })?;
         let live = server.read(|s| if s.phase == Phase::Up { s.peer.clone().zip(s.fault.clone()) } else { None });
         let Some((peer, fault)) = live else {
             let reason = server.down_reason().unwrap_or_default();
-            return Err(CallError::Down { server: name, reason, retry_in: server.retry_in() });
+            return Err(CallError::Down { server: name.to_string(), reason, retry_in: server.retry_in() });
         };
-        let request = peer.read_resource(ReadResourceRequestParams::new(uri));
         let reply = tokio::select! {
-            r = tokio::time::timeout(server.cfg.timeout, request) => r,
+            r = tokio::time::timeout(server.cfg.timeout, request(peer)) => r,
             _ = fault.tripped() => {
                 let reason = format!("it broke the protocol: {}", fault.reason().unwrap_or_default());
-                return Err(CallError::Down { server: name, reason, retry_in: None });
+                return Err(CallError::Down { server: name.to_string(), reason, retry_in: None });
             }
         };
+        let (after, server) = (server.cfg.timeout, name.to_string());
         match reply {
-            Ok(Ok(result)) => Ok((name, result)),
-            Err(_) => Err(CallError::Timeout { tool: format!("read {uri}"), after: server.cfg.timeout }),
-            Ok(Err(ServiceError::McpError(e))) => {
-                Err(CallError::Protocol { server: name, message: e.message.to_string() })
-            }
+            Ok(Ok(result)) => Ok(result),
+            Err(_) => Err(CallError::Timeout { tool: what.to_string(), after }),
+            Ok(Err(ServiceError::McpError(e))) => Err(CallError::Protocol { server, message: e.message.to_string() }),
             Ok(Err(e)) => {
                 if let Some(reason) = wire::fault_of(&e) {
                     fault.trip(reason);
                 }
-                Err(CallError::Protocol { server: name, message: e.to_string() })
+                Err(CallError::Protocol { server, message: e.to_string() })
             }
         }
     }

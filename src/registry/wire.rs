@@ -130,7 +130,12 @@ impl Wire {
             },
         };
         if let JsonRpcMessage::Notification(n) = &msg
-            && matches!(n.notification, ServerNotification::ToolListChangedNotification(_))
+            && matches!(
+                n.notification,
+                ServerNotification::ToolListChangedNotification(_)
+                    | ServerNotification::ResourceListChangedNotification(_)
+                    | ServerNotification::PromptListChangedNotification(_)
+            )
         {
             self.lists_changed.notify_one();
             return Ok(None);

@@ -1,0 +1,59 @@
+//! The REST routes for what the servers offer besides tools, in the same shapes as the CLI's `--json`:
+//! `GET /resources` (resources and templates, each with its server), `GET /resource?uri=…[&server=…]` (one
+//! resource read from the server that offers it), `GET /prompts` (namespaced names) and
+//! `POST /prompt {"name": …, "arguments": {…}}` (one prompt filled in). Errors: 404 for an unknown URI or prompt,
+//! 400 for missing or wrong prompt arguments, 503 for a server that is down, 504 for a timeout.
+
+use super::rest::{App, error, status_of};
+use crate::catalog;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub async fn resources(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(catalog::resource_list(&app.gateway.registry))
+}
+
+#[derive(serde::Deserialize)]
+pub struct Read {
+    uri: Option<String>,
+    server: Option<String>,
+}
+
+pub async fn resource(State(app): State<Arc<App>>, Query(q): Query<Read>) -> Response {
+    let Some(uri) = q.uri.filter(|u| !u.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "give the resource as ?uri=… (and &server=… to choose the server)");
+    };
+    match app.gateway.registry.read_resource(&uri, q.server.as_deref()).await {
+        Ok((server, result)) => {
+            Json(json!({"server": server, "uri": uri, "contents": result.contents})).into_response()
+        }
+        Err(e) => error(status_of(&e), &e.to_string()),
+    }
+}
+
+pub async fn prompts(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(catalog::prompt_list(&app.gateway.registry))
+}
+
+pub async fn prompt(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body is not valid JSON: {e}")),
+    };
+    let Some(name) = parsed.get("name").and_then(Value::as_str) else {
+        return error(StatusCode::BAD_REQUEST, "body must be {\"name\": PROMPT, \"arguments\": {...}}");
+    };
+    let arguments = match parsed.get("arguments") {
+        None | Some(Value::Null) => Default::default(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return error(StatusCode::BAD_REQUEST, "arguments must be a JSON object"),
+    };
+    match app.gateway.registry.get_prompt(name, arguments).await {
+        Ok((offered, result)) => Json(catalog::prompt_doc(&offered, &result)).into_response(),
+        Err(e) => error(status_of(&e), &e.to_string()),
+    }
+}
