@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_http;
 mod model;
 mod planner;
+mod prompts;
 mod reliability;
 mod repl;
 mod resources;
