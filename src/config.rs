@@ -29,6 +29,8 @@ pub struct Config {
     pub servers: Vec<ServerConfig>,
     /// The face runs for long (serve, chat): servers are restarted forever unless `restart.give_up`.
     pub long_running: bool,
+    /// The directories offered to servers as MCP roots (`roots = [...]`; empty: the working directory).
+    pub roots: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -276,7 +278,15 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         });
     }
     let model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;
-    Ok(Config { origin: origin.to_string(), model, servers, long_running: false })
+    let mut roots = Vec::new();
+    for r in raw.roots.iter().flatten() {
+        let path = std::path::PathBuf::from(exp(r, "roots")?);
+        if !path.is_absolute() {
+            return Err(err(r.span().start, "roots", "must be an absolute path"));
+        }
+        roots.push(path);
+    }
+    Ok(Config { origin: origin.to_string(), model, servers, long_running: false, roots })
 }
 
 type ErrAt<'a> = dyn Fn(usize, &str, &str) -> Failure + 'a;

@@ -6,6 +6,7 @@
 
 pub mod connect;
 mod control;
+pub mod host;
 pub mod index;
 mod kinds;
 mod listing;
@@ -168,6 +169,8 @@ pub(crate) struct Inner {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// A long-running face (serve, chat): servers are restarted forever unless their policy says give up.
     long_running: bool,
+    /// What every connection's client side shares (roots, progress tokens and channel).
+    host: Arc<host::Host>,
     /// Held while the index is rebuilt (see `rebuild`).
     rebuilding: Mutex<()>,
 }
@@ -228,6 +231,7 @@ impl Registry {
             last_refresh: Mutex::new(None),
             tasks: Mutex::default(),
             long_running: config.long_running,
+            host: Arc::new(host::Host::new(&config.roots)),
             rebuilding: Mutex::new(()),
         });
         let mut waits = Vec::new();
@@ -245,6 +249,11 @@ impl Registry {
             let _ = w.await;
         }
         Registry { inner }
+    }
+
+    /// Progress reported by servers for the calls in flight.
+    pub fn progress(&self) -> tokio::sync::broadcast::Receiver<host::Progress> {
+        self.inner.host.subscribe()
     }
 
     /// A snapshot of the current index.
@@ -324,10 +333,12 @@ impl Registry {
         let down =
             |reason: &str| CallError::Down { server: server_name.clone(), reason: reason.to_string(), retry_in: None };
         let options = PeerRequestOptions::with_timeout(server.cfg.timeout);
+
         let handle = match peer.send_request_with_option(request, options).await {
             Ok(h) => h,
             Err(_) => return Err(down("the connection closed")),
         };
+        self.inner.host.called(&server_name, handle.progress_token.clone(), &entry.name);
         let peer_for_cancel = handle.peer.clone();
         let id = handle.id.clone();
         let broke = |reason: Option<String>| {

@@ -1,12 +1,15 @@
 //! `testkit`: an MCP server of deliberately awkward tools for hub's tests, chaos runs and benchmarks — a slow
 //! tool that reports its cancellation, a failing one, one that crashes the process, a huge result, write and
 //! destructive tools, a tool that grows the list (and says so with `tools/list_changed`), one that adds a note
-//! (a resource `note://N` and a prompt `note_N`, announced with their `list_changed`), a rendezvous
+//! (a resource `note://N` and a prompt `note_N`, announced with their `list_changed`), the requests a server
+//! makes of its client (`roots`, `elicit`, `sample`) and a call reporting progress and logs (`steps`), a rendezvous
 //! (`gather`: proves calls overlap without timing them), and on request
 //! hundreds of extra tools or oddly named ones. Not one of the business servers; `hub server testkit` runs it.
 //!
 //! Environment: `HUB_TESTKIT_LOG` (file: one line per call start, end and cancellation),
 //! `HUB_TESTKIT_TOOLS=N` (N extra read-only tools), `HUB_TESTKIT_NAMES=a,b` (extra tools with these names).
+
+mod asks;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
@@ -88,6 +91,22 @@ impl Testkit {
             ),
             tool("erase", "Erases everything (a destructive tool).", object(json!({}), &[]), false, true),
             tool("grow", "Adds one tool to the list and notifies the client.", object(json!({}), &[]), false, false),
+            tool(
+                "steps",
+                "Takes n steps (default 3), reporting progress and logging a message at each.",
+                object(json!({"n": {"type": "integer", "minimum": 1}}), &[]),
+                true,
+                false,
+            ),
+            tool("roots", "Asks the client for its roots and returns them.", object(json!({}), &[]), true, false),
+            tool(
+                "elicit",
+                "Asks the client's user for a plan (form elicitation).",
+                object(json!({}), &[]),
+                true,
+                false,
+            ),
+            tool("sample", "Asks the client for a model completion (sampling).", object(json!({}), &[]), true, false),
             tool(
                 "note",
                 "Adds a note: a resource note://N and a prompt note_N, and notifies the client.",
@@ -189,6 +208,7 @@ impl Testkit {
                 let _ = ctx.peer.notify_tool_list_changed().await;
                 CallToolResult::structured(json!({"added": format!("grown_{n}")}))
             }
+            "steps" | "roots" | "elicit" | "sample" => asks::run(name, num("n"), ctx).await,
             "note" => {
                 let text = args.get("text").and_then(Value::as_str).unwrap_or_default().to_string();
                 let n = {
@@ -206,6 +226,7 @@ impl Testkit {
 }
 
 impl ServerHandler for Testkit {
+    #[allow(deprecated)] // logging: see testkit::asks
     fn get_info(&self) -> ServerConfig {
         let caps = ServerCapabilities::builder()
             .enable_tools()
@@ -214,6 +235,7 @@ impl ServerHandler for Testkit {
             .enable_resources_list_changed()
             .enable_prompts()
             .enable_prompts_list_changed()
+            .enable_logging()
             .build();
         ServerConfig::new(caps).with_server_info(rmcp::model::Implementation::new("testkit", env!("CARGO_PKG_VERSION")))
     }

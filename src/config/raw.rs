@@ -14,6 +14,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub servers: BTreeMap<String, Spanned<RawServer>>,
     pub defaults: Option<RawDefaults>,
+    /// Directories offered to servers as MCP roots (default: the working directory).
+    pub roots: Option<Vec<Str>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

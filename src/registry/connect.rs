@@ -2,15 +2,16 @@
 //! messages, killed with the hub even on SIGKILL via PDEATHSIG) or opening a streamable-HTTP session, then the
 //! MCP handshake under the server's startup timeout and the first, checked tool listing (`listing`).
 //!
-//! Owns: the child process and the client handler. Not: restarts (see `supervise`), the stdio framing (`wire`).
+//! Owns: the child process. Not: restarts (see `supervise`), the stdio framing (`wire`), what the client side
+//! declares and answers (`host`).
 
+use super::host::{Handler, Host};
 use super::listing::{self, Listing};
 use super::watched::Watched;
 use super::wire::{self, Fault, Wire};
 use crate::config::{ServerConfig, Transport};
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
-use rmcp::service::{NotificationContext, RunningService};
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -40,32 +41,6 @@ impl Tail {
     }
 }
 
-/// The hub's client side of one connection: identifies as hub, tells the supervisor the tool list changed.
-/// A flood of `list_changed` coalesces: `Notify` keeps at most one wake-up while the supervisor is busy
-/// listing, so one listing is in flight and at most one queued.
-#[derive(Clone)]
-pub struct Handler {
-    lists_changed: Arc<Notify>,
-}
-
-impl ClientHandler for Handler {
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(ClientCapabilities::default(), Implementation::new("hub", env!("CARGO_PKG_VERSION")))
-    }
-
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.lists_changed.notify_one();
-    }
-
-    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.lists_changed.notify_one();
-    }
-
-    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.lists_changed.notify_one();
-    }
-}
-
 pub type Service = RunningService<RoleClient, Handler>;
 
 /// An open connection: the MCP service, its child (stdio only), its protocol-error latch and the first listing.
@@ -90,8 +65,13 @@ pub fn resolve_command(command: &str) -> PathBuf {
 }
 
 /// Connects to `cfg`'s server: spawn or dial, handshake, list tools — all within the startup timeout.
-pub async fn connect(cfg: &ServerConfig, tail: &Tail, lists_changed: Arc<Notify>) -> Result<Conn, String> {
-    let handler = Handler { lists_changed };
+pub async fn connect(
+    cfg: &ServerConfig,
+    tail: &Tail,
+    lists_changed: Arc<Notify>,
+    host: Arc<Host>,
+) -> Result<Conn, String> {
+    let handler = Handler { server: cfg.name.clone(), host, lists_changed };
     let fault = Fault::default();
     let attempt = async {
         match &cfg.transport {

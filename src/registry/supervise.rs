@@ -55,7 +55,7 @@ pub(super) async fn supervise(
         });
         let lists_changed = Arc::new(Notify::new());
         let attempt = tokio::select! {
-            r = connect::connect(&server.cfg, &server.tail, lists_changed.clone()) => r,
+            r = connect::connect(&server.cfg, &server.tail, lists_changed.clone(), inner.host.clone()) => r,
             _ = shutdown.cancelled() => break,
         };
         let (reason, uptime) = match attempt {

@@ -77,7 +77,7 @@ fn seed_question_runs_four_calls_in_parallel_and_answers() {
     assert!(msgs[4].1.contains("Renewal review"));
     // The request is well formed: tools offered, parallel calls on, the user's question last-but-tools.
     assert_eq!(reqs[0]["parallel_tool_calls"], true);
-    assert_eq!(reqs[0]["tools"].as_array().unwrap().len(), 20);
+    assert_eq!(reqs[0]["tools"].as_array().unwrap().len(), 21);
     assert!(reqs[0]["tools"][0]["function"]["description"].as_str().unwrap().starts_with("[analytics]"));
     assert_eq!(reqs[0]["messages"][0]["role"], "system");
     assert_eq!(reqs[0]["messages"][1]["content"], SEED);

@@ -19,7 +19,7 @@ fn the_five_servers_connect_and_list_their_tools() {
     assert_eq!(up, ["analytics", "calendar", "crm", "payments", "tickets"]);
     assert!(servers.iter().filter(|s| s["state"] == "up").all(|s| s["pid"].is_u64() && s["ping_ms"].is_f64()));
     let tools = env.run(&["tools", "--json"]).ok().json();
-    assert_eq!(tools["count"], 20);
+    assert_eq!(tools["count"], 21);
     let names: Vec<&str> = tools["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"crm__get_customer") && names.contains(&"payments__retry_payment"));
     let table = env.run(&["tools"]).ok().stdout;

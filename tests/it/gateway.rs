@@ -19,7 +19,7 @@ fn rest_happy_and_error_paths() {
     rt().block_on(async {
         let c = client();
         let tools: Value = c.get(format!("{}/tools", s.base)).send().await.unwrap().json().await.unwrap();
-        assert_eq!(tools["count"], 20);
+        assert_eq!(tools["count"], 21);
         assert!(tools["tools"][0]["annotations"]["readOnlyHint"].is_boolean());
         let ok = c
             .post(format!("{}/call", s.base))
@@ -278,7 +278,7 @@ fn stdio_gateway_answers_unknown_methods_at_once() {
     // Requests are served concurrently: the answers may come in either order.
     answers.sort_by_key(|a| a["id"].as_i64());
     assert_eq!(answers[0]["error"]["code"], -32601);
-    assert_eq!(answers[1]["result"]["tools"].as_array().unwrap().len(), 20);
+    assert_eq!(answers[1]["result"]["tools"].as_array().unwrap().len(), 21);
     s.close();
     assert!(
         eventually(Duration::from_secs(10), || s.child.try_wait().ok().flatten().is_some()),

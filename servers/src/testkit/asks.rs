@@ -1,0 +1,64 @@
+//! testkit's tools that exercise the client side of MCP: `steps` (progress notifications for the call's
+//! progress token and a log message per step), `roots` (`roots/list`), `elicit` (a form elicitation) and
+//! `sample` (`sampling/createMessage`, sent whatever the client declared — a client must refuse it clearly).
+//! Each returns what the client answered, so a test sees the host's behaviour from the server's side.
+#![allow(deprecated)] // roots, sampling and logging: deprecated by SEP-2577, still what 2025-11-25 servers use
+
+use rmcp::RoleServer;
+use rmcp::model::{
+    CallToolResult, ContentBlock, CreateMessageRequestParams, ElicitRequestParams, ElicitationSchema, LoggingLevel,
+    LoggingMessageNotificationParam, ProgressNotificationParam, SamplingMessage,
+};
+use rmcp::service::RequestContext;
+use serde_json::json;
+
+pub async fn run(name: &str, n: u64, ctx: &RequestContext<RoleServer>) -> CallToolResult {
+    let failed = |what: &str, e: rmcp::service::ServiceError| {
+        CallToolResult::error(vec![ContentBlock::text(format!("{what} failed: {e}"))])
+    };
+    match name {
+        "steps" => {
+            let n = n.max(1);
+            let token = ctx.meta.get_progress_token();
+            for i in 1..=n {
+                if let Some(token) = &token {
+                    let mut p = ProgressNotificationParam::new(token.clone(), i as f64);
+                    p.total = Some(n as f64);
+                    p.message = Some(format!("step {i}"));
+                    let _ = ctx.peer.notify_progress(p).await;
+                }
+                let log =
+                    LoggingMessageNotificationParam::new(LoggingLevel::Info, json!(format!("took step {i} of {n}")))
+                        .with_logger("testkit");
+                let _ = ctx.peer.notify_logging_message(log).await;
+            }
+            CallToolResult::structured(json!({"steps": n, "had_token": token.is_some()}))
+        }
+        "roots" => match ctx.peer.list_roots().await {
+            Ok(r) => CallToolResult::structured(json!({"roots": r.roots.iter().map(|r| &r.uri).collect::<Vec<_>>()})),
+            Err(e) => failed("roots/list", e),
+        },
+        "elicit" => {
+            let schema = match ElicitationSchema::builder().required_string("plan").build() {
+                Ok(s) => s,
+                Err(e) => return CallToolResult::error(vec![ContentBlock::text(e.to_string())]),
+            };
+            let params = ElicitRequestParams::FormElicitationParams {
+                meta: None,
+                message: "Which plan should the account move to?".into(),
+                requested_schema: schema,
+            };
+            match ctx.peer.create_elicitation(params).await {
+                Ok(r) => CallToolResult::structured(json!({"action": r.action, "content": r.content})),
+                Err(e) => failed("elicitation/create", e),
+            }
+        }
+        _ => {
+            let params = CreateMessageRequestParams::new(vec![SamplingMessage::user_text("Say hello.")], 50);
+            match ctx.peer.create_message(params).await {
+                Ok(r) => CallToolResult::structured(json!({"model": r.model})),
+                Err(e) => failed("sampling/createMessage", e),
+            }
+        }
+    }
+}
