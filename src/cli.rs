@@ -265,6 +265,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
         offline: g.offline,
         requests_per_minute: rpm,
         long_running: false,
+        serving: false,
     };
     // Serve and chat outlive a bad hour of one server: they never give up restarting it.
     let long = |o: config::Overrides| config::Overrides { long_running: true, ..o };
@@ -280,7 +281,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
         Command::Serve(args) => {
             // With --stdio, stdout is the protocol: logs stay on stderr, as always.
             init_logging(&g, "warn,rmcp=error");
-            let config = load(long(overrides(None, None)))?;
+            let config = load(config::Overrides { serving: true, ..long(overrides(None, None)) })?;
             with_registry(config, false, OnSignal::Graceful, |_, r, s| gateway::serve(r, args, s.token()))
         }
         Command::Chat { yes } => {

@@ -29,6 +29,8 @@ pub struct Config {
     pub servers: Vec<ServerConfig>,
     /// The face runs for long (serve, chat): servers are restarted forever unless `restart.give_up`.
     pub long_running: bool,
+    /// The face is the gateway: what servers ask of their client goes to the downstream client of the call.
+    pub serving: bool,
     /// The directories offered to servers as MCP roots (`roots = [...]`; empty: the working directory).
     pub roots: Vec<std::path::PathBuf>,
 }
@@ -95,6 +97,9 @@ pub struct ServerConfig {
     pub allow: Vec<String>,
     pub deny: Vec<String>,
     pub approve: Approve,
+    /// Whether the server's `sampling/createMessage` requests are answered with hub's model: after the user
+    /// approves (ask; refused with no person present), always, or never.
+    pub sampling: Approve,
     pub triage_allow: Vec<String>,
     pub restart: RestartPolicy,
     /// What hub accepts from it (message size, tools, descriptions, schemas).
@@ -136,6 +141,8 @@ pub struct Overrides {
     pub requests_per_minute: Option<u32>,
     /// The face runs for long (serve, chat); see `Config::long_running`.
     pub long_running: bool,
+    /// The face is the gateway; see `Config::serving`.
+    pub serving: bool,
 }
 
 impl Config {
@@ -149,6 +156,7 @@ impl Config {
         m.requests_per_minute = o.requests_per_minute.or(m.requests_per_minute);
         m.offline |= o.offline;
         self.long_running = o.long_running;
+        self.serving = o.serving;
         self
     }
 }
@@ -248,19 +256,17 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 Transport::Http { url: u, headers: headers.collect::<Result<_, Failure>>()? }
             }
         };
-        let approve = match s.approve.as_ref().map(|a| a.get_ref().as_str()) {
-            None | Some("ask") => Approve::Ask,
-            Some("always") => Approve::Always,
-            Some("never") => Approve::Never,
-            Some(other) => {
-                let at = s.approve.as_ref().map_or(at, |a| a.span().start);
-                return Err(err(
-                    at,
-                    &key("approve"),
-                    &format!("must be \"ask\", \"always\" or \"never\", got \"{other}\""),
-                ));
-            }
-        };
+        let policy =
+            |value: &Option<toml::Spanned<String>>, name: &str| match value.as_ref().map(|a| a.get_ref().as_str()) {
+                None | Some("ask") => Ok(Approve::Ask),
+                Some("always") => Ok(Approve::Always),
+                Some("never") => Ok(Approve::Never),
+                Some(other) => {
+                    let at = value.as_ref().map_or(at, |a| a.span().start);
+                    Err(err(at, &key(name), &format!("must be \"ask\", \"always\" or \"never\", got \"{other}\"")))
+                }
+            };
+        let (approve, sampling) = (policy(&s.approve, "approve")?, policy(&s.sampling, "sampling")?);
         let tools = s.tools.as_ref();
         servers.push(ServerConfig {
             name: name.clone(),
@@ -272,6 +278,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             allow: tools.and_then(|t| t.allow.clone()).unwrap_or_default(),
             deny: tools.and_then(|t| t.deny.clone()).unwrap_or_default(),
             approve,
+            sampling,
             triage_allow: s.triage_allow.clone().unwrap_or_default(),
             restart: restart(s.restart.as_ref().unwrap_or(&default_restart), &default_restart),
             limits: limits::resolve(s.limits.as_ref(), defaults.limits.as_ref(), &format!("servers.{name}."), &err)?,
@@ -286,7 +293,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         }
         roots.push(path);
     }
-    Ok(Config { origin: origin.to_string(), model, servers, long_running: false, roots })
+    Ok(Config { origin: origin.to_string(), model, servers, long_running: false, serving: false, roots })
 }
 
 type ErrAt<'a> = dyn Fn(usize, &str, &str) -> Failure + 'a;

@@ -5,6 +5,7 @@
 //! the one entry the binary and the tests share; on `shutdown` it stops accepting, lets in-flight calls finish
 //! (bounded) and writes out the audit log, then the caller's frame stops the children.
 
+mod downstream;
 pub mod guard;
 pub mod mcp;
 mod offers;

@@ -17,6 +17,7 @@
 //! - `rank`     lexical relevance of tools to a question
 //! - `registry` connections under supervision, the merged tool index, routed calls
 //! - `repl`     `hub chat`: the interactive REPL
+//! - `sampling` servers' sampling requests answered with the model, under each server's policy
 //! - `shutdown` the one place SIGINT/SIGTERM become a cancellation token
 //! - `triage`   `hub triage`: batches of items, concurrent, resumable, schema-checked
 //! - `truncate` JSON-aware truncation of tool results within a byte budget
@@ -37,6 +38,7 @@ pub mod planner;
 pub mod rank;
 pub mod registry;
 pub mod repl;
+pub mod sampling;
 pub mod shutdown;
 pub mod triage;
 pub mod truncate;

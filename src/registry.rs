@@ -10,6 +10,7 @@ pub mod host;
 pub mod index;
 mod kinds;
 mod listing;
+pub mod origin;
 mod prompts;
 mod resources;
 mod supervise;
@@ -231,7 +232,7 @@ impl Registry {
             last_refresh: Mutex::new(None),
             tasks: Mutex::default(),
             long_running: config.long_running,
-            host: Arc::new(host::Host::new(&config.roots)),
+            host: Arc::new(host::Host::new(&config.roots, config.serving || !config.model.offline)),
             rebuilding: Mutex::new(()),
         });
         let mut waits = Vec::new();
@@ -249,6 +250,12 @@ impl Registry {
             let _ = w.await;
         }
         Registry { inner }
+    }
+
+    /// Sets who answers servers' requests outside calls with an origin of their own (the face: a person in
+    /// chat, a model for sampling in ask).
+    pub fn set_origin(&self, origin: Arc<dyn origin::Origin>) {
+        self.inner.host.origins.set_default(origin);
     }
 
     /// Progress reported by servers for the calls in flight.
@@ -309,6 +316,18 @@ impl Registry {
         arguments: Option<JsonObject>,
         cancel: &CancellationToken,
     ) -> Result<Called, CallError> {
+        self.call_from(name, arguments, cancel, None).await
+    }
+
+    /// `call_cancellable` on behalf of `origin` (the default origin when `None`): the server's requests and
+    /// notifications during the call go to it.
+    pub async fn call_from(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        cancel: &CancellationToken,
+        origin: Option<Arc<dyn origin::Origin>>,
+    ) -> Result<Called, CallError> {
         let entry = self.resolve(name)?;
         let server = self.server(&entry.server).cloned().ok_or_else(|| CallError::Down {
             server: entry.server.clone(),
@@ -338,7 +357,8 @@ impl Registry {
             Ok(h) => h,
             Err(_) => return Err(down("the connection closed")),
         };
-        self.inner.host.called(&server_name, handle.progress_token.clone(), &entry.name);
+        let origin = origin.unwrap_or_else(|| self.inner.host.origins.default_origin());
+        let _flight = self.inner.host.origins.enter(&server_name, handle.progress_token.clone(), &entry.name, origin);
         let peer_for_cancel = handle.peer.clone();
         let id = handle.id.clone();
         let broke = |reason: Option<String>| {

@@ -65,6 +65,7 @@ pub struct RawServer {
     pub startup_timeout_s: Option<Spanned<f64>>,
     pub tools: Option<RawTools>,
     pub approve: Option<Spanned<String>>,
+    pub sampling: Option<Spanned<String>>,
     /// Tool-name globs that triage may run even though they write (triage is read-only otherwise).
     pub triage_allow: Option<Vec<String>>,
     pub restart: Option<RawRestart>,

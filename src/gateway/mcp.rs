@@ -3,9 +3,10 @@
 //! given, reads routed by the registry) and whose prompts are every server's under `server__prompt`. Calls are
 //! routed through the registry under each server's deadline; a client's cancellation is passed upstream;
 //! sessions hear `list_changed` (tools, resources, prompts) whenever a server goes down, comes back or changes
-//! a list.
+//! a list. What an upstream server asks or tells during a call goes to the client that made it (`downstream`).
 
 use super::Gateway;
+use super::downstream::Downstream;
 use crate::registry::CallError;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
@@ -40,6 +41,7 @@ impl Hub {
     }
 }
 
+#[allow(deprecated)] // logging: see `registry::host`
 impl ServerHandler for Hub {
     fn get_info(&self) -> ServerConfig {
         let caps = ServerCapabilities::builder()
@@ -49,6 +51,7 @@ impl ServerHandler for Hub {
             .enable_resources_list_changed()
             .enable_prompts()
             .enable_prompts_list_changed()
+            .enable_logging()
             .build();
         ServerConfig::new(caps)
             .with_server_info(Implementation::new("hub", env!("CARGO_PKG_VERSION")))
@@ -56,6 +59,15 @@ impl ServerHandler for Hub {
                 "Every tool, resource and prompt of every server connected to this hub; tool and prompt names are \
              <server>__<name>, resource URIs are the servers' own.",
             )
+    }
+
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        // Upstream servers' messages are passed on as they come; each server chooses its own level.
+        Ok(())
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -140,7 +152,9 @@ impl ServerHandler for Hub {
     ) -> Result<CallToolResponse, ErrorData> {
         let client = context.peer.peer_info().map(|i| i.client_info.name.clone()).unwrap_or_else(|| "mcp".into());
         let start = Instant::now();
-        let result = self.gateway.registry.call_cancellable(&request.name, request.arguments, &context.ct).await;
+        let origin: Arc<dyn crate::registry::origin::Origin> = Arc::new(Downstream::of(&context));
+        let registry = &self.gateway.registry;
+        let result = registry.call_from(&request.name, request.arguments, &context.ct, Some(origin)).await;
         self.gateway.record(&client, self.via, &request.name, &result, start.elapsed()).await;
         match result {
             Ok(c) => {

@@ -71,7 +71,8 @@ pub async fn connect(
     lists_changed: Arc<Notify>,
     host: Arc<Host>,
 ) -> Result<Conn, String> {
-    let handler = Handler { server: cfg.name.clone(), host, lists_changed };
+    let sampling = host.can_sample && cfg.sampling != crate::config::Approve::Never;
+    let handler = Handler { server: cfg.name.clone(), host, lists_changed, sampling };
     let fault = Fault::default();
     let attempt = async {
         match &cfg.transport {

@@ -1,15 +1,19 @@
 //! hub as an MCP client (the host side of every connection): what it declares and how it answers what a
 //! server asks of it or tells it.
 //!
-//! - Roots: declared; `roots/list` answers the configured `roots = [...]`, or the working directory.
-//! - Elicitation (form and URL modes): declared, so servers offer the tools that need it; with no person at
-//!   the keyboard (every face so far) a request is declined at once and the reason logged (`-v`).
-//! - Sampling: not declared — hub does not yet answer `sampling/createMessage`; a server that sends one anyway
-//!   gets a clear JSON-RPC error.
-//! - Progress: every request carries a progress token (rmcp's); a tool call's is remembered with the tool, and
-//!   `notifications/progress` for it is published on the registry's progress channel (spinners show it) and
-//!   logged (`-v`).
-//! - Logs: `notifications/message` from a server is logged under the server's name at its level (`-v`).
+//! - Roots: declared; `roots/list` answers the roots of the call's origin (the gateway: the downstream client's),
+//!   else the configured `roots = [...]`, else the working directory.
+//! - Elicitation (form and URL modes): declared, so servers offer the tools that need it; answered by the
+//!   origin of the call (`origin`): a person in chat, the downstream client through the gateway, and declined
+//!   with the reason logged (`-v`) where nobody can answer.
+//! - Sampling: declared when the server's `sampling` is not "never" and the face can answer (a model is
+//!   configured, or the gateway forwards it); answered by the origin under the server's policy. A request from a
+//!   server that was not offered sampling is refused with a clear JSON-RPC error.
+//! - Progress: every request carries rmcp's progress token; a tool call's is recorded with the call, and
+//!   `notifications/progress` for it goes to the call's origin, the registry's progress channel (spinners) and
+//!   the log (`-v`).
+//! - Logs: `notifications/message` from a server goes to the origin of its call in flight and to the log under
+//!   the server's name at its level (`-v`).
 //! - `list_changed` for tools, resources and prompts wakes the supervisor to re-list (coalesced by `Notify`:
 //!   one listing in flight, at most one queued).
 //!
@@ -17,17 +21,16 @@
 //! run today (2025-11-25 and before) use them: hence `allow(deprecated)`.
 #![allow(deprecated)]
 
+use super::origin::Origins;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-    ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability, Implementation, ListRootsResult,
-    LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, Root, RootsCapabilities,
-    UrlElicitationCapability,
+    ElicitResult, ElicitationCapability, FormElicitationCapability, Implementation, ListRootsResult, LoggingLevel,
+    LoggingMessageNotificationParam, ProgressNotificationParam, Root, RootsCapabilities, UrlElicitationCapability,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ClientHandler, ErrorData, RoleClient};
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::{Notify, broadcast};
 
 /// Progress of one tool call, as a server reported it.
@@ -54,42 +57,33 @@ impl std::fmt::Display for Progress {
     }
 }
 
-/// Calls remembered by progress token: enough for every call in flight and the recently ended ones (a server's
-/// last progress notifications may be handled after its answer ended the call).
-const REMEMBERED: usize = 4096;
-
-/// What every connection's handler shares: the roots offered, recent calls by (server, progress token), and the
-/// channel progress is published on.
+/// What every connection's handler shares: the roots offered, whether sampling can be offered, the calls in
+/// flight with their origins, and the channel progress is published on.
 pub struct Host {
     roots: Vec<PathBuf>,
-    calls: Mutex<VecDeque<(String, ProgressToken, String)>>,
+    /// The face can answer sampling (a model is configured, or the gateway forwards it downstream).
+    pub can_sample: bool,
+    pub origins: Origins,
     progress: broadcast::Sender<Progress>,
 }
 
 impl Host {
-    pub fn new(roots: &[PathBuf]) -> Host {
+    pub fn new(roots: &[PathBuf], can_sample: bool) -> Host {
         let roots = if roots.is_empty() { std::env::current_dir().into_iter().collect() } else { roots.to_vec() };
-        Host { roots, calls: Mutex::default(), progress: broadcast::channel(64).0 }
-    }
-
-    /// Remembers that `token` (rmcp gives every request one) on `server` is a call of `tool`.
-    pub fn called(&self, server: &str, token: ProgressToken, tool: &str) {
-        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        if calls.len() == REMEMBERED {
-            calls.pop_front();
-        }
-        calls.push_back((server.to_string(), token, tool.to_string()));
-    }
-
-    /// The tool called with `token` on `server`; the server's name when the call is not known (yet).
-    fn tool_of(&self, server: &str, token: &ProgressToken) -> String {
-        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        let found = calls.iter().rev().find(|(s, t, _)| s == server && t == token);
-        found.map_or_else(|| server.to_string(), |(_, _, tool)| tool.clone())
+        Host { roots, can_sample, origins: Origins::default(), progress: broadcast::channel(64).0 }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Progress> {
         self.progress.subscribe()
+    }
+
+    fn own_roots(&self) -> Vec<Root> {
+        let root = |p: &PathBuf| {
+            let mut r = Root::new(format!("file://{}", p.display()));
+            r.name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            r
+        };
+        self.roots.iter().map(root).collect()
     }
 }
 
@@ -99,6 +93,8 @@ pub struct Handler {
     pub server: String,
     pub host: Arc<Host>,
     pub lists_changed: Arc<Notify>,
+    /// Sampling is offered to this server (`sampling` is not "never" and the face can answer it).
+    pub sampling: bool,
 }
 
 impl ClientHandler for Handler {
@@ -109,16 +105,18 @@ impl ClientHandler for Handler {
         elicitation.form = Some(FormElicitationCapability::default());
         elicitation.url = Some(UrlElicitationCapability::new());
         caps.elicitation = Some(elicitation);
+        if self.sampling {
+            caps.sampling = Some(Default::default());
+        }
         ClientConfig::new(caps, Implementation::new("hub", env!("CARGO_PKG_VERSION")))
     }
 
     async fn list_roots(&self, _context: RequestContext<RoleClient>) -> Result<ListRootsResult, ErrorData> {
-        let root = |p: &PathBuf| {
-            let mut r = Root::new(format!("file://{}", p.display()));
-            r.name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            r
+        let theirs = match self.host.origins.for_server(&self.server) {
+            Ok(origin) => origin.roots().await,
+            Err(_) => None,
         };
-        Ok(ListRootsResult::new(self.host.roots.iter().map(root).collect()))
+        Ok(ListRootsResult::new(theirs.unwrap_or_else(|| self.host.own_roots())))
     }
 
     async fn create_elicitation(
@@ -126,26 +124,33 @@ impl ClientHandler for Handler {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        let asked = match &request {
-            ElicitRequestParams::FormElicitationParams { message, .. } => format!("a form: {message}"),
-            ElicitRequestParams::UrlElicitationParams { url, message, .. } => format!("to open {url}: {message}"),
-            _ => "input".to_string(),
-        };
-        tracing::info!(server = %self.server, "asked for {asked}; declined: no person is present to answer");
-        Ok(ElicitResult::new(ElicitationAction::Decline))
+        let origin = self.host.origins.for_server(&self.server)?;
+        origin.elicit(&self.server, request).await
     }
 
     async fn create_message(
         &self,
-        _params: CreateMessageRequestParams,
+        params: CreateMessageRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        tracing::info!(server = %self.server, "asked for a model completion (sampling); refused");
-        Err(ErrorData::invalid_request("hub did not offer sampling to this server; the request is refused", None))
+        if !self.sampling {
+            tracing::info!(server = %self.server, "asked for a model completion (sampling), which it was not offered; refused");
+            return Err(ErrorData::invalid_request(
+                "hub did not offer sampling to this server (sampling = \"never\", or no model to answer with); \
+                 the request is refused",
+                None,
+            ));
+        }
+        let origin = self.host.origins.for_server(&self.server)?;
+        origin.sample(&self.server, params).await
     }
 
     async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
-        let tool = self.host.tool_of(&self.server, &params.progress_token);
+        let call = self.host.origins.call(&self.server, &params.progress_token);
+        let tool = call.as_ref().map_or_else(|| self.server.clone(), |(t, _)| t.clone());
+        if let Some((_, origin)) = &call {
+            origin.progress(&tool, &params);
+        }
         let p = Progress { tool, progress: params.progress, total: params.total, message: params.message };
         tracing::info!(server = %self.server, "progress {p}");
         let _ = self.host.progress.send(p);
@@ -156,6 +161,9 @@ impl ClientHandler for Handler {
         params: LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        if let Ok(origin) = self.host.origins.for_server(&self.server) {
+            origin.log(&self.server, &params);
+        }
         let text = match &params.data {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),

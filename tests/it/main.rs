@@ -3,6 +3,7 @@
 
 mod agent;
 mod bounded;
+mod client_side;
 mod core;
 mod fuzz;
 mod gateway;

@@ -1,0 +1,150 @@
+//! Where what a server asks of its client goes: the origin of the call that caused it. A face gives each call
+//! an origin (the gateway: the downstream session that made it) and the registry a default one (the face
+//! itself: a person at a terminal, or nobody). A server's sampling or elicitation request, its progress and its
+//! log messages go to the origin of its call in flight; with no call in flight, to the default; with calls of
+//! several different origins in flight on that server, a request is refused (hub cannot tell which asked —
+//! stdio has no field relating a server's request to a call).
+#![allow(deprecated)] // sampling, roots and logging: see `host`
+
+use rmcp::ErrorData;
+use rmcp::model::{
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult, ElicitationAction,
+    LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, Root,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The client side of a call: who answers a server's requests and hears its notifications.
+pub trait Origin: Send + Sync {
+    /// Calls with the same key come from the same client (one chat, one MCP session).
+    fn key(&self) -> String;
+    /// A server reported progress on `tool`, called from this origin.
+    fn progress(&self, _tool: &str, _progress: &ProgressNotificationParam) {}
+    /// A server logged a message while a call of this origin was in flight.
+    fn log(&self, _server: &str, _message: &LoggingMessageNotificationParam) {}
+    /// A server asks for a model completion.
+    fn sample<'a>(
+        &'a self,
+        server: &'a str,
+        params: CreateMessageRequestParams,
+    ) -> Boxed<'a, Result<CreateMessageResult, ErrorData>>;
+    /// A server asks the user for input.
+    fn elicit<'a>(&'a self, server: &'a str, params: ElicitRequestParams)
+    -> Boxed<'a, Result<ElicitResult, ErrorData>>;
+    /// The roots this origin works in; `None`: hub's own.
+    fn roots(&self) -> Boxed<'_, Option<Vec<Root>>> {
+        Box::pin(async { None })
+    }
+}
+
+/// No person and no model: elicitation is declined, sampling refused — the default until a face sets its own.
+pub struct Nobody;
+
+impl Origin for Nobody {
+    fn key(&self) -> String {
+        "hub".into()
+    }
+    fn sample<'a>(
+        &'a self,
+        _server: &'a str,
+        _params: CreateMessageRequestParams,
+    ) -> Boxed<'a, Result<CreateMessageResult, ErrorData>> {
+        Box::pin(async { Err(ErrorData::invalid_request("hub has no model to answer sampling requests here", None)) })
+    }
+    fn elicit<'a>(
+        &'a self,
+        server: &'a str,
+        params: ElicitRequestParams,
+    ) -> Boxed<'a, Result<ElicitResult, ErrorData>> {
+        Box::pin(async move { Ok(decline(server, &params, "no person is present to answer")) })
+    }
+}
+
+/// Declines an elicitation, saying so in the log (`-v`).
+pub fn decline(server: &str, params: &ElicitRequestParams, why: &str) -> ElicitResult {
+    let asked = match params {
+        ElicitRequestParams::FormElicitationParams { message, .. } => format!("a form: {message}"),
+        ElicitRequestParams::UrlElicitationParams { url, message, .. } => format!("to open {url}: {message}"),
+        _ => "input".to_string(),
+    };
+    tracing::info!(server = %server, "asked for {asked}; declined: {why}");
+    ElicitResult::new(ElicitationAction::Decline)
+}
+
+/// One call in flight: its server, rmcp's progress token for it, its tool and its origin.
+struct InFlight {
+    server: String,
+    token: ProgressToken,
+    tool: String,
+    origin: Arc<dyn Origin>,
+}
+
+/// The calls in flight with their origins, and the default origin.
+pub struct Origins {
+    default: Mutex<Arc<dyn Origin>>,
+    in_flight: Mutex<Vec<(u64, InFlight)>>,
+    next: Mutex<u64>,
+}
+
+impl Default for Origins {
+    fn default() -> Self {
+        Origins { default: Mutex::new(Arc::new(Nobody)), in_flight: Mutex::default(), next: Mutex::new(0) }
+    }
+}
+
+/// Removes a call from the table when it ends.
+pub struct Flight<'a>(&'a Origins, u64);
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.lock().unwrap_or_else(|p| p.into_inner()).retain(|(n, _)| *n != self.1);
+    }
+}
+
+impl Origins {
+    pub fn set_default(&self, origin: Arc<dyn Origin>) {
+        *self.default.lock().unwrap_or_else(|p| p.into_inner()) = origin;
+    }
+
+    pub fn default_origin(&self) -> Arc<dyn Origin> {
+        self.default.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Records a call in flight until the returned guard is dropped.
+    pub fn enter(&self, server: &str, token: ProgressToken, tool: &str, origin: Arc<dyn Origin>) -> Flight<'_> {
+        let n = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            *next += 1;
+            *next
+        };
+        let call = InFlight { server: server.into(), token, tool: tool.into(), origin };
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).push((n, call));
+        Flight(self, n)
+    }
+
+    /// The tool and origin of the call in flight on `server` with `token`.
+    pub fn call(&self, server: &str, token: &ProgressToken) -> Option<(String, Arc<dyn Origin>)> {
+        let calls = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let found = calls.iter().find(|(_, c)| c.server == server && &c.token == token);
+        found.map(|(_, c)| (c.tool.clone(), c.origin.clone()))
+    }
+
+    /// Who answers a request from `server`: the one origin of its calls in flight, else the default.
+    pub fn for_server(&self, server: &str) -> Result<Arc<dyn Origin>, ErrorData> {
+        let calls = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let mut origins = calls.iter().filter(|(_, c)| c.server == server).map(|(_, c)| &c.origin);
+        let Some(first) = origins.next() else { return Ok(self.default_origin()) };
+        let key = first.key();
+        if origins.any(|o| o.key() != key) {
+            return Err(ErrorData::invalid_request(
+                "calls of several clients are in flight on this server; hub cannot tell which one this request \
+                 belongs to, so it is refused",
+                None,
+            ));
+        }
+        Ok(first.clone())
+    }
+}
