@@ -1,9 +1,14 @@
 //! `hub chat`: the interactive REPL. Line editing (rustyline, on its own thread, lines passed over a channel)
 //! with persistent history, multi-line input, slash commands from one table, memory across turns within a
-//! context budget, Ctrl-C that cancels only the running turn, and an approval prompt for write tools. With stdin
-//! not a terminal it reads one message per line and prints only the answers, so it can be scripted.
+//! context budget, Ctrl-C that cancels only the running turn, and an approval prompt for write tools. The
+//! servers' resources attach to a message with `@server:uri` (Tab completes them) and their prompts run as a turn
+//! with `/prompt`; what a server asks of the person (sampling, a form) is asked here (`person`), and progress
+//! shows in the spinner. With stdin not a terminal it reads one message per line and prints only the answers,
+//! so it can be scripted.
 
 mod commands;
+mod offers;
+mod person;
 mod view;
 
 use crate::agent::{self, Agent, Message, Status, policy};
@@ -47,7 +52,7 @@ pub fn state_dir() -> PathBuf {
 }
 
 /// The line reader: rustyline on a terminal (history, completion, `\` continuation), plain lines otherwise.
-fn reader(tty: bool) -> mpsc::UnboundedSender<Ask> {
+fn reader(tty: bool, mentions: Arc<Mutex<Vec<String>>>) -> mpsc::UnboundedSender<Ask> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Ask>();
     std::thread::spawn(move || {
         if !tty {
@@ -69,7 +74,7 @@ fn reader(tty: bool) -> mpsc::UnboundedSender<Ask> {
                 return;
             }
         };
-        editor.set_helper(Some(commands::Completion));
+        editor.set_helper(Some(commands::Completion { mentions }));
         let _ = editor.load_history(&history);
         while let Some(ask) = rx.blocking_recv() {
             let mut text = String::new();
@@ -171,8 +176,23 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
     let tty = std::io::stdin().is_terminal();
     let cfg = config.model.clone();
     let offline = cfg.offline;
-    let lines = reader(tty);
+    let mentions = Arc::new(Mutex::new(offers::mention_candidates(&registry)));
+    let lines = reader(tty, mentions.clone());
     let view = Arc::new(view::View::new(tty, a.verbose));
+    let person = person::Person {
+        lines: lines.clone(),
+        view: view.clone(),
+        sampler: crate::sampling::Sampler::new(config),
+        always: Mutex::default(),
+    };
+    registry.set_origin(Arc::new(person));
+    let mut progress = registry.progress();
+    let shown = view.clone();
+    tokio::spawn(async move {
+        while let Ok(p) = progress.recv().await {
+            shown.progress(&p);
+        }
+    });
     let mut agent = Agent {
         registry: registry.clone(),
         llm: Llm::new(&cfg).map_err(|e| Failure::runtime(e.to_string()))?,
@@ -209,14 +229,40 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
         if line.is_empty() {
             continue;
         }
-        if line.starts_with('/') {
-            match commands::parse(line) {
-                Err(msg) => eprintln!("{msg}"),
+        let message = if line.starts_with('/') {
+            let prompted = match commands::parse(line) {
+                Err(msg) => {
+                    eprintln!("{msg}");
+                    None
+                }
                 Ok((Cmd::Exit, _)) => break,
-                Ok((cmd, arg)) => command(cmd, arg, &registry, &mut agent, &mut history, &view).await,
+                Ok((Cmd::Prompt, Some(arg))) => match offers::prompt(&registry, &arg, cfg.result_budget).await {
+                    Ok(text) => Some(text),
+                    Err(e) => {
+                        eprintln!("hub: {e}");
+                        None
+                    }
+                },
+                Ok((cmd, arg)) => {
+                    command(cmd, arg, &registry, &mut agent, &mut history, &view).await;
+                    None
+                }
+            };
+            *mentions.lock().unwrap_or_else(|p| p.into_inner()) = offers::mention_candidates(&registry);
+            match prompted {
+                Some(text) => text,
+                None => continue,
             }
-            continue;
-        }
+        } else {
+            match offers::attach(&registry, line, cfg.result_budget).await {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("hub: cannot attach {e}");
+                    continue;
+                }
+            }
+        };
+        let line = message.as_str();
         if offline {
             tokio::select! {
                 out = crate::planner::answer(&registry, line) => println!("{}", out.answer),
@@ -318,7 +364,13 @@ async fn command(
             view.verbose.store(now, Ordering::Relaxed);
             println!("(verbose {})", if now { "on" } else { "off" });
         }
-        Cmd::Exit => {}
+        Cmd::Resources => {
+            let _ = crate::catalog::resources(registry.clone(), false).await;
+        }
+        Cmd::Prompts => {
+            let _ = crate::catalog::prompts(registry.clone(), false).await;
+        }
+        Cmd::Exit | Cmd::Prompt => {}
     }
 }
 

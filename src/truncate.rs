@@ -35,6 +35,18 @@ pub fn truncate(value: &Value, budget: usize) -> (Value, bool) {
     }
 }
 
+/// `text` cut to at most `budget` bytes (at a character boundary), saying so when it was cut.
+pub fn text(text: &str, budget: usize) -> String {
+    if text.len() <= budget {
+        return text.to_string();
+    }
+    let mut end = budget;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [cut by hub: {end} of {} bytes shown]", &text[..end], text.len())
+}
+
 fn size(v: &Value) -> usize {
     serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
 }
@@ -77,6 +89,13 @@ fn shrink(v: &Value, items: usize, chars: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_cut_at_a_character_boundary_and_says_so() {
+        assert_eq!(text("short", 10), "short");
+        let cut = text("ééééé", 5);
+        assert_eq!(cut, "éé… [cut by hub: 4 of 10 bytes shown]");
+    }
 
     #[test]
     fn keeps_structure_and_counts_what_was_cut() {

@@ -18,6 +18,9 @@ pub enum Cmd {
     History,
     Save,
     Verbose,
+    Resources,
+    Prompts,
+    Prompt,
     Exit,
 }
 
@@ -30,7 +33,7 @@ pub struct Spec {
     pub needs_arg: bool,
 }
 
-pub const TABLE: [Spec; 9] = [
+pub const TABLE: [Spec; 12] = [
     Spec { cmd: Cmd::Help, name: "/help", args: "", help: "this list", needs_arg: false },
     Spec {
         cmd: Cmd::Tools,
@@ -56,6 +59,21 @@ pub const TABLE: [Spec; 9] = [
         args: "",
         help: "toggle showing tool arguments and logs",
         needs_arg: false,
+    },
+    Spec {
+        cmd: Cmd::Resources,
+        name: "/resources",
+        args: "",
+        help: "the servers' resources and templates (attach one with @server:uri)",
+        needs_arg: false,
+    },
+    Spec { cmd: Cmd::Prompts, name: "/prompts", args: "", help: "the servers' prompts", needs_arg: false },
+    Spec {
+        cmd: Cmd::Prompt,
+        name: "/prompt",
+        args: "NAME [ARGS]",
+        help: "run a server's prompt as the next turn (ARGS: key=value … or a JSON object)",
+        needs_arg: true,
     },
     Spec { cmd: Cmd::Exit, name: "/exit", args: "", help: "leave (Ctrl-D works too)", needs_arg: false },
 ];
@@ -85,13 +103,24 @@ pub fn parse(line: &str) -> Result<(Cmd, Option<String>), String> {
     }
 }
 
-/// rustyline helper: completes slash commands from the table.
-pub struct Completion;
+/// rustyline helper: completes slash commands from the table, and `@server:uri` mentions from `mentions` (the
+/// resources, and the templates' fixed prefixes, as last listed).
+pub struct Completion {
+    pub mentions: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
 
 impl Completer for Completion {
     type Candidate = Pair;
     fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
         let word = &line[..pos];
+        let start = word.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        if word[start..].starts_with('@') {
+            let partial = &word[start..];
+            let mentions = self.mentions.lock().unwrap_or_else(|p| p.into_inner());
+            let matches = mentions.iter().filter(|m| m.starts_with(partial));
+            let pairs = matches.map(|m| Pair { display: m.clone(), replacement: m.clone() }).collect();
+            return Ok((start, pairs));
+        }
         if !word.starts_with('/') || word.contains(' ') {
             return Ok((0, vec![]));
         }

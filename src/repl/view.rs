@@ -30,6 +30,20 @@ impl View {
         }
     }
 
+    /// A server's progress on a running call, in the spinner (terminal only).
+    pub fn progress(&self, p: &crate::registry::host::Progress) {
+        if !self.decorate {
+            return;
+        }
+        let mut s = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
+        let bar = s.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            bar
+        });
+        bar.set_message(p.to_string());
+    }
+
     fn line(&self, text: &str) {
         self.clear();
         eprintln!("{text}");
