@@ -24,7 +24,7 @@ pub fn mention_candidates(registry: &Registry) -> Vec<String> {
 fn mentions<'a>(registry: &Registry, line: &'a str) -> Vec<(&'a str, &'a str)> {
     let words = line.split_whitespace().filter_map(|w| w.strip_prefix('@'));
     let split = words.filter_map(|w| w.split_once(':'));
-    let trimmed = split.map(|(s, u)| (s, u.trim_end_matches(|c: char| matches!(c, ',' | '.' | ';' | ')' | '?' | '!'))));
+    let trimmed = split.map(|(s, u)| (s, u.trim_end_matches([',', '.', ';', ')', '?', '!'])));
     trimmed.filter(|(s, u)| !u.is_empty() && registry.server(s).is_some()).collect()
 }
 
