@@ -2,7 +2,8 @@
 //! tool that reports its cancellation, a failing one, one that crashes the process, a huge result, write and
 //! destructive tools, a tool that grows the list (and says so with `tools/list_changed`), one that adds a note
 //! (a resource `note://N` and a prompt `note_N`, announced with their `list_changed`), the requests a server
-//! makes of its client (`roots`, `elicit`, `sample`) and a call reporting progress and logs (`steps`), a rendezvous
+//! makes of its client (`roots`, `elicit`, `sample`) and a call reporting progress and logs (`steps`), the
+//! conformance suite's fixture resources (`fixtures`), a rendezvous
 //! (`gather`: proves calls overlap without timing them), and on request
 //! hundreds of extra tools or oddly named ones. Not one of the business servers; `hub server testkit` runs it.
 //!
@@ -10,12 +11,13 @@
 //! `HUB_TESTKIT_TOOLS=N` (N extra read-only tools), `HUB_TESTKIT_NAMES=a,b` (extra tools with these names).
 
 mod asks;
+mod fixtures;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
-    GetPromptResult, ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
-    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
-    Role, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    GetPromptResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, Prompt, PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, Role, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -255,7 +257,15 @@ impl ServerHandler for Testkit {
     ) -> Result<ListResourcesResult, ErrorData> {
         let n = self.notes.lock().unwrap_or_else(|p| p.into_inner()).len();
         let notes = (0..n).map(|i| Resource::new(format!("note://{i}"), format!("note {i}")));
-        Ok(ListResourcesResult::with_all_items(notes.collect()))
+        Ok(ListResourcesResult::with_all_items(fixtures::resources().into_iter().chain(notes).collect()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(fixtures::templates()))
     }
 
     async fn read_resource(
@@ -263,6 +273,9 @@ impl ServerHandler for Testkit {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        if let Some(fixture) = fixtures::read(&request.uri) {
+            return Ok(fixture.into());
+        }
         let text = self.note(request.uri.strip_prefix("note://"))?;
         let contents = ResourceContents::text(text, request.uri);
         Ok(ReadResourceResult::new(vec![contents]).into())

@@ -25,7 +25,8 @@ use super::origin::Origins;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
     ElicitResult, ElicitationCapability, FormElicitationCapability, Implementation, ListRootsResult, LoggingLevel,
-    LoggingMessageNotificationParam, ProgressNotificationParam, Root, RootsCapabilities, UrlElicitationCapability,
+    LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion, Root, RootsCapabilities,
+    UrlElicitationCapability,
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ClientHandler, ErrorData, RoleClient};
@@ -108,7 +109,10 @@ impl ClientHandler for Handler {
         if self.sampling {
             caps.sampling = Some(Default::default());
         }
+        // 2025-11-25, not rmcp's newest (2026-07-28): that revision forbids the server-to-client requests
+        // (sampling, elicitation, roots) this host answers.
         ClientConfig::new(caps, Implementation::new("hub", env!("CARGO_PKG_VERSION")))
+            .with_protocol_version(ProtocolVersion::V_2025_11_25)
     }
 
     async fn list_roots(&self, _context: RequestContext<RoleClient>) -> Result<ListRootsResult, ErrorData> {

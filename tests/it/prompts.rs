@@ -142,7 +142,7 @@ fn the_gateway_serves_resources_and_prompts_over_mcp_and_rest() {
         let (code, listed) = get(format!("{}/resources", s.base)).await;
         assert_eq!(code, 200);
         let templates: Vec<&str> = listed["templates"].as_array().unwrap().iter().map(|t| t["uriTemplate"].as_str().unwrap()).collect();
-        assert_eq!(templates, ["customer://{id}", "ticket://{id}"]);
+        assert_eq!(templates, ["customer://{id}", "test://template/{id}/data", "ticket://{id}"]);
         let (code, read) = get(format!("{}/resource?uri=customer://cus_000001", s.base)).await;
         assert_eq!((code, read["server"].as_str()), (200, Some("crm")), "{read}");
         assert!(read["contents"][0]["text"].as_str().unwrap().contains("cus_000001"));
@@ -174,7 +174,7 @@ fn the_gateway_serves_resources_and_prompts_over_mcp_and_rest() {
         let caps = peer.peer_info().unwrap().capabilities.clone();
         assert!(caps.resources.is_some() && caps.prompts.is_some(), "{caps:?}");
         let over_mcp = peer.list_all_resource_templates().await.unwrap();
-        assert_eq!(over_mcp.len(), 2);
+        assert_eq!(over_mcp.len(), 3);
         let read = peer.read_resource(ReadResourceRequestParams::new("ticket://TCK-01001")).await.unwrap();
         assert!(matches!(&read.contents[0], ResourceContents::TextResourceContents { text, .. } if text.contains("TCK-01001")));
         let missing = peer.read_resource(ReadResourceRequestParams::new("nope://1")).await.unwrap_err().to_string();
