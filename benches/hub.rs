@@ -3,7 +3,7 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`.
+//! `hostile`, `offers`.
 
 #[path = "hub/hostile.rs"]
 mod hostile;
@@ -11,6 +11,8 @@ mod hostile;
 mod load;
 #[path = "../tests/it/model.rs"]
 mod model;
+#[path = "hub/offers.rs"]
+mod offers;
 #[path = "common/serve.rs"]
 mod serve;
 
@@ -268,7 +270,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 9] = [
+    let all: [(&str, fn()); 10] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -278,6 +280,7 @@ fn main() {
         ("gateway", gateway),
         ("triage", triage),
         ("hostile", hostile::hostile),
+        ("offers", offers::offers),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

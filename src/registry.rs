@@ -346,6 +346,9 @@ impl Registry {
         if let Some(args) = arguments {
             params = params.with_arguments(args);
         }
+        if let Some(origin) = &origin {
+            self.inner.host.hand_roots(&entry.server, &peer, origin).await;
+        }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let started = Instant::now();
         let server_name = entry.server.clone();
@@ -376,7 +379,11 @@ impl Registry {
         };
         let duration = started.elapsed();
         match response {
-            Ok(ServerResult::CallToolResult(result)) => Ok(Called { entry, result, duration }),
+            Ok(ServerResult::CallToolResult(result)) => {
+                // The call's progress reaches its origin before its answer does.
+                fault.progress.settle().await;
+                Ok(Called { entry, result, duration })
+            }
             Ok(_) => {
                 Err(CallError::Protocol { server: server_name, message: "unexpected response to tools/call".into() })
             }

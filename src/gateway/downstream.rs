@@ -60,15 +60,14 @@ impl Origin for Downstream {
         self.key.clone()
     }
 
-    fn progress(&self, _tool: &str, p: &ProgressNotificationParam) {
-        let Some(token) = self.token.clone() else { return };
-        let mut passed = ProgressNotificationParam::new(token, p.progress);
-        passed.total = p.total;
-        passed.message = p.message.clone();
-        let peer = self.peer.clone();
-        tokio::spawn(async move {
-            let _ = peer.notify_progress(passed).await;
-        });
+    fn progress<'a>(&'a self, _tool: &'a str, p: &'a ProgressNotificationParam) -> Boxed<'a, ()> {
+        Box::pin(async move {
+            let Some(token) = self.token.clone() else { return };
+            let mut passed = ProgressNotificationParam::new(token, p.progress);
+            passed.total = p.total;
+            passed.message = p.message.clone();
+            let _ = self.peer.notify_progress(passed).await;
+        })
     }
 
     fn log(&self, server: &str, m: &LoggingMessageNotificationParam) {
@@ -106,6 +105,10 @@ impl Origin for Downstream {
             }
             self.peer.create_elicitation(params).await.map_err(|e| failed("the elicitation request", e))
         })
+    }
+
+    fn has_roots(&self) -> bool {
+        self.capabilities().is_some_and(|c| c.roots.is_some())
     }
 
     fn roots(&self) -> Boxed<'_, Option<Vec<Root>>> {

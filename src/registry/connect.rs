@@ -71,9 +71,10 @@ pub async fn connect(
     lists_changed: Arc<Notify>,
     host: Arc<Host>,
 ) -> Result<Conn, String> {
-    let sampling = host.can_sample && cfg.sampling != crate::config::Approve::Never;
-    let handler = Handler { server: cfg.name.clone(), host, lists_changed, sampling };
     let fault = Fault::default();
+    let sampling = host.can_sample && cfg.sampling != crate::config::Approve::Never;
+    let progress = fault.progress.clone();
+    let handler = Handler { server: cfg.name.clone(), host, lists_changed, sampling, progress };
     let attempt = async {
         match &cfg.transport {
             Transport::Stdio { command, args, env, cwd } => {

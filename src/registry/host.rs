@@ -21,7 +21,7 @@
 //! run today (2025-11-25 and before) use them: hence `allow(deprecated)`.
 #![allow(deprecated)]
 
-use super::origin::Origins;
+use super::origin::{Origin, Origins};
 use rmcp::model::{
     ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
     ElicitResult, ElicitationCapability, FormElicitationCapability, Implementation, ListRootsResult, LoggingLevel,
@@ -30,8 +30,9 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ClientHandler, ErrorData, RoleClient};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, broadcast};
 
 /// Progress of one tool call, as a server reported it.
@@ -66,12 +67,49 @@ pub struct Host {
     pub can_sample: bool,
     pub origins: Origins,
     progress: broadcast::Sender<Progress>,
+    /// Per server that has asked for roots: the origin whose roots it was last given.
+    roots_given: Mutex<HashMap<String, String>>,
+    roots_asked: Notify,
 }
 
 impl Host {
     pub fn new(roots: &[PathBuf], can_sample: bool) -> Host {
         let roots = if roots.is_empty() { std::env::current_dir().into_iter().collect() } else { roots.to_vec() };
-        Host { roots, can_sample, origins: Origins::default(), progress: broadcast::channel(64).0 }
+        let (roots_given, roots_asked) = (Mutex::default(), Notify::new());
+        Host {
+            roots,
+            can_sample,
+            origins: Origins::default(),
+            progress: broadcast::channel(64).0,
+            roots_given,
+            roots_asked,
+        }
+    }
+
+    /// Before a call from `origin` to `server`: when the server uses roots and was last given another origin's,
+    /// tell it the roots changed and wait (briefly) until it has asked for them again — answered from `origin`,
+    /// whose call is in flight meanwhile — so the call runs with the caller's roots.
+    pub async fn hand_roots(&self, server: &str, peer: &rmcp::Peer<RoleClient>, origin: &Arc<dyn Origin>) {
+        let key = origin.key();
+        let given = |h: &Host| h.roots_given.lock().unwrap_or_else(|p| p.into_inner()).get(server).cloned();
+        match given(self) {
+            Some(k) if k != key && origin.has_roots() => {}
+            _ => return,
+        }
+        let token = rmcp::model::ProgressToken(rmcp::model::NumberOrString::String("roots".into()));
+        let _flight = self.origins.enter(server, token, "roots/list", origin.clone());
+        let asked = async {
+            loop {
+                let woken = self.roots_asked.notified();
+                if given(self).as_deref() == Some(key.as_str()) {
+                    return;
+                }
+                woken.await;
+            }
+        };
+        if peer.notify_roots_list_changed().await.is_ok() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), asked).await;
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Progress> {
@@ -96,6 +134,8 @@ pub struct Handler {
     pub lists_changed: Arc<Notify>,
     /// Sampling is offered to this server (`sampling` is not "never" and the face can answer it).
     pub sampling: bool,
+    /// The connection's progress barrier: told when a progress notification has been passed on.
+    pub progress: super::wire::barrier::Barrier,
 }
 
 impl ClientHandler for Handler {
@@ -116,11 +156,15 @@ impl ClientHandler for Handler {
     }
 
     async fn list_roots(&self, _context: RequestContext<RoleClient>) -> Result<ListRootsResult, ErrorData> {
-        let theirs = match self.host.origins.for_server(&self.server) {
-            Ok(origin) => origin.roots().await,
-            Err(_) => None,
+        let origin = self.host.origins.for_server(&self.server).ok();
+        let theirs = match &origin {
+            Some(o) => o.roots().await.map(|r| (o.key(), r)),
+            None => None,
         };
-        Ok(ListRootsResult::new(theirs.unwrap_or_else(|| self.host.own_roots())))
+        let (key, roots) = theirs.unwrap_or_else(|| ("hub".to_string(), self.host.own_roots()));
+        self.host.roots_given.lock().unwrap_or_else(|p| p.into_inner()).insert(self.server.clone(), key);
+        self.host.roots_asked.notify_waiters();
+        Ok(ListRootsResult::new(roots))
     }
 
     async fn create_elicitation(
@@ -153,11 +197,12 @@ impl ClientHandler for Handler {
         let call = self.host.origins.call(&self.server, &params.progress_token);
         let tool = call.as_ref().map_or_else(|| self.server.clone(), |(t, _)| t.clone());
         if let Some((_, origin)) = &call {
-            origin.progress(&tool, &params);
+            origin.progress(&tool, &params).await;
         }
         let p = Progress { tool, progress: params.progress, total: params.total, message: params.message };
         tracing::info!(server = %self.server, "progress {p}");
         let _ = self.host.progress.send(p);
+        self.progress.handled();
     }
 
     async fn on_logging_message(

@@ -21,8 +21,11 @@ pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Origin: Send + Sync {
     /// Calls with the same key come from the same client (one chat, one MCP session).
     fn key(&self) -> String;
-    /// A server reported progress on `tool`, called from this origin.
-    fn progress(&self, _tool: &str, _progress: &ProgressNotificationParam) {}
+    /// A server reported progress on `tool`, called from this origin (awaited before the call's answer is
+    /// returned, so progress reaches the origin before the answer).
+    fn progress<'a>(&'a self, _tool: &'a str, _progress: &'a ProgressNotificationParam) -> Boxed<'a, ()> {
+        Box::pin(async {})
+    }
     /// A server logged a message while a call of this origin was in flight.
     fn log(&self, _server: &str, _message: &LoggingMessageNotificationParam) {}
     /// A server asks for a model completion.
@@ -34,6 +37,10 @@ pub trait Origin: Send + Sync {
     /// A server asks the user for input.
     fn elicit<'a>(&'a self, server: &'a str, params: ElicitRequestParams)
     -> Boxed<'a, Result<ElicitResult, ErrorData>>;
+    /// Whether this origin has roots of its own (a downstream client that declared them).
+    fn has_roots(&self) -> bool {
+        false
+    }
     /// The roots this origin works in; `None`: hub's own.
     fn roots(&self) -> Boxed<'_, Option<Vec<Root>>> {
         Box::pin(async { None })

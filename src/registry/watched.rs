@@ -55,14 +55,14 @@ impl Watched {
             .inspect(move |event| {
                 let number = events.fetch_add(1, Ordering::Relaxed) + 1;
                 match event {
-                    Ok(sse) => {
-                        if let Some(problem) = sse.data.as_deref().and_then(check) {
-                            fault.trip(format!(
-                                "SSE event {number} ({} bytes) {problem}",
-                                sse.data.as_ref().map_or(0, String::len)
-                            ));
-                        }
-                    }
+                    Ok(sse) => match sse.data.as_deref().map(check) {
+                        Some(Err(problem)) => fault.trip(format!(
+                            "SSE event {number} ({} bytes) {problem}",
+                            sse.data.as_ref().map_or(0, String::len)
+                        )),
+                        Some(Ok(Kind::Progress)) => fault.progress.arrived(),
+                        _ => {}
+                    },
                     Err(e) if e.to_string().contains("exceeded the maximum size") => {
                         fault.trip(format!("SSE event {number}: {e}"));
                     }
@@ -94,25 +94,38 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().pool_max_idle_per_host(0).redirect(policy).build().unwrap_or_default()
 }
 
-/// What is wrong with the data of one SSE event, if anything (cheap: nothing is built).
-fn check(data: &str) -> Option<String> {
+/// What one SSE event carries, as far as the transport cares.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    /// Nothing (a priming event), or a message other than progress.
+    Other,
+    /// `notifications/progress` (counted for the progress barrier).
+    Progress,
+}
+
+/// What one SSE event's data is, or what is wrong with it (cheap: nothing is built).
+fn check(data: &str) -> Result<Kind, String> {
     #[derive(serde::Deserialize)]
-    struct Envelope {
+    struct Envelope<'a> {
         jsonrpc: Option<serde::de::IgnoredAny>,
-        method: Option<serde::de::IgnoredAny>,
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
         result: Option<serde::de::IgnoredAny>,
         error: Option<serde::de::IgnoredAny>,
     }
     if data.trim().is_empty() {
-        return None;
+        return Ok(Kind::Other);
     }
     if let Some(at) = too_deep(data, 128) {
-        return Some(format!("nests deeper than 128 levels (at byte {at})"));
+        return Err(format!("nests deeper than 128 levels (at byte {at})"));
     }
     match serde_json::from_str::<Envelope>(data) {
-        Ok(e) if e.jsonrpc.is_some() && (e.method.is_some() || e.result.is_some() || e.error.is_some()) => None,
-        Ok(_) => Some("is not a JSON-RPC message".into()),
-        Err(e) => Some(format!("is not JSON: {e}")),
+        Ok(e) if e.jsonrpc.is_some() && e.method.as_deref() == Some("notifications/progress") => Ok(Kind::Progress),
+        Ok(e) if e.jsonrpc.is_some() && (e.method.is_some() || e.result.is_some() || e.error.is_some()) => {
+            Ok(Kind::Other)
+        }
+        Ok(_) => Err("is not a JSON-RPC message".into()),
+        Err(e) => Err(format!("is not JSON: {e}")),
     }
 }
 
@@ -233,13 +246,14 @@ impl StreamableHttpClient for Watched {
 mod tests {
     #[test]
     fn sse_event_data_is_checked_without_building_it() {
-        assert_eq!(super::check(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), None);
-        assert_eq!(super::check(r#"{"jsonrpc":"2.0","method":"notifications/progress"}"#), None);
-        assert!(super::check("not json").unwrap().contains("is not JSON"));
-        assert!(super::check(r#"{"hello":1}"#).unwrap().contains("not a JSON-RPC message"));
+        use super::Kind;
+        assert_eq!(super::check(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), Ok(Kind::Other));
+        assert_eq!(super::check(r#"{"jsonrpc":"2.0","method":"notifications/progress"}"#), Ok(Kind::Progress));
+        assert!(super::check("not json").unwrap_err().contains("is not JSON"));
+        assert!(super::check(r#"{"hello":1}"#).unwrap_err().contains("not a JSON-RPC message"));
         let deep = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{}{}}}"#, "[".repeat(200), "]".repeat(200));
-        assert!(super::check(&deep).unwrap().contains("deeper than 128"));
+        assert!(super::check(&deep).unwrap_err().contains("deeper than 128"));
         let strings = format!(r#"{{"jsonrpc":"2.0","id":1,"result":"{}\\\"{}"}}"#, "[".repeat(200), "{".repeat(200));
-        assert_eq!(super::check(&strings), None, "brackets inside strings do not count");
+        assert_eq!(super::check(&strings), Ok(Kind::Other), "brackets inside strings do not count");
     }
 }

@@ -14,6 +14,7 @@
 //! Owns: newline-delimited JSON-RPC framing over the child's pipes, the message size cap, the `Fault` latch
 //! (also tripped by the call path for HTTP servers, see `fault_of`).
 
+pub mod barrier;
 mod capped;
 
 use rmcp::RoleClient;
@@ -28,10 +29,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// The first protocol error of one connection: set once, seen by the supervisor, the listing and the calls.
+/// It also carries the connection's progress barrier (`barrier`), shared by the same parties.
 #[derive(Clone, Default)]
 pub struct Fault {
     reason: Arc<Mutex<Option<String>>>,
     tripped: CancellationToken,
+    pub progress: barrier::Barrier,
 }
 
 impl Fault {
@@ -129,6 +132,11 @@ impl Wire {
                 None => return Ok(None),
             },
         };
+        if let JsonRpcMessage::Notification(n) = &msg
+            && matches!(n.notification, ServerNotification::ProgressNotification(_))
+        {
+            self.fault.progress.arrived();
+        }
         if let JsonRpcMessage::Notification(n) = &msg
             && matches!(
                 n.notification,

@@ -52,7 +52,7 @@ fn rest_happy_and_error_paths() {
         let status: Value = c.get(format!("{}/status", s.base)).send().await.unwrap().json().await.unwrap();
         assert_eq!(
             (status["servers_count"].as_u64(), status["servers_online"].as_u64(), status["tools_count"].as_u64()),
-            (Some(5), Some(5), Some(20))
+            (Some(5), Some(5), Some(21))
         );
         assert!(
             status["version"].is_string() && status["uptime_seconds"].is_number() && status["last_refresh"].is_string()
