@@ -4,6 +4,7 @@
 //! Owns: server state (phase, pid, tools, restarts, last error), the index and its change notifications, the
 //! call path and its errors. Not: the agent's policy about which calls may run (see `agent`).
 
+mod call;
 pub mod connect;
 mod control;
 pub mod host;
@@ -14,6 +15,7 @@ pub mod origin;
 mod prompts;
 mod resources;
 mod supervise;
+mod tasks;
 pub mod vet;
 mod watched;
 mod wire;
@@ -22,12 +24,7 @@ use crate::config::{Config, ServerConfig};
 pub use control::{Accepted, ControlError};
 pub use index::{Entry, Index};
 pub use prompts::{Offered, describe as describe_argument};
-use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam, ClientRequest, JsonObject,
-    ServerResult,
-};
-use rmcp::service::PeerRequestOptions;
-use rmcp::service::ServiceError;
+use rmcp::model::CallToolResult;
 use rmcp::{Peer, RoleClient};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -301,109 +298,6 @@ impl Registry {
             .get(name)
             .cloned()
             .ok_or_else(|| CallError::UnknownTool { name: name.to_string(), suggestions: index.suggest(name) })
-    }
-
-    /// Calls tool `name` with `arguments` under its server's deadline. A down server fails at once; a timeout
-    /// cancels the request upstream (`notifications/cancelled` is written before this returns).
-    pub async fn call(&self, name: &str, arguments: Option<JsonObject>) -> Result<Called, CallError> {
-        self.call_cancellable(name, arguments, &CancellationToken::new()).await
-    }
-
-    /// `call`, also cancelled upstream when `cancel` fires (Ctrl-C in the REPL, a gateway client going away).
-    pub async fn call_cancellable(
-        &self,
-        name: &str,
-        arguments: Option<JsonObject>,
-        cancel: &CancellationToken,
-    ) -> Result<Called, CallError> {
-        self.call_from(name, arguments, cancel, None).await
-    }
-
-    /// `call_cancellable` on behalf of `origin` (the default origin when `None`): the server's requests and
-    /// notifications during the call go to it.
-    pub async fn call_from(
-        &self,
-        name: &str,
-        arguments: Option<JsonObject>,
-        cancel: &CancellationToken,
-        origin: Option<Arc<dyn origin::Origin>>,
-    ) -> Result<Called, CallError> {
-        let entry = self.resolve(name)?;
-        let server = self.server(&entry.server).cloned().ok_or_else(|| CallError::Down {
-            server: entry.server.clone(),
-            reason: "not configured".into(),
-            retry_in: None,
-        })?;
-        let live = server.read(|s| if s.phase == Phase::Up { s.peer.clone().zip(s.fault.clone()) } else { None });
-        let Some((peer, fault)) = live else {
-            return Err(CallError::Down {
-                server: entry.server.clone(),
-                reason: server.down_reason().unwrap_or_default(),
-                retry_in: server.retry_in(),
-            });
-        };
-        let mut params = CallToolRequestParams::new(entry.tool.name.clone());
-        if let Some(args) = arguments {
-            params = params.with_arguments(args);
-        }
-        if let Some(origin) = &origin {
-            self.inner.host.hand_roots(&entry.server, &peer, origin).await;
-        }
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let started = Instant::now();
-        let server_name = entry.server.clone();
-        let down =
-            |reason: &str| CallError::Down { server: server_name.clone(), reason: reason.to_string(), retry_in: None };
-        let options = PeerRequestOptions::with_timeout(server.cfg.timeout);
-
-        let handle = match peer.send_request_with_option(request, options).await {
-            Ok(h) => h,
-            Err(_) => return Err(down("the connection closed")),
-        };
-        let origin = origin.unwrap_or_else(|| self.inner.host.origins.default_origin());
-        let _flight = self.inner.host.origins.enter(&server_name, handle.progress_token.clone(), &entry.name, origin);
-        let peer_for_cancel = handle.peer.clone();
-        let id = handle.id.clone();
-        let broke = |reason: Option<String>| {
-            down(&format!("it broke the protocol during the call: {}", reason.unwrap_or_default()))
-        };
-        let response = tokio::select! {
-            r = handle.await_response() => r,
-            // rmcp fails pending requests only after draining for up to 5 s: the fault is known now.
-            _ = fault.tripped() => return Err(broke(fault.reason())),
-            _ = cancel.cancelled() => {
-                let note = CancelledNotificationParam::new(Some(id), Some("cancelled by the user".into()));
-                let _ = peer_for_cancel.notify_cancelled(note).await;
-                return Err(CallError::Cancelled { tool: entry.name.clone() });
-            }
-        };
-        let duration = started.elapsed();
-        match response {
-            Ok(ServerResult::CallToolResult(result)) => {
-                // The call's progress reaches its origin before its answer does.
-                fault.progress.settle().await;
-                Ok(Called { entry, result, duration })
-            }
-            Ok(_) => {
-                Err(CallError::Protocol { server: server_name, message: "unexpected response to tools/call".into() })
-            }
-            Err(ServiceError::Timeout { .. }) => {
-                Err(CallError::Timeout { tool: entry.name.clone(), after: server.cfg.timeout })
-            }
-            Err(e @ (ServiceError::TransportClosed | ServiceError::TransportSend(_))) => {
-                if let Some(reason) = wire::fault_of(&e) {
-                    fault.trip(reason);
-                }
-                Err(match fault.reason() {
-                    Some(reason) => broke(Some(reason)),
-                    None => down(&format!("the connection closed during the call ({e})")),
-                })
-            }
-            Err(ServiceError::McpError(e)) => {
-                Err(CallError::Protocol { server: server_name, message: e.message.to_string() })
-            }
-            Err(e) => Err(CallError::Protocol { server: server_name, message: e.to_string() }),
-        }
     }
 
     /// Status of every configured server; `ping` measures a round trip to each one that is up.
