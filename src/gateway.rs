@@ -12,6 +12,7 @@ mod offers;
 pub mod rest;
 pub mod sessions;
 pub mod stats;
+mod watch;
 
 use crate::exit::{self, Failure};
 use crate::registry::{CallError, Called, Registry};
@@ -31,6 +32,8 @@ pub struct Gateway {
     pub stats: stats::Stats,
     pub peers: sessions::Peers,
     pub table: sessions::Table,
+    /// Which sessions watch which resources.
+    pub watchers: watch::Watchers,
     pub started: Instant,
     /// Cancelled when the gateway stops (a signal, or the stdio client leaving when stdio is the only face).
     pub shutdown: CancellationToken,
@@ -197,9 +200,11 @@ pub async fn run(
         stats,
         peers: sessions::Peers::default(),
         table: sessions::Table::new(opts.session_idle),
+        watchers: watch::Watchers::default(),
         started: Instant::now(),
         shutdown: shutdown.child_token(),
     });
+    gateway.watchers.forward(registry.clone(), gateway.shutdown.clone());
     // Tell every MCP session when servers or their lists change.
     let mut changes = registry.subscribe();
     let (peers, stop, watched) = (gateway.peers.clone(), gateway.shutdown.clone(), registry.clone());

@@ -31,6 +31,8 @@ pub struct Testkit {
     tools: Arc<Mutex<Vec<Tool>>>,
     /// Texts added by `note`: resource `note://N` and prompt `note_N` each.
     notes: Arc<Mutex<Vec<String>>>,
+    /// URIs the client subscribed to (`touch` notifies their updates).
+    watched: Arc<Mutex<std::collections::HashSet<String>>>,
     log: Option<String>,
     /// Calls of `gather` that have arrived: a rendezvous that proves calls run at the same time without timing
     /// them (sequential calls would each wait out `ms` alone).
@@ -110,6 +112,13 @@ impl Testkit {
             ),
             tool("sample", "Asks the client for a model completion (sampling).", object(json!({}), &[]), true, false),
             tool(
+                "touch",
+                "Says resource uri changed (notifications/resources/updated) if the client subscribed to it.",
+                object(json!({"uri": {"type": "string"}}), &["uri"]),
+                false,
+                false,
+            ),
+            tool(
                 "note",
                 "Adds a note: a resource note://N and a prompt note_N, and notifies the client.",
                 object(json!({"text": {"type": "string"}}), &["text"]),
@@ -140,6 +149,7 @@ impl Testkit {
         Testkit {
             tools: Arc::new(Mutex::new(tools)),
             notes: Arc::default(),
+            watched: Arc::default(),
             log,
             gathered: Arc::new(tokio::sync::watch::channel(0).0),
         }
@@ -211,6 +221,15 @@ impl Testkit {
                 CallToolResult::structured(json!({"added": format!("grown_{n}")}))
             }
             "steps" | "roots" | "elicit" | "sample" => asks::run(name, num("n"), ctx).await,
+            "touch" => {
+                let uri = args.get("uri").and_then(Value::as_str).unwrap_or_default().to_string();
+                let watched = self.watched.lock().unwrap_or_else(|p| p.into_inner()).contains(&uri);
+                if watched {
+                    let updated = rmcp::model::ResourceUpdatedNotificationParam::new(&uri);
+                    let _ = ctx.peer.notify_resource_updated(updated).await;
+                }
+                CallToolResult::structured(json!({"notified": watched}))
+            }
             "note" => {
                 let text = args.get("text").and_then(Value::as_str).unwrap_or_default().to_string();
                 let n = {
@@ -235,6 +254,7 @@ impl ServerHandler for Testkit {
             .enable_tool_list_changed()
             .enable_resources()
             .enable_resources_list_changed()
+            .enable_resources_subscribe()
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_logging()
@@ -279,6 +299,24 @@ impl ServerHandler for Testkit {
         let text = self.note(request.uri.strip_prefix("note://"))?;
         let contents = ResourceContents::text(text, request.uri);
         Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.watched.lock().unwrap_or_else(|p| p.into_inner()).insert(request.uri);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.watched.lock().unwrap_or_else(|p| p.into_inner()).remove(&request.uri);
+        Ok(())
     }
 
     async fn list_prompts(

@@ -25,18 +25,22 @@ pub struct Downstream {
 
 static STATELESS: AtomicU64 = AtomicU64::new(0);
 
+/// The session a request came in on: its `Mcp-Session-Id`, "stdio", or a stateless request of its own.
+pub fn session_key(context: &RequestContext<RoleServer>) -> String {
+    let session = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .map(|parts| parts.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(String::from));
+    match session {
+        None => "stdio".to_string(),
+        Some(Some(id)) => format!("session {id}"),
+        Some(None) => format!("stateless request {}", STATELESS.fetch_add(1, Ordering::Relaxed)),
+    }
+}
+
 impl Downstream {
     pub fn of(context: &RequestContext<RoleServer>) -> Downstream {
-        let session = context
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .map(|parts| parts.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(String::from));
-        let key = match session {
-            None => "stdio".to_string(),
-            Some(Some(id)) => format!("session {id}"),
-            Some(None) => format!("stateless request {}", STATELESS.fetch_add(1, Ordering::Relaxed)),
-        };
-        Downstream { peer: context.peer.clone(), key, token: context.meta.get_progress_token() }
+        Downstream { peer: context.peer.clone(), key: session_key(context), token: context.meta.get_progress_token() }
     }
 
     fn capabilities(&self) -> Option<rmcp::model::ClientCapabilities> {

@@ -49,6 +49,7 @@ impl ServerHandler for Hub {
             .enable_tool_list_changed()
             .enable_resources()
             .enable_resources_list_changed()
+            .enable_resources_subscribe()
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_logging()
@@ -115,6 +116,32 @@ impl ServerHandler for Hub {
             Err(e @ CallError::UnknownResource { .. }) => Err(ErrorData::resource_not_found(e.to_string(), None)),
             Err(e) => Err(upstream_error(e)),
         }
+    }
+
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        match self.gateway.registry.subscribe_resource(&request.uri).await {
+            Ok(_) => {
+                self.gateway.watchers.add(&request.uri, super::downstream::session_key(&context), context.peer);
+                Ok(())
+            }
+            Err(e @ CallError::UnknownResource { .. }) => Err(ErrorData::resource_not_found(e.to_string(), None)),
+            Err(e) => Err(upstream_error(e)),
+        }
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if self.gateway.watchers.remove(&request.uri, &super::downstream::session_key(&context)) {
+            self.gateway.registry.unsubscribe_resource(&request.uri).await.map_err(upstream_error)?;
+        }
+        Ok(())
     }
 
     async fn list_prompts(

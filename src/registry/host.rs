@@ -70,12 +70,16 @@ pub struct Host {
     /// Per server that has asked for roots: the origin whose roots it was last given.
     roots_given: Mutex<HashMap<String, String>>,
     roots_asked: Notify,
+    /// Upstream resource subscriptions, and the channel their updates are published on.
+    pub subscriptions: super::subscriptions::Subscriptions,
+    pub updates: broadcast::Sender<super::Updated>,
 }
 
 impl Host {
     pub fn new(roots: &[PathBuf], can_sample: bool) -> Host {
         let roots = if roots.is_empty() { std::env::current_dir().into_iter().collect() } else { roots.to_vec() };
         let (roots_given, roots_asked) = (Mutex::default(), Notify::new());
+        let (subscriptions, updates) = (Default::default(), broadcast::channel(256).0);
         Host {
             roots,
             can_sample,
@@ -83,6 +87,8 @@ impl Host {
             progress: broadcast::channel(64).0,
             roots_given,
             roots_asked,
+            subscriptions,
+            updates,
         }
     }
 
@@ -226,6 +232,15 @@ impl ClientHandler for Handler {
             }
             _ => tracing::warn!(server = %self.server, logger, "server log ({:?}): {text}", params.level),
         }
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        tracing::info!(server = %self.server, "resource updated: {}", params.uri);
+        let _ = self.host.updates.send(super::Updated { server: self.server.clone(), uri: params.uri });
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {

@@ -200,3 +200,61 @@ fn the_gateway_serves_resources_and_prompts_over_mcp_and_rest() {
         let _ = mcp.cancel().await;
     });
 }
+
+/// Counts the `resources/updated` notifications a session hears.
+#[derive(Clone, Default)]
+struct Updates(Arc<AtomicUsize>);
+
+impl ClientHandler for Updates {
+    async fn on_resource_updated(
+        &self,
+        _params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+#[allow(deprecated)] // resources/subscribe: legacy in rmcp, what servers use today
+fn subscriptions_through_the_gateway_share_one_upstream_subscription() {
+    use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
+    let env = Env::new();
+    env.config(&format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n"));
+    let s = serve(&env, &[]);
+    rt().block_on(async {
+        let c = client();
+        let touch = || {
+            let c = c.clone();
+            let url = format!("{}/call", s.base);
+            async move {
+                let body = json!({"tool": "kit__touch", "arguments": {"uri": "test://watched-resource"}});
+                let r: Value = c.post(url).json(&body).send().await.unwrap().json().await.unwrap();
+                r["result"]["notified"].as_bool().unwrap()
+            }
+        };
+        let connect = |u: Updates| {
+            let url = format!("{}/mcp", s.base);
+            async move { u.serve(rmcp::transport::StreamableHttpClientTransport::from_uri(url)).await.unwrap() }
+        };
+        let (a, b) = (Updates::default(), Updates::default());
+        let (ma, mb) = (connect(a.clone()).await, connect(b.clone()).await);
+        let uri = "test://watched-resource";
+        assert!(mb.peer().peer_info().unwrap().capabilities.resources.as_ref().unwrap().subscribe == Some(true));
+        ma.peer().subscribe(SubscribeRequestParams::new(uri)).await.unwrap();
+        mb.peer().subscribe(SubscribeRequestParams::new(uri)).await.unwrap();
+        assert!(touch().await, "the server was subscribed");
+        let heard = |u: &Updates, n: usize| eventually(crate::util::LIMIT, || u.0.load(Ordering::SeqCst) >= n);
+        assert!(heard(&a, 1) && heard(&b, 1), "both sessions heard the update");
+        ma.peer().unsubscribe(UnsubscribeRequestParams::new(uri)).await.unwrap();
+        assert!(touch().await, "still subscribed upstream: the other session holds it");
+        assert!(heard(&b, 2));
+        mb.peer().unsubscribe(UnsubscribeRequestParams::new(uri)).await.unwrap();
+        assert!(!touch().await, "the last holder left: unsubscribed upstream");
+        assert_eq!(a.0.load(Ordering::SeqCst), 1, "no update after unsubscribing");
+        let unknown = ma.peer().subscribe(SubscribeRequestParams::new("nope://x")).await.unwrap_err().to_string();
+        assert!(unknown.contains("no server lists it"), "{unknown}");
+        let _ = ma.cancel().await;
+        let _ = mb.cancel().await;
+    });
+}

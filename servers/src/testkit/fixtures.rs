@@ -1,7 +1,8 @@
 //! testkit's fixture resources, as the official conformance suite's resource scenarios name them:
 //! `test://static-text` (text/plain), `test://static-binary` (a PNG, base64) and the template
-//! `test://template/{id}/data` (JSON echoing the id) — so `hub serve` in front of testkit can be checked by
-//! those scenarios, which read through the gateway's routing (issue 13).
+//! `test://template/{id}/data` (JSON echoing the id), and `test://watched-resource` to subscribe to — so
+//! `hub serve` in front of testkit can be checked by those scenarios, which go through the gateway's routing
+//! (issue 13).
 
 use rmcp::model::{ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
 
@@ -12,6 +13,7 @@ pub fn resources() -> Vec<Resource> {
     vec![
         Resource::new("test://static-text", "static-text").with_mime_type("text/plain"),
         Resource::new("test://static-binary", "static-binary").with_mime_type("image/png"),
+        Resource::new("test://watched-resource", "watched-resource").with_mime_type("text/plain"),
     ]
 }
 
@@ -27,6 +29,12 @@ pub fn read(uri: &str) -> Option<ReadResourceResult> {
             uri: uri.into(),
             mime_type: Some("text/plain".into()),
             text: "This is the content of the static text resource.".into(),
+            meta: None,
+        },
+        "test://watched-resource" => ResourceContents::TextResourceContents {
+            uri: uri.into(),
+            mime_type: Some("text/plain".into()),
+            text: "A resource to subscribe to (testkit's touch tool says it changed).".into(),
             meta: None,
         },
         "test://static-binary" => ResourceContents::BlobResourceContents {
