@@ -120,6 +120,7 @@ pub fn document(o: &Outcome, registry: &Registry, started: Instant) -> serde_jso
         "servers": servers,
         "error": o.error,
         "tools_omitted": o.tools_omitted,
+        "server_requests": registry.server_requests(),
     })
 }
 
@@ -151,6 +152,15 @@ pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shu
     }
     let stream = !a.json && (a.stream || std::io::stdout().is_terminal());
     let console = Arc::new(Console::new(a.verbose > 0, a.quiet, stream));
+    if let Some(spinner) = console.spinner.clone() {
+        // A server's progress on a running call, in the spinner.
+        let mut progress = registry.progress();
+        tokio::spawn(async move {
+            while let Ok(p) = progress.recv().await {
+                spinner.set_message(p.to_string());
+            }
+        });
+    }
     let agent = Agent {
         registry: registry.clone(),
         llm: Llm::new(&cfg).map_err(|e| Failure::runtime(e.to_string()))?,

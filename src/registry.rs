@@ -257,6 +257,11 @@ impl Registry {
         self.inner.host.origins.set_default(origin);
     }
 
+    /// The requests servers made of hub (sampling, elicitation) and what became of them, oldest first.
+    pub fn server_requests(&self) -> Vec<host::Asked> {
+        self.inner.host.asked()
+    }
+
     /// Progress reported by servers for the calls in flight.
     pub fn progress(&self) -> tokio::sync::broadcast::Receiver<host::Progress> {
         self.inner.host.subscribe()

@@ -74,13 +74,14 @@ impl Origin for Downstream {
         })
     }
 
-    fn log(&self, server: &str, m: &LoggingMessageNotificationParam) {
-        let mut passed = m.clone();
-        passed.logger = Some(format!("{server}{}", m.logger.as_deref().map(|l| format!("/{l}")).unwrap_or_default()));
-        let peer = self.peer.clone();
-        tokio::spawn(async move {
-            let _ = peer.notify_logging_message(passed).await;
-        });
+    fn log<'a>(&'a self, server: &'a str, m: &'a LoggingMessageNotificationParam) -> Boxed<'a, ()> {
+        Box::pin(async move {
+            let mut passed = m.clone();
+            passed.meta = None;
+            let logger = m.logger.as_deref().map(|l| format!("/{l}")).unwrap_or_default();
+            passed.logger = Some(format!("{server}{logger}"));
+            let _ = self.peer.notify_logging_message(passed).await;
+        })
     }
 
     fn sample<'a>(

@@ -69,12 +69,13 @@ impl Registry {
             |reason: &str| CallError::Down { server: server_name.clone(), reason: reason.to_string(), retry_in: None };
         let options = PeerRequestOptions::with_timeout(server.cfg.timeout);
 
+        let origin = origin.unwrap_or_else(|| self.inner.host.origins.default_origin());
+        let flight = self.inner.host.origins.enter(&server_name, origin::unsent(), &entry.name, origin);
         let handle = match peer.send_request_with_option(request, options).await {
             Ok(h) => h,
             Err(_) => return Err(down("the connection closed")),
         };
-        let origin = origin.unwrap_or_else(|| self.inner.host.origins.default_origin());
-        let _flight = self.inner.host.origins.enter(&server_name, handle.progress_token.clone(), &entry.name, origin);
+        flight.set_token(handle.progress_token.clone());
         let peer_for_cancel = handle.peer.clone();
         let id = handle.id.clone();
         let broke = |reason: Option<String>| {

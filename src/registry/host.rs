@@ -73,7 +73,23 @@ pub struct Host {
     /// Upstream resource subscriptions, and the channel their updates are published on.
     pub subscriptions: super::subscriptions::Subscriptions,
     pub updates: broadcast::Sender<super::Updated>,
+    /// The last server requests (sampling, elicitation) and what became of them.
+    asked: Mutex<std::collections::VecDeque<Asked>>,
 }
+
+/// A request a server made of hub, and its outcome — for `--json` documents.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Asked {
+    pub server: String,
+    /// "sampling" or "elicitation".
+    pub kind: &'static str,
+    /// "answered", "accept", "decline", "cancel" or "refused".
+    pub outcome: String,
+    pub reason: Option<String>,
+}
+
+/// Server requests remembered (the oldest are forgotten).
+const ASKED: usize = 100;
 
 impl Host {
     pub fn new(roots: &[PathBuf], can_sample: bool) -> Host {
@@ -89,6 +105,7 @@ impl Host {
             roots_asked,
             subscriptions,
             updates,
+            asked: Mutex::default(),
         }
     }
 
@@ -116,6 +133,19 @@ impl Host {
         if peer.notify_roots_list_changed().await.is_ok() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), asked).await;
         }
+    }
+
+    /// The server requests (sampling, elicitation) made so far, oldest first (at most the last 100).
+    pub fn asked(&self) -> Vec<Asked> {
+        self.asked.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
+    fn record(&self, server: &str, kind: &'static str, outcome: String, reason: Option<String>) {
+        let mut asked = self.asked.lock().unwrap_or_else(|p| p.into_inner());
+        if asked.len() == ASKED {
+            asked.pop_front();
+        }
+        asked.push_back(Asked { server: server.to_string(), kind, outcome, reason });
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Progress> {
@@ -178,8 +208,20 @@ impl ClientHandler for Handler {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        let origin = self.host.origins.for_server(&self.server)?;
-        origin.elicit(&self.server, request).await
+        let answered = match self.host.origins.for_server(&self.server) {
+            Ok(origin) => origin.elicit(&self.server, request).await,
+            Err(e) => Err(e),
+        };
+        let (outcome, reason) = match &answered {
+            Ok(r) => {
+                let why = r.meta.as_ref().and_then(|m| m.0.get(super::origin::DECLINED_BECAUSE));
+                let action = serde_json::to_value(&r.action).ok().and_then(|v| v.as_str().map(String::from));
+                (action, why.and_then(|w| w.as_str()).map(String::from))
+            }
+            Err(e) => (Some("refused".into()), Some(e.message.to_string())),
+        };
+        self.host.record(&self.server, "elicitation", outcome.unwrap_or_default(), reason);
+        answered
     }
 
     async fn create_message(
@@ -189,17 +231,32 @@ impl ClientHandler for Handler {
     ) -> Result<CreateMessageResult, ErrorData> {
         if !self.sampling {
             tracing::info!(server = %self.server, "asked for a model completion (sampling), which it was not offered; refused");
+            let reason = "sampling was not offered to this server".to_string();
+            self.host.record(&self.server, "sampling", "refused".into(), Some(reason));
             return Err(ErrorData::invalid_request(
                 "hub did not offer sampling to this server (sampling = \"never\", or no model to answer with); \
                  the request is refused",
                 None,
             ));
         }
-        let origin = self.host.origins.for_server(&self.server)?;
-        origin.sample(&self.server, params).await
+        let answered = match self.host.origins.for_server(&self.server) {
+            Ok(origin) => origin.sample(&self.server, params).await,
+            Err(e) => Err(e),
+        };
+        let (outcome, reason) = match &answered {
+            Ok(_) => ("answered", None),
+            Err(e) => ("refused", Some(e.message.to_string())),
+        };
+        self.host.record(&self.server, "sampling", outcome.into(), reason);
+        answered
     }
 
     async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+        // In arrival order (the transport numbered it), then counted as handled whatever happens below.
+        let seq = params.meta.as_ref().and_then(|m| m.0.get(super::wire::barrier::SEQ)).and_then(|v| v.as_u64());
+        if let Some(seq) = seq {
+            self.progress.turn(seq).await;
+        }
         let call = self.host.origins.call(&self.server, &params.progress_token);
         let tool = call.as_ref().map_or_else(|| self.server.clone(), |(t, _)| t.clone());
         if let Some((_, origin)) = &call {
@@ -216,9 +273,14 @@ impl ClientHandler for Handler {
         params: LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        if let Ok(origin) = self.host.origins.for_server(&self.server) {
-            origin.log(&self.server, &params);
+        let seq = params.meta.as_ref().and_then(|m| m.0.get(super::wire::barrier::SEQ)).and_then(|v| v.as_u64());
+        if let Some(seq) = seq {
+            self.progress.turn(seq).await;
         }
+        if let Ok(origin) = self.host.origins.for_server(&self.server) {
+            origin.log(&self.server, &params).await;
+        }
+        self.progress.handled();
         let text = match &params.data {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),

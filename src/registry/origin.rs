@@ -26,8 +26,10 @@ pub trait Origin: Send + Sync {
     fn progress<'a>(&'a self, _tool: &'a str, _progress: &'a ProgressNotificationParam) -> Boxed<'a, ()> {
         Box::pin(async {})
     }
-    /// A server logged a message while a call of this origin was in flight.
-    fn log(&self, _server: &str, _message: &LoggingMessageNotificationParam) {}
+    /// A server logged a message while a call of this origin was in flight (awaited like `progress`).
+    fn log<'a>(&'a self, _server: &'a str, _message: &'a LoggingMessageNotificationParam) -> Boxed<'a, ()> {
+        Box::pin(async {})
+    }
     /// A server asks for a model completion.
     fn sample<'a>(
         &'a self,
@@ -70,7 +72,10 @@ impl Origin for Nobody {
     }
 }
 
-/// Declines an elicitation, saying so in the log (`-v`).
+/// The `_meta` key of a declined elicitation's result that says why hub declined it.
+pub const DECLINED_BECAUSE: &str = "io.github.hub/declined-because";
+
+/// Declines an elicitation, saying why in the log (`-v`) and in the result's `_meta` (`DECLINED_BECAUSE`).
 pub fn decline(server: &str, params: &ElicitRequestParams, why: &str) -> ElicitResult {
     let asked = match params {
         ElicitRequestParams::FormElicitationParams { message, .. } => format!("a form: {message}"),
@@ -78,7 +83,11 @@ pub fn decline(server: &str, params: &ElicitRequestParams, why: &str) -> ElicitR
         _ => "input".to_string(),
     };
     tracing::info!(server = %server, "asked for {asked}; declined: {why}");
-    ElicitResult::new(ElicitationAction::Decline)
+    let mut declined = ElicitResult::new(ElicitationAction::Decline);
+    let mut meta = rmcp::model::JsonObject::new();
+    meta.insert(DECLINED_BECAUSE.into(), why.into());
+    declined.meta = Some(rmcp::model::MetaObject(meta));
+    declined
 }
 
 /// One call in flight: its server, rmcp's progress token for it, its tool and its origin.
@@ -102,8 +111,24 @@ impl Default for Origins {
     }
 }
 
+/// The token of a call being sent (rmcp chooses the real one as it sends).
+pub fn unsent() -> ProgressToken {
+    ProgressToken(rmcp::model::NumberOrString::String("unsent".into()))
+}
+
 /// Removes a call from the table when it ends.
 pub struct Flight<'a>(&'a Origins, u64);
+
+impl Flight<'_> {
+    /// The call's progress token, once the request is sent (rmcp chooses it): the call is in the table from
+    /// before it is sent, so a server's request made at once finds its origin.
+    pub fn set_token(&self, token: ProgressToken) {
+        let mut calls = self.0.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, call)) = calls.iter_mut().find(|(n, _)| *n == self.1) {
+            call.token = token;
+        }
+    }
+}
 
 impl Drop for Flight<'_> {
     fn drop(&mut self) {
@@ -132,11 +157,20 @@ impl Origins {
         Flight(self, n)
     }
 
-    /// The tool and origin of the call in flight on `server` with `token`.
+    /// The tool and origin of the call in flight on `server` with `token` — or, when no call has that token
+    /// yet, the one call on that server still being sent (its token is set once `send` returns).
     pub fn call(&self, server: &str, token: &ProgressToken) -> Option<(String, Arc<dyn Origin>)> {
         let calls = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        let found = calls.iter().find(|(_, c)| c.server == server && &c.token == token);
-        found.map(|(_, c)| (c.tool.clone(), c.origin.clone()))
+        let on_server = || calls.iter().filter(|(_, c)| c.server == server);
+        let exact = on_server().find(|(_, c)| &c.token == token);
+        let unsent = || {
+            let mut sending = on_server().filter(|(_, c)| c.token == unsent());
+            match (sending.next(), sending.next()) {
+                (Some(one), None) => Some(one),
+                _ => None,
+            }
+        };
+        exact.or_else(unsent).map(|(_, c)| (c.tool.clone(), c.origin.clone()))
     }
 
     /// Who answers a request from `server`: the one origin of its calls in flight, else the default.

@@ -52,15 +52,18 @@ impl Watched {
     fn stream(&self, stream: BoxedSseResponse) -> BoxedSseResponse {
         let (fault, events) = (self.fault.clone(), self.events.clone());
         stream
-            .inspect(move |event| {
+            .map(move |mut event| {
                 let number = events.fetch_add(1, Ordering::Relaxed) + 1;
-                match event {
+                match &mut event {
                     Ok(sse) => match sse.data.as_deref().map(check) {
                         Some(Err(problem)) => fault.trip(format!(
                             "SSE event {number} ({} bytes) {problem}",
                             sse.data.as_ref().map_or(0, String::len)
                         )),
-                        Some(Ok(Kind::Progress)) => fault.progress.arrived(),
+                        Some(Ok(Kind::Ordered)) => {
+                            let seq = fault.progress.arrived();
+                            sse.data = sse.data.take().map(|d| numbered(d, seq));
+                        }
                         _ => {}
                     },
                     Err(e) if e.to_string().contains("exceeded the maximum size") => {
@@ -68,6 +71,7 @@ impl Watched {
                     }
                     Err(_) => {}
                 }
+                event
             })
             .boxed()
     }
@@ -94,13 +98,26 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().pool_max_idle_per_host(0).redirect(policy).build().unwrap_or_default()
 }
 
+/// A progress or log notification's JSON with its arrival number in `params._meta` (see `wire::barrier`).
+fn numbered(data: String, seq: u64) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&data) else { return data };
+    if !v["params"].is_object() {
+        return data;
+    }
+    if !v["params"]["_meta"].is_object() {
+        v["params"]["_meta"] = serde_json::json!({});
+    }
+    v["params"]["_meta"][super::wire::barrier::SEQ] = seq.into();
+    serde_json::to_string(&v).unwrap_or(data)
+}
+
 /// What one SSE event carries, as far as the transport cares.
 #[derive(Debug, PartialEq)]
 enum Kind {
     /// Nothing (a priming event), or a message other than progress.
     Other,
-    /// `notifications/progress` (counted for the progress barrier).
-    Progress,
+    /// `notifications/progress` or `notifications/message` (numbered for the barrier, `wire::barrier`).
+    Ordered,
 }
 
 /// What one SSE event's data is, or what is wrong with it (cheap: nothing is built).
@@ -120,7 +137,9 @@ fn check(data: &str) -> Result<Kind, String> {
         return Err(format!("nests deeper than 128 levels (at byte {at})"));
     }
     match serde_json::from_str::<Envelope>(data) {
-        Ok(e) if e.jsonrpc.is_some() && e.method.as_deref() == Some("notifications/progress") => Ok(Kind::Progress),
+        Ok(e) if e.jsonrpc.is_some() && e.method.as_deref().is_some_and(super::wire::barrier::ordered) => {
+            Ok(Kind::Ordered)
+        }
         Ok(e) if e.jsonrpc.is_some() && (e.method.is_some() || e.result.is_some() || e.error.is_some()) => {
             Ok(Kind::Other)
         }
@@ -248,7 +267,7 @@ mod tests {
     fn sse_event_data_is_checked_without_building_it() {
         use super::Kind;
         assert_eq!(super::check(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), Ok(Kind::Other));
-        assert_eq!(super::check(r#"{"jsonrpc":"2.0","method":"notifications/progress"}"#), Ok(Kind::Progress));
+        assert_eq!(super::check(r#"{"jsonrpc":"2.0","method":"notifications/progress"}"#), Ok(Kind::Ordered));
         assert!(super::check("not json").unwrap_err().contains("is not JSON"));
         assert!(super::check(r#"{"hello":1}"#).unwrap_err().contains("not a JSON-RPC message"));
         let deep = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{}{}}}"#, "[".repeat(200), "]".repeat(200));

@@ -123,6 +123,7 @@ impl Wire {
 
     /// The message in `self.line`: `Ok(None)` for a line to skip (blank, an unknown notification, a
     /// `list_changed` passed to the supervisor).
+    #[allow(deprecated)] // logging's params: see `host`
     fn decode(&self) -> Result<Option<RxJsonRpcMessage<RoleClient>>, String> {
         let Some(text) = text_of(&self.line, self.count)? else { return Ok(None) };
         let msg = match self.listing_reply(text) {
@@ -132,10 +133,17 @@ impl Wire {
                 None => return Ok(None),
             },
         };
-        if let JsonRpcMessage::Notification(n) = &msg
-            && matches!(n.notification, ServerNotification::ProgressNotification(_))
-        {
-            self.fault.progress.arrived();
+        let mut msg = msg;
+        if let JsonRpcMessage::Notification(n) = &mut msg {
+            let meta = match &mut n.notification {
+                ServerNotification::ProgressNotification(p) => Some(&mut p.params.meta),
+                ServerNotification::LoggingMessageNotification(m) => Some(&mut m.params.meta),
+                _ => None,
+            };
+            if let Some(meta) = meta {
+                let seq = self.fault.progress.arrived();
+                meta.get_or_insert_with(Default::default).0.insert(barrier::SEQ.into(), seq.into());
+            }
         }
         if let JsonRpcMessage::Notification(n) = &msg
             && matches!(
