@@ -29,6 +29,7 @@ fn resources_cold() {
     let mut configs = vec![("five servers", hub::config::BUILTIN.to_string())];
     if std::path::Path::new(&every).exists() {
         let entry = format!("\n[servers.everything]\ncommand = \"{every}\"\nargs = [\"stdio\"]\n");
+        configs.push(("server-everything alone (a Node.js process)", entry.clone()));
         configs.push(("five servers + server-everything", format!("{}{entry}", hub::config::BUILTIN)));
     } else {
         println!("  (server-everything is not installed at {every}: run ../shared/interop/setup.sh; skipped)");

@@ -105,8 +105,8 @@ impl Testkit {
             tool("roots", "Asks the client for its roots and returns them.", object(json!({}), &[]), true, false),
             tool(
                 "elicit",
-                "Asks the client's user for a plan (form elicitation).",
-                object(json!({}), &[]),
+                "Asks the client's user for a plan (form elicitation); with n = 1, with a schema that is invalid.",
+                object(json!({"n": {"type": "integer"}}), &[]),
                 true,
                 false,
             ),

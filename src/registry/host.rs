@@ -251,6 +251,28 @@ impl ClientHandler for Handler {
         answered
     }
 
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CustomResult, ErrorData> {
+        // rmcp hands over a known method here when its params did not parse: say what was wrong.
+        let invalid = match request.method.as_str() {
+            "elicitation/create" => request.params_as::<ElicitRequestParams>().err(),
+            "sampling/createMessage" => request.params_as::<CreateMessageRequestParams>().err(),
+            _ => None,
+        };
+        let Some(e) = invalid else {
+            let message = format!("hub does not answer {}", request.method);
+            return Err(ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, message, None));
+        };
+        let message = format!("{} refused: its params are invalid ({e})", request.method);
+        tracing::info!(server = %self.server, "{message}");
+        let kind = if request.method == "elicitation/create" { "elicitation" } else { "sampling" };
+        self.host.record(&self.server, kind, "refused".into(), Some(message.clone()));
+        Err(ErrorData::invalid_params(message, None))
+    }
+
     async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
         // In arrival order (the transport numbered it), then counted as handled whatever happens below.
         let seq = params.meta.as_ref().and_then(|m| m.0.get(super::wire::barrier::SEQ)).and_then(|v| v.as_u64());

@@ -139,3 +139,14 @@ fn on_a_terminal_mentions_complete_and_forms_and_approvals_are_asked() {
     assert!(form[0].1.contains("enterprise"), "{form:?}");
     assert_eq!(reqs[4]["max_tokens"], 50);
 }
+
+#[test]
+fn a_mentioned_resource_over_the_result_budget_is_cut_and_says_so() {
+    let m = Model::start(vec![answer("ok")]);
+    let env = Env::new();
+    env.config(&format!("{}{}", m.config("result_budget = 300"), Env::server_entry("crm", "crm")));
+    env.run_with(&["chat"], "@crm:customer://cus_000001 summary?\n").ok();
+    let sent = last_user_text(&m.requests()[0]);
+    assert!(sent.contains("[cut by hub: 300 of "), "{sent}");
+    assert!(sent.len() < 700, "{}", sent.len());
+}

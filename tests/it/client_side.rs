@@ -193,3 +193,33 @@ fn ask_json_says_what_servers_asked_and_what_became_of_it() {
     assert_eq!(sampling["outcome"], "refused");
     assert!(sampling["reason"].as_str().unwrap().contains("needs the user's approval"), "{sampling}");
 }
+
+#[test]
+fn bad_requests_from_a_server_are_refused_clearly_and_the_session_goes_on() {
+    let env = Env::new();
+    env.config(&kit(""));
+    let s = serve(&env, &[]);
+    rt().block_on(async {
+        let c = client();
+        let call = |tool: &str, args: Value| {
+            let (c, url) = (c.clone(), format!("{}/call", s.base));
+            let body = json!({"tool": tool, "arguments": args});
+            async move { c.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        let invalid = call("kit__elicit", json!({"n": 1})).await;
+        assert_eq!(invalid["success"], false);
+        assert!(
+            invalid["error"].as_str().unwrap().contains("elicitation/create refused: its params are invalid"),
+            "{invalid}"
+        );
+        // REST has no client to forward to: nobody is present, and the policy says ask.
+        let sample = call("kit__sample", json!({})).await;
+        assert!(sample["error"].as_str().unwrap().contains("needs the user's approval"), "{sample}");
+        let echo = call("kit__echo", json!({"text": "still here"})).await;
+        assert_eq!(echo["result"]["text"], "still here");
+    });
+    let blob = env.run(&["read", "test://static-binary"]).ok().stdout;
+    assert!(blob.contains("binary image/png") && blob.contains("not shown") && !blob.contains("iVBOR"), "{blob}");
+    let json = env.run(&["read", "test://static-binary", "--json"]).ok().json();
+    assert!(json["contents"][0]["blob"].as_str().unwrap().starts_with("iVBOR"), "--json gives it whole");
+}

@@ -38,6 +38,16 @@ pub async fn run(name: &str, n: u64, ctx: &RequestContext<RoleServer>) -> CallTo
             Ok(r) => CallToolResult::structured(json!({"roots": r.roots.iter().map(|r| &r.uri).collect::<Vec<_>>()})),
             Err(e) => failed("roots/list", e),
         },
+        "elicit" if n == 1 => {
+            // A schema no client can render (a property of an unknown type), sent as it is.
+            let params = json!({"message": "Pick one", "requestedSchema": {"type": "object",
+                "properties": {"x": {"type": "banana"}}}});
+            let request = rmcp::model::CustomRequest::new("elicitation/create", Some(params));
+            match ctx.peer.send_request(rmcp::model::ServerRequest::CustomRequest(request)).await {
+                Ok(r) => CallToolResult::structured(json!({"answered": format!("{r:?}")})),
+                Err(e) => failed("elicitation/create", e),
+            }
+        }
         "elicit" => {
             let schema = match ElicitationSchema::builder().required_string("plan").build() {
                 Ok(s) => s,
