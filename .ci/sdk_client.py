@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """sdk_client.py - the official Python MCP SDK (1.x) as a downstream client of `hub serve`, with its own
 sampling, elicitation and roots callbacks, checking that what server-everything asks during a call made through
-hub reaches THIS client's callbacks (issue 13), and that hub serves the upstream resources, templates and
+hub reaches THIS client's callbacks (issue 13), and that hub serves the upstream resources, templates, subscriptions and
 prompts.
 
     sdk_client.py --url http://127.0.0.1:PORT/mcp        (hub serve --http)
@@ -46,6 +46,14 @@ def text_of(result: types.CallToolResult) -> str:
     return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
+updated = asyncio.Event()
+
+
+async def on_message(message) -> None:
+    if isinstance(message, types.ServerNotification) and isinstance(message.root, types.ResourceUpdatedNotification):
+        updated.set()
+
+
 async def run(argv: list[str]) -> None:
     async with AsyncExitStack() as stack:
         if argv[0] == "--url":
@@ -60,7 +68,7 @@ async def run(argv: list[str]) -> None:
             read, write = await stack.enter_async_context(stdio_client(params))
         session = await stack.enter_async_context(
             ClientSession(read, write, sampling_callback=sampling, elicitation_callback=elicitation,
-                          list_roots_callback=roots)
+                          list_roots_callback=roots, message_handler=on_message)
         )
         init = await session.initialize()
         caps = init.capabilities
@@ -101,6 +109,17 @@ async def run(argv: list[str]) -> None:
         got = await session.get_prompt("everything__args-prompt", {"city": "Lyon"})
         check("a prompt with arguments", any("Lyon" in getattr(m.content, "text", "") for m in got.messages),
               str(got)[:200])
+        watched = "demo://resource/static/document/features.md"
+        await session.subscribe_resource(watched)
+        await session.call_tool("everything__toggle-subscriber-updates", {})
+        try:
+            await asyncio.wait_for(updated.wait(), timeout=20)
+            check("a subscribed resource's update reaches the client", True)
+        except asyncio.TimeoutError:
+            check("a subscribed resource's update reaches the client", False, "no resources/updated within 20 s")
+        await session.call_tool("everything__toggle-subscriber-updates", {})
+        await session.unsubscribe_resource(watched)
+
         try:
             await session.get_prompt("everything__args-prompt", {})
             check("a prompt missing its required argument is refused", False, "no error")
