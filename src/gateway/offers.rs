@@ -4,7 +4,7 @@
 //! `POST /prompt {"name": …, "arguments": {…}}` (one prompt filled in). Errors: 404 for an unknown URI or prompt,
 //! 400 for missing or wrong prompt arguments, 503 for a server that is down, 504 for a timeout.
 
-use super::rest::{App, error, status_of};
+use super::rest::{App, error, named, status_of};
 use crate::catalog;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -40,19 +40,11 @@ pub async fn prompts(State(app): State<Arc<App>>) -> Json<Value> {
 }
 
 pub async fn prompt(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body is not valid JSON: {e}")),
+    let (name, arguments) = match named(&body, "name") {
+        Ok(parsed) => parsed,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
-    let Some(name) = parsed.get("name").and_then(Value::as_str) else {
-        return error(StatusCode::BAD_REQUEST, "body must be {\"name\": PROMPT, \"arguments\": {...}}");
-    };
-    let arguments = match parsed.get("arguments") {
-        None | Some(Value::Null) => Default::default(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return error(StatusCode::BAD_REQUEST, "arguments must be a JSON object"),
-    };
-    match app.gateway.registry.get_prompt(name, arguments).await {
+    match app.gateway.registry.get_prompt(&name, arguments.unwrap_or_default()).await {
         Ok((offered, result)) => Json(catalog::prompt_doc(&offered, &result)).into_response(),
         Err(e) => error(status_of(&e), &e.to_string()),
     }

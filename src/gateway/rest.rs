@@ -50,18 +50,11 @@ async fn call(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     body: axum::body::Bytes,
 ) -> Response {
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body is not valid JSON: {e}")),
+    let (tool, args) = match named(&body, "tool") {
+        Ok(parsed) => parsed,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
-    let Some(tool) = parsed.get("tool").and_then(Value::as_str) else {
-        return error(StatusCode::BAD_REQUEST, "body must be {\"tool\": NAME, \"arguments\": {...}}");
-    };
-    let args = match parsed.get("arguments") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => Some(m.clone()),
-        Some(_) => return error(StatusCode::BAD_REQUEST, "arguments must be a JSON object"),
-    };
+    let tool = tool.as_str();
     let start = Instant::now();
     let result = app.gateway.registry.call(tool, args).await;
     let took = start.elapsed();
@@ -87,6 +80,20 @@ async fn call(
             }
             response
         }
+    }
+}
+
+/// A body `{"KEY": NAME, "arguments": {...}}` (arguments optional): the name and the arguments, or why the
+/// body is refused (a 400).
+pub(super) fn named(body: &[u8], key: &str) -> Result<(String, Option<rmcp::model::JsonObject>), String> {
+    let parsed: Value = serde_json::from_slice(body).map_err(|e| format!("body is not valid JSON: {e}"))?;
+    let Some(name) = parsed.get(key).and_then(Value::as_str) else {
+        return Err(format!("body must be {{\"{key}\": NAME, \"arguments\": {{...}}}}"));
+    };
+    match parsed.get("arguments") {
+        None | Some(Value::Null) => Ok((name.to_string(), None)),
+        Some(Value::Object(m)) => Ok((name.to_string(), Some(m.clone()))),
+        Some(_) => Err("arguments must be a JSON object".into()),
     }
 }
 

@@ -102,12 +102,12 @@ struct InFlight {
 pub struct Origins {
     default: Mutex<Arc<dyn Origin>>,
     in_flight: Mutex<Vec<(u64, InFlight)>>,
-    next: Mutex<u64>,
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Origins {
     fn default() -> Self {
-        Origins { default: Mutex::new(Arc::new(Nobody)), in_flight: Mutex::default(), next: Mutex::new(0) }
+        Origins { default: Mutex::new(Arc::new(Nobody)), in_flight: Mutex::default(), next: Default::default() }
     }
 }
 
@@ -147,11 +147,7 @@ impl Origins {
 
     /// Records a call in flight until the returned guard is dropped.
     pub fn enter(&self, server: &str, token: ProgressToken, tool: &str, origin: Arc<dyn Origin>) -> Flight<'_> {
-        let n = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            *next += 1;
-            *next
-        };
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let call = InFlight { server: server.into(), token, tool: tool.into(), origin };
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).push((n, call));
         Flight(self, n)

@@ -42,20 +42,26 @@ impl Registry {
                 None => Err(unknown(uri, format!("no server is named '{name}'"))),
             };
         }
-        let exact: Vec<String> = self.resources().into_iter().filter(|(_, r)| r.uri == uri).map(|(s, _)| s).collect();
+        // Looked up in place, each server's listing under its lock: nothing is copied for a read.
+        let servers = self.servers();
+        let lists = |s: &super::Server| s.read(|st| st.listing.resources.iter().any(|r| r.uri == uri));
+        let exact: Vec<String> = servers.iter().filter(|s| lists(s)).map(|s| s.cfg.name.clone()).collect();
         let claims = if exact.is_empty() {
-            let prefixed = self.templates().into_iter().filter_map(|(s, t)| {
-                let fixed = t.uri_template.split('{').next().unwrap_or_default().to_string();
-                (!fixed.is_empty() && uri.starts_with(&fixed)).then_some((s, fixed.len()))
-            });
-            let prefixed: Vec<(String, usize)> = prefixed.collect();
+            // The longest fixed prefix (before the first `{`) of a template of this server that `uri` starts with.
+            let prefix = |s: &super::Server| {
+                s.read(|st| {
+                    let fixed =
+                        st.listing.templates.iter().map(|t| t.uri_template.split('{').next().unwrap_or_default());
+                    fixed.filter(|f| !f.is_empty() && uri.starts_with(f)).map(str::len).max()
+                })
+            };
+            let prefixed: Vec<(String, usize)> =
+                servers.iter().filter_map(|s| prefix(s).map(|n| (s.cfg.name.clone(), n))).collect();
             let longest = prefixed.iter().map(|(_, n)| *n).max().unwrap_or(0);
             prefixed.into_iter().filter(|(_, n)| *n == longest).map(|(s, _)| s).collect()
         } else {
             exact
         };
-        let mut claims = claims;
-        claims.dedup();
         match &claims[..] {
             [one] => Ok(one.clone()),
             [] => Err(unknown(uri, "no server lists it or a template it matches".into())),

@@ -66,14 +66,22 @@ const TOOL: &str = "tool";
 pub fn entry_name(kind: &'static str, entry: &Value, field: &str, position: usize) -> Result<String, Problem> {
     let label = format!("#{position}");
     let Value::Object(map) = entry else {
-        return Err(problem(kind, label, Action::Skipped, format!("is {}, not an object", describe(entry))));
+        return Err(problem(
+            kind,
+            label,
+            Action::Skipped,
+            format!("is {}, not an object", crate::output::json_kind(entry)),
+        ));
     };
     match map.get(field) {
         None => Err(problem(kind, label, Action::Skipped, format!("has no {field}"))),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => {
-            Err(problem(kind, label, Action::Skipped, format!("{field} is {}, not a string", describe(other))))
-        }
+        Some(other) => Err(problem(
+            kind,
+            label,
+            Action::Skipped,
+            format!("{field} is {}, not a string", crate::output::json_kind(other)),
+        )),
     }
 }
 
@@ -113,20 +121,14 @@ pub fn from_value(entry: Value, position: usize) -> Result<Tool, Problem> {
     match entry.get("inputSchema") {
         None => return Err(skipped(name, "has no inputSchema")),
         Some(Value::Object(_)) => {}
-        Some(other) => return Err(skipped(name, format!("inputSchema is {}, not an object schema", describe(other)))),
+        Some(other) => {
+            return Err(skipped(
+                name,
+                format!("inputSchema is {}, not an object schema", crate::output::json_kind(other)),
+            ));
+        }
     }
     serde_json::from_value(entry).map_err(|e| skipped(name, format!("is not a valid tool: {e}")))
-}
-
-pub fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Checks `tool` against `limits` and the names already `seen`: the tool to keep (possibly fixed), and what was
