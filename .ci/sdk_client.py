@@ -75,7 +75,8 @@ async def run(argv: list[str]) -> None:
         check("hub serves resources and prompts", caps.resources is not None and caps.prompts is not None, str(caps))
         tools = {t.name for t in (await session.list_tools()).tools}
         want = {"everything__trigger-sampling-request", "everything__trigger-elicitation-request",
-                "everything__get-roots-list"}
+                "everything__get-roots-list", "everything__trigger-sampling-request-async",
+                "everything__trigger-elicitation-request-async"}
         check("server-everything's client-capability tools listed through hub", want <= tools, str(sorted(tools)))
 
         r = await session.call_tool("everything__trigger-sampling-request", {"prompt": "hi", "maxTokens": 20})
@@ -83,6 +84,14 @@ async def run(argv: list[str]) -> None:
         r = await session.call_tool("everything__trigger-elicitation-request", {})
         check("elicitation answered by the python client's callback", "red" in text_of(r) and not r.isError,
               text_of(r))
+        # The -async variants: server-everything asks hub to run the request as a task (2025-11-25 tasks) and
+        # polls it; hub's task asks this client (plainly, as the Python SDK declares no tasks).
+        r = await session.call_tool("everything__trigger-sampling-request-async", {"prompt": "hi", "maxTokens": 20})
+        check("an async (task) sampling request answered by the python client's callback",
+              "COMPLETED" in text_of(r) and ANSWER in text_of(r), text_of(r))
+        r = await session.call_tool("everything__trigger-elicitation-request-async", {})
+        check("an async (task) elicitation answered by the python client's callback",
+              "red" in text_of(r) and "Task created" in text_of(r), text_of(r))
         r = await session.call_tool("everything__get-roots-list", {})
         check("roots are the python client's", "file:///python/client/root" in text_of(r), text_of(r))
 

@@ -10,6 +10,7 @@ mod control;
 pub mod host;
 pub mod index;
 mod kinds;
+mod lent;
 mod listing;
 pub mod origin;
 mod prompts;

@@ -105,7 +105,7 @@ impl Testkit {
             tool("roots", "Asks the client for its roots and returns them.", object(json!({}), &[]), true, false),
             tool(
                 "elicit",
-                "Asks the client's user for a plan (form elicitation); with n = 1, with a schema that is invalid.",
+                "Asks the client's user for a plan (form elicitation); n = 1: an invalid schema; n = 2: as a task the client runs.",
                 object(json!({"n": {"type": "integer"}}), &[]),
                 true,
                 false,

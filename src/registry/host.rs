@@ -9,6 +9,7 @@
 //! - Sampling: declared when the server's `sampling` is not "never" and the face can answer (a model is
 //!   configured, or the gateway forwards it); answered by the origin under the server's policy. A request from a
 //!   server that was not offered sampling is refused with a clear JSON-RPC error.
+//! - Tasks: sampling and elicitation asked as tasks (2025-11-25) run in the background and are polled (`lent`).
 //! - Progress: every request carries rmcp's progress token; a tool call's is recorded with the call, and
 //!   `notifications/progress` for it goes to the call's origin, the registry's progress channel (spinners) and
 //!   the log (`-v`).
@@ -75,6 +76,8 @@ pub struct Host {
     pub updates: broadcast::Sender<super::Updated>,
     /// The last server requests (sampling, elicitation) and what became of them.
     asked: Mutex<std::collections::VecDeque<Asked>>,
+    /// Sampling and elicitation requests servers asked hub to run as tasks.
+    pub lent: super::lent::Lent,
 }
 
 /// A request a server made of hub, and its outcome — for `--json` documents.
@@ -106,6 +109,7 @@ impl Host {
             subscriptions,
             updates,
             asked: Mutex::default(),
+            lent: Default::default(),
         }
     }
 
@@ -174,6 +178,72 @@ pub struct Handler {
     pub progress: super::wire::barrier::Barrier,
 }
 
+impl Handler {
+    /// A server's elicitation, answered by `origin` (the origin of its call in flight) and recorded.
+    async fn elicit(
+        &self,
+        origin: Result<Arc<dyn Origin>, ErrorData>,
+        request: ElicitRequestParams,
+    ) -> Result<ElicitResult, ErrorData> {
+        let answered = match origin {
+            Ok(origin) => origin.elicit(&self.server, request).await,
+            Err(e) => Err(e),
+        };
+        let (outcome, reason) = match &answered {
+            Ok(r) => {
+                let why = r.meta.as_ref().and_then(|m| m.0.get(super::origin::DECLINED_BECAUSE));
+                let action = serde_json::to_value(&r.action).ok().and_then(|v| v.as_str().map(String::from));
+                (action, why.and_then(|w| w.as_str()).map(String::from))
+            }
+            Err(e) => (Some("refused".into()), Some(e.message.to_string())),
+        };
+        self.host.record(&self.server, "elicitation", outcome.unwrap_or_default(), reason);
+        answered
+    }
+
+    /// A server's sampling request, answered by `origin` under the server's policy and recorded; refused when
+    /// sampling was not offered to this server.
+    async fn sample(
+        &self,
+        origin: Result<Arc<dyn Origin>, ErrorData>,
+        params: CreateMessageRequestParams,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        if !self.sampling {
+            tracing::info!(server = %self.server, "asked for a model completion (sampling), which it was not offered; refused");
+            let reason = "sampling was not offered to this server".to_string();
+            self.host.record(&self.server, "sampling", "refused".into(), Some(reason));
+            return Err(ErrorData::invalid_request(
+                "hub did not offer sampling to this server (sampling = \"never\", or no model to answer with); \
+                 the request is refused",
+                None,
+            ));
+        }
+        let answered = match origin {
+            Ok(origin) => origin.sample(&self.server, params).await,
+            Err(e) => Err(e),
+        };
+        let (outcome, reason) = match &answered {
+            Ok(_) => ("answered", None),
+            Err(e) => ("refused", Some(e.message.to_string())),
+        };
+        self.host.record(&self.server, "sampling", outcome.into(), reason);
+        answered
+    }
+
+    /// Refuses a server request whose params hub cannot read, saying why.
+    fn refuse(&self, kind: &'static str, method: &str, e: serde_json::Error) -> ErrorData {
+        let message = format!("{method} refused: its params are invalid ({e})");
+        tracing::info!(server = %self.server, "{message}");
+        self.host.record(&self.server, kind, "refused".into(), Some(message.clone()));
+        ErrorData::invalid_params(message, None)
+    }
+}
+
+/// A request's outcome as JSON (a task's result).
+fn json<T: serde::Serialize>(r: Result<T, ErrorData>) -> Result<serde_json::Value, ErrorData> {
+    r.and_then(|v| serde_json::to_value(v).map_err(|e| ErrorData::internal_error(e.to_string(), None)))
+}
+
 impl ClientHandler for Handler {
     fn get_info(&self) -> ClientConfig {
         let mut caps = ClientCapabilities::default();
@@ -208,20 +278,7 @@ impl ClientHandler for Handler {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        let answered = match self.host.origins.for_server(&self.server) {
-            Ok(origin) => origin.elicit(&self.server, request).await,
-            Err(e) => Err(e),
-        };
-        let (outcome, reason) = match &answered {
-            Ok(r) => {
-                let why = r.meta.as_ref().and_then(|m| m.0.get(super::origin::DECLINED_BECAUSE));
-                let action = serde_json::to_value(&r.action).ok().and_then(|v| v.as_str().map(String::from));
-                (action, why.and_then(|w| w.as_str()).map(String::from))
-            }
-            Err(e) => (Some("refused".into()), Some(e.message.to_string())),
-        };
-        self.host.record(&self.server, "elicitation", outcome.unwrap_or_default(), reason);
-        answered
+        self.elicit(self.host.origins.for_server(&self.server), request).await
     }
 
     async fn create_message(
@@ -229,26 +286,7 @@ impl ClientHandler for Handler {
         params: CreateMessageRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        if !self.sampling {
-            tracing::info!(server = %self.server, "asked for a model completion (sampling), which it was not offered; refused");
-            let reason = "sampling was not offered to this server".to_string();
-            self.host.record(&self.server, "sampling", "refused".into(), Some(reason));
-            return Err(ErrorData::invalid_request(
-                "hub did not offer sampling to this server (sampling = \"never\", or no model to answer with); \
-                 the request is refused",
-                None,
-            ));
-        }
-        let answered = match self.host.origins.for_server(&self.server) {
-            Ok(origin) => origin.sample(&self.server, params).await,
-            Err(e) => Err(e),
-        };
-        let (outcome, reason) = match &answered {
-            Ok(_) => ("answered", None),
-            Err(e) => ("refused", Some(e.message.to_string())),
-        };
-        self.host.record(&self.server, "sampling", outcome.into(), reason);
-        answered
+        self.sample(self.host.origins.for_server(&self.server), params).await
     }
 
     async fn on_custom_request(
@@ -256,21 +294,39 @@ impl ClientHandler for Handler {
         request: rmcp::model::CustomRequest,
         _context: RequestContext<RoleClient>,
     ) -> Result<rmcp::model::CustomResult, ErrorData> {
-        // rmcp hands over a known method here when its params did not parse: say what was wrong.
-        let invalid = match request.method.as_str() {
-            "elicitation/create" => request.params_as::<ElicitRequestParams>().err(),
-            "sampling/createMessage" => request.params_as::<CreateMessageRequestParams>().err(),
-            _ => None,
+        let params = request.params.unwrap_or_default();
+        if let Some(answer) = self.host.lent.answer(&self.server, &request.method, &params).await {
+            return answer.map(rmcp::model::CustomResult);
+        }
+        // A task-augmented request (renamed by the transport, see `lent`), or a known method rmcp hands over
+        // here because its params did not parse: say what was wrong.
+        let tasked = request.method.strip_prefix(super::lent::TASKED);
+        let method = tasked.unwrap_or(&request.method);
+        let kind = match method {
+            "elicitation/create" => "elicitation",
+            "sampling/createMessage" => "sampling",
+            _ => {
+                let message = format!("hub does not answer {}", request.method);
+                return Err(ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, message, None));
+            }
         };
-        let Some(e) = invalid else {
-            let message = format!("hub does not answer {}", request.method);
-            return Err(ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, message, None));
+        let origin = self.host.origins.for_server(&self.server);
+        let (this, ttl) = (self.clone(), params["task"]["ttl"].as_u64());
+        let work: super::origin::Boxed<'static, Result<serde_json::Value, ErrorData>> = match kind {
+            "elicitation" => match serde_json::from_value::<ElicitRequestParams>(params) {
+                Ok(p) => Box::pin(async move { json(this.elicit(origin, p).await) }),
+                Err(e) => return Err(self.refuse(kind, method, e)),
+            },
+            _ => match serde_json::from_value::<CreateMessageRequestParams>(params) {
+                Ok(p) => Box::pin(async move { json(this.sample(origin, p).await) }),
+                Err(e) => return Err(self.refuse(kind, method, e)),
+            },
         };
-        let message = format!("{} refused: its params are invalid ({e})", request.method);
-        tracing::info!(server = %self.server, "{message}");
-        let kind = if request.method == "elicitation/create" { "elicitation" } else { "sampling" };
-        self.host.record(&self.server, kind, "refused".into(), Some(message.clone()));
-        Err(ErrorData::invalid_params(message, None))
+        match tasked {
+            Some(_) => self.host.lent.start(&self.server, ttl, work),
+            None => work.await,
+        }
+        .map(rmcp::model::CustomResult)
     }
 
     async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {

@@ -64,6 +64,11 @@ impl Watched {
                             let seq = fault.progress.arrived();
                             sse.data = sse.data.take().map(|d| numbered(d, seq));
                         }
+                        Some(Ok(Kind::Other)) => {
+                            if let Some(renamed) = sse.data.as_deref().and_then(super::lent::rename) {
+                                sse.data = Some(renamed);
+                            }
+                        }
                         _ => {}
                     },
                     Err(e) if e.to_string().contains("exceeded the maximum size") => {
@@ -181,6 +186,7 @@ impl StreamableHttpClient for Watched {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Posted {
+        let message = super::lent::initialize(message);
         self.post(self.inner.post_message(uri, message, session_id, auth_header, custom_headers).await)
     }
 
@@ -195,7 +201,7 @@ impl StreamableHttpClient for Watched {
     ) -> Posted {
         let r = self.inner.post_message_with_max_sse_event_size(
             uri,
-            message,
+            super::lent::initialize(message),
             session_id,
             auth_header,
             custom_headers,
@@ -213,6 +219,7 @@ impl StreamableHttpClient for Watched {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Posted {
+        let message = super::lent::initialize(message);
         let r =
             self.inner.post_message_with_response_limits(uri, message, session_id, auth_header, custom_headers, limits);
         self.post(r.await)

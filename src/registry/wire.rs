@@ -126,6 +126,8 @@ impl Wire {
     #[allow(deprecated)] // logging's params: see `host`
     fn decode(&self) -> Result<Option<RxJsonRpcMessage<RoleClient>>, String> {
         let Some(text) = text_of(&self.line, self.count)? else { return Ok(None) };
+        let renamed = super::lent::rename(text);
+        let text = renamed.as_deref().unwrap_or(text);
         let msg = match self.listing_reply(text) {
             Some(msg) => msg,
             None => match parse_text(text, self.count)? {
@@ -257,7 +259,7 @@ impl Transport<RoleClient> for Wire {
             self.listings.lock().unwrap_or_else(|p| p.into_inner()).insert(r.id.clone());
         }
         let write = self.write.clone();
-        let line = serde_json::to_vec(&item).map(|mut l| {
+        let line = serde_json::to_vec(&super::lent::initialize(item)).map(|mut l| {
             l.push(b'\n');
             l
         });

@@ -32,6 +32,14 @@ fn with_no_person_present_hub_offers_roots_declines_elicitation_and_refuses_samp
     assert_eq!(roots["roots"], json!([format!("file://{}", dir.display())]));
     let elicit = env.run(&["call", "kit__elicit"]).ok().json();
     assert_eq!(elicit["action"], "decline");
+    // The same asked as a task: hub answers with a task, the server polls it to its end and fetches the result.
+    let lent = env.run(&["call", "kit__elicit", r#"{"n": 2}"#]).ok().json();
+    let id = lent["task"].as_str().unwrap();
+    assert_eq!(lent["polls"].as_array().unwrap().last().unwrap(), "completed", "{lent}");
+    assert_eq!(lent["result"]["action"], "decline", "{lent}");
+    assert_eq!(lent["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"], id);
+    assert_eq!(lent["listed"]["tasks"][0]["taskId"], id, "{lent}");
+    assert!(lent["unknown"].as_str().unwrap().contains("no task \"no-such-task\""), "{lent}");
     let sample = env.run(&["call", "kit__sample"]);
     assert_eq!(sample.code, 1);
     assert!(sample.stderr.contains("hub did not offer sampling to this server"), "{}", sample.stderr);
@@ -139,6 +147,9 @@ fn the_gateway_forwards_a_servers_requests_to_the_client_that_made_the_call() {
         assert_eq!(sampled.structured_content.unwrap()["model"], "client-model", "the client's callback answered");
         let elicited = call(peer, "kit__elicit", json!({})).await.structured_content.unwrap();
         assert_eq!((elicited["action"].as_str(), &elicited["content"]), (Some("accept"), &json!({"plan": "pro"})));
+        // Asked as a task (2025-11-25): hub runs it, asking this client plainly, and the server polls it.
+        let lent = call(peer, "kit__elicit", json!({"n": 2})).await.structured_content.unwrap();
+        assert_eq!(lent["result"]["content"], json!({"plan": "pro"}), "{lent}");
         let roots = call(peer, "kit__roots", json!({})).await.structured_content.unwrap();
         assert_eq!(roots["roots"], json!(["file:///client/project"]));
         let mut params =

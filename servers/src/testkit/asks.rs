@@ -48,6 +48,10 @@ pub async fn run(name: &str, n: u64, ctx: &RequestContext<RoleServer>) -> CallTo
                 Err(e) => failed("elicitation/create", e),
             }
         }
+        "elicit" if n == 2 => match lend(ctx).await {
+            Ok(v) => CallToolResult::structured(v),
+            Err(e) => failed("a task-augmented elicitation", e),
+        },
         "elicit" => {
             let schema = match ElicitationSchema::builder().required_string("plan").build() {
                 Ok(s) => s,
@@ -71,4 +75,27 @@ pub async fn run(name: &str, n: u64, ctx: &RequestContext<RoleServer>) -> CallTo
             }
         }
     }
+}
+
+/// Asks the client to run a form elicitation as a task (2025-11-25 `params.task`), polls `tasks/get` until it
+/// ends, fetches `tasks/result` and lists the client's tasks: what each step answered.
+async fn lend(ctx: &RequestContext<RoleServer>) -> Result<serde_json::Value, rmcp::service::ServiceError> {
+    let ask = |method: &str, params: serde_json::Value| {
+        let request = rmcp::model::CustomRequest::new(method, Some(params));
+        let sent = ctx.peer.send_request(rmcp::model::ServerRequest::CustomRequest(request));
+        async move { sent.await.map(|r| serde_json::to_value(r).unwrap_or_default()) }
+    };
+    let params = json!({"message": "Which plan?", "task": {"ttl": 60000}, "requestedSchema": {"type": "object",
+        "properties": {"plan": {"type": "string"}}, "required": ["plan"]}});
+    let created = ask("elicitation/create", params).await?;
+    let id = created["task"]["taskId"].clone();
+    let mut polls = vec![created["task"]["status"].clone()];
+    while polls.last().is_some_and(|s| s == "working") && polls.len() < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        polls.push(ask("tasks/get", json!({"taskId": id})).await?["status"].clone());
+    }
+    let result = ask("tasks/result", json!({"taskId": id})).await?;
+    let listed = ask("tasks/list", json!({})).await?;
+    let unknown = ask("tasks/get", json!({"taskId": "no-such-task"})).await.err().map(|e| e.to_string());
+    Ok(json!({"task": id, "polls": polls, "result": result, "listed": listed, "unknown": unknown}))
 }
