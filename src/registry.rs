@@ -259,7 +259,7 @@ impl Registry {
     }
 
     /// The requests servers made of hub (sampling, elicitation) and what became of them, oldest first.
-    pub fn server_requests(&self) -> Vec<host::Asked> {
+    pub fn server_requests(&self) -> Vec<origin::Asked> {
         self.inner.host.asked()
     }
 

@@ -81,9 +81,11 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
     let started = Instant::now();
     let text = message(&item);
     let mut history = vec![s.system.clone()];
+    // The item's calls carry its id, so what servers ask during them is told in the item's line.
+    let caller = &crate::registry::origin::CALLER;
     let mut outcome: Outcome = match &s.agent {
-        Some(a) => a.run(&mut history, &text, &s.cancel).await,
-        None => crate::planner::answer(&s.registry, &item.text).await,
+        Some(a) => caller.scope(item.id.clone(), a.run(&mut history, &text, &s.cancel)).await,
+        None => caller.scope(item.id.clone(), crate::planner::answer(&s.registry, &item.text)).await,
     };
     if outcome.status == Status::Interrupted {
         return None;
@@ -103,7 +105,7 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
             let repair = format!(
                 "Your answer does not satisfy the required JSON Schema: {why}. Reply with only the corrected JSON."
             );
-            let again = a.run(&mut history, &repair, &s.cancel).await;
+            let again = caller.scope(item.id.clone(), a.run(&mut history, &repair, &s.cancel)).await;
             outcome.usage.add(again.usage);
             outcome.tool_calls.extend(again.tool_calls);
             checked = check(&again.answer, v);
@@ -129,8 +131,10 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
         let failed: usize = t.0.iter().filter(|(k, _)| **k != "ok").map(|(_, n)| n).sum();
         s.bar.set_message(format!("ok {} · failed {failed}", t.0.get("ok").copied().unwrap_or(0)));
     }
+    let asked: Vec<_> = s.registry.server_requests().into_iter().filter(|a| a.during.contains(&item.id)).collect();
     Some(json!({
-        "id": item.id, "status": status, "answer": answer, "tool_calls": calls, "usage": outcome.usage,
+        "id": item.id, "status": status, "answer": answer, "tool_calls": calls, "server_requests": asked,
+        "usage": outcome.usage,
         "turns": outcome.turns, "duration_ms": crate::output::millis(started.elapsed()),
         "error": if status == "ok" { None } else { outcome.error.clone() },
     }))

@@ -75,24 +75,10 @@ pub struct Host {
     pub subscriptions: super::subscriptions::Subscriptions,
     pub updates: broadcast::Sender<super::Updated>,
     /// The last server requests (sampling, elicitation) and what became of them.
-    asked: Mutex<std::collections::VecDeque<Asked>>,
+    asked: super::origin::Asks,
     /// Sampling and elicitation requests servers asked hub to run as tasks.
     pub lent: super::lent::Lent,
 }
-
-/// A request a server made of hub, and its outcome — for `--json` documents.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Asked {
-    pub server: String,
-    /// "sampling" or "elicitation".
-    pub kind: &'static str,
-    /// "answered", "accept", "decline", "cancel" or "refused".
-    pub outcome: String,
-    pub reason: Option<String>,
-}
-
-/// Server requests remembered (the oldest are forgotten).
-const ASKED: usize = 100;
 
 impl Host {
     pub fn new(roots: &[PathBuf], can_sample: bool) -> Host {
@@ -108,7 +94,7 @@ impl Host {
             roots_asked,
             subscriptions,
             updates,
-            asked: Mutex::default(),
+            asked: Default::default(),
             lent: Default::default(),
         }
     }
@@ -140,16 +126,14 @@ impl Host {
     }
 
     /// The server requests (sampling, elicitation) made so far, oldest first (at most the last 100).
-    pub fn asked(&self) -> Vec<Asked> {
-        self.asked.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    pub fn asked(&self) -> Vec<super::origin::Asked> {
+        self.asked.list()
     }
 
+    /// Remembers a server's request and its outcome, with the callers of the server's calls in flight.
     fn record(&self, server: &str, kind: &'static str, outcome: String, reason: Option<String>) {
-        let mut asked = self.asked.lock().unwrap_or_else(|p| p.into_inner());
-        if asked.len() == ASKED {
-            asked.pop_front();
-        }
-        asked.push_back(Asked { server: server.to_string(), kind, outcome, reason });
+        let during = self.origins.callers(server);
+        self.asked.record(super::origin::Asked { server: server.to_string(), kind, outcome, reason, during });
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Progress> {

@@ -96,6 +96,50 @@ struct InFlight {
     token: ProgressToken,
     tool: String,
     origin: Arc<dyn Origin>,
+    /// The task's `CALLER`, if it set one.
+    caller: Option<String>,
+}
+
+tokio::task_local! {
+    /// What the calls made in this task are for (a triage item's id): kept with each call in flight, so a server's
+    /// request can be told apart by the work it came during.
+    pub static CALLER: String;
+}
+
+/// A request a server made of hub, and its outcome — for `--json` documents.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Asked {
+    pub server: String,
+    /// "sampling" or "elicitation".
+    pub kind: &'static str,
+    /// "answered", "accept", "decline", "cancel" or "refused".
+    pub outcome: String,
+    pub reason: Option<String>,
+    /// The callers (`CALLER`) with calls in flight on the server when it asked: one when it is known whose call
+    /// the request belongs to, several when calls of several were in flight (stdio cannot tell them apart).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub during: Vec<String>,
+}
+
+/// The last `ASKED` server requests, oldest first.
+#[derive(Default)]
+pub struct Asks(Mutex<std::collections::VecDeque<Asked>>);
+
+/// Server requests remembered (the oldest are forgotten).
+const ASKED: usize = 100;
+
+impl Asks {
+    pub fn record(&self, asked: Asked) {
+        let mut asks = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if asks.len() == ASKED {
+            asks.pop_front();
+        }
+        asks.push_back(asked);
+    }
+
+    pub fn list(&self) -> Vec<Asked> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
 }
 
 /// The calls in flight with their origins, and the default origin.
@@ -148,7 +192,8 @@ impl Origins {
     /// Records a call in flight until the returned guard is dropped.
     pub fn enter(&self, server: &str, token: ProgressToken, tool: &str, origin: Arc<dyn Origin>) -> Flight<'_> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let call = InFlight { server: server.into(), token, tool: tool.into(), origin };
+        let caller = CALLER.try_with(String::clone).ok();
+        let call = InFlight { server: server.into(), token, tool: tool.into(), origin, caller };
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).push((n, call));
         Flight(self, n)
     }
@@ -167,6 +212,16 @@ impl Origins {
             }
         };
         exact.or_else(unsent).map(|(_, c)| (c.tool.clone(), c.origin.clone()))
+    }
+
+    /// The callers (`CALLER`) of the calls in flight on `server`, each once.
+    pub fn callers(&self, server: &str) -> Vec<String> {
+        let calls = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let mut callers: Vec<String> =
+            calls.iter().filter(|(_, c)| c.server == server).filter_map(|(_, c)| c.caller.clone()).collect();
+        callers.sort();
+        callers.dedup();
+        callers
     }
 
     /// Who answers a request from `server`: the one origin of its calls in flight, else the default.

@@ -209,3 +209,26 @@ fn writes_are_denied_and_offline_triage_is_deterministic() {
     assert_eq!(a.iter().collect::<HashSet<_>>(), b.iter().collect::<HashSet<_>>());
     assert!(a.iter().any(|x| x.as_str().unwrap().contains("past_due")));
 }
+
+#[test]
+fn each_line_says_what_servers_asked_during_its_item() {
+    let m = Model::start_fn(Duration::ZERO, |req| match (item_of(req).as_str(), tool_messages(req).is_empty()) {
+        ("e", true) => calls(&[("c", "kit__elicit", "{}")]),
+        ("s", true) => calls(&[("c", "kit__sample", "{}")]),
+        (item, _) => answer(&format!("done {item}")),
+    });
+    let env = kit_env(&m);
+    env.write("items.jsonl", "{\"id\":\"e\",\"text\":\"e: pick a plan\"}\n{\"id\":\"s\",\"text\":\"s: say hello\"}\n{\"id\":\"q\",\"text\":\"q: nothing\"}\n");
+    env.run(&["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "1"]).ok();
+    let lines: HashMap<String, Value> =
+        read_out(&env).into_iter().map(|l| (l["id"].as_str().unwrap().to_string(), l)).collect();
+    let asked = |id: &str| lines[id]["server_requests"].as_array().unwrap().clone();
+    let e = asked("e");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!((e[0]["kind"].as_str(), e[0]["outcome"].as_str()), (Some("elicitation"), Some("decline")));
+    assert_eq!(e[0]["during"], json!(["e"]));
+    let s = asked("s");
+    assert_eq!((s[0]["kind"].as_str(), s[0]["outcome"].as_str()), (Some("sampling"), Some("refused")), "{s:?}");
+    assert!(s[0]["reason"].as_str().unwrap().contains("approval"), "{s:?}");
+    assert!(asked("q").is_empty());
+}
