@@ -108,19 +108,23 @@ impl Observer for Console {
 /// The versioned `--json` document of DESIGN.md.
 pub fn document(o: &Outcome, registry: &Registry, started: Instant) -> serde_json::Value {
     let servers = crate::output::server_states(registry);
+    let asked = registry.server_requests();
+    // The tokens spent on the question: the model loop's and the sampling requests hub's model answered.
+    let mut usage = o.usage;
+    asked.iter().filter_map(|a| a.usage).for_each(|u| usage.add(u));
     json!({
         "version": 1,
         "status": o.status,
         "answer": o.answer,
         "model": o.model,
         "turns": o.turns,
-        "usage": o.usage,
+        "usage": usage,
         "duration_ms": crate::output::millis(started.elapsed()),
         "tool_calls": o.tool_calls,
         "servers": servers,
         "error": o.error,
         "tools_omitted": o.tools_omitted,
-        "server_requests": registry.server_requests(),
+        "server_requests": asked,
     })
 }
 

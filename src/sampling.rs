@@ -58,7 +58,12 @@ impl Sampler {
             _ => CreateMessageResult::STOP_REASON_END_TURN,
         };
         let model = completion.model.unwrap_or_else(|| llm.model.clone());
-        Ok(CreateMessageResult::new(SamplingMessage::assistant_text(completion.content), model).with_stop_reason(stop))
+        let mut result =
+            CreateMessageResult::new(SamplingMessage::assistant_text(completion.content), model).with_stop_reason(stop);
+        // Taken out again by the registry (`origin::USAGE`), which counts it with the request.
+        let usage = serde_json::to_value(completion.usage).unwrap_or_default();
+        result.message.meta.get_or_insert_with(Default::default).0.insert(origin::USAGE.into(), usage);
+        Ok(result)
     }
 }
 

@@ -119,6 +119,9 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
             }
         }
     }
+    let asked: Vec<_> = s.registry.server_requests().into_iter().filter(|a| a.during.contains(&item.id)).collect();
+    // Sampling answered by hub's model for this item alone counts with its usage.
+    asked.iter().filter(|a| a.during.len() == 1).filter_map(|a| a.usage).for_each(|u| outcome.usage.add(u));
     let calls: Vec<Value> = outcome
         .tool_calls
         .iter()
@@ -131,7 +134,6 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
         let failed: usize = t.0.iter().filter(|(k, _)| **k != "ok").map(|(_, n)| n).sum();
         s.bar.set_message(format!("ok {} · failed {failed}", t.0.get("ok").copied().unwrap_or(0)));
     }
-    let asked: Vec<_> = s.registry.server_requests().into_iter().filter(|a| a.during.contains(&item.id)).collect();
     Some(json!({
         "id": item.id, "status": status, "answer": answer, "tool_calls": calls, "server_requests": asked,
         "usage": outcome.usage,

@@ -131,9 +131,16 @@ impl Host {
     }
 
     /// Remembers a server's request and its outcome, with the callers of the server's calls in flight.
-    fn record(&self, server: &str, kind: &'static str, outcome: String, reason: Option<String>) {
-        let during = self.origins.callers(server);
-        self.asked.record(super::origin::Asked { server: server.to_string(), kind, outcome, reason, during });
+    fn record(
+        &self,
+        server: &str,
+        kind: &'static str,
+        outcome: String,
+        reason: Option<String>,
+        usage: Option<crate::llm::Usage>,
+    ) {
+        let (server, during) = (server.to_string(), self.origins.callers(server));
+        self.asked.record(super::origin::Asked { server, kind, outcome, reason, during, usage });
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Progress> {
@@ -181,7 +188,7 @@ impl Handler {
             }
             Err(e) => (Some("refused".into()), Some(e.message.to_string())),
         };
-        self.host.record(&self.server, "elicitation", outcome.unwrap_or_default(), reason);
+        self.host.record(&self.server, "elicitation", outcome.unwrap_or_default(), reason, None);
         answered
     }
 
@@ -195,14 +202,14 @@ impl Handler {
         if !self.sampling {
             tracing::info!(server = %self.server, "asked for a model completion (sampling), which it was not offered; refused");
             let reason = "sampling was not offered to this server".to_string();
-            self.host.record(&self.server, "sampling", "refused".into(), Some(reason));
+            self.host.record(&self.server, "sampling", "refused".into(), Some(reason), None);
             return Err(ErrorData::invalid_request(
                 "hub did not offer sampling to this server (sampling = \"never\", or no model to answer with); \
                  the request is refused",
                 None,
             ));
         }
-        let answered = match origin {
+        let mut answered = match origin {
             Ok(origin) => origin.sample(&self.server, params).await,
             Err(e) => Err(e),
         };
@@ -210,7 +217,9 @@ impl Handler {
             Ok(_) => ("answered", None),
             Err(e) => ("refused", Some(e.message.to_string())),
         };
-        self.host.record(&self.server, "sampling", outcome.into(), reason);
+        let meta = answered.as_mut().ok().and_then(|r| r.message.meta.as_mut());
+        let usage = meta.and_then(|m| m.0.remove(super::origin::USAGE)).and_then(|u| serde_json::from_value(u).ok());
+        self.host.record(&self.server, "sampling", outcome.into(), reason, usage);
         answered
     }
 
@@ -218,7 +227,7 @@ impl Handler {
     fn refuse(&self, kind: &'static str, method: &str, e: serde_json::Error) -> ErrorData {
         let message = format!("{method} refused: its params are invalid ({e})");
         tracing::info!(server = %self.server, "{message}");
-        self.host.record(&self.server, kind, "refused".into(), Some(message.clone()));
+        self.host.record(&self.server, kind, "refused".into(), Some(message.clone()), None);
         ErrorData::invalid_params(message, None)
     }
 }

@@ -119,7 +119,14 @@ pub struct Asked {
     /// the request belongs to, several when calls of several were in flight (stdio cannot tell them apart).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub during: Vec<String>,
+    /// The tokens hub's model spent answering it (sampling answered by hub's model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::llm::Usage>,
 }
+
+/// The `_meta` key a sampling answer carries the model's token usage under, from the origin to the registry
+/// (which takes it out before the answer goes to the server).
+pub const USAGE: &str = "io.github.hub/usage";
 
 /// The last `ASKED` server requests, oldest first.
 #[derive(Default)]

@@ -203,6 +203,19 @@ fn ask_json_says_what_servers_asked_and_what_became_of_it() {
     let sampling = find("sampling");
     assert_eq!(sampling["outcome"], "refused");
     assert!(sampling["reason"].as_str().unwrap().contains("needs the user's approval"), "{sampling}");
+
+    // Under "always" the model answers the server, and its tokens count with the question's.
+    let m = Model::start(vec![
+        crate::model::calls(&[("s", "kit__sample", "{}")]),
+        answer("Hello."),
+        answer("the server was answered"),
+    ]);
+    env.config(&format!("{}{}", m.config(""), kit("sampling = \"always\"")));
+    let doc = env.run(&["ask", "sample once", "--json"]).ok().json();
+    let sampling = &doc["server_requests"][0];
+    assert_eq!(sampling["outcome"], "answered", "{doc}");
+    assert_eq!(sampling["usage"]["total_tokens"], 120, "the scripted model's usage per request: {sampling}");
+    assert_eq!(doc["usage"]["total_tokens"], 360, "two turns of the loop and one sampling request");
 }
 
 #[test]
