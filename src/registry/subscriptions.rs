@@ -2,13 +2,16 @@
 //! upstream once however many callers subscribe (counted per server and URI); `unsubscribe` drops a caller and
 //! unsubscribes upstream with the last one. `notifications/resources/updated` from a server is published on
 //! the registry's update channel (`updates`), for the gateway to pass to the sessions that subscribed.
-//! Subscriptions are not renewed when a server restarts (it has forgotten them; callers subscribe again).
+//! When a server restarts it has forgotten its subscriptions: hub subscribes again to every URI still held there
+//! (`renew`) and publishes an update for each, as the resource may have changed while the server was away.
 #![allow(deprecated)] // resources/subscribe: legacy in rmcp (2026-07-28 replaces it), what servers use today
 
 use super::{CallError, Registry};
 use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
+use rmcp::{Peer, RoleClient};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// A resource a server says has changed.
 #[derive(Debug, Clone)]
@@ -30,6 +33,12 @@ impl Subscriptions {
         *n == 1
     }
 
+    /// The URIs held at `server`.
+    fn held(&self, server: &str) -> Vec<String> {
+        let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.keys().filter(|(s, _)| s == server).map(|(_, uri)| uri.clone()).collect()
+    }
+
     /// Counts one holder less; true when it was the last.
     fn release(&self, server: &str, uri: &str) -> bool {
         let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -46,6 +55,28 @@ impl Subscriptions {
             None => false,
         }
     }
+}
+
+/// After `server` (re)connected on `peer`: subscribes again, in the background, to each URI callers still hold
+/// there, and tells them it may have changed (an update). A URI the server refuses now is logged; callers still
+/// hold it, and the next restart tries again.
+pub(super) fn renew(host: &std::sync::Arc<super::host::Host>, server: &str, peer: &Peer<RoleClient>, limit: Duration) {
+    let uris = host.subscriptions.held(server);
+    if uris.is_empty() {
+        return;
+    }
+    let (host, server, peer) = (host.clone(), server.to_string(), peer.clone());
+    tokio::spawn(async move {
+        for uri in uris {
+            let subscribed = tokio::time::timeout(limit, peer.subscribe(SubscribeRequestParams::new(&uri))).await;
+            match subscribed {
+                Ok(Ok(())) => tracing::info!(server = %server, "subscribed again to {uri} after a restart"),
+                Ok(Err(e)) => tracing::warn!(server = %server, "subscribing again to {uri} failed: {e}"),
+                Err(_) => tracing::warn!(server = %server, "subscribing again to {uri} timed out"),
+            }
+            let _ = host.updates.send(Updated { server: server.clone(), uri });
+        }
+    });
 }
 
 impl Registry {

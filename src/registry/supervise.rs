@@ -189,6 +189,7 @@ async fn run(
         s.restart_pending = false;
     });
     inner.rebuild();
+    super::subscriptions::renew(&inner.host, &server.cfg.name, &peer, server.cfg.timeout);
     if let Some(r) = ready {
         let _ = r.send(());
     }

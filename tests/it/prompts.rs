@@ -221,7 +221,7 @@ fn subscriptions_through_the_gateway_share_one_upstream_subscription() {
     use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
     let env = Env::new();
     env.config(&format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n"));
-    let s = serve(&env, &[]);
+    let s = serve(&env, &["--admin-token", "sesame"]);
     rt().block_on(async {
         let c = client();
         let touch = || {
@@ -246,12 +246,21 @@ fn subscriptions_through_the_gateway_share_one_upstream_subscription() {
         assert!(touch().await, "the server was subscribed");
         let heard = |u: &Updates, n: usize| eventually(crate::util::LIMIT, || u.0.load(Ordering::SeqCst) >= n);
         assert!(heard(&a, 1) && heard(&b, 1), "both sessions heard the update");
+
+        // The server restarts and has forgotten the subscription: hub subscribes again and tells the sessions
+        // the resource may have changed.
+        let restart = c.post(format!("{}/servers/kit/restart", s.base)).bearer_auth("sesame").send().await.unwrap();
+        assert_eq!(restart.status().as_u16(), 202);
+        assert!(heard(&a, 2) && heard(&b, 2), "both sessions told after the restart");
+        assert!(touch().await, "subscribed again upstream after the restart");
+        assert!(heard(&a, 3) && heard(&b, 3));
+
         ma.peer().unsubscribe(UnsubscribeRequestParams::new(uri)).await.unwrap();
         assert!(touch().await, "still subscribed upstream: the other session holds it");
-        assert!(heard(&b, 2));
+        assert!(heard(&b, 4));
         mb.peer().unsubscribe(UnsubscribeRequestParams::new(uri)).await.unwrap();
         assert!(!touch().await, "the last holder left: unsubscribed upstream");
-        assert_eq!(a.0.load(Ordering::SeqCst), 1, "no update after unsubscribing");
+        assert_eq!(a.0.load(Ordering::SeqCst), 3, "no update after unsubscribing");
         let unknown = ma.peer().subscribe(SubscribeRequestParams::new("nope://x")).await.unwrap_err().to_string();
         assert!(unknown.contains("no server lists it"), "{unknown}");
         let _ = ma.cancel().await;
