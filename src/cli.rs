@@ -346,12 +346,10 @@ fn run(cli: Cli) -> exit::Result<u8> {
             init_logging(&g, "warn,rmcp=error");
             let args = commands::parse_args(args.as_deref())?;
             let config = load(overrides(None, None))?;
-            with_registry(
-                config,
-                false,
-                OnSignal::Stop,
-                |_, r, _| async move { commands::call(r, &tool, args, json).await },
-            )
+            // Ctrl-C cancels the call (the server is told; a task is cancelled), then hub exits 130.
+            with_registry(config, false, OnSignal::Graceful, |_, r, s| async move {
+                commands::call(r, &tool, args, json, &s.token()).await
+            })
         }
         Command::Status { json } => {
             init_logging(&g, "warn,rmcp=error");

@@ -6,7 +6,7 @@ use crate::config;
 use crate::exit::{self, Failure};
 use crate::frame::read_stdin;
 use crate::output;
-use crate::registry::Registry;
+use crate::registry::{CallError, Registry};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -47,8 +47,9 @@ pub async fn call(
     tool: &str,
     args: Option<serde_json::Map<String, Value>>,
     json_out: bool,
+    cancel: &tokio_util::sync::CancellationToken,
 ) -> exit::Result<u8> {
-    match registry.call(tool, args).await {
+    match registry.call_cancellable(tool, args, cancel).await {
         Ok(called) => {
             let is_error = called.result.is_error == Some(true);
             if json_out {
@@ -65,6 +66,7 @@ pub async fn call(
                 Ok(exit::OK)
             }
         }
+        Err(CallError::Cancelled { .. }) => Err(crate::frame::interrupted()),
         // Unknown tool (with suggestions), down server, timeout: all runtime failures, exit 1.
         Err(e) => Err(Failure::runtime(e.to_string())),
     }

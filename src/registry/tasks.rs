@@ -42,6 +42,7 @@ pub async fn call(
     let task =
         created.get("task").ok_or_else(|| Ended::Failed(format!("the server did not start a task: {created}")))?;
     let id = task["taskId"].as_str().ok_or_else(|| Ended::Failed(format!("a task without a taskId: {task}")))?;
+    tracing::info!(tool, task = id, "running as a task");
     let mut status = task.clone();
     loop {
         let state = status["status"].as_str().unwrap_or("working");
@@ -69,10 +70,15 @@ pub async fn call(
         .map_err(|e| Ended::Failed(format!("the task's result is not a tool result ({e}): {result}")))
 }
 
-/// Cancels task `id` on the server (best effort), then reports `why`.
+/// Cancels task `id` on the server (best effort, said in the log), then reports `why`.
 async fn cancel_task(peer: &Peer<RoleClient>, id: &str, why: Ended) -> Ended {
     let cancel = request(peer, "tasks/cancel", json!({"taskId": id}));
-    let _ = tokio::time::timeout(Duration::from_secs(2), cancel).await;
+    match tokio::time::timeout(Duration::from_secs(2), cancel).await {
+        Ok(Ok(status)) => tracing::info!(task = id, "task cancelled at the server ({})", status["status"]),
+        Ok(Err(Ended::Failed(e))) => tracing::warn!(task = id, "cancelling the task failed: {e}"),
+        Ok(Err(_)) => {}
+        Err(_) => tracing::warn!(task = id, "cancelling the task: no answer within 2 s"),
+    }
     why
 }
 
