@@ -5,6 +5,7 @@
 //! the one entry the binary and the tests share; on `shutdown` it stops accepting, lets in-flight calls finish
 //! (bounded) and writes out the audit log, then the caller's frame stops the children.
 
+pub mod browser;
 mod downstream;
 pub mod guard;
 pub mod mcp;
@@ -105,10 +106,10 @@ pub struct ServeArgs {
     /// Requests per second per client (429 above; 0 = off; default off on loopback, 50 otherwise)
     #[arg(long, value_name = "RPS")]
     pub rate_limit: Option<f64>,
-    /// Extra Host names accepted on /mcp (DNS-rebinding protection allows loopback names only)
+    /// Extra Host names accepted (every route answers only to loopback names, the bound address and these)
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,
-    /// Browser Origins accepted on /mcp (any Origin is refused when this is set and it does not match)
+    /// Browser Origins accepted, with CORS for them (a request carrying any other Origin is refused, 403)
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
     /// MCP-over-HTTP sessions idle this many seconds are closed and forgotten
@@ -160,7 +161,7 @@ pub async fn serve(registry: Registry, a: ServeArgs, shutdown: CancellationToken
                 "refusing to bind {addr} (not loopback) without a token: set --token or HUB_TOKEN"
             )));
         }
-        guards.allowed_hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        guards.allowed_hosts = browser::LOOPBACK.iter().map(|h| h.to_string()).collect();
         if !loopback {
             guards.allowed_hosts.push(addr.ip().to_string());
         }

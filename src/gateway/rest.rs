@@ -1,8 +1,10 @@
 //! The gateway's HTTP face on one port: the REST API (`/tools`, `/call`, `/status`, `/healthz`, `/metrics`; the
 //! resources and prompts of `offers`) and
-//! the MCP streamable-HTTP endpoint (`/mcp`, sessions in `sessions::Table`), behind the guards of `guard` and —
-//! on /mcp — rmcp's Host and Origin checks against DNS rebinding.
+//! the MCP streamable-HTTP endpoint (`/mcp`, sessions in `sessions::Table`), behind the browser guard
+//! (`browser`: Host, Origin, content type, CORS), the guards of `guard` and — on /mcp — rmcp's own Host and
+//! Origin checks.
 
+use super::browser;
 use super::guard::{Guards, Limits};
 use super::offers;
 use super::{Gateway, mcp::Hub};
@@ -27,18 +29,35 @@ pub(super) struct App {
     pub(super) gateway: Arc<Gateway>,
     guards: Guards,
     limits: Limits,
+    browser: browser::Allowed,
 }
 
+/// The guards, in order: the browser guard (Host, Origin, content type; a preflight from an allowed Origin is
+/// answered here), then rate limit, tokens and body size; an allowed Origin is named on the response.
 async fn guard(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
-    match app.limits.check(&app.guards, addr.ip(), req.uri().path(), req.headers()) {
+    let origin = match app.browser.check(req.method(), req.uri(), req.headers()) {
+        Ok(origin) => origin,
+        Err(refused) => return refused.into_response(),
+    };
+    if let Some(origin) = &origin
+        && req.method() == axum::http::Method::OPTIONS
+        && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return browser::preflight(origin);
+    }
+    let mut response = match app.limits.check(&app.guards, addr.ip(), req.uri().path(), req.headers()) {
         Ok(()) => next.run(req).await,
         Err(refused) => refused.into_response(),
+    };
+    if let Some(origin) = &origin {
+        browser::allow(response.headers_mut(), origin);
     }
+    response
 }
 
 async fn tools(State(app): State<Arc<App>>) -> Json<Value> {
@@ -182,7 +201,11 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards) -> Router {
     let hub = Hub { gateway: gateway.clone(), via: "mcp-http" };
     let mcp = StreamableHttpService::new(move || Ok(hub.clone()), Arc::new(gateway.table.clone()), config);
     let body_limit = guards.body_limit;
-    let app = Arc::new(App { gateway, limits: Limits::new(guards.rate), guards });
+    let browser = browser::Allowed {
+        hosts: guards.allowed_hosts.iter().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()).collect(),
+        origins: guards.allowed_origins.iter().map(|o| browser::normal_origin(o)).collect(),
+    };
+    let app = Arc::new(App { gateway, limits: Limits::new(guards.rate), guards, browser });
     // The limiters forget idle clients once a minute, so their state stays bounded by the active ones.
     let (pruned, stop) = (app.clone(), app.gateway.shutdown.clone());
     tokio::spawn(async move {

@@ -45,7 +45,8 @@ fn rest_happy_and_error_paths() {
         assert!(tool_err["error"].as_str().unwrap().contains("not found"));
         let unknown = c.post(format!("{}/call", s.base)).json(&json!({"tool": "crm__nope"})).send().await.unwrap();
         assert_eq!(unknown.status(), 404);
-        let bad = c.post(format!("{}/call", s.base)).body("{oops").send().await.unwrap();
+        let bad = c.post(format!("{}/call", s.base)).header("content-type", "application/json").body("{oops");
+        let bad = bad.send().await.unwrap();
         assert_eq!(bad.status(), 400);
         let no_tool = c.post(format!("{}/call", s.base)).json(&json!({"arguments": {}})).send().await.unwrap();
         assert_eq!(no_tool.status(), 400);

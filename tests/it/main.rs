@@ -3,6 +3,7 @@
 
 mod agent;
 mod bounded;
+mod browser;
 mod chat_offers;
 mod client_side;
 mod core;
