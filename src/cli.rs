@@ -282,7 +282,9 @@ fn run(cli: Cli) -> exit::Result<u8> {
             // With --stdio, stdout is the protocol: logs stay on stderr, as always.
             init_logging(&g, "warn,rmcp=error");
             let config = load(config::Overrides { serving: true, ..long(overrides(None, None)) })?;
-            with_registry(config, false, OnSignal::Graceful, |_, r, s| gateway::serve(r, args, s.token()))
+            with_registry(config, false, OnSignal::Graceful, |c, r, s| async move {
+                gateway::serve(r, args, &c.identities, s.token()).await
+            })
         }
         Command::Chat { yes } => {
             use std::io::IsTerminal;

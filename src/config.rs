@@ -4,6 +4,7 @@
 //! Owns: discovery, validation, defaults. Not: connecting (see `registry`), the model client (see `llm`).
 
 mod expand;
+pub mod gateway;
 pub mod import;
 mod limits;
 mod raw;
@@ -33,6 +34,8 @@ pub struct Config {
     pub serving: bool,
     /// The directories offered to servers as MCP roots (`roots = [...]`; empty: the working directory).
     pub roots: Vec<std::path::PathBuf>,
+    /// `hub serve`'s named tokens (`[gateway.tokens.NAME]`), each with its policy.
+    pub identities: Vec<gateway::Identity>,
 }
 
 #[derive(Debug, Clone)]
@@ -293,7 +296,8 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         }
         roots.push(path);
     }
-    Ok(Config { origin: origin.to_string(), model, servers, long_running: false, serving: false, roots })
+    let identities = gateway::resolve(raw.gateway, env, &err)?;
+    Ok(Config { origin: origin.to_string(), model, servers, long_running: false, serving: false, roots, identities })
 }
 
 type ErrAt<'a> = dyn Fn(usize, &str, &str) -> Failure + 'a;

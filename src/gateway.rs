@@ -51,6 +51,7 @@ pub fn outcome(e: &CallError) -> &'static str {
         CallError::Timeout { .. } => "timeout",
         CallError::Cancelled { .. } => "cancelled",
         CallError::Protocol { .. } => "protocol_error",
+        CallError::Forbidden { .. } => "forbidden",
     }
 }
 
@@ -61,6 +62,7 @@ impl Gateway {
     pub async fn record(
         &self,
         client: &str,
+        who: Option<&guard::Who>,
         via: &str,
         requested: &str,
         result: &Result<Called, CallError>,
@@ -78,8 +80,69 @@ impl Gateway {
                 .map_or(stats::Label::UNKNOWN, |e| stats::Label { server: &e.server, tool: &e.name }),
             (Err(_), None) => stats::Label::UNKNOWN,
         };
-        self.stats.record(client, via, requested, label, outcome, took).await;
+        let identity = who.map(|w| w.name.as_str());
+        self.stats.record(stats::Caller { client, identity, via }, requested, label, outcome, took).await;
     }
+
+    /// A call on behalf of `who` (None: no token is needed): outside its policy it is refused (`Forbidden`,
+    /// naming the rule) and never run.
+    pub async fn call(
+        &self,
+        who: Option<&guard::Who>,
+        name: &str,
+        arguments: Option<rmcp::model::JsonObject>,
+        cancel: &CancellationToken,
+        origin: Option<Arc<dyn crate::registry::origin::Origin>>,
+    ) -> Result<Called, CallError> {
+        if let Some(who) = who {
+            let entry = self.registry.resolve(name)?;
+            who.policy.permits(&entry.name, &entry.server, entry.read_only()).map_err(|why| CallError::Forbidden {
+                identity: who.name.clone(),
+                what: format!("call {}", entry.name),
+                why,
+            })?;
+        }
+        self.registry.call_from(name, arguments, cancel, origin).await
+    }
+
+    /// Refuses `who` the resources and prompts of a server its policy does not include (`what` names the act).
+    pub fn may_use(
+        &self,
+        who: Option<&guard::Who>,
+        server: &str,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), CallError> {
+        match who {
+            Some(w) if !w.policy.uses(server) => Err(CallError::Forbidden {
+                identity: w.name.clone(),
+                what: what(),
+                why: format!("its policy does not include server '{server}'"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The server of prompt `name`, if one offers it.
+    pub fn prompt_server(&self, name: &str) -> Option<String> {
+        self.registry.prompts().into_iter().find(|o| o.name == name).map(|o| o.server)
+    }
+}
+
+/// `list` (a `--json` document) without the entries of servers `who` may not use: each array's items that name
+/// such a `server`.
+pub fn only_usable(who: Option<&guard::Who>, mut list: serde_json::Value) -> serde_json::Value {
+    let Some(w) = who else { return list };
+    if let Some(map) = list.as_object_mut() {
+        for items in map.values_mut().filter_map(serde_json::Value::as_array_mut) {
+            items.retain(|i| i["server"].as_str().is_none_or(|s| w.policy.uses(s)));
+        }
+    }
+    list
+}
+
+/// Whether `who` may see (and call) the tool `e` — every tool when no token is needed.
+pub fn visible(who: Option<&guard::Who>, e: &crate::registry::Entry) -> bool {
+    who.is_none_or(|w| w.policy.permits(&e.name, &e.server, e.read_only()).is_ok())
 }
 
 /// `hub serve` as typed on the command line (its flags are defined here, beside what they configure).
@@ -136,7 +199,12 @@ pub struct Options {
 }
 
 /// Resolves the arguments, binds the listener and runs the gateway until `shutdown`.
-pub async fn serve(registry: Registry, a: ServeArgs, shutdown: CancellationToken) -> exit::Result<u8> {
+pub async fn serve(
+    registry: Registry,
+    a: ServeArgs,
+    identities: &[crate::config::gateway::Identity],
+    shutdown: CancellationToken,
+) -> exit::Result<u8> {
     let http = match (&a.http, a.stdio) {
         (Some(addr), _) => Some(addr.clone()),
         (None, true) => None,
@@ -149,16 +217,23 @@ pub async fn serve(registry: Registry, a: ServeArgs, shutdown: CancellationToken
         rate: None,
         allowed_hosts: vec![],
         allowed_origins: a.allow_origins.clone(),
+        identities: identities.to_vec(),
     };
+    for i in identities {
+        if let Err(e) = &i.token {
+            return Err(Failure::usage(e.clone()));
+        }
+    }
+    warn_policies(&registry, identities);
     let mut listener = None;
     if let Some(addr) = http {
         let addr: SocketAddr = addr
             .parse()
             .map_err(|_| Failure::usage(format!("--http: '{addr}' is not an address like 127.0.0.1:8080")))?;
         let loopback = addr.ip().is_loopback();
-        if !loopback && a.token.is_none() {
+        if !loopback && a.token.is_none() && identities.is_empty() {
             return Err(Failure::usage(format!(
-                "refusing to bind {addr} (not loopback) without a token: set --token or HUB_TOKEN"
+                "refusing to bind {addr} (not loopback) without a token: set --token or HUB_TOKEN, or [gateway.tokens]"
             )));
         }
         guards.allowed_hosts = browser::LOOPBACK.iter().map(|h| h.to_string()).collect();
@@ -179,6 +254,21 @@ pub async fn serve(registry: Registry, a: ServeArgs, shutdown: CancellationToken
     }
     let opts = Options { stdio: a.stdio, guards, audit: a.audit, session_idle: a.session_idle };
     run(registry, listener, opts, shutdown).await
+}
+
+/// Warns (stderr) about a token policy that names servers that are not configured or globs that match no tool.
+fn warn_policies(registry: &Registry, identities: &[crate::config::gateway::Identity]) {
+    let index = registry.index();
+    for i in identities {
+        for s in i.policy.servers.iter().filter(|s| registry.server(s).is_none()) {
+            eprintln!("hub serve: warning: token '{}' names server '{s}', which is not configured", i.name);
+        }
+        for g in i.policy.allow.iter().chain(&i.policy.deny) {
+            if !index.entries().iter().any(|e| crate::config::glob(g, &e.name)) {
+                eprintln!("hub serve: warning: token '{}': '{g}' matches no tool", i.name);
+            }
+        }
+    }
 }
 
 /// The gateway: MCP over stdio when `opts.stdio`, HTTP (MCP + REST) on `listener` when given, until `shutdown`

@@ -128,10 +128,16 @@ pub fn warnings(registry: &Registry) -> Vec<String> {
 
 /// The tool index as one document — the same shape for `hub tools --json` and REST `GET /tools`.
 pub fn tool_list(registry: &Registry) -> Value {
+    tool_list_of(registry, |_| true)
+}
+
+/// `tool_list` with only the entries `keep` lets through (a gateway identity's view).
+pub fn tool_list_of(registry: &Registry, keep: impl Fn(&crate::registry::index::Entry) -> bool) -> Value {
     let index = registry.index();
     let tools: Vec<Value> = index
         .entries()
         .iter()
+        .filter(|e| keep(e))
         .map(|e| {
             serde_json::json!({
                 "name": e.name, "server": e.server, "tool": e.tool.name, "kind": e.kind(),

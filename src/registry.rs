@@ -143,6 +143,9 @@ pub enum CallError {
     Cancelled { tool: String },
     #[error("server '{server}' rejected the call: {message}")]
     Protocol { server: String, message: String },
+    /// Outside the caller's gateway policy (`what`: "call TOOL", "read URI", "get prompt NAME").
+    #[error("token '{identity}' may not {what}: {why}")]
+    Forbidden { identity: String, what: String, why: String },
 }
 
 fn retry_hint(d: &Option<Duration>) -> String {

@@ -16,6 +16,8 @@ pub struct RawConfig {
     pub defaults: Option<RawDefaults>,
     /// Directories offered to servers as MCP roots (default: the working directory).
     pub roots: Option<Vec<Str>>,
+    /// `hub serve`'s named tokens and their policies.
+    pub gateway: Option<super::gateway::RawGateway>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -1,7 +1,8 @@
 //! The gateway's HTTP guards, in the order they run on every request: the per-client rate limit (before the
 //! token check, so bad tokens are limited too), the lockout of a client that keeps sending wrong tokens, the
 //! bearer token (constant-time compare; every route but /healthz; the admin token on the operator routes
-//! `/servers/…`, which are off without one), and the body limit (413).
+//! `/servers/…`, which are off without one) — which names the caller (`Who`: `--token`, or one of the named tokens
+//! of `[gateway.tokens]` with its policy and its own rate limit) —, and the body limit (413).
 //!
 //! Owns the limiter state and keeps it bounded: `governor`'s keyed limiters forget idle clients
 //! (`retain_recent`, run by `prune`), and the lockout table drops expired entries whenever it grows.
@@ -32,6 +33,21 @@ pub struct Guards {
     pub rate: Option<f64>,
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
+    /// The named tokens and their policies (`[gateway.tokens]`).
+    pub identities: Vec<crate::config::gateway::Identity>,
+}
+
+/// A caller the gateway knows by its token: its name (in the audit log and metrics, never the token) and policy.
+pub struct Who {
+    pub name: String,
+    pub policy: crate::config::gateway::Policy,
+    limiter: Option<governor::DefaultDirectRateLimiter>,
+}
+
+impl std::fmt::Debug for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Who").field("name", &self.name).field("policy", &self.policy).finish_non_exhaustive()
+    }
 }
 
 /// The limiter state behind the guards.
@@ -41,6 +57,8 @@ pub struct Limits {
     /// Clients locked out after too many wrong tokens, until the given time.
     locked: Mutex<HashMap<IpAddr, Instant>>,
     clock: DefaultClock,
+    /// Each accepted token and whom it names.
+    tokens: Vec<(String, std::sync::Arc<Who>)>,
 }
 
 /// A request refused by a guard.
@@ -73,16 +91,28 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     diff == 0 && a.len() == b.len()
 }
 
+/// `r` requests per second with a burst of two seconds' worth.
+fn quota(r: f64) -> Quota {
+    let burst = NonZeroU32::new((r * 2.0).ceil().clamp(1.0, f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
+    let period = Duration::from_secs_f64(1.0 / r).max(Duration::from_nanos(1));
+    Quota::with_period(period).unwrap_or(Quota::per_second(burst)).allow_burst(burst)
+}
+
 impl Limits {
-    pub fn new(rate: Option<f64>) -> Limits {
-        let requests = rate.filter(|r| *r > 0.0).map(|r| {
-            let burst =
-                NonZeroU32::new((r * 2.0).ceil().clamp(1.0, f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
-            let period = Duration::from_secs_f64(1.0 / r).max(Duration::from_nanos(1));
-            DefaultKeyedRateLimiter::hashmap(
-                Quota::with_period(period).unwrap_or(Quota::per_second(burst)).allow_burst(burst),
-            )
-        });
+    pub fn new(g: &Guards) -> Limits {
+        let requests = g.rate.filter(|r| *r > 0.0).map(|r| DefaultKeyedRateLimiter::hashmap(quota(r)));
+        let mut tokens = Vec::new();
+        if let Some(t) = &g.token {
+            let who = Who { name: "token".into(), policy: crate::config::gateway::Policy::full(), limiter: None };
+            tokens.push((t.clone(), std::sync::Arc::new(who)));
+        }
+        for i in &g.identities {
+            if let Ok(t) = &i.token {
+                let limiter = i.rate.map(|r| governor::RateLimiter::direct(quota(r)));
+                let who = Who { name: i.name.clone(), policy: i.policy.clone(), limiter };
+                tokens.push((t.clone(), std::sync::Arc::new(who)));
+            }
+        }
         let failures = Quota::with_period(FAILURE_PERIOD)
             .unwrap_or(Quota::per_minute(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(FAILURE_BURST).unwrap_or(NonZeroU32::MIN));
@@ -91,13 +121,21 @@ impl Limits {
             failures: DefaultKeyedRateLimiter::hashmap(failures),
             locked: Mutex::default(),
             clock: DefaultClock::default(),
+            tokens,
         }
     }
 
-    /// Checks one request from `ip` with `headers` against the guards; `path` /healthz skips them.
-    pub fn check(&self, g: &Guards, ip: IpAddr, path: &str, headers: &HeaderMap) -> Result<(), Refused> {
+    /// Checks one request from `ip` with `headers` against the guards; `path` /healthz skips them. The caller
+    /// its token names, when tokens are configured (None: no token needed, or the operator).
+    pub fn check(
+        &self,
+        g: &Guards,
+        ip: IpAddr,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<Option<std::sync::Arc<Who>>, Refused> {
         if path == "/healthz" {
-            return Ok(());
+            return Ok(None);
         }
         if let Some(limiter) = &self.requests
             && let Err(not_until) = limiter.check_key(&ip)
@@ -112,15 +150,32 @@ impl Limits {
                 retry_after: None,
             });
         }
-        if let Some(token) = if admin { &g.admin_token } else { &g.token } {
+        let needed = if admin { g.admin_token.is_some() } else { !self.tokens.is_empty() };
+        let mut who = None;
+        if needed {
             if let Some(wait) = self.locked_for(ip) {
                 return Err(too_many("too many wrong tokens from this address; wait", wait));
             }
             let given = headers
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if !given.is_some_and(|t| same(t.as_bytes(), token.as_bytes())) {
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            let known = match &g.admin_token {
+                Some(t) if admin => same(given.as_bytes(), t.as_bytes()),
+                _ => {
+                    // Every token compared (constant time each), so the time taken does not say which matched.
+                    let mut found = None;
+                    for (t, w) in &self.tokens {
+                        if same(given.as_bytes(), t.as_bytes()) {
+                            found = Some(w.clone());
+                        }
+                    }
+                    who = found;
+                    who.is_some()
+                }
+            };
+            if !known {
                 if let Err(not_until) = self.failures.check_key(&ip) {
                     self.lock(ip, not_until.wait_time_from(self.clock.now()).max(FAILURE_PERIOD));
                 }
@@ -131,6 +186,12 @@ impl Limits {
                 });
             }
         }
+        if let Some(w) = &who
+            && let Some(limiter) = &w.limiter
+            && let Err(not_until) = limiter.check()
+        {
+            return Err(too_many("this token's rate limit is exceeded", not_until.wait_time_from(self.clock.now())));
+        }
         let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if length.is_some_and(|n| n > g.body_limit) {
             return Err(Refused {
@@ -139,7 +200,7 @@ impl Limits {
                 retry_after: None,
             });
         }
-        Ok(())
+        Ok(who)
     }
 
     fn locked_for(&self, ip: IpAddr) -> Option<Duration> {
@@ -184,12 +245,14 @@ mod tests {
             rate: None,
             allowed_hosts: vec![],
             allowed_origins: vec![],
+            identities: vec![],
         }
     }
 
     #[test]
     fn wrong_tokens_lock_the_address_out_even_for_the_right_token() {
-        let (g, limits) = (guards(Some("secret")), Limits::new(None));
+        let g = guards(Some("secret"));
+        let limits = Limits::new(&g);
         let ip: IpAddr = "10.0.0.7".parse().unwrap();
         let mut bad = HeaderMap::new();
         bad.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer nope"));
@@ -210,7 +273,7 @@ mod tests {
 
     #[test]
     fn operator_routes_need_the_admin_token_and_are_off_without_one() {
-        let limits = Limits::new(None);
+        let limits = Limits::new(&guards(Some("user")));
         let ip: IpAddr = "10.0.0.10".parse().unwrap();
         let bearer = |t: &'static str| {
             let mut h = HeaderMap::new();
@@ -228,9 +291,45 @@ mod tests {
     }
 
     #[test]
+    fn named_tokens_name_their_caller_and_have_their_own_rate() {
+        use crate::config::gateway::{Identity, Policy};
+        let reader = Policy { write: false, ..Policy::full() };
+        let named = |name: &str, token: &str, rate| Identity {
+            name: name.into(),
+            token: Ok(token.into()),
+            policy: reader.clone(),
+            rate,
+        };
+        let g = Guards {
+            identities: vec![named("alice", "a-token", None), named("bob", "b-token", Some(1.0))],
+            ..guards(None)
+        };
+        let limits = Limits::new(&g);
+        let ip: IpAddr = "10.0.0.11".parse().unwrap();
+        let bearer = |t: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {t}")).unwrap());
+            h
+        };
+        let alice = limits.check(&g, ip, "/tools", &bearer("a-token")).ok().flatten().expect("alice");
+        assert_eq!((alice.name.as_str(), alice.policy.write), ("alice", false));
+        assert_eq!(limits.check(&g, ip, "/tools", &bearer("x")).expect_err("unknown").status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            limits.check(&g, ip, "/tools", &HeaderMap::new()).expect_err("none").status,
+            StatusCode::UNAUTHORIZED
+        );
+        let bob: Vec<_> = (0..3)
+            .map(|_| limits.check(&g, ip, "/tools", &bearer("b-token")).map(|w| w.map(|w| w.name.clone())))
+            .collect();
+        assert!(matches!(&bob[0], Ok(Some(n)) if n == "bob"));
+        assert_eq!(bob[2].as_ref().expect_err("bob's own limit").status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(limits.check(&g, ip, "/tools", &bearer("a-token")).is_ok(), "alice is not limited by bob's rate");
+    }
+
+    #[test]
     fn the_rate_limit_runs_before_the_token_check() {
-        let limits = Limits::new(Some(1.0));
-        let g = guards(Some("secret"));
+        let g = Guards { rate: Some(1.0), ..guards(Some("secret")) };
+        let limits = Limits::new(&g);
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         let statuses: Vec<StatusCode> =
             (0..4).map(|_| limits.check(&g, ip, "/call", &HeaderMap::new()).expect_err("refused").status).collect();

@@ -35,9 +35,22 @@ fn listed(e: &crate::registry::Entry) -> Tool {
     t
 }
 
+/// A call outside the caller's policy: a JSON-RPC error naming the rule.
+fn forbidden(e: CallError) -> ErrorData {
+    ErrorData::invalid_request(e.to_string(), None)
+}
+
+/// The caller the HTTP guard recognised by its token (rmcp passes the request's parts along); none over stdio or
+/// when no token is needed.
+fn who(context: &RequestContext<RoleServer>) -> Option<&super::guard::Who> {
+    let parts = context.extensions.get::<axum::http::request::Parts>()?;
+    parts.extensions.get::<Arc<super::guard::Who>>().map(|w| &**w)
+}
+
 impl Hub {
-    fn tools(&self) -> Vec<Tool> {
-        self.gateway.registry.index().entries().iter().map(listed).collect()
+    fn tools(&self, who: Option<&super::guard::Who>) -> Vec<Tool> {
+        let index = self.gateway.registry.index();
+        index.entries().iter().filter(|e| super::visible(who, e)).map(listed).collect()
     }
 }
 
@@ -78,9 +91,9 @@ impl ServerHandler for Hub {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.tools()))
+        Ok(ListToolsResult::with_all_items(self.tools(who(&context))))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -91,26 +104,35 @@ impl ServerHandler for Hub {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let all = self.gateway.registry.resources().into_iter().map(|(_, r)| r);
+        let who = who(&context);
+        let usable = |s: &String| who.is_none_or(|w| w.policy.uses(s));
+        let all = self.gateway.registry.resources().into_iter().filter(|(s, _)| usable(s)).map(|(_, r)| r);
         Ok(ListResourcesResult::with_all_items(all.collect()))
     }
 
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let all = self.gateway.registry.templates().into_iter().map(|(_, t)| t);
+        let who = who(&context);
+        let usable = |s: &String| who.is_none_or(|w| w.policy.uses(s));
+        let all = self.gateway.registry.templates().into_iter().filter(|(s, _)| usable(s)).map(|(_, t)| t);
         Ok(ListResourceTemplatesResult::with_all_items(all.collect()))
     }
 
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        let (g, uri) = (&self.gateway, &request.uri);
+        let server = g.registry.route(uri, None);
+        if let Ok(server) = &server {
+            g.may_use(who(&context), server, || format!("read {uri}")).map_err(forbidden)?;
+        }
         match self.gateway.registry.read_resource(&request.uri, None).await {
             Ok((_, result)) => Ok(result.into()),
             Err(e @ CallError::UnknownResource { .. }) => Err(ErrorData::resource_not_found(e.to_string(), None)),
@@ -123,6 +145,10 @@ impl ServerHandler for Hub {
         request: rmcp::model::SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
+        if let Ok(server) = self.gateway.registry.route(&request.uri, None) {
+            let what = || format!("subscribe to {}", request.uri);
+            self.gateway.may_use(who(&context), &server, what).map_err(forbidden)?;
+        }
         match self.gateway.registry.subscribe_resource(&request.uri).await {
             Ok(_) => {
                 self.gateway.watchers.add(&request.uri, super::downstream::session_key(&context), context.peer);
@@ -147,21 +173,28 @@ impl ServerHandler for Hub {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
+        let who = who(&context);
         let named = |o: crate::registry::Offered| {
             let mut p = o.prompt;
             p.name = o.name;
             p
         };
-        Ok(ListPromptsResult::with_all_items(self.gateway.registry.prompts().into_iter().map(named).collect()))
+        let prompts = self.gateway.registry.prompts().into_iter();
+        let usable = prompts.filter(|o| who.is_none_or(|w| w.policy.uses(&o.server)));
+        Ok(ListPromptsResult::with_all_items(usable.map(named).collect()))
     }
 
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        if let Some(server) = self.gateway.prompt_server(&request.name) {
+            let what = || format!("get prompt {}", request.name);
+            self.gateway.may_use(who(&context), &server, what).map_err(forbidden)?;
+        }
         let arguments = request.arguments.unwrap_or_default();
         match self.gateway.registry.get_prompt(&request.name, arguments).await {
             Ok((_, result)) => Ok(result.into()),
@@ -180,9 +213,9 @@ impl ServerHandler for Hub {
         let client = context.peer.peer_info().map(|i| i.client_info.name.clone()).unwrap_or_else(|| "mcp".into());
         let start = Instant::now();
         let origin: Arc<dyn crate::registry::origin::Origin> = Arc::new(Downstream::of(&context));
-        let registry = &self.gateway.registry;
-        let result = registry.call_from(&request.name, request.arguments, &context.ct, Some(origin)).await;
-        self.gateway.record(&client, self.via, &request.name, &result, start.elapsed()).await;
+        let who = who(&context);
+        let result = self.gateway.call(who, &request.name, request.arguments, &context.ct, Some(origin)).await;
+        self.gateway.record(&client, who, self.via, &request.name, &result, start.elapsed()).await;
         match result {
             Ok(c) => {
                 // Passed through from upstream, where the field may have been absent (older protocol); this
@@ -192,6 +225,7 @@ impl ServerHandler for Hub {
                 Ok(result.into())
             }
             Err(e @ CallError::UnknownTool { .. }) => Err(ErrorData::invalid_params(e.to_string(), None)),
+            Err(e @ CallError::Forbidden { .. }) => Err(forbidden(e)),
             // Down, timed out, cancelled or rejected upstream: a tool error the client's model can read.
             Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into()),
         }

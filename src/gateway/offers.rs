@@ -4,7 +4,7 @@
 //! `POST /prompt {"name": …, "arguments": {…}}` (one prompt filled in). Errors: 404 for an unknown URI or prompt,
 //! 400 for missing or wrong prompt arguments, 503 for a server that is down, 504 for a timeout.
 
-use super::rest::{App, error, named, status_of};
+use super::rest::{App, Caller, error, named, status_of};
 use crate::catalog;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-pub async fn resources(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(catalog::resource_list(&app.gateway.registry))
+pub async fn resources(State(app): State<Arc<App>>, who: Caller) -> Json<Value> {
+    Json(super::only_usable(who.as_deref().map(|w| &**w), catalog::resource_list(&app.gateway.registry)))
 }
 
 #[derive(serde::Deserialize)]
@@ -23,10 +23,16 @@ pub struct Read {
     server: Option<String>,
 }
 
-pub async fn resource(State(app): State<Arc<App>>, Query(q): Query<Read>) -> Response {
+pub async fn resource(State(app): State<Arc<App>>, who: Caller, Query(q): Query<Read>) -> Response {
     let Some(uri) = q.uri.filter(|u| !u.is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "give the resource as ?uri=… (and &server=… to choose the server)");
     };
+    let (g, who) = (&app.gateway, who.as_deref().map(|w| &**w));
+    let allowed =
+        g.registry.route(&uri, q.server.as_deref()).and_then(|s| g.may_use(who, &s, || format!("read {uri}")));
+    if let Err(e) = allowed {
+        return error(status_of(&e), &e.to_string());
+    }
     match app.gateway.registry.read_resource(&uri, q.server.as_deref()).await {
         Ok((server, result)) => {
             Json(json!({"server": server, "uri": uri, "contents": result.contents})).into_response()
@@ -35,15 +41,21 @@ pub async fn resource(State(app): State<Arc<App>>, Query(q): Query<Read>) -> Res
     }
 }
 
-pub async fn prompts(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(catalog::prompt_list(&app.gateway.registry))
+pub async fn prompts(State(app): State<Arc<App>>, who: Caller) -> Json<Value> {
+    Json(super::only_usable(who.as_deref().map(|w| &**w), catalog::prompt_list(&app.gateway.registry)))
 }
 
-pub async fn prompt(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+pub async fn prompt(State(app): State<Arc<App>>, who: Caller, body: axum::body::Bytes) -> Response {
     let (name, arguments) = match named(&body, "name") {
         Ok(parsed) => parsed,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
+    let (g, who) = (&app.gateway, who.as_deref().map(|w| &**w));
+    if let Some(server) = g.prompt_server(&name)
+        && let Err(e) = g.may_use(who, &server, || format!("get prompt {name}"))
+    {
+        return error(status_of(&e), &e.to_string());
+    }
     match app.gateway.registry.get_prompt(&name, arguments.unwrap_or_default()).await {
         Ok((offered, result)) => Json(catalog::prompt_doc(&offered, &result)).into_response(),
         Err(e) => error(status_of(&e), &e.to_string()),

@@ -5,7 +5,7 @@
 //! Origin checks.
 
 use super::browser;
-use super::guard::{Guards, Limits};
+use super::guard::{Guards, Limits, Who};
 use super::offers;
 use super::{Gateway, mcp::Hub};
 use crate::registry::{CallError, ControlError, Phase};
@@ -50,8 +50,15 @@ async fn guard(
     {
         return browser::preflight(origin);
     }
+    let mut req = req;
     let mut response = match app.limits.check(&app.guards, addr.ip(), req.uri().path(), req.headers()) {
-        Ok(()) => next.run(req).await,
+        Ok(who) => {
+            // For the handlers (and, through rmcp's request parts, the MCP ones): who is calling.
+            if let Some(who) = who {
+                req.extensions_mut().insert(who);
+            }
+            next.run(req).await
+        }
         Err(refused) => refused.into_response(),
     };
     if let Some(origin) = &origin {
@@ -60,26 +67,32 @@ async fn guard(
     response
 }
 
-async fn tools(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(crate::output::tool_list(&app.gateway.registry))
+/// The caller the guard recognised by its token (none when no token is needed).
+pub(super) type Caller = Option<axum::Extension<Arc<Who>>>;
+
+async fn tools(State(app): State<Arc<App>>, who: Caller) -> Json<Value> {
+    let who = who.as_deref().map(|w| &**w);
+    Json(crate::output::tool_list_of(&app.gateway.registry, |e| super::visible(who, e)))
 }
 
 async fn call(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    who: Caller,
     body: axum::body::Bytes,
 ) -> Response {
+    let who = who.as_deref().map(|w| &**w);
     let (tool, args) = match named(&body, "tool") {
         Ok(parsed) => parsed,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
     let tool = tool.as_str();
     let start = Instant::now();
-    let result = app.gateway.registry.call(tool, args).await;
+    let result = app.gateway.call(who, tool, args, &tokio_util::sync::CancellationToken::new(), None).await;
     let took = start.elapsed();
     let ms = crate::output::millis(took);
     let client = addr.ip().to_string();
-    app.gateway.record(&client, "rest", tool, &result, took).await;
+    app.gateway.record(&client, who, "rest", tool, &result, took).await;
     match result {
         Ok(c) => {
             let ok = c.result.is_error != Some(true);
@@ -126,6 +139,7 @@ pub(super) fn status_of(e: &CallError) -> StatusCode {
         CallError::Down { .. } => StatusCode::SERVICE_UNAVAILABLE,
         CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         CallError::Cancelled { .. } | CallError::Protocol { .. } => StatusCode::BAD_GATEWAY,
+        CallError::Forbidden { .. } => StatusCode::FORBIDDEN,
     }
 }
 
@@ -205,7 +219,7 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards) -> Router {
         hosts: guards.allowed_hosts.iter().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()).collect(),
         origins: guards.allowed_origins.iter().map(|o| browser::normal_origin(o)).collect(),
     };
-    let app = Arc::new(App { gateway, limits: Limits::new(guards.rate), guards, browser });
+    let app = Arc::new(App { gateway, limits: Limits::new(&guards), guards, browser });
     // The limiters forget idle clients once a minute, so their state stays bounded by the active ones.
     let (pruned, stop) = (app.clone(), app.gateway.shutdown.clone());
     tokio::spawn(async move {

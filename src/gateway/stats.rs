@@ -39,7 +39,16 @@ impl Label<'_> {
 pub struct Stats {
     /// server → tool → stats; looked up by `&str`, so the hot path allocates only for a new tool.
     tools: Mutex<BTreeMap<String, BTreeMap<String, PerTool>>>,
+    /// Calls per named token and outcome (bounded by the configured tokens).
+    identities: Mutex<BTreeMap<(String, &'static str), u64>>,
     audit: Option<audit::Audit>,
+}
+
+/// Who made a call: the client (address or MCP client name), the named token, the face.
+pub struct Caller<'a> {
+    pub client: &'a str,
+    pub identity: Option<&'a str>,
+    pub via: &'a str,
 }
 
 impl Stats {
@@ -56,8 +65,7 @@ impl Stats {
     /// wrote it when that differs).
     pub async fn record(
         &self,
-        client: &str,
-        via: &str,
+        Caller { client, identity, via }: Caller<'_>,
         requested: &str,
         label: Label<'_>,
         outcome: &'static str,
@@ -84,12 +92,19 @@ impl Stats {
             h.sum += s;
             h.count += 1;
         }
+        if let Some(identity) = identity {
+            let mut by = self.identities.lock().unwrap_or_else(|p| p.into_inner());
+            *by.entry((identity.to_string(), outcome)).or_default() += 1;
+        }
         if let Some(a) = &self.audit {
             let mut line = serde_json::json!({
                 "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "client": client, "via": via, "tool": label.tool, "server": label.server,
                 "outcome": outcome, "duration_ms": crate::output::millis(took),
             });
+            if let Some(identity) = identity {
+                line["identity"] = identity.into();
+            }
             if requested != label.tool {
                 // As the client wrote it (`server.tool`, or a name the index does not have), bounded.
                 line["requested"] = crate::output::cut(requested, 200).into();
@@ -134,6 +149,16 @@ impl Stats {
             out.push_str(&format!("hub_tool_call_duration_seconds_sum{{{labels}}} {}\n", h.sum));
             out.push_str(&format!("hub_tool_call_duration_seconds_count{{{labels}}} {}\n", h.count));
         }
+        let by = self.identities.lock().unwrap_or_else(|p| p.into_inner());
+        if !by.is_empty() {
+            out.push_str("# HELP hub_identity_calls_total Tool calls per named token (never the token) and outcome.\n");
+            out.push_str("# TYPE hub_identity_calls_total counter\n");
+            for ((identity, outcome), n) in by.iter() {
+                let labels = format!("identity=\"{}\",outcome=\"{outcome}\"", esc(identity));
+                out.push_str(&format!("hub_identity_calls_total{{{labels}}} {n}\n"));
+            }
+        }
+        drop(by);
         out.push_str(
             "# HELP hub_server_up Whether the server is connected (1) or not (0).\n# TYPE hub_server_up gauge\n",
         );

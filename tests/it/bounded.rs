@@ -86,6 +86,7 @@ async fn a_thousand_short_lived_sessions_leave_only_the_live_ones() {
         rate: None,
         allowed_hosts: vec!["127.0.0.1".into(), "localhost".into()],
         allowed_origins: vec![],
+        identities: vec![],
     };
     let opts = hub::gateway::Options { stdio: false, guards, audit: None, session_idle: Duration::from_secs(2) };
     let stop = tokio_util::sync::CancellationToken::new();

@@ -13,6 +13,7 @@ mod hostile;
 mod hostile_http;
 mod model;
 mod planner;
+mod policy;
 mod prompts;
 mod reliability;
 mod repl;
