@@ -3,7 +3,7 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`, `offers`.
+//! `hostile`, `offers`, `policy`.
 
 #[path = "hub/hostile.rs"]
 mod hostile;
@@ -13,6 +13,8 @@ mod load;
 mod model;
 #[path = "hub/offers.rs"]
 mod offers;
+#[path = "hub/policy.rs"]
+mod policy;
 #[path = "common/serve.rs"]
 mod serve;
 
@@ -270,7 +272,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 10] = [
+    let all: [(&str, fn()); 11] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -281,6 +283,7 @@ fn main() {
         ("triage", triage),
         ("hostile", hostile::hostile),
         ("offers", offers::offers),
+        ("policy", policy::policy),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

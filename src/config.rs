@@ -116,14 +116,22 @@ impl ServerConfig {
     }
 }
 
-/// `*` (any run) and `?` (one character) matching.
+/// `*` (any run) and `?` (one character) matching; on bytes when both are ASCII (tool names: no allocation, it
+/// runs for every tool a gateway policy filters), else on characters.
 pub fn glob(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob_in(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    glob_in(&p, &t, '*', '?')
+}
+
+fn glob_in<T: PartialEq + Copy>(p: &[T], t: &[T], many: T, one: T) -> bool {
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == one || p[pi] == t[ti]) {
             (pi, ti) = (pi + 1, ti + 1);
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == many {
             (star, mark, pi) = (Some(pi), ti, pi + 1);
         } else if let Some(s) = star {
             (pi, mark, ti) = (s + 1, mark + 1, mark + 1);
@@ -131,7 +139,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == many)
 }
 
 /// What the command line says about the model, applied once on top of the file and the environment.

@@ -66,6 +66,7 @@ fn duplicate_server_and_wrong_type() {
 fn globs_and_filters() {
     assert!(glob("search_*", "search_customers") && glob("*", "") && glob("a?c", "abc"));
     assert!(!glob("search_*", "get_customer") && !glob("a?c", "ac"));
+    assert!(glob("é?*", "éxyz") && glob("*ü", "grüßü") && !glob("?", "éé"), "characters, not bytes, beyond ASCII");
     let c = parse(
         "[servers.a]\ncommand = \"x\"\ntools.allow = [\"get_*\", \"list_*\"]\ntools.deny = [\"list_secret*\"]\n",
         "t",
