@@ -98,6 +98,8 @@ pub enum Command {
         /// Print one JSON document with schemas and annotations
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<ToolsAction>,
     },
     /// List the servers' resources and resource templates (URI, server, name, mime type, description)
     Resources {
@@ -170,6 +172,21 @@ pub enum Command {
     Server {
         /// crm, tickets, payments, calendar or analytics
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsAction {
+    /// Trust the current definitions of tools whose pinned definition changed (or all of a server's, or all)
+    Accept {
+        /// Tools by index name (server__tool)
+        names: Vec<String>,
+        /// Every tool of this server
+        #[arg(long, value_name = "SERVER")]
+        server: Option<String>,
+        /// Every tool of every server
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -317,9 +334,17 @@ fn run(cli: Cli) -> exit::Result<u8> {
                 |c, r, s| async move { triage::run(&c, r, args, &s).await },
             )
         }
-        Command::Tools { json } => {
+        Command::Tools { json, action } => {
             init_logging(&g, "warn,rmcp=error");
-            with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| commands::tools(r, json))
+            let config = load(overrides(None, None))?;
+            match action {
+                None => with_registry(config, false, OnSignal::Stop, |_, r, _| commands::tools(r, json)),
+                Some(ToolsAction::Accept { names, server, all }) => {
+                    with_registry(config, false, OnSignal::Stop, |_, r, _| async move {
+                        commands::accept(r, &names, server.as_deref(), all).await
+                    })
+                }
+            }
         }
         Command::Resources { json } => {
             init_logging(&g, "warn,rmcp=error");

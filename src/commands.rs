@@ -72,6 +72,24 @@ pub async fn call(
     }
 }
 
+/// `hub tools accept NAME… | --server S | --all`: trusts the tools' current definitions (see `registry::pins`).
+pub async fn accept(registry: Registry, names: &[String], server: Option<&str>, all: bool) -> exit::Result<u8> {
+    if names.is_empty() && server.is_none() && !all {
+        return Err(Failure::usage("name the tools to accept (server__tool), or give --server NAME or --all"));
+    }
+    let wanted = |s: &str, t: &str| {
+        all || server == Some(s) || names.iter().any(|n| *n == format!("{s}__{t}") || *n == format!("{s}.{t}"))
+    };
+    let accepted = registry.accept_pins(&wanted).map_err(Failure::runtime)?;
+    if accepted.is_empty() {
+        return Err(Failure::runtime("no listed tool matches: see `hub tools` and its warnings for the names"));
+    }
+    for name in accepted {
+        println!("accepted {name}");
+    }
+    Ok(exit::OK)
+}
+
 pub async fn status(registry: Registry, json_out: bool) -> exit::Result<u8> {
     let statuses = registry.status(true).await;
     if json_out {

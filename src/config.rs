@@ -36,6 +36,20 @@ pub struct Config {
     pub roots: Vec<std::path::PathBuf>,
     /// `hub serve`'s named tokens (`[gateway.tokens.NAME]`), each with its policy.
     pub identities: Vec<gateway::Identity>,
+    /// `[security] pin`: what a changed tool definition does (see `registry::pins`).
+    pub pin: PinMode,
+}
+
+/// `[security] pin = "enforce" | "warn" | "off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PinMode {
+    /// A changed tool is withheld until accepted (the default).
+    #[default]
+    Enforce,
+    /// A changed tool is kept, with a warning.
+    Warn,
+    /// Definitions are not checked.
+    Off,
 }
 
 #[derive(Debug, Clone)]
@@ -305,7 +319,20 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         roots.push(path);
     }
     let identities = gateway::resolve(raw.gateway, env, &err)?;
-    Ok(Config { origin: origin.to_string(), model, servers, long_running: false, serving: false, roots, identities })
+    let pin = match raw.security.and_then(|s| s.pin) {
+        None => PinMode::Enforce,
+        Some(p) => match p.get_ref().as_str() {
+            "enforce" => PinMode::Enforce,
+            "warn" => PinMode::Warn,
+            "off" => PinMode::Off,
+            other => {
+                let msg = format!("must be \"enforce\", \"warn\" or \"off\", got \"{other}\"");
+                return Err(err(p.span().start, "security.pin", &msg));
+            }
+        },
+    };
+    let (long_running, serving) = (false, false);
+    Ok(Config { origin: origin.to_string(), model, servers, long_running, serving, roots, identities, pin })
 }
 
 type ErrAt<'a> = dyn Fn(usize, &str, &str) -> Failure + 'a;

@@ -13,6 +13,7 @@ mod kinds;
 mod lent;
 mod listing;
 pub mod origin;
+mod pins;
 mod prompts;
 mod resources;
 mod subscriptions;
@@ -66,6 +67,8 @@ struct State {
     next_attempt: Option<Instant>,
     /// An operator's restart was asked for and has not been carried out yet (concurrent requests: one restart).
     restart_pending: bool,
+    /// What the pins say of its tools (withheld, new, changed), as of the last rebuild.
+    pinned: Vec<Problem>,
 }
 
 pub struct Server {
@@ -86,9 +89,9 @@ impl Server {
     pub fn phase(&self) -> Phase {
         self.read(|s| s.phase)
     }
-    /// What was wrong with its last tool listing.
+    /// What was wrong with its last tool listing, and what the pins say of its tools.
     pub fn problems(&self) -> Vec<Problem> {
-        self.read(|s| s.listing.problems.clone())
+        self.read(|s| s.listing.problems.iter().chain(&s.pinned).cloned().collect())
     }
     /// Why the server is not up (its last error), if it is not.
     pub fn down_reason(&self) -> Option<String> {
@@ -177,6 +180,8 @@ pub(crate) struct Inner {
     host: Arc<host::Host>,
     /// Held while the index is rebuilt (see `rebuild`).
     rebuilding: Mutex<()>,
+    /// The pinned tool definitions, checked at every rebuild.
+    pins: pins::Pins,
 }
 
 impl Inner {
@@ -190,6 +195,11 @@ impl Inner {
             .iter()
             .map(|s| {
                 let tools = s.read(|st| st.listing.tools.iter().filter(|t| s.cfg.permits(&t.name)).cloned().collect());
+                let (tools, problems) = self.pins.check(&s.cfg.name, tools);
+                if self.long_running {
+                    problems.iter().for_each(|p| tracing::warn!(server = %s.cfg.name, "{p}"));
+                }
+                s.update(|st| st.pinned = problems);
                 (s.cfg.name.clone(), tools)
             })
             .collect();
@@ -237,6 +247,7 @@ impl Registry {
             long_running: config.long_running,
             host: Arc::new(host::Host::new(&config.roots, config.serving || !config.model.offline)),
             rebuilding: Mutex::new(()),
+            pins: pins::Pins::open(hub_servers::store::data_dir().join("pins.json"), config.pin),
         });
         let mut waits = Vec::new();
         for (server, orders) in inner.servers.iter().zip(orders) {

@@ -8,7 +8,8 @@
 //! hundreds of extra tools or oddly named ones. Not one of the business servers; `hub server testkit` runs it.
 //!
 //! Environment: `HUB_TESTKIT_LOG` (file: one line per call start, end and cancellation),
-//! `HUB_TESTKIT_TOOLS=N` (N extra read-only tools), `HUB_TESTKIT_NAMES=a,b` (extra tools with these names).
+//! `HUB_TESTKIT_TOOLS=N` (N extra read-only tools), `HUB_TESTKIT_NAMES=a,b` (extra tools with these names),
+//! `HUB_TESTKIT_ECHO_NOTE` (appended to `echo`'s description).
 
 mod asks;
 mod fixtures;
@@ -59,7 +60,8 @@ impl Testkit {
         let mut tools = vec![
             tool(
                 "echo",
-                "Echo the given text back.",
+                // HUB_TESTKIT_ECHO_NOTE changes the definition (a "rug pull", for the pin tests).
+                &format!("Echo the given text back.{}", std::env::var("HUB_TESTKIT_ECHO_NOTE").unwrap_or_default()),
                 object(json!({"text": {"type": "string"}}), &["text"]),
                 true,
                 false,

@@ -18,6 +18,14 @@ pub struct RawConfig {
     pub roots: Option<Vec<Str>>,
     /// `hub serve`'s named tokens and their policies.
     pub gateway: Option<super::gateway::RawGateway>,
+    pub security: Option<RawSecurity>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecurity {
+    /// "enforce" (default), "warn" or "off": what a changed tool definition does.
+    pub pin: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

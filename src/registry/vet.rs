@@ -27,6 +27,10 @@ pub enum Action {
     Fixed,
     /// The listing stopped at a limit: tools past it are not indexed.
     Capped,
+    /// Left out of the index until the user trusts it (a pinned definition changed, see `pins`).
+    Withheld,
+    /// Kept; reported so the user knows (a new tool of a pinned server, a changed one under `pin = "warn"`).
+    Noted,
 }
 
 /// One thing wrong with a server's listing.

@@ -12,6 +12,7 @@ mod gateway;
 mod hostile;
 mod hostile_http;
 mod model;
+mod pins;
 mod planner;
 mod policy;
 mod prompts;
