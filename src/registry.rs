@@ -247,7 +247,11 @@ impl Registry {
             long_running: config.long_running,
             host: Arc::new(host::Host::new(&config.roots, config.serving || !config.model.offline)),
             rebuilding: Mutex::new(()),
-            pins: pins::Pins::open(hub_servers::store::data_dir().join("pins.json"), config.pin),
+            pins: pins::Pins::open(
+                hub_servers::store::data_dir().join("pins.json"),
+                config.pin,
+                pins::shipped(&config.servers),
+            ),
         });
         let mut waits = Vec::new();
         for (server, orders) in inner.servers.iter().zip(orders) {

@@ -46,6 +46,18 @@ pub async fn run(name: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The tool definitions business server `name` ships with (None for any other name).
+pub fn definitions(name: &str) -> Option<Vec<rmcp::model::Tool>> {
+    match name {
+        "crm" => Some(crm::Crm::definitions()),
+        "tickets" => Some(tickets::Tickets::definitions()),
+        "payments" => Some(payments::Payments::definitions()),
+        "calendar" => Some(calendar::Calendar::definitions()),
+        "analytics" => Some(analytics::Analytics::definitions()),
+        _ => None,
+    }
+}
+
 async fn serve<S: rmcp::ServerHandler>(server: S) -> anyhow::Result<()> {
     let running = server.serve(rmcp::transport::stdio()).await?;
     running.waiting().await?;

@@ -139,5 +139,12 @@ macro_rules! business_server {
                 $crate::records::read(self, &self.tool_router, &$records, &request.uri, context).await.map(Into::into)
             }
         }
+
+        impl $server {
+            /// The tool definitions this server ships with (hub pins them before the server ever runs).
+            pub fn definitions() -> Vec<rmcp::model::Tool> {
+                Self::tool_router().list_all()
+            }
+        }
     };
 }

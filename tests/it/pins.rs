@@ -63,3 +63,12 @@ fn a_changed_tool_is_withheld_until_accepted() {
     env.run(&["tools", "accept", "--all"]).ok();
     assert!(names(&env.run(&["tools", "--json"]).ok().json()).contains(&"kit__echo".to_string()));
 }
+
+#[test]
+fn the_business_servers_ship_pinned() {
+    let env = Env::new();
+    let doc = env.run(&["tools", "--json"]).ok().json();
+    let crm: Vec<&Value> = doc["tools"].as_array().unwrap().iter().filter(|t| t["server"] == "crm").collect();
+    assert!(!crm.is_empty());
+    assert!(crm.iter().all(|t| t["pin"] == "pinned"), "pinned by what the binary ships, not first sight: {crm:?}");
+}
