@@ -269,6 +269,24 @@ mod tests {
     }
 
     #[test]
+    fn a_store_that_cannot_be_written_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pins.json");
+        let pins = Pins::open(path.clone(), Mode::Enforce, HashMap::new());
+        // The temporary file the store is written through is taken by a directory: the write fails.
+        std::fs::create_dir(path.with_extension(format!("json.{}.tmp", std::process::id()))).unwrap();
+        let (kept, problems) = pins.check("kit", vec![tool("Echo.", json!({}))]);
+        assert_eq!(kept.len(), 1, "first sight keeps the tool");
+        assert!(problems[0].reason.starts_with("cannot record pins in"), "{problems:?}");
+        // A location that cannot even be read is not taken as an empty store.
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let unreadable = Pins::open(file.join("pins.json"), Mode::Enforce, HashMap::new());
+        let (kept, problems) = unreadable.check("kit", vec![tool("Echo.", json!({}))]);
+        assert!(kept.is_empty() && problems[0].reason.contains("cannot be read"), "{problems:?}");
+    }
+
+    #[test]
     fn a_shipped_server_is_pinned_before_it_runs() {
         let dir = tempfile::tempdir().unwrap();
         let seeds = HashMap::from([("crm".to_string(), vec![tool("Echo.", json!({"text": {}}))])]);
