@@ -54,28 +54,20 @@ fn a_web_page_cannot_reach_the_gateway() {
         let mcp = c.post(format!("{}/mcp", s.base)).header(ORIGIN, evil).header(CONTENT_TYPE, "application/json");
         let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}});
         assert_eq!(status(mcp.body(init.to_string()).send().await.unwrap()), 403, "/mcp validates Origin too");
-        let preflight = c
-            .request(reqwest::Method::OPTIONS, &url)
-            .header(ORIGIN, evil)
-            .header("access-control-request-method", "POST")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(preflight.status(), 403);
-        assert!(preflight.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        let preflight = |origin: &'static str| {
+            let r = c.request(reqwest::Method::OPTIONS, &url).header(ORIGIN, origin);
+            r.header("access-control-request-method", "POST").send()
+        };
+        let refused = preflight(evil).await.unwrap();
+        assert_eq!(refused.status(), 403);
+        assert!(refused.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
         assert_eq!(meeting(&s).await, "scheduled", "no attack ran");
 
         // The allowed Origin: a preflight answered for it alone, and its responses name it.
         let app = "http://app.example";
-        let preflight = c
-            .request(reqwest::Method::OPTIONS, &url)
-            .header(ORIGIN, app)
-            .header("access-control-request-method", "POST")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(preflight.status(), 204);
-        assert_eq!(preflight.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], app);
+        let answered = preflight(app).await.unwrap();
+        assert_eq!(answered.status(), 204);
+        assert_eq!(answered.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], app);
         let tools = c.get(format!("{}/tools", s.base)).header(ORIGIN, app).send().await.unwrap();
         assert_eq!(tools.status(), 200);
         assert_eq!(tools.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], app);
