@@ -4,8 +4,9 @@
 //! - Host: every request names a host the gateway answers to (loopback names, the bound address, `--allow-host`),
 //!   or it is refused (403) — a rebinding page's requests carry its own host name.
 //! - Origin: a request that carries an Origin (browsers send it on every cross-origin request, and `null` from
-//!   sandboxed frames and files) is refused (403) unless that Origin was allowed with `--allow-origin`. Requests
-//!   without one (CLIs, SDK clients) are unaffected.
+//!   sandboxed frames and files) is refused (403) unless that Origin was allowed with `--allow-origin` or is the
+//!   gateway's own (`http://` + the Host it was reached by, itself checked). Requests without one (CLIs, SDK
+//!   clients) are unaffected.
 //! - Content type: a POST with a body (REST and /mcp) must say `application/json` (415 otherwise), so a form or a
 //!   `text/plain` body — what a browser sends without a preflight — never runs a tool.
 //! - CORS: no CORS headers at all unless the request's Origin is allowed; then a preflight (`OPTIONS`) is
@@ -63,9 +64,9 @@ impl Allowed {
         uri: &axum::http::Uri,
         headers: &HeaderMap,
     ) -> Result<Option<String>, Refused> {
-        let host =
+        let authority =
             headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()));
-        let Some(host) = host.map(host_of) else {
+        let Some(host) = authority.map(host_of) else {
             return Err(Refused(StatusCode::FORBIDDEN, "the request names no Host".into()));
         };
         let known = if self.hosts.is_empty() { LOOPBACK.contains(&host.as_str()) } else { self.hosts.contains(&host) };
@@ -79,13 +80,20 @@ impl Allowed {
             None => None,
             Some(v) => {
                 let origin = normal_origin(v.to_str().unwrap_or("(not text)"));
-                if !self.origins.contains(&origin) {
+                // The gateway's own origin (the Host it was reached by, already checked): same-origin, no CORS.
+                let own = authority.map(|a| a.trim().to_ascii_lowercase()).is_some_and(|a| {
+                    origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(a.as_str())
+                });
+                if own {
+                    None
+                } else if !self.origins.contains(&origin) {
                     return Err(Refused(
                         StatusCode::FORBIDDEN,
                         format!("requests from browser Origin '{origin}' are refused (allow it with --allow-origin)"),
                     ));
+                } else {
+                    Some(origin)
                 }
-                Some(origin)
             }
         };
         let post = method == Method::POST && !uri.path().starts_with("/servers/");
@@ -157,6 +165,10 @@ mod tests {
         let evil = check(&[("host", "127.0.0.1:1"), ("origin", "http://evil.example"), json]).unwrap_err();
         assert!(evil.0 == StatusCode::FORBIDDEN && evil.1.contains("evil.example"), "{evil:?}");
         assert_eq!(check(&[("host", "127.0.0.1"), ("origin", "null"), json]).unwrap_err().0, StatusCode::FORBIDDEN);
+        let own = check(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080"), json]);
+        assert_eq!(own, Ok(None), "the gateway's own origin (same-origin): accepted, no CORS");
+        let other_port = check(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:9999"), json]);
+        assert_eq!(other_port.unwrap_err().0, StatusCode::FORBIDDEN, "another local origin is another site");
         let ok = check(&[("host", "127.0.0.1"), ("origin", "http://App.example/"), json]);
         assert_eq!(ok, Ok(Some("http://app.example".into())));
         let text = check(&[("host", "127.0.0.1"), ("content-type", "text/plain"), ("content-length", "9")]);
