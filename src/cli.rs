@@ -300,7 +300,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
             init_logging(&g, "warn,rmcp=error");
             let config = load(config::Overrides { serving: true, ..long(overrides(None, None)) })?;
             with_registry(config, false, OnSignal::Graceful, |c, r, s| async move {
-                gateway::serve(r, args, &c.identities, s.token()).await
+                gateway::serve(r, args, &c.identities, c.auth.as_ref(), s.token()).await
             })
         }
         Command::Chat { yes } => {

@@ -36,6 +36,8 @@ pub struct Config {
     pub roots: Vec<std::path::PathBuf>,
     /// `hub serve`'s named tokens (`[gateway.tokens.NAME]`), each with its policy.
     pub identities: Vec<gateway::Identity>,
+    /// `[gateway.auth]`: JWT bearer tokens mapped to those policies.
+    pub auth: Option<gateway::Auth>,
     /// `[security] pin`: what a changed tool definition does (see `registry::pins`).
     pub pin: PinMode,
 }
@@ -318,7 +320,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         }
         roots.push(path);
     }
-    let identities = gateway::resolve(raw.gateway, env, &err)?;
+    let (identities, auth) = gateway::resolve(raw.gateway, env, &err)?;
     let pin = match raw.security.and_then(|s| s.pin) {
         None => PinMode::Enforce,
         Some(p) => match p.get_ref().as_str() {
@@ -332,7 +334,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         },
     };
     let (long_running, serving) = (false, false);
-    Ok(Config { origin: origin.to_string(), model, servers, long_running, serving, roots, identities, pin })
+    Ok(Config { origin: origin.to_string(), model, servers, long_running, serving, roots, identities, auth, pin })
 }
 
 type ErrAt<'a> = dyn Fn(usize, &str, &str) -> Failure + 'a;

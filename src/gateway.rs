@@ -8,6 +8,7 @@
 pub mod browser;
 mod downstream;
 pub mod guard;
+pub mod jwt;
 pub mod mcp;
 mod offers;
 pub mod rest;
@@ -80,8 +81,8 @@ impl Gateway {
                 .map_or(stats::Label::UNKNOWN, |e| stats::Label { server: &e.server, tool: &e.name }),
             (Err(_), None) => stats::Label::UNKNOWN,
         };
-        let identity = who.map(|w| w.name.as_str());
-        self.stats.record(stats::Caller { client, identity, via }, requested, label, outcome, took).await;
+        let (identity, subject) = (who.map(|w| w.name.as_str()), who.and_then(|w| w.subject.as_deref()));
+        self.stats.record(stats::Caller { client, identity, subject, via }, requested, label, outcome, took).await;
     }
 
     /// A call on behalf of `who` (None: no token is needed): outside its policy it is refused (`Forbidden`,
@@ -196,6 +197,8 @@ pub struct Options {
     pub audit: Option<PathBuf>,
     /// MCP-over-HTTP sessions idle this long are closed.
     pub session_idle: Duration,
+    /// JWT bearer tokens (`[gateway.auth]`).
+    pub jwt: Option<Arc<jwt::Jwt>>,
 }
 
 /// Resolves the arguments, binds the listener and runs the gateway until `shutdown`.
@@ -203,6 +206,7 @@ pub async fn serve(
     registry: Registry,
     a: ServeArgs,
     identities: &[crate::config::gateway::Identity],
+    auth: Option<&crate::config::gateway::Auth>,
     shutdown: CancellationToken,
 ) -> exit::Result<u8> {
     let http = match (&a.http, a.stdio) {
@@ -218,9 +222,10 @@ pub async fn serve(
         allowed_hosts: vec![],
         allowed_origins: a.allow_origins.clone(),
         identities: identities.to_vec(),
+        jwt: auth.is_some(),
     };
     for i in identities {
-        if let Err(e) = &i.token {
+        if let Some(Err(e)) = &i.token {
             return Err(Failure::usage(e.clone()));
         }
     }
@@ -231,7 +236,7 @@ pub async fn serve(
             .parse()
             .map_err(|_| Failure::usage(format!("--http: '{addr}' is not an address like 127.0.0.1:8080")))?;
         let loopback = addr.ip().is_loopback();
-        if !loopback && a.token.is_none() && identities.is_empty() {
+        if !loopback && a.token.is_none() && identities.iter().all(|i| i.token.is_none()) && auth.is_none() {
             return Err(Failure::usage(format!(
                 "refusing to bind {addr} (not loopback) without a token: set --token or HUB_TOKEN, or [gateway.tokens]"
             )));
@@ -252,7 +257,8 @@ pub async fn serve(
         eprintln!("hub serve: http://{bound} — MCP at /mcp; REST at /tools /call /status /healthz /metrics");
         listener = Some(l);
     }
-    let opts = Options { stdio: a.stdio, guards, audit: a.audit, session_idle: a.session_idle };
+    let jwt = auth.map(|auth| Arc::new(jwt::Jwt::new(auth.clone())));
+    let opts = Options { stdio: a.stdio, guards, audit: a.audit, session_idle: a.session_idle, jwt };
     run(registry, listener, opts, shutdown).await
 }
 
@@ -312,7 +318,8 @@ pub async fn run(
     });
 
     let http_task = listener.map(|listener| {
-        let app = rest::router(gateway.clone(), opts.guards).into_make_service_with_connect_info::<SocketAddr>();
+        let app = rest::router(gateway.clone(), opts.guards, opts.jwt.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
         let stop = gateway.shutdown.clone();
         tokio::spawn(async move {
             axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await

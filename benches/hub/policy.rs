@@ -34,7 +34,7 @@ fn in_library() {
     let identities = (0..10)
         .map(|i| Identity {
             name: format!("id{i}"),
-            token: Ok(format!("token-{i:032}")),
+            token: Some(Ok(format!("token-{i:032}"))),
             policy: policy.clone(),
             rate: None,
         })
@@ -47,6 +47,7 @@ fn in_library() {
         allowed_hosts: vec![],
         allowed_origins: vec![],
         identities,
+        jwt: false,
     };
     let limits = Limits::new(&guards);
     let mut headers = HeaderMap::new();

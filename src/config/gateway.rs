@@ -22,12 +22,39 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RawGateway {
     pub tokens: Option<BTreeMap<String, Spanned<RawToken>>>,
+    pub auth: Option<Spanned<RawAuth>>,
+}
+
+/// `[gateway.auth]`: JWT bearer tokens from an identity provider, their claims mapped to the named policies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub issuer: Spanned<String>,
+    pub audience: Spanned<String>,
+    pub jwks_url: Spanned<String>,
+    /// The claim that names policies: "scope" (space-separated, the default) or a claim holding a string list.
+    pub claim: Option<String>,
+    /// Claim value → the name of a `[gateway.tokens]` entry whose policy it grants (several granted: the first
+    /// claim value in sorted order wins).
+    pub policies: Option<BTreeMap<String, String>>,
+}
+
+/// `[gateway.auth]`, resolved.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: String,
+    pub claim: String,
+    /// (claim value, policy name), in order.
+    pub policies: Vec<(String, String)>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawToken {
-    pub token: Spanned<String>,
+    /// None: a policy only, granted by `[gateway.auth]` claims.
+    pub token: Option<Spanned<String>>,
     pub allow: Option<Vec<String>>,
     pub deny: Option<Vec<String>>,
     pub servers: Option<Vec<String>>,
@@ -39,8 +66,9 @@ pub struct RawToken {
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub name: String,
-    /// The token, or why it could not be read (an unset variable: an error when the gateway starts).
-    pub token: Result<String, String>,
+    /// The token, or why it could not be read (an unset variable: an error when the gateway starts); None: a
+    /// policy that only `[gateway.auth]` claims grant.
+    pub token: Option<Result<String, String>>,
     pub policy: Policy,
     /// Requests per second for this identity (None: only the per-address limit).
     pub rate: Option<f64>,
@@ -88,23 +116,26 @@ impl Policy {
     }
 }
 
-/// The identities of `[gateway.tokens]`, sorted by name.
+/// The identities of `[gateway.tokens]`, sorted by name, and `[gateway.auth]`.
 pub fn resolve(
     raw: Option<RawGateway>,
     env: &dyn Fn(&str) -> Option<String>,
     err: &ErrAt<'_>,
-) -> Result<Vec<Identity>, Failure> {
+) -> Result<(Vec<Identity>, Option<Auth>), Failure> {
     let mut identities = Vec::new();
-    for (name, spanned) in raw.and_then(|g| g.tokens).unwrap_or_default() {
+    let (tokens, auth) = raw.map(|g| (g.tokens, g.auth)).unwrap_or_default();
+    for (name, spanned) in tokens.unwrap_or_default() {
         let at = spanned.span().start;
         let key = |k: &str| format!("gateway.tokens.{name}.{k}");
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             return Err(err(at, &format!("gateway.tokens.{name}"), "names may use letters, digits, '_' and '-' only"));
         }
         let t = spanned.into_inner();
-        let token = super::expand(t.token.get_ref(), env)
-            .and_then(|v| if v.trim().is_empty() { Err("must not be empty".into()) } else { Ok(v) })
-            .map_err(|m| err(t.token.span().start, &key("token"), &m).message);
+        let token = t.token.map(|tok| {
+            super::expand(tok.get_ref(), env)
+                .and_then(|v| if v.trim().is_empty() { Err("must not be empty".into()) } else { Ok(v) })
+                .map_err(|m| err(tok.span().start, &key("token"), &m).message)
+        });
         let rate = match t.rate {
             Some(r) if !(r.get_ref().is_finite() && *r.get_ref() > 0.0) => {
                 return Err(err(r.span().start, &key("rate"), "must be a number of requests per second above 0"));
@@ -119,7 +150,28 @@ pub fn resolve(
         };
         identities.push(Identity { name, token, policy, rate });
     }
-    Ok(identities)
+    let auth = match auth {
+        None => None,
+        Some(a) => {
+            let at = a.span().start;
+            let a = a.into_inner();
+            let exp = |s: &Spanned<String>, k: &str| {
+                super::expand(s.get_ref(), env).map_err(|m| err(s.span().start, &format!("gateway.auth.{k}"), &m))
+            };
+            let policies: Vec<(String, String)> = a.policies.unwrap_or_default().into_iter().collect();
+            if let Some((_, name)) = policies.iter().find(|(_, n)| !identities.iter().any(|i| &i.name == n)) {
+                let msg = format!("names policy '{name}', which no [gateway.tokens.{name}] defines");
+                return Err(err(at, "gateway.auth.policies", &msg));
+            }
+            let jwks_url = exp(&a.jwks_url, "jwks_url")?;
+            if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
+                return Err(err(a.jwks_url.span().start, "gateway.auth.jwks_url", "must be an http(s) URL"));
+            }
+            let (issuer, audience) = (exp(&a.issuer, "issuer")?, exp(&a.audience, "audience")?);
+            Some(Auth { issuer, audience, jwks_url, claim: a.claim.unwrap_or_else(|| "scope".into()), policies })
+        }
+    };
+    Ok((identities, auth))
 }
 
 #[cfg(test)]

@@ -35,13 +35,18 @@ pub struct Guards {
     pub allowed_origins: Vec<String>,
     /// The named tokens and their policies (`[gateway.tokens]`).
     pub identities: Vec<crate::config::gateway::Identity>,
+    /// JWT bearer tokens are accepted (`[gateway.auth]`): a token is needed even with no static one.
+    pub jwt: bool,
 }
 
 /// A caller the gateway knows by its token: its name (in the audit log and metrics, never the token) and policy.
+#[derive(Clone)]
 pub struct Who {
     pub name: String,
     pub policy: crate::config::gateway::Policy,
-    limiter: Option<governor::DefaultDirectRateLimiter>,
+    /// The JWT's `sub`, for a caller known by a JWT (the audit log names it).
+    pub subject: Option<String>,
+    limiter: Option<std::sync::Arc<governor::DefaultDirectRateLimiter>>,
 }
 
 impl std::fmt::Debug for Who {
@@ -59,6 +64,8 @@ pub struct Limits {
     clock: DefaultClock,
     /// Each accepted token and whom it names.
     tokens: Vec<(String, std::sync::Arc<Who>)>,
+    /// Every named policy (with or without a token), for JWT callers.
+    named: HashMap<String, Who>,
 }
 
 /// A request refused by a guard.
@@ -85,6 +92,11 @@ fn too_many(message: &'static str, wait: Duration) -> Refused {
     Refused { status: StatusCode::TOO_MANY_REQUESTS, message, retry_after: Some(wait) }
 }
 
+/// The bearer token of a request, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+}
+
 /// Constant-time comparison (the time taken does not depend on where the strings differ).
 fn same(a: &[u8], b: &[u8]) -> bool {
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
@@ -101,17 +113,19 @@ fn quota(r: f64) -> Quota {
 impl Limits {
     pub fn new(g: &Guards) -> Limits {
         let requests = g.rate.filter(|r| *r > 0.0).map(|r| DefaultKeyedRateLimiter::hashmap(quota(r)));
-        let mut tokens = Vec::new();
+        let (mut tokens, mut named) = (Vec::new(), HashMap::new());
         if let Some(t) = &g.token {
-            let who = Who { name: "token".into(), policy: crate::config::gateway::Policy::full(), limiter: None };
+            let policy = crate::config::gateway::Policy::full();
+            let who = Who { name: "token".into(), policy, subject: None, limiter: None };
             tokens.push((t.clone(), std::sync::Arc::new(who)));
         }
         for i in &g.identities {
-            if let Ok(t) = &i.token {
-                let limiter = i.rate.map(|r| governor::RateLimiter::direct(quota(r)));
-                let who = Who { name: i.name.clone(), policy: i.policy.clone(), limiter };
-                tokens.push((t.clone(), std::sync::Arc::new(who)));
+            let limiter = i.rate.map(|r| std::sync::Arc::new(governor::RateLimiter::direct(quota(r))));
+            let who = Who { name: i.name.clone(), policy: i.policy.clone(), subject: None, limiter };
+            if let Some(Ok(t)) = &i.token {
+                tokens.push((t.clone(), std::sync::Arc::new(who.clone())));
             }
+            named.insert(i.name.clone(), who);
         }
         let failures = Quota::with_period(FAILURE_PERIOD)
             .unwrap_or(Quota::per_minute(NonZeroU32::MIN))
@@ -122,6 +136,7 @@ impl Limits {
             locked: Mutex::default(),
             clock: DefaultClock::default(),
             tokens,
+            named,
         }
     }
 
@@ -134,33 +149,23 @@ impl Limits {
         path: &str,
         headers: &HeaderMap,
     ) -> Result<Option<std::sync::Arc<Who>>, Refused> {
-        if path == "/healthz" {
+        if path == "/healthz" || path.starts_with("/.well-known/") {
             return Ok(None);
-        }
-        if let Some(limiter) = &self.requests
-            && let Err(not_until) = limiter.check_key(&ip)
-        {
-            return Err(too_many("rate limit exceeded", not_until.wait_time_from(self.clock.now())));
         }
         let admin = path.starts_with("/servers/");
         if admin && g.admin_token.is_none() {
+            self.admit(ip)?;
             return Err(Refused {
                 status: StatusCode::FORBIDDEN,
                 message: "operator routes are off: start hub serve with --admin-token (or HUB_ADMIN_TOKEN)",
                 retry_after: None,
             });
         }
-        let needed = if admin { g.admin_token.is_some() } else { !self.tokens.is_empty() };
+        let needed = if admin { g.admin_token.is_some() } else { !self.tokens.is_empty() || g.jwt };
         let mut who = None;
         if needed {
-            if let Some(wait) = self.locked_for(ip) {
-                return Err(too_many("too many wrong tokens from this address; wait", wait));
-            }
-            let given = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or_default();
+            self.admit(ip)?;
+            let given = bearer(headers).unwrap_or_default();
             let known = match &g.admin_token {
                 Some(t) if admin => same(given.as_bytes(), t.as_bytes()),
                 _ => {
@@ -176,17 +181,45 @@ impl Limits {
                 }
             };
             if !known {
-                if let Err(not_until) = self.failures.check_key(&ip) {
-                    self.lock(ip, not_until.wait_time_from(self.clock.now()).max(FAILURE_PERIOD));
-                }
+                self.failed(ip);
                 return Err(Refused {
                     status: StatusCode::UNAUTHORIZED,
                     message: "missing or wrong bearer token",
                     retry_after: None,
                 });
             }
+        } else if let Some(limiter) = &self.requests
+            && let Err(not_until) = limiter.check_key(&ip)
+        {
+            return Err(too_many("rate limit exceeded", not_until.wait_time_from(self.clock.now())));
         }
-        if let Some(w) = &who
+        self.after(g, who.as_deref(), headers)?;
+        Ok(who)
+    }
+
+    /// The per-address rate limit and the lockout of an address that kept sending wrong tokens.
+    pub fn admit(&self, ip: IpAddr) -> Result<(), Refused> {
+        if let Some(limiter) = &self.requests
+            && let Err(not_until) = limiter.check_key(&ip)
+        {
+            return Err(too_many("rate limit exceeded", not_until.wait_time_from(self.clock.now())));
+        }
+        match self.locked_for(ip) {
+            Some(wait) => Err(too_many("too many wrong tokens from this address; wait", wait)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong token from `ip` (locking it out past the burst).
+    pub fn failed(&self, ip: IpAddr) {
+        if let Err(not_until) = self.failures.check_key(&ip) {
+            self.lock(ip, not_until.wait_time_from(self.clock.now()).max(FAILURE_PERIOD));
+        }
+    }
+
+    /// Once the caller is known: its own rate limit, and the body limit.
+    pub fn after(&self, g: &Guards, who: Option<&Who>, headers: &HeaderMap) -> Result<(), Refused> {
+        if let Some(w) = who
             && let Some(limiter) = &w.limiter
             && let Err(not_until) = limiter.check()
         {
@@ -200,7 +233,12 @@ impl Limits {
                 retry_after: None,
             });
         }
-        Ok(who)
+        Ok(())
+    }
+
+    /// The caller a JWT's claims name: the named policy `name`, as `subject`.
+    pub fn named(&self, name: &str, subject: Option<String>) -> Option<std::sync::Arc<Who>> {
+        self.named.get(name).map(|w| std::sync::Arc::new(Who { subject, ..w.clone() }))
     }
 
     fn locked_for(&self, ip: IpAddr) -> Option<Duration> {
@@ -246,6 +284,7 @@ mod tests {
             allowed_hosts: vec![],
             allowed_origins: vec![],
             identities: vec![],
+            jwt: false,
         }
     }
 
@@ -296,7 +335,7 @@ mod tests {
         let reader = Policy { write: false, ..Policy::full() };
         let named = |name: &str, token: &str, rate| Identity {
             name: name.into(),
-            token: Ok(token.into()),
+            token: Some(Ok(token.into())),
             policy: reader.clone(),
             rate,
         };

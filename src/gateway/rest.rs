@@ -30,6 +30,7 @@ pub(super) struct App {
     guards: Guards,
     limits: Limits,
     browser: browser::Allowed,
+    jwt: Option<Arc<super::jwt::Jwt>>,
 }
 
 /// The guards, in order: the browser guard (Host, Origin, content type; a preflight from an allowed Origin is
@@ -51,7 +52,14 @@ async fn guard(
         return browser::preflight(origin);
     }
     let mut req = req;
-    let mut response = match app.limits.check(&app.guards, addr.ip(), req.uri().path(), req.headers()) {
+    let checked = match (&app.jwt, super::guard::bearer(req.headers())) {
+        (Some(jwt), Some(token)) if super::jwt::looks_like(token) => by_jwt(&app, jwt, addr.ip(), req.headers()).await,
+        _ => app
+            .limits
+            .check(&app.guards, addr.ip(), req.uri().path(), req.headers())
+            .map_err(IntoResponse::into_response),
+    };
+    let mut response = match checked {
         Ok(who) => {
             // For the handlers (and, through rmcp's request parts, the MCP ones): who is calling.
             if let Some(who) = who {
@@ -59,12 +67,60 @@ async fn guard(
             }
             next.run(req).await
         }
-        Err(refused) => refused.into_response(),
+        Err(refused) => refused,
     };
     if let Some(origin) = &origin {
         browser::allow(response.headers_mut(), origin);
     }
     response
+}
+
+/// A request with a JWT: the address admitted (rate limit, lockout), the token verified, the caller's own limit
+/// and the body limit applied. An invalid token counts as a wrong one; no keys to check it with: 503.
+async fn by_jwt(
+    app: &App,
+    jwt: &super::jwt::Jwt,
+    ip: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<Arc<Who>>, Response> {
+    app.limits.admit(ip).map_err(IntoResponse::into_response)?;
+    let token = super::guard::bearer(headers).unwrap_or_default();
+    let who = match jwt.verify(token).await {
+        super::jwt::Verdict::Valid(name, subject) => match app.limits.named(&name, subject) {
+            Some(who) => who,
+            None => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "the policy a token names is not loaded")),
+        },
+        super::jwt::Verdict::Invalid(why) => {
+            app.limits.failed(ip);
+            let mut r = error(StatusCode::UNAUTHORIZED, &why);
+            let challenge = format!("Bearer error=\"invalid_token\", resource_metadata=\"{}\"", metadata_url(headers));
+            if let Ok(v) = axum::http::HeaderValue::from_str(&challenge) {
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+            return Err(r);
+        }
+        super::jwt::Verdict::Unavailable(why) => return Err(error(StatusCode::SERVICE_UNAVAILABLE, &why)),
+    };
+    app.limits.after(&app.guards, Some(&who), headers).map_err(IntoResponse::into_response)?;
+    Ok(Some(who))
+}
+
+/// The base URL the request reached the gateway by.
+fn base_of(headers: &axum::http::HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+fn metadata_url(headers: &axum::http::HeaderMap) -> String {
+    format!("{}/.well-known/oauth-protected-resource", base_of(headers))
+}
+
+/// RFC 9728 protected-resource metadata (404 without `[gateway.auth]`).
+async fn resource_metadata(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Response {
+    match &app.jwt {
+        Some(jwt) => Json(jwt.metadata(&base_of(&headers))).into_response(),
+        None => error(StatusCode::NOT_FOUND, "this gateway takes no OAuth tokens ([gateway.auth] is not set)"),
+    }
 }
 
 /// The caller the guard recognised by its token (none when no token is needed).
@@ -204,7 +260,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 }
 
 /// The whole HTTP application.
-pub fn router(gateway: Arc<Gateway>, guards: Guards) -> Router {
+pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt::Jwt>>) -> Router {
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(gateway.shutdown.child_token())
         .with_max_request_body_bytes(guards.body_limit)
@@ -219,7 +275,7 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards) -> Router {
         hosts: guards.allowed_hosts.iter().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()).collect(),
         origins: guards.allowed_origins.iter().map(|o| browser::normal_origin(o)).collect(),
     };
-    let app = Arc::new(App { gateway, limits: Limits::new(&guards), guards, browser });
+    let app = Arc::new(App { gateway, limits: Limits::new(&guards), guards, browser, jwt });
     // The limiters forget idle clients once a minute, so their state stays bounded by the active ones.
     let (pruned, stop) = (app.clone(), app.gateway.shutdown.clone());
     tokio::spawn(async move {
@@ -240,6 +296,8 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards) -> Router {
         .route("/prompt", post(offers::prompt))
         .route("/status", get(status))
         .route("/healthz", get(healthz))
+        .route("/.well-known/oauth-protected-resource", get(resource_metadata))
+        .route("/.well-known/oauth-protected-resource/mcp", get(resource_metadata))
         .route("/metrics", get(metrics))
         .route("/servers/{name}/{action}", post(operate))
         .nest_service("/mcp", mcp)

@@ -48,6 +48,8 @@ pub struct Stats {
 pub struct Caller<'a> {
     pub client: &'a str,
     pub identity: Option<&'a str>,
+    /// A JWT caller's `sub`.
+    pub subject: Option<&'a str>,
     pub via: &'a str,
 }
 
@@ -65,7 +67,7 @@ impl Stats {
     /// wrote it when that differs).
     pub async fn record(
         &self,
-        Caller { client, identity, via }: Caller<'_>,
+        Caller { client, identity, subject, via }: Caller<'_>,
         requested: &str,
         label: Label<'_>,
         outcome: &'static str,
@@ -104,6 +106,9 @@ impl Stats {
             });
             if let Some(identity) = identity {
                 line["identity"] = identity.into();
+            }
+            if let Some(subject) = subject {
+                line["subject"] = subject.into();
             }
             if requested != label.tool {
                 // As the client wrote it (`server.tool`, or a name the index does not have), bounded.
