@@ -1,6 +1,7 @@
 //! The `policy` scenario (issue #27): what the gateway's caller checks cost per request — the named-token lookup
 //! (`guard::Limits::check` against 10 named tokens, the matching one last, each compared in constant time) and
-//! a policy decision (`Policy::permits` with 5 allow and 5 deny globs) — in the library, and end to end: REST
+//! a policy decision (`Policy::permits` with 5 allow and 5 deny globs), a JWT's validation — in the library, and
+//! end to end: REST
 //! `/call kit__echo` sequentially through `hub serve` with no token against the same with a named token whose
 //! policy allows it.
 
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub fn policy() {
     in_library();
+    jwt_decode();
     end_to_end();
 }
 
@@ -96,4 +98,24 @@ fn end_to_end() {
         let _ = child.wait();
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A JWT's validation as `gateway::jwt` does it once the key is cached: header, signature (RS256, 2048-bit),
+/// `exp`/`nbf`/`aud`/`iss`.
+pub fn jwt_decode() {
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, jwk::JwkSet};
+    let key = EncodingKey::from_rsa_pem(include_bytes!("../../tests/fixtures/jwt-test-key.pem")).unwrap();
+    let set: JwkSet = serde_json::from_str(include_str!("../../tests/fixtures/jwt-test-jwks.json")).unwrap();
+    let decoding = DecodingKey::from_jwk(&set.keys[0]).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = serde_json::json!({"iss": "i", "aud": "hub", "sub": "s", "scope": "hub:read", "exp": now + 600});
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_audience(&["hub"]);
+    v.set_issuer(&["i"]);
+    per_call("JWT validation (RS256 2048-bit, claims checked; key cached)", 20_000, || {
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert!(jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &v).is_ok());
+    });
 }

@@ -6,7 +6,6 @@
 use crate::model::{Model, answer, calls, tool_messages};
 use crate::util::{Env, HUB, Pty, eventually};
 use serde_json::Value;
-use std::time::Duration;
 
 fn env_with(m: &Model) -> Env {
     let env = Env::new();
@@ -132,7 +131,7 @@ fn on_a_terminal_mentions_complete_and_forms_and_approvals_are_asked() {
     pty.send("/prompts\r");
     pty.expect("crm__account_summary");
     pty.send("\x04");
-    assert!(eventually(Duration::from_secs(10), || pty.child.try_wait().ok().flatten().is_some()));
+    assert!(eventually(crate::util::LIMIT, || pty.child.try_wait().ok().flatten().is_some()));
     let reqs = m.requests();
     assert!(last_user_text(&reqs[0]).contains("[attached: customer://cus_000001 from server crm]"));
     let form = tool_messages(&reqs[2]);

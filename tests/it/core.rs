@@ -4,7 +4,6 @@
 
 use crate::util::{Env, HUB, alive, eventually};
 use serde_json::json;
-use std::time::Duration;
 
 fn testkit(name: &str, extra: &str) -> String {
     format!("[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n{extra}\n")
@@ -174,7 +173,7 @@ fn a_slow_call_times_out_and_the_server_sees_the_cancellation() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("timed out after 0.5s"), "{}", run.stderr);
     assert!(
-        eventually(Duration::from_secs(5), || std::fs::read_to_string(&log)
+        eventually(crate::util::LIMIT, || std::fs::read_to_string(&log)
             .unwrap_or_default()
             .contains("cancelled sleep")),
         "server log: {}",
@@ -190,12 +189,12 @@ fn children_never_outlive_the_hub() {
     env.config(&testkit("kit", "timeout_s = 120"));
     let status = env.run(&["status", "--json"]).ok().json();
     let pid = status["servers"][0]["pid"].as_u64().unwrap() as u32;
-    assert!(eventually(Duration::from_secs(5), || !alive(pid)), "normal exit stops the child");
+    assert!(eventually(crate::util::LIMIT, || !alive(pid)), "normal exit stops the child");
 
     for (signal, code) in [(libc::SIGTERM, Some(130)), (libc::SIGINT, Some(130)), (libc::SIGKILL, None)] {
         let _ = std::fs::remove_file(&log);
         let mut child = env.command(&["call", "kit__sleep", r#"{"ms": 60000}"#]).spawn().unwrap();
-        let started = eventually(Duration::from_secs(20), || {
+        let started = eventually(crate::util::LIMIT, || {
             std::fs::read_to_string(&log).unwrap_or_default().contains("start sleep")
         });
         assert!(started, "the call reached the server");
@@ -205,7 +204,7 @@ fn children_never_outlive_the_hub() {
         let status = child.wait().unwrap();
         assert_eq!(status.code(), code, "signal {signal}");
         assert!(
-            eventually(Duration::from_secs(5), || !alive(server_pid)),
+            eventually(crate::util::LIMIT, || !alive(server_pid)),
             "child {server_pid} outlived the hub after signal {signal}"
         );
     }

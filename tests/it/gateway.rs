@@ -10,7 +10,6 @@ use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 #[test]
 fn rest_happy_and_error_paths() {
@@ -230,7 +229,7 @@ fn sigterm_shuts_down_gracefully_and_stops_the_children() {
         status["servers"].as_array().unwrap().iter().filter_map(|x| x["pid"].as_u64()).map(|p| p as u32).collect();
     assert_eq!(pids.len(), 5);
     assert_eq!(s.stop(), Some(0));
-    assert!(eventually(Duration::from_secs(5), || pids.iter().all(|p| !alive(*p))), "children outlived the gateway");
+    assert!(eventually(crate::util::LIMIT, || pids.iter().all(|p| !alive(*p))), "children outlived the gateway");
 }
 
 #[test]
@@ -249,12 +248,12 @@ fn a_client_cancellation_reaches_the_upstream_server() {
             CallToolRequestParams::new("kit__sleep").with_arguments(json!({"ms": 60000}).as_object().unwrap().clone());
         let peer = mcp.peer().clone();
         let call = tokio::spawn(async move { peer.call_tool(params).await });
-        assert!(eventually(Duration::from_secs(20), || std::fs::read_to_string(&log)
+        assert!(eventually(crate::util::LIMIT, || std::fs::read_to_string(&log)
             .unwrap_or_default()
             .contains("start sleep")));
         // Dropping the request sends notifications/cancelled to the gateway, which cancels upstream.
         call.abort();
-        let cancelled = eventually(Duration::from_secs(10), || {
+        let cancelled = eventually(crate::util::LIMIT, || {
             std::fs::read_to_string(&log).unwrap_or_default().contains("cancelled sleep")
         });
         assert!(cancelled, "the upstream server never saw the cancellation");
@@ -282,7 +281,7 @@ fn stdio_gateway_answers_unknown_methods_at_once() {
     assert_eq!(answers[1]["result"]["tools"].as_array().unwrap().len(), 21);
     s.close();
     assert!(
-        eventually(Duration::from_secs(10), || s.child.try_wait().ok().flatten().is_some()),
+        eventually(crate::util::LIMIT, || s.child.try_wait().ok().flatten().is_some()),
         "stdin closed ends the gateway"
     );
 }

@@ -105,12 +105,12 @@ fn ctrl_c_during_a_slow_tool_cancels_the_turn_only() {
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "sleep please").unwrap();
     let log = env.path("kit.log");
-    assert!(eventually(Duration::from_secs(30), || std::fs::read_to_string(&log)
+    assert!(eventually(crate::util::LIMIT, || std::fs::read_to_string(&log)
         .unwrap_or_default()
         .contains("start sleep")));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert!(
-        eventually(Duration::from_secs(10), || std::fs::read_to_string(&log)
+        eventually(crate::util::LIMIT, || std::fs::read_to_string(&log)
             .unwrap_or_default()
             .contains("cancelled sleep")),
         "cancelled upstream"
@@ -149,7 +149,7 @@ fn terminal_session_prompt_ctrl_c_history_and_ctrl_d() {
     pty.expect("Commands:");
     pty.prompt(4);
     pty.send("\x04");
-    assert!(eventually(Duration::from_secs(10), || pty.child.try_wait().ok().flatten().is_some()), "Ctrl-D exits");
+    assert!(eventually(crate::util::LIMIT, || pty.child.try_wait().ok().flatten().is_some()), "Ctrl-D exits");
     assert_eq!(user_texts(&m.requests()[0]), ["first question"], "Ctrl-C at the prompt cleared the line");
     let history = std::fs::read_to_string(env.path("state/hub/history")).unwrap();
     assert!(history.contains("first question"), "{history}");
@@ -176,7 +176,7 @@ fn terminal_session_prompt_ctrl_c_history_and_ctrl_d() {
     pty.expect("answer four");
     pty.prompt(4);
     pty.send("/exit\r");
-    assert!(eventually(Duration::from_secs(10), || pty.child.try_wait().ok().flatten().is_some()), "/exit exits");
+    assert!(eventually(crate::util::LIMIT, || pty.child.try_wait().ok().flatten().is_some()), "/exit exits");
     let texts = user_texts(&m.requests()[3]);
     assert_eq!(texts[1], "pasted line one\npasted line two");
     assert_eq!(texts[2], "continued \non the next line");

@@ -90,7 +90,7 @@ fn sigkill_mid_run_then_resume_gives_each_id_exactly_once() {
     env.write("items.jsonl", &items(30));
     let child = env.command(&["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "4"]).spawn().unwrap();
     let pid = child.id();
-    assert!(eventually(Duration::from_secs(30), || read_out(&env).len() >= 5), "some results were written");
+    assert!(eventually(crate::util::LIMIT, || read_out(&env).len() >= 5), "some results were written");
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     let _ = wait_limited(child, Duration::from_secs(10));
     let before = read_out(&env).len();

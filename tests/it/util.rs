@@ -342,14 +342,14 @@ impl Pty {
     /// Waits until the screen shows `text` (after position `from`), up to 30 s.
     #[track_caller]
     pub fn expect(&self, text: &str) {
-        let ok = eventually(Duration::from_secs(30), || self.screen.lock().unwrap().contains(text));
+        let ok = eventually(LIMIT, || self.screen.lock().unwrap().contains(text));
         assert!(ok, "the screen never showed {text:?}:\n{}", self.screen.lock().unwrap());
     }
 
     /// Waits until the prompt has been drawn `n` times (the line editor is reading again).
     #[track_caller]
     pub fn prompt(&self, n: usize) {
-        let ok = eventually(Duration::from_secs(30), || self.count("hub> ") >= n);
+        let ok = eventually(LIMIT, || self.count("hub> ") >= n);
         assert!(ok, "prompt {n} never came:\n{}", self.screen.lock().unwrap());
     }
 
