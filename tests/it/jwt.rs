@@ -82,14 +82,8 @@ fn tokens_from_the_identity_provider_are_checked_and_mapped_to_policies() {
             let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_string();
             assert!(challenge.contains("resource_metadata=") && challenge.contains("invalid_token"), "{challenge}");
         }
-        let meta: Value = c
-            .get(format!("{}/.well-known/oauth-protected-resource", s.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let meta = c.get(format!("{}/.well-known/oauth-protected-resource", s.base)).send().await.unwrap();
+        let meta: Value = meta.json().await.unwrap();
         assert_eq!(meta["authorization_servers"], json!(["https://idp.test"]));
         assert_eq!(meta["resource"], format!("{}/mcp", s.base));
         assert_eq!(tools(&s.base, "").await.unwrap().status(), 401, "a token is needed");
