@@ -3,8 +3,9 @@
 //! RS*, PS*, ES*, EdDSA; `alg: none` and HMAC are refused), `exp` and `nbf` (30 s leeway), `aud` and `iss` — and
 //! its claim (`scope`, or the configured one) is mapped to a named policy of `[gateway.tokens]`.
 //!
-//! Keys are fetched on first use and cached; an unknown `kid` refetches them (at most every `REFETCH`). When the
-//! JWKS endpoint is down, the cached keys keep working; with none cached, the request gets 503 — never "allow".
+//! Keys are fetched on first use and cached for `MAX_AGE`; an unknown `kid` refetches them (at most every
+//! `REFETCH`). When the JWKS endpoint is down, the cached keys keep working; with none cached, the request gets
+//! 503 — never "allow".
 //! Also the RFC 9728 protected-resource metadata (`/.well-known/oauth-protected-resource`), so MCP clients can
 //! find the authorization server.
 
@@ -14,8 +15,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// The least time between two fetches of the JWKS.
+/// The least time between two fetches of the JWKS (an unknown `kid`).
 const REFETCH: Duration = Duration::from_secs(30);
+
+/// How long fetched keys are used before they are fetched again (a key the provider withdrew stops working).
+const MAX_AGE: Duration = Duration::from_secs(600);
 
 pub struct Jwt {
     auth: Auth,
@@ -89,8 +93,9 @@ impl Jwt {
             None => None,
         };
         let cached = keys.0.as_ref().and_then(find);
-        let stale = keys.1.is_none_or(|at| at.elapsed() >= REFETCH);
-        if cached.is_none() && stale {
+        let age = keys.1.map(|at| at.elapsed());
+        let due = age.is_none_or(|a| a >= MAX_AGE) || (cached.is_none() && age.is_none_or(|a| a >= REFETCH));
+        if due {
             match self.fetch().await {
                 Ok(set) => *keys = (Some(set), Some(Instant::now())),
                 Err(e) if keys.0.is_none() => {

@@ -37,6 +37,13 @@ fn token(key: &[u8], claims: Value) -> String {
     jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(key).unwrap()).unwrap()
 }
 
+/// A token signed with a shared secret (HS256) under the JWKS key's `kid`.
+fn hmac(claims: Value) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("test-1".into());
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"guessable")).unwrap()
+}
+
 fn claims(scope: &str, aud: &str, exp_in: i64) -> Value {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     json!({"iss": "https://idp.test", "aud": aud, "sub": "alice@example.com", "scope": scope, "exp": now + exp_in, "nbf": now - 5})
@@ -75,6 +82,7 @@ fn tokens_from_the_identity_provider_are_checked_and_mapped_to_policies() {
             ("expired", token(KEY, claims("hub:read", "hub", -600))),
             ("another audience", token(KEY, claims("hub:read", "other", 600))),
             ("no policy granted", token(KEY, claims("openid", "hub", 600))),
+            ("HMAC", hmac(claims("hub:read", "hub", 600))),
         ];
         for (what, t) in &refusals {
             let r = tools(&s.base, t).await.unwrap();
