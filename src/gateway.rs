@@ -106,26 +106,37 @@ impl Gateway {
         self.registry.call_from(name, arguments, cancel, origin).await
     }
 
-    /// Refuses `who` the resources and prompts of a server its policy does not include (`what` names the act).
-    pub fn may_use(
+    /// Refuses `who` resource `uri` (`act`: "read", "subscribe to") when its policy does not include the server that
+    /// offers it. Nothing is looked up unless the policy names servers; an unknown URI is left to the read to report.
+    pub fn may_read(
         &self,
         who: Option<&guard::Who>,
-        server: &str,
-        what: impl FnOnce() -> String,
+        uri: &str,
+        server: Option<&str>,
+        act: &str,
     ) -> Result<(), CallError> {
-        match who {
-            Some(w) if !w.policy.uses(server) => Err(CallError::Forbidden {
-                identity: w.name.clone(),
-                what: what(),
-                why: format!("its policy does not include server '{server}'"),
-            }),
-            _ => Ok(()),
+        let Some(w) = who.filter(|w| !w.policy.servers.is_empty()) else { return Ok(()) };
+        match self.registry.route(uri, server) {
+            Ok(s) => Self::may_use(w, &s, || format!("{act} {uri}")),
+            Err(_) => Ok(()),
         }
     }
 
-    /// The server of prompt `name`, if one offers it.
-    pub fn prompt_server(&self, name: &str) -> Option<String> {
-        self.registry.prompts().into_iter().find(|o| o.name == name).map(|o| o.server)
+    /// Refuses `who` prompt `name` when its policy does not include the server that offers it (looked up only then).
+    pub fn may_prompt(&self, who: Option<&guard::Who>, name: &str) -> Result<(), CallError> {
+        let Some(w) = who.filter(|w| !w.policy.servers.is_empty()) else { return Ok(()) };
+        match self.registry.prompts().into_iter().find(|o| o.name == name) {
+            Some(o) => Self::may_use(w, &o.server, || format!("get prompt {name}")),
+            None => Ok(()),
+        }
+    }
+
+    fn may_use(w: &guard::Who, server: &str, what: impl FnOnce() -> String) -> Result<(), CallError> {
+        if w.policy.uses(server) {
+            return Ok(());
+        }
+        let why = format!("its policy does not include server '{server}'");
+        Err(CallError::Forbidden { identity: w.name.clone(), what: what(), why })
     }
 }
 

@@ -128,11 +128,7 @@ impl ServerHandler for Hub {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let (g, uri) = (&self.gateway, &request.uri);
-        let server = g.registry.route(uri, None);
-        if let Ok(server) = &server {
-            g.may_use(who(&context), server, || format!("read {uri}")).map_err(forbidden)?;
-        }
+        self.gateway.may_read(who(&context), &request.uri, None, "read").map_err(forbidden)?;
         match self.gateway.registry.read_resource(&request.uri, None).await {
             Ok((_, result)) => Ok(result.into()),
             Err(e @ CallError::UnknownResource { .. }) => Err(ErrorData::resource_not_found(e.to_string(), None)),
@@ -145,10 +141,7 @@ impl ServerHandler for Hub {
         request: rmcp::model::SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        if let Ok(server) = self.gateway.registry.route(&request.uri, None) {
-            let what = || format!("subscribe to {}", request.uri);
-            self.gateway.may_use(who(&context), &server, what).map_err(forbidden)?;
-        }
+        self.gateway.may_read(who(&context), &request.uri, None, "subscribe to").map_err(forbidden)?;
         match self.gateway.registry.subscribe_resource(&request.uri).await {
             Ok(_) => {
                 self.gateway.watchers.add(&request.uri, super::downstream::session_key(&context), context.peer);
@@ -191,10 +184,7 @@ impl ServerHandler for Hub {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        if let Some(server) = self.gateway.prompt_server(&request.name) {
-            let what = || format!("get prompt {}", request.name);
-            self.gateway.may_use(who(&context), &server, what).map_err(forbidden)?;
-        }
+        self.gateway.may_prompt(who(&context), &request.name).map_err(forbidden)?;
         let arguments = request.arguments.unwrap_or_default();
         match self.gateway.registry.get_prompt(&request.name, arguments).await {
             Ok((_, result)) => Ok(result.into()),

@@ -27,10 +27,7 @@ pub async fn resource(State(app): State<Arc<App>>, who: Caller, Query(q): Query<
     let Some(uri) = q.uri.filter(|u| !u.is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "give the resource as ?uri=… (and &server=… to choose the server)");
     };
-    let (g, who) = (&app.gateway, who.as_deref().map(|w| &**w));
-    let allowed =
-        g.registry.route(&uri, q.server.as_deref()).and_then(|s| g.may_use(who, &s, || format!("read {uri}")));
-    if let Err(e) = allowed {
+    if let Err(e) = app.gateway.may_read(who.as_deref().map(|w| &**w), &uri, q.server.as_deref(), "read") {
         return error(status_of(&e), &e.to_string());
     }
     match app.gateway.registry.read_resource(&uri, q.server.as_deref()).await {
@@ -50,10 +47,7 @@ pub async fn prompt(State(app): State<Arc<App>>, who: Caller, body: axum::body::
         Ok(parsed) => parsed,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
-    let (g, who) = (&app.gateway, who.as_deref().map(|w| &**w));
-    if let Some(server) = g.prompt_server(&name)
-        && let Err(e) = g.may_use(who, &server, || format!("get prompt {name}"))
-    {
+    if let Err(e) = app.gateway.may_prompt(who.as_deref().map(|w| &**w), &name) {
         return error(status_of(&e), &e.to_string());
     }
     match app.gateway.registry.get_prompt(&name, arguments.unwrap_or_default()).await {
