@@ -168,6 +168,11 @@ pub enum Command {
         /// The JSON file ('-' for stdin)
         file: PathBuf,
     },
+    /// OAuth for url servers: log in, log out, see who is logged in
+    Auth {
+        #[command(subcommand)]
+        action: crate::auth::AuthAction,
+    },
     /// Run one of the business MCP servers over stdio (what servers.toml launches)
     Server {
         /// crm, tickets, payments, calendar or analytics
@@ -213,6 +218,8 @@ pub fn main() -> ExitCode {
 fn init_logging(global: &Global, default: &str) {
     let level = match (global.quiet, global.verbose) {
         (true, _) => "error",
+        // rmcp's worker logs a failed connection as an error; hub reports it itself, with the server's name.
+        (_, 0) if default.contains("rmcp=error") => &format!("{default},rmcp::transport::worker=off"),
         (_, 0) => default,
         (_, 1) => "info,rmcp=warn",
         _ => "debug,rmcp=info",
@@ -383,6 +390,11 @@ fn run(cli: Cli) -> exit::Result<u8> {
             with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| commands::status(r, json))
         }
         Command::ImportConfig { file } => commands::import_config(&file),
+        Command::Auth { action } => {
+            init_logging(&g, "warn,rmcp=error");
+            let config = load(overrides(None, None))?;
+            runtime()?.block_on(crate::auth::run(&config, action))
+        }
         Command::Restart { name, stop, hub, admin_token } => {
             init_logging(&g, "warn");
             let action = if stop { "stop" } else { "restart" };

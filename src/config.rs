@@ -7,6 +7,7 @@ mod expand;
 pub mod gateway;
 pub mod import;
 mod limits;
+pub mod oauth;
 mod raw;
 
 pub use expand::expand;
@@ -76,7 +77,7 @@ pub struct ModelConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transport {
     Stdio { command: String, args: Vec<String>, env: Vec<(String, String)>, cwd: Option<PathBuf> },
-    Http { url: String, headers: Vec<(String, String)> },
+    Http { url: String, headers: Vec<(String, String)>, auth: oauth::HttpAuth, oauth: oauth::OAuthClient },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,8 +254,12 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 return Err(err(at, &format!("servers.{name}"), "set command (stdio) or url (streamable HTTP)"));
             }
             (Some(cmd), None) => {
-                if s.headers.is_some() {
-                    return Err(err(at, &key("headers"), "headers apply to url servers only"));
+                if s.headers.is_some() || s.auth.is_some() || s.oauth.is_some() {
+                    return Err(err(
+                        at,
+                        &format!("servers.{name}"),
+                        "headers, auth and oauth apply to url servers only",
+                    ));
                 }
                 let args = s.args.iter().flatten().map(|a| exp(a, &key("args"))).collect::<Result<_, _>>()?;
                 let env_pairs =
@@ -280,7 +285,10 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 }
                 let headers =
                     s.headers.iter().flatten().map(|(k, v)| Ok((k.clone(), exp(v, &key(&format!("headers.{k}")))?)));
-                Transport::Http { url: u, headers: headers.collect::<Result<_, Failure>>()? }
+                let headers: Vec<(String, String)> = headers.collect::<Result<_, Failure>>()?;
+                let authorization = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+                let (auth, oauth) = oauth::resolve(name, s.auth.as_ref(), s.oauth.as_ref(), authorization, &exp, &err)?;
+                Transport::Http { url: u, headers, auth, oauth }
             }
         };
         let policy =

@@ -45,6 +45,8 @@ pub enum Phase {
     Down,
     /// Gave up after the crash-loop cap.
     Failed,
+    /// An OAuth server that wants `hub auth login NAME` (no token, or one it refused and no refresh helped).
+    NeedsLogin,
     Disabled,
     Stopped,
 }
@@ -318,12 +320,21 @@ impl Registry {
     }
 
     /// Resolves a tool name (index name or `server.tool`), with suggestions when it is unknown.
+    /// A tool of a server that is not up (so not indexed) is reported as that server's state: "down: needs login…".
     pub fn resolve(&self, name: &str) -> Result<Entry, CallError> {
         let index = self.index();
-        index
-            .get(name)
-            .cloned()
-            .ok_or_else(|| CallError::UnknownTool { name: name.to_string(), suggestions: index.suggest(name) })
+        if let Some(entry) = index.get(name) {
+            return Ok(entry.clone());
+        }
+        let prefix = name.split_once("__").or_else(|| name.split_once('.')).map(|(server, _)| server);
+        if let Some(server) = prefix.and_then(|p| self.server(p)).filter(|s| s.phase() != Phase::Up) {
+            return Err(CallError::Down {
+                server: server.cfg.name.clone(),
+                reason: server.down_reason().unwrap_or_else(|| format!("{:?}", server.phase()).to_lowercase()),
+                retry_in: server.retry_in(),
+            });
+        }
+        Err(CallError::UnknownTool { name: name.to_string(), suggestions: index.suggest(name) })
     }
 
     /// Status of every configured server; `ping` measures a round trip to each one that is up.

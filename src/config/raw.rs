@@ -69,6 +69,9 @@ pub struct RawServer {
     pub cwd: Option<Str>,
     pub url: Option<Str>,
     pub headers: Option<BTreeMap<String, Str>>,
+    /// "oauth" or "none" (default: OAuth when the server asks for it).
+    pub auth: Option<Str>,
+    pub oauth: Option<super::oauth::RawOAuth>,
     pub enabled: Option<bool>,
     pub required: Option<bool>,
     pub timeout_s: Option<Spanned<f64>>,

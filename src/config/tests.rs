@@ -1,6 +1,7 @@
 //! Unit tests of config parsing: the built-in default, every documented error (with its file:line and key),
 //! variable expansion, globs, and the import-config round trip.
 
+use super::oauth::{HttpAuth, OAuthClient};
 use super::*;
 
 fn env(name: &str) -> Option<String> {
@@ -46,7 +47,12 @@ fn undefined_variable_without_default() {
     let ok = parse("[servers.a]\nurl = \"http://h/mcp\"\nheaders = { A = \"Bearer ${TOKEN}\" }\n", "t", &env).unwrap();
     assert_eq!(
         ok.servers[0].transport,
-        Transport::Http { url: "http://h/mcp".into(), headers: vec![("A".into(), "Bearer s3cret".into())] }
+        Transport::Http {
+            url: "http://h/mcp".into(),
+            headers: vec![("A".into(), "Bearer s3cret".into())],
+            auth: HttpAuth::Auto,
+            oauth: OAuthClient::default(),
+        }
     );
 }
 
@@ -121,4 +127,32 @@ fn limits_inherit_from_defaults_and_name_the_key_when_out_of_range() {
 fn a_bad_default_limit_names_the_defaults_table() {
     let e = parse_err("[defaults]\nlimits = { max_schema_depth = 500 }\n[servers.a]\ncommand = \"x\"\n");
     assert!(e.contains("t.toml:2:") && e.contains("defaults.limits.max_schema_depth"), "{e}");
+}
+
+#[test]
+fn oauth_settings_are_checked_and_tokens_are_not_config() {
+    let c = parse(
+        "[servers.r]\nurl = \"https://r/mcp\"\noauth = { client_id = \"hub\", client_secret = \"${TOKEN}\", scopes = [\"read\"] }\n",
+        "t.toml",
+        &env,
+    )
+    .unwrap();
+    let Transport::Http { auth, oauth, .. } = &c.servers[0].transport else { panic!() };
+    assert_eq!(*auth, HttpAuth::OAuth);
+    assert_eq!((oauth.client_id.as_deref(), oauth.client_secret.as_deref()), (Some("hub"), Some("s3cret")));
+    let e = parse_err("[servers.r]\nurl = \"https://r/mcp\"\nauth = \"basic\"\n");
+    assert!(e.contains("t.toml:3:") && e.contains("servers.r.auth") && e.contains("\"oauth\" or \"none\""), "{e}");
+    let e =
+        parse_err("[servers.r]\nurl = \"https://r/mcp\"\noauth = { redirect_uri = \"http://evil.example:80/cb\" }\n");
+    assert!(e.contains("servers.r.oauth.redirect_uri") && e.contains("evil.example"), "{e}");
+    let e = parse_err("[servers.r]\nurl = \"https://r/mcp\"\noauth = { client_secret = \"x\" }\n");
+    assert!(e.contains("needs its client_id"), "{e}");
+    let e = parse_err(
+        "[servers.r]\nurl = \"https://r/mcp\"\nauth = \"oauth\"\nheaders = { Authorization = \"Bearer x\" }\n",
+    );
+    assert!(e.contains("exclude each other"), "{e}");
+    let e = parse_err("[servers.r]\ncommand = \"x\"\nauth = \"oauth\"\n");
+    assert!(e.contains("apply to url servers only"), "{e}");
+    let e = parse_err("[servers.r]\nurl = \"https://r/mcp\"\noauth = { access_token = \"x\" }\n");
+    assert!(e.contains("access_token"), "{e}");
 }

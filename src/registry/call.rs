@@ -78,8 +78,9 @@ impl Registry {
         flight.set_token(handle.progress_token.clone());
         let peer_for_cancel = handle.peer.clone();
         let id = handle.id.clone();
-        let broke = |reason: Option<String>| {
-            down(&format!("it broke the protocol during the call: {}", reason.unwrap_or_default()))
+        let broke = |reason: Option<String>| match fault.needs_login() {
+            true => down(&crate::auth::needs_login(&server_name)),
+            false => down(&format!("it broke the protocol during the call: {}", reason.unwrap_or_default())),
         };
         let response = tokio::select! {
             r = handle.await_response() => r,
@@ -124,6 +125,9 @@ impl Registry {
                 Err(CallError::Timeout { tool: entry.name.clone(), after: server.cfg.timeout })
             }
             Err(e @ (ServiceError::TransportClosed | ServiceError::TransportSend(_))) => {
+                if let Some(why) = crate::auth::refused(&e, &server_name) {
+                    return Err(down(&why));
+                }
                 if let Some(reason) = wire::fault_of(&e) {
                     fault.trip(reason);
                 }

@@ -70,7 +70,7 @@ pub async fn connect(
     tail: &Tail,
     lists_changed: Arc<Notify>,
     host: Arc<Host>,
-) -> Result<Conn, String> {
+) -> Result<Conn, Failed> {
     let fault = Fault::default();
     let sampling = host.can_sample && cfg.sampling != crate::config::Approve::Never;
     let progress = fault.progress.clone();
@@ -115,8 +115,7 @@ pub async fn connect(
                 };
                 Ok((service, Some(child)))
             }
-            Transport::Http { url, headers } => {
-                use rmcp::transport::StreamableHttpClientTransport;
+            Transport::Http { url, headers, auth, oauth } => {
                 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
                 let mut map = std::collections::HashMap::new();
                 for (k, v) in headers {
@@ -125,16 +124,26 @@ pub async fn connect(
                     map.insert(name, value);
                 }
                 let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(map);
-                let transport = StreamableHttpClientTransport::with_client(Watched::new(fault.clone()), config);
-                let service = handler.serve(transport).await.map_err(|e| format!("cannot connect to {url}: {e}"))?;
-                Ok((service, None))
+                let authorized = match auth {
+                    crate::config::oauth::HttpAuth::None => None,
+                    _ => crate::auth::manager(&cfg.name, url, oauth).await?,
+                };
+                let service = match authorized {
+                    Some(m) => {
+                        let client = rmcp::transport::AuthClient::new(super::watched::client(), m);
+                        dial(handler, Watched::around(client, fault.clone()), config).await
+                    }
+                    None => dial(handler, Watched::new(fault.clone()), config).await,
+                };
+                Ok((service.map_err(|e| format!("cannot connect to {url}: {e}"))?, None))
             }
         }
     };
     let timeout = cfg.startup_timeout;
     let (service, mut child) = match tokio::time::timeout(timeout, attempt).await {
+        Ok(Err(_)) if fault.needs_login() => return Err(Failed::NeedsLogin),
         Ok(r) => r?,
-        Err(_) => return Err(format!("no answer to initialize within {:.1}s", timeout.as_secs_f64())),
+        Err(_) => return Err(format!("no answer to initialize within {:.1}s", timeout.as_secs_f64()).into()),
     };
     // The tool listing shares the startup budget's spirit: bounded by the call timeout.
     let caps = service.peer().peer_info().map(|i| i.capabilities.clone());
@@ -144,12 +153,40 @@ pub async fn connect(
         Ok(Err(msg)) => {
             service.cancellation_token().cancel();
             Err(match child.as_mut() {
-                Some(c) if fault.reason().is_none() => with_exit(msg, c).await,
-                _ => msg,
+                Some(c) if fault.reason().is_none() => with_exit(msg, c).await.into(),
+                _ if fault.needs_login() => Failed::NeedsLogin,
+                _ => msg.into(),
             })
         }
-        Err(_) => Err(format!("no answer to tools/list within {:.1}s", cfg.timeout.as_secs_f64())),
+        Err(_) => Err(format!("no answer to tools/list within {:.1}s", cfg.timeout.as_secs_f64()).into()),
     }
+}
+
+/// Why a connection could not be opened.
+pub enum Failed {
+    Error(String),
+    /// The server wants an OAuth login hub does not have (or has lost): nothing to retry until someone logs in.
+    NeedsLogin,
+}
+
+impl From<String> for Failed {
+    fn from(e: String) -> Failed {
+        Failed::Error(e)
+    }
+}
+
+type HttpTransport<C> = rmcp::transport::StreamableHttpClientTransport<Watched<C>>;
+
+/// The MCP handshake over streamable HTTP with `client` (plain or authorized).
+async fn dial<C>(
+    handler: Handler,
+    client: Watched<C>,
+    config: rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig,
+) -> Result<Service, rmcp::service::ClientInitializeError>
+where
+    C: rmcp::transport::streamable_http_client::StreamableHttpClient<Error = reqwest::Error> + Sync,
+{
+    handler.serve(HttpTransport::with_client(client, config)).await
 }
 
 /// Adds the child's exit status to `msg` if it has exited (waiting briefly for it to do so).

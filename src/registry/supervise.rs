@@ -59,8 +59,18 @@ pub(super) async fn supervise(
             _ = shutdown.cancelled() => break,
         };
         let (reason, uptime) = match attempt {
-            Err(e) => (failure(&server, e), Duration::ZERO),
+            Err(connect::Failed::Error(e)) => (failure(&server, e), Duration::ZERO),
+            Err(connect::Failed::NeedsLogin) => {
+                next = await_login(&inner, &server, &mut orders, ready.take()).await;
+                (backoff_attempt, crashes) = (0, 0);
+                continue;
+            }
             Ok(conn) => match run(&inner, &server, conn, &lists_changed, &mut orders, ready.take()).await {
+                Ended::NeedsLogin => {
+                    next = await_login(&inner, &server, &mut orders, None).await;
+                    (backoff_attempt, crashes) = (0, 0);
+                    continue;
+                }
                 Ended::Down(reason, uptime) => (reason, uptime),
                 Ended::Order(Order::Restart) => {
                     (backoff_attempt, crashes) = (0, 0);
@@ -156,8 +166,52 @@ async fn park(
     }
 }
 
+/// Out of service until someone logs in (`hub auth login`, seen as a change of the server's credential file,
+/// checked every second), an operator's restart, or the shutdown. Never a crash loop: retrying cannot help.
+async fn await_login(
+    inner: &Inner,
+    server: &Server,
+    orders: &mut mpsc::UnboundedReceiver<Order>,
+    ready: Option<oneshot::Sender<()>>,
+) -> Next {
+    let name = &server.cfg.name;
+    let why = crate::auth::needs_login(name);
+    if inner.long_running {
+        tracing::warn!(server = %name, "{why}");
+    } else {
+        tracing::info!(server = %name, "{why}");
+    }
+    server.update(|s| {
+        s.phase = Phase::NeedsLogin;
+        s.last_error = Some(why);
+        s.next_attempt = None;
+    });
+    if let Some(r) = ready {
+        let _ = r.send(());
+    }
+    inner.changed();
+    let stamp = crate::auth::store::stamp(name);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = inner.shutdown.cancelled() => return Next::Exit,
+            _ = tick.tick() => if crate::auth::store::stamp(name) != stamp {
+                tracing::info!(server = %name, "credentials changed: connecting again");
+                return Next::Connect;
+            },
+            order = orders.recv() => match order {
+                Some(Order::Restart) => return Next::Connect,
+                Some(Order::Stop) => return Next::Hold,
+                None => return Next::Exit,
+            },
+        }
+    }
+}
+
 /// How a connection ended.
 enum Ended {
+    /// The server refused hub's authorization mid-session.
+    NeedsLogin,
     /// It went down: why, and how long it had been up.
     Down(String, Duration),
     Order(Order),
@@ -199,7 +253,10 @@ async fn run(
     let ended = loop {
         tokio::select! {
             _ = &mut closed => break None,
-            _ = fault.tripped() => break Some(Ended::Down(fault.reason().unwrap_or_default(), started.elapsed())),
+            _ = fault.tripped() => break Some(match fault.needs_login() {
+                true => Ended::NeedsLogin,
+                false => Ended::Down(fault.reason().unwrap_or_default(), started.elapsed()),
+            }),
             _ = lists_changed.notified() => {
                 let listed = listing::list_all(&peer, caps.as_ref(), &server.cfg.limits, &fault);
                 match tokio::time::timeout(server.cfg.timeout, listed).await {

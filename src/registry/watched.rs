@@ -21,9 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 type Posted = Result<StreamableHttpPostResponse, StreamableHttpError<reqwest::Error>>;
 
+/// `C` is rmcp's reqwest client, or that client wrapped by rmcp's `AuthClient` (OAuth: the token on every
+/// request, refreshed before expiry and once on a 401). Watched sits outside it, so a 401 it sees is final.
 #[derive(Clone)]
-pub struct Watched {
-    inner: reqwest::Client,
+pub struct Watched<C = reqwest::Client> {
+    inner: C,
     fault: Fault,
     /// SSE events seen on this connection (the number of a bad one goes into the report).
     events: Arc<AtomicU64>,
@@ -31,7 +33,13 @@ pub struct Watched {
 
 impl Watched {
     pub fn new(fault: Fault) -> Watched {
-        Watched { inner: client(), fault, events: Arc::default() }
+        Watched::around(client(), fault)
+    }
+}
+
+impl<C> Watched<C> {
+    pub fn around(inner: C, fault: Fault) -> Watched<C> {
+        Watched { inner, fault, events: Arc::default() }
     }
 
     fn post(&self, r: Posted) -> Posted {
@@ -40,12 +48,19 @@ impl Watched {
                 Ok(StreamableHttpPostResponse::Sse(self.stream(stream), session))
             }
             Err(e) => {
-                if let Some(reason) = fault_of_http(&e) {
-                    self.fault.trip(reason);
-                }
+                self.failed(&e);
                 Err(e)
             }
             ok => ok,
+        }
+    }
+
+    /// A protocol error trips the connection's fault; a refused authorization marks it as needing a login.
+    fn failed(&self, e: &StreamableHttpError<reqwest::Error>) {
+        if let Some(reason) = fault_of_http(e) {
+            self.fault.trip(reason);
+        } else if matches!(e, StreamableHttpError::AuthRequired(_)) {
+            self.fault.refuse_authorization();
         }
     }
 
@@ -85,7 +100,7 @@ impl Watched {
 /// The client rmcp builds for itself (`default_http_client`, private there): no idle pooling (a reused
 /// connection whose last body was not read to the end stalls ~40 ms on delayed ACKs), and only same-origin 307/308
 /// redirects followed, at most 10 — others would drop the POST body or replay the session and headers elsewhere.
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let keeps_body = matches!(
             attempt.status(),
@@ -175,7 +190,7 @@ fn too_deep(json: &str, limit: usize) -> Option<usize> {
     None
 }
 
-impl StreamableHttpClient for Watched {
+impl<C: StreamableHttpClient<Error = reqwest::Error> + Sync> StreamableHttpClient for Watched<C> {
     type Error = reqwest::Error;
 
     async fn post_message(
@@ -244,7 +259,7 @@ impl StreamableHttpClient for Watched {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxedSseResponse, StreamableHttpError<reqwest::Error>> {
         let r = self.inner.get_stream(uri, session_id, last_event_id, auth_header, custom_headers).await;
-        r.map(|s| self.stream(s))
+        r.map(|s| self.stream(s)).inspect_err(|e| self.failed(e))
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -264,7 +279,7 @@ impl StreamableHttpClient for Watched {
             custom_headers,
             max_sse_event_size,
         );
-        r.await.map(|s| self.stream(s))
+        r.await.map(|s| self.stream(s)).inspect_err(|e| self.failed(e))
     }
 }
 

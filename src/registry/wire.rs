@@ -35,6 +35,8 @@ pub struct Fault {
     reason: Arc<Mutex<Option<String>>>,
     tripped: CancellationToken,
     pub progress: barrier::Barrier,
+    /// The server refused hub's authorization (HTTP 401 after any refresh): it needs a login, not a restart.
+    login: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Fault {
@@ -46,6 +48,14 @@ impl Fault {
             *r = Some(reason);
         }
         self.tripped.cancel();
+    }
+    /// The server refused the authorization: the connection is over until someone logs in (`crate::auth`).
+    pub fn refuse_authorization(&self) {
+        self.login.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.trip("the server refused hub's authorization (HTTP 401)".into());
+    }
+    pub fn needs_login(&self) -> bool {
+        self.login.load(std::sync::atomic::Ordering::Relaxed)
     }
     pub fn reason(&self) -> Option<String> {
         self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -1,0 +1,158 @@
+//! `hub auth login NAME`: the MCP authorization flow (2025-11-25) for one url server, on rmcp's `auth` module.
+//!
+//! hub asks the server unauthenticated and reads its 401 challenge; rmcp discovers from it (RFC 9728 protected
+//! resource metadata → RFC 8414 / OIDC authorization-server metadata), picks the client identity (a configured
+//! `client_id`, else a client ID metadata document when the server supports them and one is configured, else RFC
+//! 7591 dynamic registration), builds the authorization URL with PKCE S256, `state` and the RFC 8707 `resource`,
+//! and exchanges the code (checking `iss`, RFC 9207, when sent). What rmcp does not cover and hub does here: the
+//! loopback redirect listener (`callback`), opening the browser, refusing plain-http authorization endpoints off
+//! this machine, remembering a dynamically registered client per authorization server, keeping the metadata so a
+//! later connection needs no discovery, and the timeout.
+//!
+//! Owns: one login. Not: where the tokens are kept (`store`), using them (`crate::registry::connect`).
+
+use super::callback::Callback;
+use super::store::{self, Client, FileStore, Record};
+use crate::config::oauth::OAuthClient;
+use rmcp::transport::auth::{AuthorizationManager, AuthorizationMetadata, AuthorizationRequest, AuthorizationSession};
+use std::time::Duration;
+
+pub struct LoginArgs {
+    pub no_browser: bool,
+    /// Scopes to ask for (`--scope`, repeatable or space-separated); default: the config's, else the server's.
+    pub scopes: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// What a login got.
+pub struct LoggedIn {
+    pub client_id: String,
+    pub how: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<u64>,
+}
+
+/// Runs the whole flow for server `name` at `url`; every failure is one line saying what to do.
+pub async fn login(
+    name: &str,
+    url: &str,
+    headers: &[(String, String)],
+    client: &OAuthClient,
+    args: &LoginArgs,
+) -> Result<LoggedIn, String> {
+    let challenge = super::challenge(url, headers)
+        .await?
+        .ok_or_else(|| format!("{url} answered without asking for authorization: nothing to log in to"))?;
+    let mut manager = AuthorizationManager::new(url).await.map_err(|e| format!("bad server URL: {e}"))?;
+    let resolved = manager
+        .resolve_metadata_from_challenge(Some(&challenge))
+        .await
+        .map_err(|e| format!("cannot discover its authorization server: {e}"))?;
+    if !resolved.source.is_discovered() {
+        return Err("it publishes no OAuth metadata (RFC 9728 or RFC 8414), so hub cannot log in".into());
+    }
+    let metadata = resolved.metadata;
+    super::check_endpoints(&metadata)?;
+    manager.set_metadata(metadata.clone());
+    manager.set_credential_store(FileStore { server: name.to_string(), url: url.to_string() });
+    let issuer = metadata.issuer.clone().unwrap_or_else(|| metadata.authorization_endpoint.clone());
+
+    // The client identity, in the spec's order, and the redirect it was registered with.
+    let cimd = metadata.additional_fields.get("client_id_metadata_document_supported").and_then(|v| v.as_bool());
+    let remembered = store::registered(&issuer).filter(|_| client.client_id.is_none());
+    let (mut callback, mut how) = (None, "registered");
+    if let Some(c) = &remembered {
+        // The registration names its redirect exactly: reuse it when its port is free, else register again.
+        callback = Callback::bind(Some(&c.redirect_uri)).await.ok();
+    }
+    let callback = match callback {
+        Some(cb) => cb,
+        None => Callback::bind(client.redirect_uri.as_deref()).await?,
+    };
+    let redirect_uri = callback.redirect_uri();
+    let mut request = AuthorizationRequest::new(&redirect_uri).with_client_name("hub");
+    if let Some(id) = &client.client_id {
+        request = request.with_preregistered_client(id);
+        if let Some(secret) = &client.client_secret {
+            request = request.with_client_secret(secret);
+        }
+        how = "configured";
+    } else if let Some(doc) = client.client_metadata_url.as_ref().filter(|_| cimd == Some(true)) {
+        request = request.with_client_metadata_url(doc);
+        how = "metadata document";
+    } else if let Some(c) = remembered.as_ref().filter(|c| c.redirect_uri == redirect_uri) {
+        request = request.with_preregistered_client(&c.client_id);
+        how = "registered earlier";
+    }
+    let scopes: Vec<String> = if args.scopes.is_empty() { client.scopes.clone() } else { args.scopes.clone() };
+    request = if scopes.is_empty() { request.with_initial_scope_selection() } else { request.with_scopes(scopes) };
+    let session = AuthorizationSession::new(manager, request).await.map_err(|(_, e)| format!("{e}"))?;
+    let auth_url = session.get_authorization_url().to_string();
+    let state = reqwest::Url::parse(&auth_url)
+        .ok()
+        .and_then(|u| u.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()))
+        .ok_or("the authorization URL carries no state")?;
+
+    eprintln!("To authorize hub with {name}, open this URL in a browser:\n\n  {auth_url}\n");
+    if !args.no_browser && open_browser(&auth_url) {
+        eprintln!("(a browser was opened)");
+    }
+    eprintln!("Waiting up to {} s for the authorization on {redirect_uri} …", args.timeout.as_secs());
+    let back = callback.wait(&state, args.timeout).await?;
+    let token = session
+        .handle_callback_with_issuer(&back.code, &back.state, back.iss.as_deref())
+        .await
+        .map_err(|e| format!("the authorization server did not give a token: {e}"))?;
+    drop(token);
+
+    let (client_id, _) = session.get_credentials().await.map_err(|e| e.to_string())?;
+    let kept = Client {
+        client_id: client_id.clone(),
+        client_secret: client.client_secret.clone(),
+        redirect_uri: redirect_uri.clone(),
+        how: how.trim_end_matches(" earlier").to_string(),
+    };
+    if how == "registered" {
+        store::remember(&issuer, &kept)?;
+    }
+    let mut record = store::load(name)?.unwrap_or_else(|| Record { url: url.to_string(), ..Record::default() });
+    record.issuer = Some(issuer);
+    record.revocation_endpoint = revocation_endpoint(&metadata);
+    record.metadata = Some(metadata);
+    record.client = Some(kept);
+    store::save(name, &record)?;
+    let granted = record.credentials.as_ref().map(|c| c.granted_scopes.as_slice()).unwrap_or_default();
+    let scopes = granted.iter().filter(|s| !s.is_empty()).cloned().collect();
+    Ok(LoggedIn { client_id, how: how.to_string(), scopes, expires_at: record.expires_at() })
+}
+
+fn revocation_endpoint(metadata: &AuthorizationMetadata) -> Option<String> {
+    metadata.additional_fields.get("revocation_endpoint").and_then(|v| v.as_str()).map(String::from)
+}
+
+/// Opens `url` in the user's browser when there is a display to show it on.
+fn open_browser(url: &str) -> bool {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty())
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
+    {
+        "xdg-open"
+    } else {
+        return false;
+    };
+    let spawned = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match spawned {
+        // The opener hands the URL to the browser and exits; it is reaped off the async threads.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+            true
+        }
+        Err(_) => false,
+    }
+}
