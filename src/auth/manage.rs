@@ -109,17 +109,30 @@ pub async fn logout(name: &str) -> Result<String, String> {
     Ok(said)
 }
 
-/// RFC 7009: POST the token to the revocation endpoint as the client (basic auth when it has a secret).
+/// RFC 7009: POST the token to the revocation endpoint as the client (basic auth when it has a secret). The
+/// official Python SDK's endpoint wants a `client_secret` field even from a public client (a 400 naming it): then
+/// once more with an empty one.
 async fn revoke(endpoint: &str, client: &store::Client, hint: &str, token: &str) -> Result<(), String> {
     let mut form = vec![("token", token), ("token_type_hint", hint)];
-    let mut request = reqwest::Client::new().post(endpoint).timeout(std::time::Duration::from_secs(15));
-    match &client.client_secret {
-        Some(secret) => request = request.basic_auth(&client.client_id, Some(secret)),
-        None => form.push(("client_id", client.client_id.as_str())),
+    if client.client_secret.is_none() {
+        form.push(("client_id", client.client_id.as_str()));
     }
-    let response = request.form(&form).send().await.map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
-    match response.status().as_u16() {
-        200..=299 => Ok(()),
-        s => Err(format!("{endpoint} answered HTTP {s}")),
+    for attempt in 0..2 {
+        let mut request = reqwest::Client::new().post(endpoint).timeout(std::time::Duration::from_secs(15));
+        if let Some(secret) = &client.client_secret {
+            request = request.basic_auth(&client.client_id, Some(secret));
+        }
+        let response = request.form(&form).send().await.map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let body: String = response.text().await.unwrap_or_default().chars().take(200).collect();
+        if attempt == 0 && status == 400 && body.contains("client_secret") && client.client_secret.is_none() {
+            form.push(("client_secret", ""));
+            continue;
+        }
+        return Err(format!("{endpoint} answered HTTP {status}: {body}"));
     }
+    Err(format!("{endpoint} refused the revocation"))
 }

@@ -13,6 +13,7 @@ mod hostile;
 mod hostile_http;
 mod jwt;
 mod model;
+mod oauth;
 mod pins;
 mod planner;
 mod policy;
