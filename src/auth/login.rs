@@ -84,6 +84,11 @@ pub async fn login(
         request = request.with_preregistered_client(&c.client_id);
         how = "registered earlier";
     }
+    if how == "registered" && metadata.registration_endpoint.is_none() {
+        return Err("its authorization server offers no dynamic client registration: register hub there and set \
+                    oauth.client_id (and client_secret) in servers.toml"
+            .into());
+    }
     let scopes: Vec<String> = if args.scopes.is_empty() { client.scopes.clone() } else { args.scopes.clone() };
     request = if scopes.is_empty() { request.with_initial_scope_selection() } else { request.with_scopes(scopes) };
     let session = AuthorizationSession::new(manager, request).await.map_err(|(_, e)| format!("{e}"))?;

@@ -14,6 +14,7 @@ mod hostile_http;
 mod jwt;
 mod model;
 mod oauth;
+mod oauth_bad;
 mod pins;
 mod planner;
 mod policy;

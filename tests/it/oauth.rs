@@ -217,3 +217,59 @@ fn login_call_reuse_refresh_and_logout_against_a_real_oauth_server() {
     assert_eq!(status, 401, "a revoked token is refused by the server");
     assert!(env.run(&["auth", "status"]).ok().stdout.contains("not logged in"));
 }
+
+#[test]
+fn the_callback_refuses_a_foreign_state_and_reports_a_denial_or_a_timeout() {
+    let Some(fx) = Fixture::start() else { return };
+    let env = env_with(&fx.url, "");
+    // A request with another state is answered 400 and the login goes on; the real one completes it.
+    let login = Login::start(&env, &[]);
+    let redirect = login.param("redirect_uri");
+    let (status, body) = browse(&format!("{redirect}?code=stolen&state=not-this-login"));
+    assert_eq!(status, 400, "{body}");
+    assert!(browse(&login.url).1.contains("hub is authorized"));
+    let (code, out, err) = login.finish();
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // The user (or the server) says no: one line naming the server and the reason.
+    let login = Login::start(&env, &[]);
+    let redirect = login.param("redirect_uri");
+    let denied = format!("{redirect}?error=access_denied&error_description=nope&state={}", login.param("state"));
+    assert_eq!(browse(&denied).0, 200);
+    let (code, _, err) = login.finish();
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("hub: cannot log in to oauthfx: the authorization server answered access_denied (nope)"),
+        "{err}"
+    );
+
+    // Nobody comes back: the wait ends with a clear message.
+    let (code, _, err) = Login::start(&env, &["--timeout", "1"]).finish();
+    assert_eq!(code, 1);
+    assert!(err.contains("no authorization came back within 1 s"), "{err}");
+}
+
+#[test]
+fn a_gateway_reports_the_login_it_needs_and_picks_up_a_new_one() {
+    let Some(fx) = Fixture::start() else { return };
+    let env = env_with(&fx.url, "");
+    let served = crate::util::serve(&env, &[]);
+    let status = || {
+        crate::util::rt().block_on(async {
+            let r = crate::util::client().get(format!("{}/status", served.base)).send().await.unwrap();
+            r.json::<Value>().await.unwrap()
+        })
+    };
+    let state = |doc: &Value, name: &str| {
+        let servers = doc["servers"].as_array().cloned().unwrap_or_default();
+        servers.into_iter().find(|s| s["name"] == name).map(|s| (s["state"].clone(), s["last_error"].clone()))
+    };
+    let doc = status();
+    let (st, why) = state(&doc, "oauthfx").unwrap();
+    assert_eq!(st, "needs_login");
+    assert!(why.as_str().unwrap().contains("hub auth login oauthfx"));
+    assert_eq!(state(&doc, "crm").unwrap().0, "up");
+    // Someone logs in from another terminal: the gateway connects on its own.
+    log_in(&env);
+    assert!(eventually(LIMIT, || state(&status(), "oauthfx").is_some_and(|(s, _)| s == "up")));
+}
