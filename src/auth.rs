@@ -41,8 +41,11 @@ pub fn refused(e: &rmcp::service::ServiceError, server: &str) -> Option<String> 
     }
 }
 
+/// A url server's URL, static headers and OAuth client settings.
+pub type Target<'a> = (&'a str, &'a [(String, String)], &'a OAuthClient);
+
 /// A url server of `cfg` that may use OAuth: its URL, headers and client settings.
-pub fn oauth_target(cfg: &ServerConfig) -> Option<(&str, &[(String, String)], &OAuthClient)> {
+pub fn oauth_target(cfg: &ServerConfig) -> Option<Target<'_>> {
     match &cfg.transport {
         Transport::Http { url, headers, auth, oauth } if *auth != HttpAuth::None => {
             Some((url.as_str(), headers.as_slice(), oauth))
