@@ -175,9 +175,7 @@ pub async fn run(config: &crate::config::Config, action: AuthAction) -> crate::e
             let done = login::login(&name, url, headers, client, &args)
                 .await
                 .map_err(|e| Failure::runtime(format!("cannot log in to {name}: {e}")))?;
-            let scopes = if done.scopes.is_empty() { "none named".into() } else { done.scopes.join(" ") };
-            let until = done.expires_at.map(|t| format!("; token valid until {}", manage::when(t))).unwrap_or_default();
-            println!("Logged in to {name} (client {}, {}; scopes: {scopes}{until})", done.client_id, done.how);
+            println!("{}", done.summary(&name));
             Ok(crate::exit::OK)
         }
         AuthAction::Logout { name } => {

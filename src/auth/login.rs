@@ -24,12 +24,29 @@ pub struct LoginArgs {
     pub timeout: Duration,
 }
 
+impl LoginArgs {
+    /// `/login` in chat: the browser when there is a display, the default wait, the configured scopes.
+    pub fn interactive() -> LoginArgs {
+        LoginArgs { no_browser: false, scopes: Vec::new(), timeout: Duration::from_secs(300) }
+    }
+}
+
 /// What a login got.
 pub struct LoggedIn {
     pub client_id: String,
     pub how: String,
     pub scopes: Vec<String>,
     pub expires_at: Option<u64>,
+}
+
+impl LoggedIn {
+    /// The line that says so (no token in it).
+    pub fn summary(&self, name: &str) -> String {
+        let scopes = if self.scopes.is_empty() { "none named".into() } else { self.scopes.join(" ") };
+        let until =
+            self.expires_at.map(|t| format!("; token valid until {}", super::manage::when(t))).unwrap_or_default();
+        format!("Logged in to {name} (client {}, {}; scopes: {scopes}{until})", self.client_id, self.how)
+    }
 }
 
 /// Runs the whole flow for server `name` at `url`; every failure is one line saying what to do.

@@ -21,6 +21,7 @@ pub enum Cmd {
     Resources,
     Prompts,
     Prompt,
+    Login,
     Exit,
 }
 
@@ -33,7 +34,7 @@ pub struct Spec {
     pub needs_arg: bool,
 }
 
-pub const TABLE: [Spec; 12] = [
+pub const TABLE: [Spec; 13] = [
     Spec { cmd: Cmd::Help, name: "/help", args: "", help: "this list", needs_arg: false },
     Spec {
         cmd: Cmd::Tools,
@@ -73,6 +74,13 @@ pub const TABLE: [Spec; 12] = [
         name: "/prompt",
         args: "NAME [ARGS]",
         help: "run a server's prompt as the next turn (ARGS: key=value … or a JSON object)",
+        needs_arg: true,
+    },
+    Spec {
+        cmd: Cmd::Login,
+        name: "/login",
+        args: "SERVER",
+        help: "log in to an OAuth server that needs it (see /servers)",
         needs_arg: true,
     },
     Spec { cmd: Cmd::Exit, name: "/exit", args: "", help: "leave (Ctrl-D works too)", needs_arg: false },
