@@ -2,6 +2,7 @@
 //! runtime, and dispatch to the command modules. Every command returns `exit::Result`; this module turns it
 //! into the process exit code and prints the error (one line, `hub: …`) on stderr.
 
+use crate::commands::ToolsAction;
 use crate::config::{self, Config};
 use crate::exit::{self, Failure};
 use crate::frame::{self, OnSignal};
@@ -177,21 +178,6 @@ pub enum Command {
     Server {
         /// crm, tickets, payments, calendar or analytics
         name: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ToolsAction {
-    /// Trust the current definitions of tools whose pinned definition changed (or all of a server's, or all)
-    Accept {
-        /// Tools by index name (server__tool)
-        names: Vec<String>,
-        /// Every tool of this server
-        #[arg(long, value_name = "SERVER")]
-        server: Option<String>,
-        /// Every tool of every server
-        #[arg(long)]
-        all: bool,
     },
 }
 

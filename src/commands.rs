@@ -10,6 +10,21 @@ use crate::registry::{CallError, Registry};
 use serde_json::{Value, json};
 use std::path::Path;
 
+#[derive(Debug, clap::Subcommand)]
+pub enum ToolsAction {
+    /// Trust the current definitions of tools whose pinned definition changed (or all of a server's, or all)
+    Accept {
+        /// Tools by index name (server__tool)
+        names: Vec<String>,
+        /// Every tool of this server
+        #[arg(long, value_name = "SERVER")]
+        server: Option<String>,
+        /// Every tool of every server
+        #[arg(long)]
+        all: bool,
+    },
+}
+
 pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
     for w in output::warnings(&registry) {
         eprintln!("warning: {w}");

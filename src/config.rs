@@ -275,20 +275,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
                 if s.args.is_some() || s.env.is_some() || s.cwd.is_some() {
                     return Err(err(at, &format!("servers.{name}"), "args, env and cwd apply to command servers only"));
                 }
-                let u = exp(url, &key("url"))?;
-                if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(err(
-                        url.span().start,
-                        &key("url"),
-                        &format!("must start with http:// or https://, got '{u}'"),
-                    ));
-                }
-                let headers =
-                    s.headers.iter().flatten().map(|(k, v)| Ok((k.clone(), exp(v, &key(&format!("headers.{k}")))?)));
-                let headers: Vec<(String, String)> = headers.collect::<Result<_, Failure>>()?;
-                let authorization = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
-                let (auth, oauth) = oauth::resolve(name, s.auth.as_ref(), s.oauth.as_ref(), authorization, &exp, &err)?;
-                Transport::Http { url: u, headers, auth, oauth }
+                oauth::http(name, url, s, &exp, &err)?
             }
         };
         let policy =

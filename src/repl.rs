@@ -216,7 +216,7 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
     let (mut ended, stop) = (Ok(exit::OK), shutdown.token());
     let mut told = std::collections::HashSet::new();
     loop {
-        tell_logins(&registry, &mut told);
+        view::tell_logins(&registry, &mut told);
         let input = tokio::select! {
             i = ask(&lines, "hub> ", true) => i,
             _ = stop.cancelled() => { ended = Err(crate::frame::interrupted()); break }
@@ -304,18 +304,6 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
     ended
 }
 
-/// Says once (until it is up again) that a server needs a login, and how to give it one.
-fn tell_logins(registry: &Registry, told: &mut std::collections::HashSet<String>) {
-    for s in registry.servers() {
-        let name = &s.cfg.name;
-        if s.phase() != crate::registry::Phase::NeedsLogin {
-            told.remove(name);
-        } else if told.insert(name.clone()) {
-            eprintln!("({name} needs a login: /login {name})");
-        }
-    }
-}
-
 async fn command(
     cmd: Cmd,
     arg: Option<String>,
@@ -384,16 +372,7 @@ async fn command(
         Cmd::Prompts => {
             let _ = crate::catalog::prompts(registry.clone(), false).await;
         }
-        Cmd::Login => {
-            let name = arg.unwrap_or_default();
-            let target = registry.server(&name).and_then(|s| crate::auth::oauth_target(&s.cfg));
-            let Some(target) = target else { return eprintln!("hub: '{name}' is not a url server that may use OAuth") };
-            let args = crate::auth::login::LoginArgs::interactive();
-            match crate::auth::login::login(&name, target.0, target.1, target.2, &args).await {
-                Ok(done) => println!("{} (it connects in a moment)", done.summary(&name)),
-                Err(e) => eprintln!("hub: cannot log in to {name}: {e}"),
-            }
-        }
+        Cmd::Login => offers::login(registry, &arg.unwrap_or_default()).await,
         Cmd::Exit | Cmd::Prompt => {}
     }
 }

@@ -1,6 +1,6 @@
-//! `auth` and `oauth` of a url server in servers.toml: whether hub authorizes to it with OAuth 2.1 (MCP
-//! authorization spec) and what it knows of its client there. Tokens are never here — `hub auth login` keeps them
-//! in the state directory (see `crate::auth`).
+//! A url server in servers.toml: its URL and static headers, and `auth` and `oauth` — whether hub authorizes to
+//! it with OAuth 2.1 (MCP authorization spec) and what it knows of its client there. Tokens are never here —
+//! `hub auth login` keeps them in the state directory (see `crate::auth`).
 //!
 //! ```toml
 //! [servers.linear]
@@ -10,9 +10,29 @@
 //!           client_metadata_url = "https://example.com/hub-client.json", redirect_uri = "http://127.0.0.1:8976/callback" }
 //! ```
 
-use super::raw::Str;
-use super::{ErrAt, Failure};
+use super::raw::{RawServer, Str};
+use super::{ErrAt, Failure, Transport};
 use serde::Deserialize;
+
+/// The transport of url server `name` (`url` set, no command).
+pub fn http(
+    name: &str,
+    url: &Str,
+    s: &RawServer,
+    exp: &dyn Fn(&Str, &str) -> Result<String, Failure>,
+    err: &ErrAt<'_>,
+) -> Result<Transport, Failure> {
+    let key = |k: &str| format!("servers.{name}.{k}");
+    let u = exp(url, &key("url"))?;
+    if !(u.starts_with("http://") || u.starts_with("https://")) {
+        return Err(err(url.span().start, &key("url"), &format!("must start with http:// or https://, got '{u}'")));
+    }
+    let headers = s.headers.iter().flatten().map(|(k, v)| Ok((k.clone(), exp(v, &key(&format!("headers.{k}")))?)));
+    let headers: Vec<(String, String)> = headers.collect::<Result<_, Failure>>()?;
+    let authorization = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+    let (auth, oauth) = resolve(name, s.auth.as_ref(), s.oauth.as_ref(), authorization, exp, err)?;
+    Ok(Transport::Http { url: u, headers, auth, oauth })
+}
 
 /// How hub authorizes to a url server.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -48,8 +68,8 @@ pub struct RawOAuth {
     pub redirect_uri: Option<Str>,
 }
 
-/// Resolves `auth` and `oauth` of server `name` (`exp` expands `${VAR}`s; `at` is the server's position).
-pub fn resolve(
+/// Resolves `auth` and `oauth` of server `name` (`exp` expands `${VAR}`s).
+fn resolve(
     name: &str,
     auth: Option<&Str>,
     oauth: Option<&RawOAuth>,

@@ -1,6 +1,7 @@
 //! What chat does with the servers' resources and prompts: `@server:uri` mentions in a message are read and
 //! attached to it (text within the result budget; binary contents described, never pasted), `/prompt NAME ARGS`
-//! becomes the next turn's message, and the candidates for `@` completion.
+//! becomes the next turn's message, `/login SERVER` runs a server's OAuth login, and the candidates for `@`
+//! completion.
 
 use crate::catalog;
 use crate::registry::Registry;
@@ -78,6 +79,19 @@ fn parse_arguments(text: &str) -> Result<JsonObject, String> {
         rest = next.trim_start();
     }
     Ok(out)
+}
+
+/// `/login SERVER`: the OAuth flow for a url server (its supervisor sees the new tokens and connects).
+pub async fn login(registry: &Registry, name: &str) {
+    let target = registry.server(name).and_then(|s| crate::auth::oauth_target(&s.cfg));
+    let Some((url, headers, client)) = target else {
+        return eprintln!("hub: '{name}' is not a url server that may use OAuth");
+    };
+    let args = crate::auth::login::LoginArgs::interactive();
+    match crate::auth::login::login(name, url, headers, client, &args).await {
+        Ok(done) => println!("{} (it connects in a moment)", done.summary(name)),
+        Err(e) => eprintln!("hub: cannot log in to {name}: {e}"),
+    }
 }
 
 #[cfg(test)]

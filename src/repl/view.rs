@@ -1,5 +1,6 @@
 //! What the REPL shows while a turn runs: a spinner while waiting (terminal only), each tool call as it starts
-//! and finishes, the answer streamed as it arrives. With stdin not a terminal, nothing but the answers.
+//! and finishes, the answer streamed as it arrives, and (once) which server needs a login. With stdin not a
+//! terminal, nothing but the answers and those notes.
 
 use crate::agent::{Observer, ToolRecord};
 use std::io::Write;
@@ -92,6 +93,18 @@ impl Observer for View {
     fn note(&self, message: &str) {
         if self.decorate && self.verbose.load(Ordering::Relaxed) {
             self.line(&format!("  note: {message}"));
+        }
+    }
+}
+
+/// Says once (until it is up again) that a server needs a login, and how to give it one.
+pub fn tell_logins(registry: &crate::registry::Registry, told: &mut std::collections::HashSet<String>) {
+    for s in registry.servers() {
+        let name = &s.cfg.name;
+        if s.phase() != crate::registry::Phase::NeedsLogin {
+            told.remove(name);
+        } else if told.insert(name.clone()) {
+            eprintln!("({name} needs a login: /login {name})");
         }
     }
 }
