@@ -61,10 +61,11 @@ pub async fn login(
         .await?
         .ok_or_else(|| format!("{url} answered without asking for authorization: nothing to log in to"))?;
     let mut manager = AuthorizationManager::new(url).await.map_err(|e| format!("bad server URL: {e}"))?;
-    let resolved = manager
-        .resolve_metadata_from_challenge(Some(&challenge))
-        .await
-        .map_err(|e| format!("cannot discover its authorization server: {e}"))?;
+    let discovered = async {
+        let r = manager.resolve_metadata_from_challenge(Some(&challenge)).await;
+        r.map_err(|e| format!("cannot discover its authorization server: {e}"))
+    };
+    let resolved = step("discovering its authorization server", discovered).await?;
     if !resolved.source.is_discovered() {
         return Err("it publishes no OAuth metadata (RFC 9728 or RFC 8414), so hub cannot log in".into());
     }
@@ -108,7 +109,8 @@ pub async fn login(
     }
     let scopes: Vec<String> = if args.scopes.is_empty() { client.scopes.clone() } else { args.scopes.clone() };
     request = if scopes.is_empty() { request.with_initial_scope_selection() } else { request.with_scopes(scopes) };
-    let session = AuthorizationSession::new(manager, request).await.map_err(|(_, e)| format!("{e}"))?;
+    let registered = async { AuthorizationSession::new(manager, request).await.map_err(|(_, e)| e.to_string()) };
+    let session = step("registering with its authorization server", registered).await?;
     let auth_url = session.get_authorization_url().to_string();
     let state = reqwest::Url::parse(&auth_url)
         .ok()
@@ -121,11 +123,11 @@ pub async fn login(
     }
     eprintln!("Waiting up to {} s for the authorization on {redirect_uri} …", args.timeout.as_secs());
     let back = callback.wait(&state, args.timeout).await?;
-    let token = session
-        .handle_callback_with_issuer(&back.code, &back.state, back.iss.as_deref())
-        .await
-        .map_err(|e| format!("the authorization server did not give a token: {e}"))?;
-    drop(token);
+    let exchanged = async {
+        let r = session.handle_callback_with_issuer(&back.code, &back.state, back.iss.as_deref()).await;
+        r.map(drop).map_err(|e| format!("the authorization server did not give a token: {e}"))
+    };
+    step("exchanging the code for a token", exchanged).await?;
 
     let (client_id, _) = session.get_credentials().await.map_err(|e| e.to_string())?;
     let kept = Client {
@@ -146,6 +148,14 @@ pub async fn login(
     let granted = record.credentials.as_ref().map(|c| c.granted_scopes.as_slice()).unwrap_or_default();
     let scopes = granted.iter().filter(|s| !s.is_empty()).cloned().collect();
     Ok(LoggedIn { client_id, how: how.to_string(), scopes, expires_at: record.expires_at() })
+}
+
+/// How long one exchange with the authorization server may take (the user's wait is `--timeout`).
+const STEP: Duration = Duration::from_secs(30);
+
+/// `f`, bounded by `STEP`: an authorization server that does not answer ends the login with `what` it was doing.
+async fn step<T>(what: &str, f: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    tokio::time::timeout(STEP, f).await.map_err(|_| format!("{what}: no answer within {} s", STEP.as_secs()))?
 }
 
 fn revocation_endpoint(metadata: &AuthorizationMetadata) -> Option<String> {

@@ -15,6 +15,7 @@ mod jwt;
 mod model;
 mod oauth;
 mod oauth_bad;
+mod oauth_client;
 mod pins;
 mod planner;
 mod policy;

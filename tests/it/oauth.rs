@@ -231,8 +231,11 @@ fn the_callback_refuses_a_foreign_state_and_reports_a_denial_or_a_timeout() {
     let (code, out, err) = login.finish();
     assert_eq!(code, 0, "{out}\n{err}");
 
-    // The user (or the server) says no: one line naming the server and the reason.
+    // The user (or the server) says no: one line naming the server and the reason. (This login reuses the client
+    // hub registered the first time: one registration per authorization server.)
+    let registered = record(&env)["client"]["client_id"].as_str().unwrap().to_string();
     let login = Login::start(&env, &[]);
+    assert_eq!(login.param("client_id"), registered);
     let redirect = login.param("redirect_uri");
     let denied = format!("{redirect}?error=access_denied&error_description=nope&state={}", login.param("state"));
     assert_eq!(browse(&denied).0, 200);
