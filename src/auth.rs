@@ -23,20 +23,42 @@ pub fn needs_login(server: &str) -> String {
     format!("needs login: run `hub auth login {server}`")
 }
 
+/// `needs_login`, with the scope the server's challenge names when it names one.
+pub fn login_hint(server: &str, challenge: Option<&str>) -> String {
+    let base = reqwest::Url::parse("http://localhost/").expect("a valid URL");
+    let scope = challenge.and_then(|c| rmcp::transport::auth::WWWAuthenticateParams::parse(c, &base).scope);
+    match scope.filter(|s| !s.trim().is_empty()) {
+        Some(s) if s.contains(' ') => format!("needs login: run `hub auth login {server} --scope \"{s}\"`"),
+        Some(s) => format!("needs login: run `hub auth login {server} --scope {s}`"),
+        None => needs_login(server),
+    }
+}
+
 /// What to tell the user when a request failed on authorization (`None`: it did not): a login to run, a scope to
 /// ask for (step-up, a 403 `insufficient_scope`), or why the token could not be had.
 pub fn refused(e: &rmcp::service::ServiceError, server: &str) -> Option<String> {
     use rmcp::transport::streamable_http_client::StreamableHttpError;
     let rmcp::service::ServiceError::TransportSend(t) = e else { return None };
     match t.error.downcast_ref::<StreamableHttpError<reqwest::Error>>()? {
-        StreamableHttpError::AuthRequired(_) => Some(needs_login(server)),
+        StreamableHttpError::AuthRequired(a) => Some(login_hint(server, Some(&a.www_authenticate_header))),
         StreamableHttpError::InsufficientScope(s) => {
             let scope = s.required_scope.as_deref().unwrap_or("SCOPE");
+            let scope = if scope.contains(' ') { format!("\"{scope}\"") } else { scope.to_string() };
             Some(format!("the token lacks the scope this needs: run `hub auth login {server} --scope {scope}`"))
         }
         StreamableHttpError::Auth(a) => {
             Some(format!("authorization failed ({a}); if it persists, run `hub auth login {server}`"))
         }
+        _ => None,
+    }
+}
+
+/// The challenge of a 403 `insufficient_scope` that failed request `e`, if that is why it failed.
+pub fn scope_challenge(e: &rmcp::service::ServiceError) -> Option<String> {
+    use rmcp::transport::streamable_http_client::StreamableHttpError;
+    let rmcp::service::ServiceError::TransportSend(t) = e else { return None };
+    match t.error.downcast_ref::<StreamableHttpError<reqwest::Error>>()? {
+        StreamableHttpError::InsufficientScope(s) => Some(s.www_authenticate_header.clone()),
         _ => None,
     }
 }

@@ -14,7 +14,9 @@
 use super::callback::Callback;
 use super::store::{self, Client, FileStore, Record};
 use crate::config::oauth::OAuthClient;
-use rmcp::transport::auth::{AuthorizationManager, AuthorizationMetadata, AuthorizationRequest, AuthorizationSession};
+use rmcp::transport::auth::{
+    AuthorizationManager, AuthorizationMetadata, AuthorizationRequest, AuthorizationSession, WWWAuthenticateParams,
+};
 use std::time::Duration;
 
 pub struct LoginArgs {
@@ -57,17 +59,26 @@ pub async fn login(
     client: &OAuthClient,
     args: &LoginArgs,
 ) -> Result<LoggedIn, String> {
-    let challenge = super::challenge(url, headers)
-        .await?
-        .ok_or_else(|| format!("{url} answered without asking for authorization: nothing to log in to"))?;
+    // The challenge of an unauthenticated initialize, when it gets one (a server may ask only for some calls;
+    // then discovery starts from the well-known locations).
+    let challenge = super::challenge(url, headers).await?;
     let mut manager = AuthorizationManager::new(url).await.map_err(|e| format!("bad server URL: {e}"))?;
     let discovered = async {
-        let r = manager.resolve_metadata_from_challenge(Some(&challenge)).await;
+        let r = manager.resolve_metadata_from_challenge(challenge.as_deref()).await;
         r.map_err(|e| format!("cannot discover its authorization server: {e}"))
     };
     let resolved = step("discovering its authorization server", discovered).await?;
     if !resolved.source.is_discovered() {
-        return Err("it publishes no OAuth metadata (RFC 9728 or RFC 8414), so hub cannot log in".into());
+        let base = reqwest::Url::parse(url).map_err(|e| format!("bad server URL: {e}"))?;
+        let pointed = challenge.as_deref().map(|c| WWWAuthenticateParams::parse(c, &base).resource_metadata_url);
+        match pointed {
+            None => return Err(format!("{url} neither asks for authorization nor publishes OAuth metadata")),
+            Some(Some(prm)) => {
+                return Err(format!("its protected-resource metadata at {prm} is malformed or unusable"));
+            }
+            // A 2025-03-26 server: no metadata, the default endpoints on its origin.
+            Some(None) => eprintln!("note: it publishes no OAuth metadata; using the default endpoints on its origin"),
+        }
     }
     let metadata = resolved.metadata;
     super::check_endpoints(&metadata)?;

@@ -79,7 +79,7 @@ impl Registry {
         let peer_for_cancel = handle.peer.clone();
         let id = handle.id.clone();
         let broke = |reason: Option<String>| match fault.needs_login() {
-            true => down(&crate::auth::needs_login(&server_name)),
+            true => down(&crate::auth::login_hint(&server_name, fault.challenge().as_deref())),
             false => down(&format!("it broke the protocol during the call: {}", reason.unwrap_or_default())),
         };
         let response = tokio::select! {

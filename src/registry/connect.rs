@@ -141,7 +141,7 @@ pub async fn connect(
     };
     let timeout = cfg.startup_timeout;
     let (service, mut child) = match tokio::time::timeout(timeout, attempt).await {
-        Ok(Err(_)) if fault.needs_login() => return Err(Failed::NeedsLogin),
+        Ok(Err(_)) if fault.needs_login() => return Err(Failed::NeedsLogin(fault.challenge())),
         Ok(r) => r?,
         Err(_) => return Err(format!("no answer to initialize within {:.1}s", timeout.as_secs_f64()).into()),
     };
@@ -154,7 +154,7 @@ pub async fn connect(
             service.cancellation_token().cancel();
             Err(match child.as_mut() {
                 Some(c) if fault.reason().is_none() => with_exit(msg, c).await.into(),
-                _ if fault.needs_login() => Failed::NeedsLogin,
+                _ if fault.needs_login() => Failed::NeedsLogin(fault.challenge()),
                 _ => msg.into(),
             })
         }
@@ -166,7 +166,8 @@ pub async fn connect(
 pub enum Failed {
     Error(String),
     /// The server wants an OAuth login hub does not have (or has lost): nothing to retry until someone logs in.
-    NeedsLogin,
+    /// With the server's challenge.
+    NeedsLogin(Option<String>),
 }
 
 impl From<String> for Failed {

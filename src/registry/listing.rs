@@ -160,6 +160,9 @@ fn capped<K: Kind>(max: usize) -> Problem {
 fn failure<K: Kind>(e: &ServiceError, fault: &Fault) -> String {
     if let Some(reason) = super::wire::fault_of(e) {
         fault.trip(reason);
+    } else if let Some(challenge) = crate::auth::scope_challenge(e) {
+        // Without the scope the server cannot even be listed: it needs a login with that scope.
+        fault.refuse_authorization(challenge);
     }
     fault.reason().unwrap_or_else(|| format!("{} failed: {e}", K::METHOD))
 }

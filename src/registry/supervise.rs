@@ -60,14 +60,14 @@ pub(super) async fn supervise(
         };
         let (reason, uptime) = match attempt {
             Err(connect::Failed::Error(e)) => (failure(&server, e), Duration::ZERO),
-            Err(connect::Failed::NeedsLogin) => {
-                next = await_login(&inner, &server, &mut orders, ready.take()).await;
+            Err(connect::Failed::NeedsLogin(challenge)) => {
+                next = await_login(&inner, &server, &mut orders, ready.take(), challenge).await;
                 (backoff_attempt, crashes) = (0, 0);
                 continue;
             }
             Ok(conn) => match run(&inner, &server, conn, &lists_changed, &mut orders, ready.take()).await {
-                Ended::NeedsLogin => {
-                    next = await_login(&inner, &server, &mut orders, None).await;
+                Ended::NeedsLogin(challenge) => {
+                    next = await_login(&inner, &server, &mut orders, None, challenge).await;
                     (backoff_attempt, crashes) = (0, 0);
                     continue;
                 }
@@ -173,9 +173,10 @@ async fn await_login(
     server: &Server,
     orders: &mut mpsc::UnboundedReceiver<Order>,
     ready: Option<oneshot::Sender<()>>,
+    challenge: Option<String>,
 ) -> Next {
     let name = &server.cfg.name;
-    let why = crate::auth::needs_login(name);
+    let why = crate::auth::login_hint(name, challenge.as_deref());
     if inner.long_running {
         tracing::warn!(server = %name, "{why}");
     } else {
@@ -210,8 +211,8 @@ async fn await_login(
 
 /// How a connection ended.
 enum Ended {
-    /// The server refused hub's authorization mid-session.
-    NeedsLogin,
+    /// The server refused hub's authorization mid-session (with its challenge).
+    NeedsLogin(Option<String>),
     /// It went down: why, and how long it had been up.
     Down(String, Duration),
     Order(Order),
@@ -254,7 +255,7 @@ async fn run(
         tokio::select! {
             _ = &mut closed => break None,
             _ = fault.tripped() => break Some(match fault.needs_login() {
-                true => Ended::NeedsLogin,
+                true => Ended::NeedsLogin(fault.challenge()),
                 false => Ended::Down(fault.reason().unwrap_or_default(), started.elapsed()),
             }),
             _ = lists_changed.notified() => {

@@ -59,8 +59,8 @@ impl<C> Watched<C> {
     fn failed(&self, e: &StreamableHttpError<reqwest::Error>) {
         if let Some(reason) = fault_of_http(e) {
             self.fault.trip(reason);
-        } else if matches!(e, StreamableHttpError::AuthRequired(_)) {
-            self.fault.refuse_authorization();
+        } else if let StreamableHttpError::AuthRequired(refusal) = e {
+            self.fault.refuse_authorization(refusal.www_authenticate_header.clone());
         }
     }
 

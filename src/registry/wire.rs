@@ -35,8 +35,9 @@ pub struct Fault {
     reason: Arc<Mutex<Option<String>>>,
     tripped: CancellationToken,
     pub progress: barrier::Barrier,
-    /// The server refused hub's authorization (HTTP 401 after any refresh): it needs a login, not a restart.
-    login: Arc<std::sync::atomic::AtomicBool>,
+    /// The server refused hub's authorization (HTTP 401 after any refresh) with this challenge: it needs a
+    /// login, not a restart.
+    login: Arc<Mutex<Option<String>>>,
 }
 
 impl Fault {
@@ -50,12 +51,16 @@ impl Fault {
         self.tripped.cancel();
     }
     /// The server refused the authorization: the connection is over until someone logs in (`crate::auth`).
-    pub fn refuse_authorization(&self) {
-        self.login.store(true, std::sync::atomic::Ordering::Relaxed);
+    pub fn refuse_authorization(&self, challenge: String) {
+        *self.login.lock().unwrap_or_else(|p| p.into_inner()) = Some(challenge);
         self.trip("the server refused hub's authorization (HTTP 401)".into());
     }
     pub fn needs_login(&self) -> bool {
-        self.login.load(std::sync::atomic::Ordering::Relaxed)
+        self.challenge().is_some()
+    }
+    /// The `WWW-Authenticate` challenge of the refusal (it may name the scope to ask for).
+    pub fn challenge(&self) -> Option<String> {
+        self.login.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
     pub fn reason(&self) -> Option<String> {
         self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -63,7 +63,7 @@ fn login_error(env: &Env) -> String {
 fn malformed_metadata_and_plain_http_endpoints_elsewhere_are_refused() {
     let env = env_for(&start("{ this is not json", None), "");
     let line = login_error(&env);
-    assert!(line.contains("discover") || line.contains("metadata"), "{line}");
+    assert!(line.contains("metadata at http://") && line.contains("/prm is malformed"), "{line}");
 
     let prm = r#"{"resource": "BASE/mcp", "authorization_servers": ["BASE"]}"#;
     let env = env_for(&start(prm, Some("http://auth.example.com")), "");
