@@ -279,7 +279,9 @@ fn run(cli: Cli) -> exit::Result<u8> {
     };
     // Serve and chat outlive a bad hour of one server: they never give up restarting it.
     let long = |o: config::Overrides| config::Overrides { long_running: true, ..o };
-    let load = |o: config::Overrides| config::load(g.config.as_deref(), &o);
+    let load = |o: config::Overrides| {
+        config::load(g.config.as_deref(), &o).inspect(|c| crate::auth::vault::configure(c.token_store))
+    };
     match cli.command {
         Command::Ask { question, json, yes, stream, max_turns } => {
             init_logging(&g, "warn,rmcp=error");

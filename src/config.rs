@@ -9,12 +9,14 @@ pub mod import;
 mod limits;
 pub mod oauth;
 mod raw;
+mod resolve;
 
 pub use expand::expand;
 pub use limits::Limits;
 
 use crate::exit::Failure;
-use raw::{RawConfig, RawRestart, RawServer};
+use raw::{RawConfig, RawServer};
+use resolve::{model, one_of, restart, secs, secs_or};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,6 +43,8 @@ pub struct Config {
     pub auth: Option<gateway::Auth>,
     /// `[security] pin`: what a changed tool definition does (see `registry::pins`).
     pub pin: PinMode,
+    /// `[security] token_store`: where OAuth secrets go (see `auth::vault`).
+    pub token_store: crate::auth::vault::Mode,
 }
 
 /// `[security] pin = "enforce" | "warn" | "off"`.
@@ -316,94 +320,28 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         roots.push(path);
     }
     let (identities, auth) = gateway::resolve(raw.gateway, env, &err)?;
-    let pin = match raw.security.and_then(|s| s.pin) {
-        None => PinMode::Enforce,
-        Some(p) => match p.get_ref().as_str() {
-            "enforce" => PinMode::Enforce,
-            "warn" => PinMode::Warn,
-            "off" => PinMode::Off,
-            other => {
-                let msg = format!("must be \"enforce\", \"warn\" or \"off\", got \"{other}\"");
-                return Err(err(p.span().start, "security.pin", &msg));
-            }
-        },
-    };
+    let security = raw.security.unwrap_or_default();
+    let pins = [("enforce", PinMode::Enforce), ("warn", PinMode::Warn), ("off", PinMode::Off)];
+    let pin = one_of(security.pin.as_ref(), "security.pin", &pins, &err)?;
+    use crate::auth::vault::Mode;
+    let stores = [("auto", Mode::Auto), ("keyring", Mode::Keyring), ("file", Mode::File)];
+    let token_store = one_of(security.token_store.as_ref(), "security.token_store", &stores, &err)?;
     let (long_running, serving) = (false, false);
-    Ok(Config { origin: origin.to_string(), model, servers, long_running, serving, roots, identities, auth, pin })
+    Ok(Config {
+        origin: origin.to_string(),
+        model,
+        servers,
+        long_running,
+        serving,
+        roots,
+        identities,
+        auth,
+        pin,
+        token_store,
+    })
 }
 
 type ErrAt<'a> = dyn Fn(usize, &str, &str) -> Failure + 'a;
-
-fn secs(v: Option<&toml::Spanned<f64>>, default: f64, key: &str, err: &ErrAt<'_>) -> Result<Duration, Failure> {
-    secs_or(v, Duration::from_secs_f64(default), key, err)
-}
-
-fn secs_or(v: Option<&toml::Spanned<f64>>, default: Duration, key: &str, err: &ErrAt<'_>) -> Result<Duration, Failure> {
-    match v {
-        None => Ok(default),
-        Some(s) if *s.get_ref() > 0.0 && *s.get_ref() <= 86_400.0 => Ok(Duration::from_secs_f64(*s.get_ref())),
-        Some(s) => Err(err(s.span().start, key, &format!("must be between 0 and 86400 seconds, got {}", s.get_ref()))),
-    }
-}
-
-fn restart(r: &RawRestart, d: &RawRestart) -> RestartPolicy {
-    RestartPolicy {
-        max_restarts: r.max_restarts.or(d.max_restarts).unwrap_or(5),
-        backoff: Duration::from_millis(r.backoff_ms.or(d.backoff_ms).unwrap_or(100)),
-        max_backoff: Duration::from_millis(r.max_backoff_ms.or(d.max_backoff_ms).unwrap_or(300_000)),
-        stable: Duration::from_secs(r.stable_s.or(d.stable_s).unwrap_or(10)),
-        give_up: r.give_up.or(d.give_up),
-    }
-}
-
-fn model(
-    m: raw::RawModel,
-    env: &dyn Fn(&str) -> Option<String>,
-    exp: &dyn Fn(&raw::Str, &str) -> Result<String, Failure>,
-    err: &ErrAt<'_>,
-) -> Result<ModelConfig, Failure> {
-    let set = |name: &str| env(name).filter(|v| !v.is_empty());
-    let base_url = match &m.base_url {
-        Some(b) => exp(b, "model.base_url")?,
-        None => set("OPENAI_BASE_URL").unwrap_or_else(|| OPENAI_DEFAULT_BASE.to_string()),
-    };
-    let api_key = match &m.api_key {
-        Some(k) => Some(exp(k, "model.api_key")?).filter(|k| !k.is_empty()),
-        None => set("OPENAI_API_KEY"),
-    };
-    let configured =
-        api_key.is_some() || set("OPENAI_BASE_URL").is_some() || base_url.trim_end_matches('/') != OPENAI_DEFAULT_BASE;
-    let int = |v: &Option<toml::Spanned<i64>>, key: &str, lo: i64, hi: i64, default: i64| match v {
-        None => Ok(default),
-        Some(s) if (lo..=hi).contains(s.get_ref()) => Ok(*s.get_ref()),
-        Some(s) => Err(err(s.span().start, key, &format!("must be between {lo} and {hi}, got {}", s.get_ref()))),
-    };
-    let name = match (set("HUB_MODEL"), &m.name) {
-        (Some(n), _) => n,
-        (None, Some(n)) => exp(n, "model.name")?,
-        (None, None) => "gpt-4o".to_string(),
-    };
-    Ok(ModelConfig {
-        name,
-        base_url,
-        api_key,
-        configured,
-        offline: !configured,
-        max_turns: int(&m.max_turns, "model.max_turns", 1, 1000, 15)? as u32,
-        system_prompt: m.system_prompt.as_ref().map(|s| exp(s, "model.system_prompt")).transpose()?,
-        timeout: secs(m.timeout_s.as_ref(), 120.0, "model.timeout_s", err)?,
-        max_retries: int(&m.max_retries, "model.max_retries", 0, 20, 4)? as u32,
-        result_budget: int(&m.result_budget, "model.result_budget", 256, 10_000_000, 16_000)? as usize,
-        context_budget: int(&m.context_budget, "model.context_budget", 1_000, 100_000_000, 200_000)? as usize,
-        strict: m.strict.unwrap_or(false),
-        requests_per_minute: m
-            .requests_per_minute
-            .as_ref()
-            .map(|_| int(&m.requests_per_minute, "model.requests_per_minute", 1, 100_000, 0))
-            .transpose()?
-            .map(|v| v as u32),
-    })
-}
 
 #[cfg(test)]
 mod tests;

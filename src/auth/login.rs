@@ -59,6 +59,7 @@ pub async fn login(
     client: &OAuthClient,
     args: &LoginArgs,
 ) -> Result<LoggedIn, String> {
+    super::vault::in_use()?;
     // The challenge of an unauthenticated initialize, when it gets one (a server may ask only for some calls;
     // then discovery starts from the well-known locations).
     let challenge = super::challenge(url, headers).await?;
@@ -83,7 +84,7 @@ pub async fn login(
     let metadata = resolved.metadata;
     super::check_endpoints(&metadata)?;
     manager.set_metadata(metadata.clone());
-    manager.set_credential_store(FileStore { server: name.to_string(), url: url.to_string() });
+    manager.set_credential_store(FileStore::new(name, url));
     let issuer = metadata.issuer.clone().unwrap_or_else(|| metadata.authorization_endpoint.clone());
 
     // The client identity, in the spec's order, and the redirect it was registered with.

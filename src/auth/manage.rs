@@ -54,7 +54,7 @@ pub fn status(config: &Config, json_out: bool) -> crate::exit::Result<u8> {
         }));
     }
     if json_out {
-        let doc = json!({"store": store::dir(), "servers": rows});
+        let doc = json!({"store": {"dir": store::dir(), "secrets": super::vault::describe()}, "servers": rows});
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(crate::exit::OK);
     }

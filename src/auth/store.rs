@@ -1,5 +1,7 @@
 //! Where OAuth credentials live: one file per server in the state directory (`$XDG_STATE_HOME/hub/auth/NAME.json`,
-//! the directory 0700, the file 0600, written whole and renamed into place), never servers.toml. A record is bound
+//! the directory 0700, the file 0600, written whole and renamed into place), never servers.toml; with the OS
+//! keyring in use (`vault`), the secrets — tokens and a client secret — are there and the file keeps the rest
+//! (and its modification time says when anything changed). A record is bound
 //! to the server's URL: tokens stored for another URL are never sent (a server whose URL changed needs a new
 //! login). Clients hub registered dynamically are remembered per authorization server (`clients.json`), so a new
 //! login reuses the registration. A refresh holds an advisory lock (`NAME.lock`) so two hub processes sharing
@@ -47,6 +49,16 @@ pub struct Record {
     pub revocation_endpoint: Option<String>,
     #[serde(default)]
     pub credentials: Option<StoredCredentials>,
+    /// The keyring account holding this record's secrets, when they are there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring: Option<String>,
+}
+
+/// What goes to the keyring.
+#[derive(Serialize, Deserialize, Default)]
+struct Secrets {
+    token_response: Option<rmcp::transport::auth::OAuthTokenResponse>,
+    client_secret: Option<String>,
 }
 
 impl Record {
@@ -66,13 +78,38 @@ fn path(server: &str) -> PathBuf {
     dir().join(format!("{server}.json"))
 }
 
-/// The record of `server`, if there is a readable one.
+/// The record of `server`, if there is a readable one (its secrets fetched from the keyring when they are there).
 pub fn load(server: &str) -> Result<Option<Record>, String> {
-    read_json(&path(server))
+    let Some(mut record) = read_json::<Record>(&path(server))? else { return Ok(None) };
+    if let Some(account) = record.keyring.clone() {
+        let secrets: Secrets = match super::vault::get(&account)? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| format!("the keyring's entry is damaged: {e}"))?,
+            None => Secrets::default(),
+        };
+        if let Some(c) = record.credentials.as_mut() {
+            c.token_response = secrets.token_response;
+        }
+        if let Some(c) = record.client.as_mut() {
+            c.client_secret = secrets.client_secret;
+        }
+    }
+    Ok(Some(record))
 }
 
+/// Stores `record`: the secrets in the keyring when it is in use (then the rest in the file), else all in the file.
 pub fn save(server: &str, record: &Record) -> Result<(), String> {
-    write_json(&path(server), record)
+    let mut kept = record.clone();
+    kept.keyring = None;
+    if super::vault::in_use()? {
+        let secrets = Secrets {
+            token_response: kept.credentials.as_mut().and_then(|c| c.token_response.take()),
+            client_secret: kept.client.as_mut().and_then(|c| c.client_secret.take()),
+        };
+        let text = serde_json::to_string(&secrets).map_err(|e| e.to_string())?;
+        super::vault::set(server, &text)?;
+        kept.keyring = Some(server.to_string());
+    }
+    write_json(&path(server), &kept)
 }
 
 /// When `server`'s record last changed (`None`: there is none) — how a waiting supervisor sees a new login.
@@ -82,6 +119,9 @@ pub fn stamp(server: &str) -> Option<std::time::SystemTime> {
 
 /// Forgets everything about `server` (its registration stays remembered per authorization server).
 pub fn remove(server: &str) -> Result<bool, String> {
+    if let Ok(Some(Record { keyring: Some(account), .. })) = read_json::<Record>(&path(server)) {
+        super::vault::delete(&account)?;
+    }
     match std::fs::remove_file(path(server)) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -132,10 +172,32 @@ fn write_json<T: Serialize>(file: &Path, value: &T) -> Result<(), String> {
     written.and_then(|()| std::fs::rename(&tmp, file)).map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
 
-/// rmcp's view of one server's record: its credentials, only while the record is for `url`.
+/// rmcp's view of one server's record: its credentials, only while the record is for `url`. rmcp reads them for
+/// every request: they are read again only when the file changed (a login or a refresh, by any process).
 pub struct FileStore {
-    pub server: String,
-    pub url: String,
+    server: String,
+    url: String,
+    cache: std::sync::Mutex<Option<(std::time::SystemTime, Option<StoredCredentials>)>>,
+}
+
+impl FileStore {
+    pub fn new(server: &str, url: &str) -> FileStore {
+        FileStore { server: server.to_string(), url: url.to_string(), cache: Default::default() }
+    }
+
+    fn cached(&self, at: Option<std::time::SystemTime>) -> Option<Option<StoredCredentials>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.as_ref().filter(|(t, _)| Some(*t) == at).map(|(_, c)| c.clone())
+    }
+
+    fn remember(&self, at: Option<std::time::SystemTime>, credentials: Option<StoredCredentials>) {
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = at.map(|t| (t, credentials));
+    }
+}
+
+/// Runs the blocking store work `f` off the async threads (the keyring is another process).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| store_error(e.to_string()))?.map_err(store_error)
 }
 
 fn store_error(e: String) -> AuthError {
@@ -145,23 +207,40 @@ fn store_error(e: String) -> AuthError {
 #[async_trait::async_trait]
 impl CredentialStore for FileStore {
     async fn load(&self) -> Result<Option<StoredCredentials>, AuthError> {
-        let record = load(&self.server).map_err(store_error)?;
-        Ok(record.filter(|r| r.url == self.url).and_then(|r| r.credentials))
+        let at = stamp(&self.server);
+        if let Some(hit) = self.cached(at) {
+            return Ok(hit);
+        }
+        let (server, url) = (self.server.clone(), self.url.clone());
+        let credentials =
+            blocking(move || Ok(load(&server)?.filter(|r| r.url == url).and_then(|r| r.credentials))).await?;
+        self.remember(at, credentials.clone());
+        Ok(credentials)
     }
 
     async fn save(&self, credentials: StoredCredentials) -> Result<(), AuthError> {
-        let mut record = load(&self.server)
-            .map_err(store_error)?
-            .filter(|r| r.url == self.url)
-            .unwrap_or_else(|| Record { url: self.url.clone(), ..Record::default() });
-        record.credentials = Some(credentials);
-        save(&self.server, &record).map_err(store_error)
+        let (server, url, kept) = (self.server.clone(), self.url.clone(), credentials.clone());
+        blocking(move || {
+            let record = load(&server)?.filter(|r| r.url == url);
+            let mut record = record.unwrap_or_else(|| Record { url, ..Record::default() });
+            record.credentials = Some(kept);
+            save(&server, &record)
+        })
+        .await?;
+        self.remember(stamp(&self.server), Some(credentials));
+        Ok(())
     }
 
     async fn clear(&self) -> Result<(), AuthError> {
-        let Some(mut record) = load(&self.server).map_err(store_error)? else { return Ok(()) };
-        record.credentials = None;
-        save(&self.server, &record).map_err(store_error)
+        let server = self.server.clone();
+        blocking(move || {
+            let Some(mut record) = load(&server)? else { return Ok(()) };
+            record.credentials = None;
+            save(&server, &record)
+        })
+        .await?;
+        self.remember(None, None);
+        Ok(())
     }
 
     async fn acquire_refresh_guard(&self) -> Result<Option<CredentialRefreshGuard>, AuthError> {

@@ -26,6 +26,8 @@ pub struct RawConfig {
 pub struct RawSecurity {
     /// "enforce" (default), "warn" or "off": what a changed tool definition does.
     pub pin: Option<Spanned<String>>,
+    /// "auto" (default), "keyring" or "file": where OAuth secrets go.
+    pub token_store: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -16,6 +16,7 @@ mod model;
 mod oauth;
 mod oauth_bad;
 mod oauth_client;
+mod oauth_keyring;
 mod pins;
 mod planner;
 mod policy;
