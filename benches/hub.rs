@@ -3,7 +3,7 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`, `offers`, `policy`.
+//! `hostile`, `offers`, `policy`, `oauth`.
 
 #[path = "hub/hostile.rs"]
 mod hostile;
@@ -11,6 +11,8 @@ mod hostile;
 mod load;
 #[path = "../tests/it/model.rs"]
 mod model;
+#[path = "hub/oauth.rs"]
+mod oauth;
 #[path = "hub/offers.rs"]
 mod offers;
 #[path = "hub/policy.rs"]
@@ -272,7 +274,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 11] = [
+    let all: [(&str, fn()); 12] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -284,6 +286,7 @@ fn main() {
         ("hostile", hostile::hostile),
         ("offers", offers::offers),
         ("policy", policy::policy),
+        ("oauth", oauth::oauth),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

@@ -158,7 +158,10 @@ pub fn status_table(statuses: &[Status]) -> String {
         .map(|s| {
             vec![
                 s.name.clone(),
-                serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                serde_json::to_value(s.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|t| t.replace('_', " ")))
+                    .unwrap_or_default(),
                 opt(s.pid.map(|p| p.to_string())),
                 opt(s.uptime_s.map(|u| format!("{u:.1}s"))),
                 s.restarts.to_string(),

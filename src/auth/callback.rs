@@ -22,28 +22,33 @@ pub struct Returned {
 /// The listener, bound before the browser is sent anywhere.
 pub struct Callback {
     listener: TcpListener,
+    /// As the redirect URI names it: 127.0.0.1 (the default), localhost or [::1].
+    host: String,
     path: String,
 }
 
 impl Callback {
-    /// Binds `redirect_uri`'s port on 127.0.0.1 (a fixed one from the config or a remembered registration), or an
-    /// ephemeral port when there is none.
+    /// Binds `redirect_uri`'s port on its loopback host (a fixed one from the config or a remembered
+    /// registration), or an ephemeral port on 127.0.0.1 when there is none. `localhost` is bound as 127.0.0.1.
     pub async fn bind(redirect_uri: Option<&str>) -> Result<Callback, String> {
-        let (port, path) = match redirect_uri.map(Url::parse) {
-            Some(Ok(u)) => (u.port().unwrap_or(0), u.path().to_string()),
+        let (host, port, path) = match redirect_uri.map(Url::parse) {
+            Some(Ok(u)) => {
+                (u.host_str().unwrap_or("127.0.0.1").to_string(), u.port().unwrap_or(0), u.path().to_string())
+            }
             Some(Err(e)) => return Err(format!("bad redirect URI: {e}")),
-            None => (0, "/callback".to_string()),
+            None => ("127.0.0.1".to_string(), 0, "/callback".to_string()),
         };
-        let listener = TcpListener::bind(("127.0.0.1", port))
+        let ip = if host == "[::1]" { "::1" } else { "127.0.0.1" };
+        let listener = TcpListener::bind((ip, port))
             .await
-            .map_err(|e| format!("cannot listen on 127.0.0.1:{port} for the redirect: {e}"))?;
-        Ok(Callback { listener, path })
+            .map_err(|e| format!("cannot listen on {host}:{port} for the redirect: {e}"))?;
+        Ok(Callback { listener, host, path })
     }
 
-    /// The redirect URI this listener answers.
+    /// The redirect URI this listener answers (the host as configured, the port as bound).
     pub fn redirect_uri(&self) -> String {
         let port = self.listener.local_addr().map(|a| a.port()).unwrap_or_default();
-        format!("http://127.0.0.1:{port}{}", self.path)
+        format!("http://{}:{port}{}", self.host, self.path)
     }
 
     /// Waits for the redirect carrying `state`, up to `timeout`.
