@@ -80,7 +80,8 @@ pub fn oauth_target(cfg: &ServerConfig) -> Option<Target<'_>> {
 /// The authorized client state for connecting to server `name`, when a login for this URL is stored; `None`
 /// connects without a token (a 401 then means "needs login"). Uses the metadata kept at login: no discovery.
 pub async fn manager(name: &str, url: &str, client: &OAuthClient) -> Result<Option<AuthorizationManager>, String> {
-    vault::in_use()?;
+    vault::required()?;
+    let at = store::stamp(name);
     let Some(record) = store::load(name)? else { return Ok(None) };
     let (Some(metadata), Some(kept), true) = (record.metadata, record.client, record.url == url) else {
         return Ok(None);
@@ -90,7 +91,8 @@ pub async fn manager(name: &str, url: &str, client: &OAuthClient) -> Result<Opti
     }
     let mut manager = AuthorizationManager::new(url).await.map_err(|e| format!("bad server URL: {e}"))?;
     manager.set_metadata(metadata);
-    manager.set_credential_store(store::FileStore::new(name, url));
+    // Seeded with what was just read: the keyring is asked once per connection, not again for the first request.
+    manager.set_credential_store(store::FileStore::seeded(name, url, at, record.credentials));
     if !manager.initialize_from_store().await.map_err(|e| e.to_string())? {
         return Ok(None);
     }

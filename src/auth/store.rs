@@ -185,6 +185,18 @@ impl FileStore {
         FileStore { server: server.to_string(), url: url.to_string(), cache: Default::default() }
     }
 
+    /// A store whose cache already holds `credentials`, read when the file's time was `at`.
+    pub fn seeded(
+        server: &str,
+        url: &str,
+        at: Option<std::time::SystemTime>,
+        credentials: Option<StoredCredentials>,
+    ) -> FileStore {
+        let store = FileStore::new(server, url);
+        store.remember(at, credentials);
+        store
+    }
+
     fn cached(&self, at: Option<std::time::SystemTime>) -> Option<Option<StoredCredentials>> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache.as_ref().filter(|(t, _)| Some(*t) == at).map(|(_, c)| c.clone())

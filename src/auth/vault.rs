@@ -41,6 +41,15 @@ pub fn in_use() -> Result<bool, String> {
     }
 }
 
+/// `Err` when the keyring is required and missing; asks the keyring only then (reading needs no probe: a record
+/// says where its secrets are).
+pub fn required() -> Result<(), String> {
+    match MODE.get() {
+        Some(Mode::Keyring) => in_use().map(drop),
+        _ => Ok(()),
+    }
+}
+
 /// What `hub auth status` says of the store.
 pub fn describe() -> String {
     match in_use() {
