@@ -69,10 +69,7 @@ fn probe() -> Result<(), String> {
         return Err("no D-Bus session".into());
     }
     // A lookup of nothing: exit 1 (not found) means the service answered; a missing tool fails to spawn.
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", "hub", "account", "probe"])
-        .stdin(Stdio::null())
-        .output()
+    let out = secret_tool(&["lookup", "service", "hub", "account", "probe"])
         .map_err(|_| "secret-tool (libsecret-tools) is not installed".to_string())?;
     let err = String::from_utf8_lossy(&out.stderr);
     if out.status.success() || (out.status.code() == Some(1) && err.trim().is_empty()) {
@@ -82,13 +79,15 @@ fn probe() -> Result<(), String> {
     }
 }
 
+/// `secret-tool ARGS` with nothing on stdin: its output.
+fn secret_tool(args: &[&str]) -> Result<std::process::Output, String> {
+    let out = Command::new("secret-tool").args(args).stdin(Stdio::null()).output();
+    out.map_err(|e| format!("cannot run secret-tool: {e}"))
+}
+
 /// The secret kept for `account`, if any.
 pub fn get(account: &str) -> Result<Option<String>, String> {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", "hub", "account", account])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run secret-tool: {e}"))?;
+    let out = secret_tool(&["lookup", "service", "hub", "account", account])?;
     match out.status.code() {
         Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned())),
         Some(1) if out.stderr.is_empty() => Ok(None),
@@ -119,11 +118,7 @@ pub fn set(account: &str, secret: &str) -> Result<(), String> {
 
 /// Forgets `account`'s secret (nothing there is fine).
 pub fn delete(account: &str) -> Result<(), String> {
-    let out = Command::new("secret-tool")
-        .args(["clear", "service", "hub", "account", account])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run secret-tool: {e}"))?;
+    let out = secret_tool(&["clear", "service", "hub", "account", account])?;
     match out.status.code() {
         Some(0 | 1) if out.stderr.is_empty() => Ok(()),
         _ => Err(format!("the keyring refused to forget: {}", String::from_utf8_lossy(&out.stderr).trim())),
