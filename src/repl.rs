@@ -246,7 +246,12 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
                     }
                 },
                 Ok((cmd, arg)) => {
-                    command(cmd, arg, &registry, &mut agent, &mut history, &view).await;
+                    // A command (a /login waiting for the browser, a slow /resources) ends at Ctrl-C too.
+                    tokio::select! {
+                        () = commands::run(cmd, arg, &registry, &mut agent, &mut history, &view) => {}
+                        _ = shutdown.interrupt() => eprintln!("(interrupted)"),
+                        _ = stop.cancelled() => { ended = Err(crate::frame::interrupted()); break }
+                    }
                     None
                 }
             };
@@ -302,79 +307,6 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
     }
     view.clear();
     ended
-}
-
-async fn command(
-    cmd: Cmd,
-    arg: Option<String>,
-    registry: &Registry,
-    agent: &mut Agent,
-    history: &mut Vec<Message>,
-    view: &view::View,
-) {
-    match cmd {
-        Cmd::Help => print!("{}", commands::help()),
-        Cmd::Tools => {
-            let index = registry.index();
-            let filter = arg.unwrap_or_default().to_lowercase();
-            let rows: Vec<Vec<String>> = index
-                .entries()
-                .iter()
-                .filter(|e| e.name.to_lowercase().contains(&filter) || e.description().to_lowercase().contains(&filter))
-                .map(|e| vec![e.name.clone(), e.kind().to_string(), e.description().to_string()])
-                .collect();
-            print!("{}", crate::output::table(&["NAME", "KIND", "DESCRIPTION"], &rows, 70));
-        }
-        Cmd::Servers => print!("{}", crate::output::status_table(&registry.status(true).await)),
-        Cmd::Reset => {
-            history.truncate(1);
-            println!("(conversation cleared)");
-        }
-        Cmd::Model => match arg {
-            Some(m) => {
-                agent.llm.model = m.clone();
-                println!("(model: {m})");
-            }
-            None => println!("model: {}", agent.llm.model),
-        },
-        Cmd::History => {
-            for m in history.iter().skip(1) {
-                let v = serde_json::to_value(m).unwrap_or_default();
-                let role = v["role"].as_str().unwrap_or("?");
-                let text = v["content"].as_str().map(str::to_string).unwrap_or_else(|| {
-                    let calls: Vec<&str> = v["tool_calls"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|c| c["function"]["name"].as_str())
-                        .collect();
-                    format!("(calls {})", calls.join(", "))
-                });
-                println!("{role:>9}: {}", crate::output::cut(&text, 160));
-            }
-        }
-        Cmd::Save => {
-            let path = arg.unwrap_or_default();
-            let doc = serde_json::json!({"version": 1, "model": agent.llm.model, "messages": history});
-            match std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap_or_default()) {
-                Ok(()) => println!("(saved {} messages to {path})", history.len()),
-                Err(e) => eprintln!("cannot write {path}: {e}"),
-            }
-        }
-        Cmd::Verbose => {
-            let now = !view.verbose.load(Ordering::Relaxed);
-            view.verbose.store(now, Ordering::Relaxed);
-            println!("(verbose {})", if now { "on" } else { "off" });
-        }
-        Cmd::Resources => {
-            let _ = crate::catalog::resources(registry.clone(), false).await;
-        }
-        Cmd::Prompts => {
-            let _ = crate::catalog::prompts(registry.clone(), false).await;
-        }
-        Cmd::Login => offers::login(registry, &arg.unwrap_or_default()).await,
-        Cmd::Exit | Cmd::Prompt => {}
-    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,16 @@
 //! The REPL's slash commands: ONE table (name, arguments, help) that drives `/help`, tab completion and
-//! validation (an unknown command gets the closest name). The actions themselves live in `repl`.
+//! validation (an unknown command gets the closest name) — and what each command does (`run`).
 
+use super::view::View;
+use crate::agent::{Agent, Message};
+use crate::registry::Registry;
 use crate::registry::index::distance;
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
+use std::sync::atomic::Ordering;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmd {
@@ -79,8 +83,8 @@ pub const TABLE: [Spec; 13] = [
     Spec {
         cmd: Cmd::Login,
         name: "/login",
-        args: "SERVER",
-        help: "log in to an OAuth server that needs it (see /servers)",
+        args: "SERVER [SCOPE…]",
+        help: "log in to an OAuth server that needs it (see /servers), asking for SCOPEs if given",
         needs_arg: true,
     },
     Spec { cmd: Cmd::Exit, name: "/exit", args: "", help: "leave (Ctrl-D works too)", needs_arg: false },
@@ -92,7 +96,7 @@ pub fn help() -> String {
     for s in &TABLE {
         out.push_str(&format!("  {:<18} {}\n", format!("{} {}", s.name, s.args).trim_end(), s.help));
     }
-    out.push_str("End a line with \\ to continue it on the next line. Ctrl-C cancels a running turn.\n");
+    out.push_str("End a line with \\ to continue it on the next line. Ctrl-C cancels a running turn or command.\n");
     out
 }
 
@@ -147,6 +151,80 @@ impl Hinter for Completion {
 impl Highlighter for Completion {}
 impl Validator for Completion {}
 impl Helper for Completion {}
+
+/// Carries out one slash command other than /exit and /prompt.
+pub async fn run(
+    cmd: Cmd,
+    arg: Option<String>,
+    registry: &Registry,
+    agent: &mut Agent,
+    history: &mut Vec<Message>,
+    view: &View,
+) {
+    match cmd {
+        Cmd::Help => print!("{}", help()),
+        Cmd::Tools => {
+            let index = registry.index();
+            let filter = arg.unwrap_or_default().to_lowercase();
+            let rows: Vec<Vec<String>> = index
+                .entries()
+                .iter()
+                .filter(|e| e.name.to_lowercase().contains(&filter) || e.description().to_lowercase().contains(&filter))
+                .map(|e| vec![e.name.clone(), e.kind().to_string(), e.description().to_string()])
+                .collect();
+            print!("{}", crate::output::table(&["NAME", "KIND", "DESCRIPTION"], &rows, 70));
+        }
+        Cmd::Servers => print!("{}", crate::output::status_table(&registry.status(true).await)),
+        Cmd::Reset => {
+            history.truncate(1);
+            println!("(conversation cleared)");
+        }
+        Cmd::Model => match arg {
+            Some(m) => {
+                agent.llm.model = m.clone();
+                println!("(model: {m})");
+            }
+            None => println!("model: {}", agent.llm.model),
+        },
+        Cmd::History => {
+            for m in history.iter().skip(1) {
+                let v = serde_json::to_value(m).unwrap_or_default();
+                let role = v["role"].as_str().unwrap_or("?");
+                let text = v["content"].as_str().map(str::to_string).unwrap_or_else(|| {
+                    let calls: Vec<&str> = v["tool_calls"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c["function"]["name"].as_str())
+                        .collect();
+                    format!("(calls {})", calls.join(", "))
+                });
+                println!("{role:>9}: {}", crate::output::cut(&text, 160));
+            }
+        }
+        Cmd::Save => {
+            let path = arg.unwrap_or_default();
+            let doc = serde_json::json!({"version": 1, "model": agent.llm.model, "messages": history});
+            match std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap_or_default()) {
+                Ok(()) => println!("(saved {} messages to {path})", history.len()),
+                Err(e) => eprintln!("cannot write {path}: {e}"),
+            }
+        }
+        Cmd::Verbose => {
+            let now = !view.verbose.load(Ordering::Relaxed);
+            view.verbose.store(now, Ordering::Relaxed);
+            println!("(verbose {})", if now { "on" } else { "off" });
+        }
+        Cmd::Resources => {
+            let _ = crate::catalog::resources(registry.clone(), false).await;
+        }
+        Cmd::Prompts => {
+            let _ = crate::catalog::prompts(registry.clone(), false).await;
+        }
+        Cmd::Login => super::offers::login(registry, &arg.unwrap_or_default()).await,
+        Cmd::Exit | Cmd::Prompt => {}
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -81,13 +81,17 @@ fn parse_arguments(text: &str) -> Result<JsonObject, String> {
     Ok(out)
 }
 
-/// `/login SERVER`: the OAuth flow for a url server (its supervisor sees the new tokens and connects).
-pub async fn login(registry: &Registry, name: &str) {
+/// `/login SERVER [SCOPE…]`: the OAuth flow for a url server, asking for the scopes when given (step-up); its
+/// supervisor sees the new tokens and connects.
+pub async fn login(registry: &Registry, line: &str) {
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or_default();
     let target = registry.server(name).and_then(|s| crate::auth::oauth_target(&s.cfg));
     let Some((url, headers, client)) = target else {
         return eprintln!("hub: '{name}' is not a url server that may use OAuth");
     };
-    let args = crate::auth::login::LoginArgs::interactive();
+    let mut args = crate::auth::login::LoginArgs::interactive();
+    args.scopes = words.map(String::from).collect();
     match crate::auth::login::login(name, url, headers, client, &args).await {
         Ok(done) => println!("{} (it connects in a moment)", done.summary(name)),
         Err(e) => eprintln!("hub: cannot log in to {name}: {e}"),

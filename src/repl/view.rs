@@ -104,7 +104,10 @@ pub fn tell_logins(registry: &crate::registry::Registry, told: &mut std::collect
         if s.phase() != crate::registry::Phase::NeedsLogin {
             told.remove(name);
         } else if told.insert(name.clone()) {
-            eprintln!("({name} needs a login: /login {name})");
+            let hint = s.down_reason().unwrap_or_default();
+            let scope =
+                hint.split_once("--scope ").map(|(_, s)| format!(" {}", s.trim_end_matches('`').trim_matches('"')));
+            eprintln!("({name} needs a login: /login {name}{})", scope.unwrap_or_default());
         }
     }
 }

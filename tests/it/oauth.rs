@@ -277,48 +277,79 @@ fn a_gateway_reports_the_login_it_needs_and_picks_up_a_new_one() {
     assert!(eventually(LIMIT, || state(&status(), "oauthfx").is_some_and(|(s, _)| s == "up")));
 }
 
-#[test]
-fn chat_says_which_server_needs_a_login_and_logs_in_with_slash_login() {
-    let Some(fx) = Fixture::start() else { return };
-    let env = env_with(&fx.url, "");
-    let mut chat = env
-        .command(&["--offline", "chat"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = chat.stdin.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    for pipe in
-        [Box::new(chat.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(chat.stderr.take().unwrap())]
-    {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+/// A `hub --offline chat` whose stdout and stderr lines are read as they come.
+pub struct Chat {
+    child: Child,
+    pub stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Chat {
+    pub fn start(env: &Env) -> Chat {
+        let mut child = env
+            .command(&["--offline", "chat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>;
+        for pipe in [out, Box::new(child.stderr.take().unwrap())] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Chat { child, stdin, lines }
     }
-    let wait_for = |pred: &dyn Fn(&str) -> bool| -> String {
+
+    /// Types one line.
+    pub fn say(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{line}").unwrap();
+    }
+
+    /// The first line (from now) that satisfies `pred`; panics when chat goes quiet for `LIMIT`.
+    pub fn wait_for(&self, pred: impl Fn(&str) -> bool) -> String {
         loop {
-            let line = rx.recv_timeout(LIMIT).expect("chat went quiet");
+            let line = self.lines.recv_timeout(LIMIT).expect("chat went quiet");
             if pred(&line) {
                 return line;
             }
         }
-    };
-    use std::io::Write;
-    writeln!(stdin, "/login oauthfx").unwrap();
-    wait_for(&|l| l.contains("oauthfx needs a login: /login oauthfx"));
-    let url = wait_for(&|l| l.contains("/authorize?"));
+    }
+
+    /// Sends SIGINT, as Ctrl-C does.
+    pub fn interrupt(&self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+    }
+
+    /// Closes stdin and checks that chat ends.
+    pub fn end(mut self) {
+        drop(self.stdin);
+        assert!(eventually(LIMIT, || self.child.try_wait().ok().flatten().is_some()), "chat did not end at EOF");
+    }
+}
+
+#[test]
+fn chat_says_which_server_needs_a_login_and_logs_in_with_slash_login() {
+    let Some(fx) = Fixture::start() else { return };
+    let env = env_with(&fx.url, "");
+    let mut chat = Chat::start(&env);
+    chat.say("/login oauthfx");
+    chat.wait_for(|l| l.contains("oauthfx needs a login: /login oauthfx"));
+    let url = chat.wait_for(|l| l.contains("/authorize?"));
     assert!(browse(url.trim()).1.contains("hub is authorized"));
-    wait_for(&|l| l.starts_with("Logged in to oauthfx"));
+    chat.wait_for(|l| l.starts_with("Logged in to oauthfx"));
     // The supervisor sees the new login and connects; /servers shows it up.
     let mut up = false;
     for _ in 0..60 {
-        writeln!(stdin, "/servers").unwrap();
-        let row = wait_for(&|l| l.starts_with("oauthfx "));
+        chat.say("/servers");
+        let row = chat.wait_for(|l| l.starts_with("oauthfx "));
         if row.contains(" up ") {
             up = true;
             break;
@@ -326,6 +357,5 @@ fn chat_says_which_server_needs_a_login_and_logs_in_with_slash_login() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     assert!(up, "oauthfx did not come up after /login");
-    drop(stdin);
-    assert!(eventually(LIMIT, || chat.try_wait().ok().flatten().is_some()), "chat did not end at EOF");
+    chat.end();
 }

@@ -111,3 +111,21 @@ fn a_call_refused_for_its_scope_says_which_scope_to_log_in_with() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("run `hub auth login oauthfx --scope admin`"), "{}", r.stderr);
 }
+
+#[test]
+fn chat_logs_in_with_the_scopes_it_is_given() {
+    let (url, _) = start();
+    let env = env_for(&url, "oauth = { client_id = \"fixed\" }");
+    let mut chat = crate::oauth::Chat::start(&env);
+    chat.say("/login oauthfx admin audit");
+    let line = chat.wait_for(|l| l.contains("/authorize?"));
+    let url = reqwest::Url::parse(line.trim()).unwrap();
+    let scope = url.query_pairs().find(|(k, _)| k == "scope").map(|(_, v)| v.into_owned());
+    assert_eq!(scope.as_deref(), Some("admin audit"));
+    // Nobody comes back from the browser: Ctrl-C ends the wait, and chat goes on.
+    chat.interrupt();
+    chat.wait_for(|l| l == "(interrupted)");
+    chat.say("/servers");
+    chat.wait_for(|l| l.starts_with("oauthfx ") && l.contains("needs login"));
+    chat.end();
+}
