@@ -10,6 +10,7 @@ mod limits;
 pub mod oauth;
 mod raw;
 mod resolve;
+pub mod transform;
 
 pub use expand::expand;
 pub use limits::Limits;
@@ -120,6 +121,8 @@ pub struct ServerConfig {
     /// Tool-name globs: only these are indexed (all when empty); `deny` wins.
     pub allow: Vec<String>,
     pub deny: Vec<String>,
+    /// Declarative changes to its tools, in the order written (see `transform`).
+    pub transforms: Vec<transform::Transform>,
     pub approve: Approve,
     /// Whether the server's `sampling/createMessage` requests are answered with hub's model: after the user
     /// approves (ask; refused with no person present), always, or never.
@@ -235,6 +238,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         };
         Failure::usage(format!("{origin}:{line}:{col}:{key}: {msg}"))
     };
+    let line_of = |at: usize| format!("{origin}:{}", locate(text, at).0);
     let raw: RawConfig = toml::from_str(text).map_err(|e| err(e.span().map_or(0, |s| s.start), "", e.message()))?;
     let exp = |s: &raw::Str, key: &str| expand(s.get_ref(), env).map_err(|m| err(s.span().start, key, &m));
     let defaults = raw.defaults.unwrap_or_default();
@@ -303,6 +307,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             startup_timeout: secs_or(s.startup_timeout_s.as_ref(), default_startup, &key("startup_timeout_s"), &err)?,
             allow: tools.and_then(|t| t.allow.clone()).unwrap_or_default(),
             deny: tools.and_then(|t| t.deny.clone()).unwrap_or_default(),
+            transforms: transform::resolve(name, s.transform.as_deref().unwrap_or_default(), &line_of, &err)?,
             approve,
             sampling,
             triage_allow: s.triage_allow.clone().unwrap_or_default(),

@@ -140,10 +140,10 @@ pub fn tool_list_of(registry: &Registry, keep: impl Fn(&crate::registry::index::
         .filter(|e| keep(e))
         .map(|e| {
             serde_json::json!({
-                "name": e.name, "server": e.server, "tool": e.tool.name, "kind": e.kind(),
+                "name": e.name, "server": e.server, "tool": e.upstream(), "kind": e.kind(),
                 "read_only": e.read_only(), "destructive": e.destructive(), "description": e.description(),
                 "input_schema": e.tool.input_schema, "output_schema": e.tool.output_schema,
-                "annotations": e.tool.annotations, "pin": registry.pin_state(&e.server, &e.tool.name),
+                "annotations": e.tool.annotations, "pin": registry.pin_state(&e.server, e.upstream()),
             })
         })
         .collect();

@@ -19,6 +19,7 @@ mod resources;
 mod subscriptions;
 mod supervise;
 mod tasks;
+pub mod transform;
 pub mod vet;
 mod watched;
 mod wire;
@@ -196,8 +197,14 @@ impl Inner {
             .servers
             .iter()
             .map(|s| {
-                let tools = s.read(|st| st.listing.tools.iter().filter(|t| s.cfg.permits(&t.name)).cloned().collect());
-                let (tools, problems) = self.pins.check(&s.cfg.name, tools);
+                let (tools, unknown) = s.read(|st| {
+                    let permitted = st.listing.tools.iter().filter(|t| s.cfg.permits(&t.name)).cloned().collect();
+                    let listed = !st.listing.tools.is_empty();
+                    (permitted, if listed { transform::unknown(&s.cfg.transforms, &st.listing.tools) } else { vec![] })
+                });
+                let (tools, mut problems) = self.pins.check(&s.cfg.name, tools);
+                problems.extend(unknown);
+                let tools = tools.into_iter().filter_map(|t| transform::apply(t, &s.cfg.transforms)).collect();
                 if self.long_running {
                     problems.iter().for_each(|p| tracing::warn!(server = %s.cfg.name, "{p}"));
                 }

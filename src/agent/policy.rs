@@ -60,7 +60,7 @@ impl Policy {
                 "not run: '{}' {what} and needs approval (the user can rerun with --yes, or set approve = \"always\" for server '{}')",
                 entry.name, entry.server
             )),
-            Mode::Triage if triage_allow.iter().any(|g| glob(g, &entry.tool.name)) => Ok(()),
+            Mode::Triage if triage_allow.iter().any(|g| glob(g, entry.upstream())) => Ok(()),
             Mode::Triage => {
                 Err(format!("not run: '{}' {what}; triage is read-only unless triage_allow permits it", entry.name))
             }

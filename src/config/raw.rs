@@ -79,6 +79,8 @@ pub struct RawServer {
     pub timeout_s: Option<Spanned<f64>>,
     pub startup_timeout_s: Option<Spanned<f64>>,
     pub tools: Option<RawTools>,
+    /// Declarative changes to its tools (`[[servers.NAME.transform]]`).
+    pub transform: Option<Vec<Spanned<super::transform::RawTransform>>>,
     pub approve: Option<Spanned<String>>,
     pub sampling: Option<Spanned<String>>,
     /// Tool-name globs that triage may run even though they write (triage is read-only otherwise).

@@ -156,3 +156,22 @@ fn oauth_settings_are_checked_and_tokens_are_not_config() {
     let e = parse_err("[servers.r]\nurl = \"https://r/mcp\"\noauth = { access_token = \"x\" }\n");
     assert!(e.contains("access_token"), "{e}");
 }
+
+#[test]
+fn bad_transforms_name_file_line_and_key() {
+    let head = "[servers.a]\ncommand = \"x\"\n[[servers.a.transform]]\n";
+    let regex = parse_err(&format!("{head}redact = ['(unclosed']\n"));
+    assert!(regex.starts_with("t.toml:4:") && regex.contains("transform[0].redact: not a valid regex"), "{regex}");
+    let glob = parse_err(&format!("{head}tool = \"get_*\"\nrename = \"x\"\n"));
+    assert!(glob.starts_with("t.toml:5:") && glob.contains("renames one tool"), "{glob}");
+    let name = parse_err(&format!("{head}tool = \"get\"\nrename = \"a.b\"\n"));
+    assert!(name.contains("1-64 letters"), "{name}");
+    let both = parse_err(&format!("{head}fix = {{ a = 1 }}\ndefaults = {{ a = 2 }}\n"));
+    assert!(both.contains("'a' is both fixed and given a default"), "{both}");
+    let pointer = parse_err(&format!("{head}drop = [\"card\"]\n"));
+    assert!(pointer.starts_with("t.toml:4:") && pointer.contains("not a JSON pointer"), "{pointer}");
+    let idle = parse_err(&format!("{head}tool = \"get\"\n"));
+    assert!(idle.contains("changes nothing"), "{idle}");
+    let unknown = parse_err(&format!("{head}hide = true\nrenam = \"x\"\n"));
+    assert!(unknown.contains("renam"), "{unknown}");
+}

@@ -53,7 +53,12 @@ impl Registry {
                 retry_in: server.retry_in(),
             });
         };
-        let mut params = CallToolRequestParams::new(entry.tool.name.clone());
+        let plan = entry.plan.clone();
+        let arguments = match &plan {
+            Some(p) => p.arguments(arguments),
+            None => arguments,
+        };
+        let mut params = CallToolRequestParams::new(entry.upstream().to_string());
         // Kept for a second call as a task, when the server asks for one.
         let task_arguments = arguments.clone();
         if let Some(args) = arguments {
@@ -102,9 +107,14 @@ impl Registry {
         };
         if needs_task {
             let deadline = started + server.cfg.timeout;
-            let called = tasks::call(&peer, &entry.tool.name, task_arguments, deadline, cancel).await;
+            let called = tasks::call(&peer, entry.upstream(), task_arguments, deadline, cancel).await;
             return match called {
-                Ok(result) => Ok(Called { entry, result, duration: started.elapsed() }),
+                Ok(mut result) => {
+                    if let Some(p) = &plan {
+                        p.result(&mut result);
+                    }
+                    Ok(Called { entry, result, duration: started.elapsed() })
+                }
                 Err(tasks::Ended::Cancelled) => Err(CallError::Cancelled { tool: entry.name.clone() }),
                 Err(tasks::Ended::Timeout) => {
                     Err(CallError::Timeout { tool: entry.name.clone(), after: server.cfg.timeout })
@@ -113,7 +123,10 @@ impl Registry {
             };
         }
         match response {
-            Ok(ServerResult::CallToolResult(result)) => {
+            Ok(ServerResult::CallToolResult(mut result)) => {
+                if let Some(p) = &plan {
+                    p.result(&mut result);
+                }
                 // The call's progress reaches its origin before its answer does.
                 fault.progress.settle().await;
                 Ok(Called { entry, result, duration })

@@ -4,8 +4,10 @@
 //! the later one disambiguated, and the collision is reported with both origins. Lookup accepts the index
 //! name or `server.tool`; unknown names get the closest suggestions.
 
+use super::transform::Plan;
 use rmcp::model::Tool;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub const MAX_NAME: usize = 64;
 
@@ -14,11 +16,18 @@ pub struct Entry {
     /// The index name the model and the user see.
     pub name: String,
     pub server: String,
-    /// The tool as the server gave it (its own name, schemas, annotations).
+    /// The tool as callers see it: as the server gave it (its own name, schemas, annotations), or as the server's
+    /// transforms show it.
     pub tool: Tool,
+    /// What a call needs when transforms apply (the server's own name for it, arguments, result rewriting).
+    pub plan: Option<Arc<Plan>>,
 }
 
 impl Entry {
+    /// The tool's name on its server.
+    pub fn upstream(&self) -> &str {
+        self.plan.as_ref().map_or(&self.tool.name, |p| &p.upstream)
+    }
     pub fn read_only(&self) -> bool {
         self.tool.annotations.as_ref().and_then(|a| a.read_only_hint).unwrap_or(false)
     }
@@ -37,6 +46,9 @@ impl Entry {
         self.tool.description.as_deref().unwrap_or("")
     }
 }
+
+/// One tool as a server offers it to the index: as shown, with its call plan when transforms apply.
+pub type Offered = (Tool, Option<Arc<Plan>>);
 
 #[derive(Debug, Default, Clone)]
 pub struct Index {
@@ -66,14 +78,15 @@ pub fn sanitize(server: &str, tool: &str) -> String {
 }
 
 impl Index {
-    /// Builds the index from `(server, tools)` pairs; callers pass only permitted tools.
-    pub fn build(servers: Vec<(String, Vec<Tool>)>) -> Index {
+    /// Builds the index from `(server, tools)` pairs; callers pass only permitted tools, as they are shown, each
+    /// with its call plan when transforms apply.
+    pub fn build(servers: Vec<(String, Vec<Offered>)>) -> Index {
         let mut idx = Index::default();
         let mut servers = servers;
         servers.sort_by(|a, b| a.0.cmp(&b.0));
         for (server, mut tools) in servers {
-            tools.sort_by(|a, b| a.name.cmp(&b.name));
-            for tool in tools {
+            tools.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+            for (tool, plan) in tools {
                 let origin = (server.clone(), tool.name.to_string());
                 if idx.by_origin.contains_key(&origin) {
                     idx.collisions
@@ -96,7 +109,7 @@ impl Index {
                 let i = idx.entries.len();
                 idx.by_name.insert(name.clone(), i);
                 idx.by_origin.insert(origin, i);
-                idx.entries.push(Entry { name, server: server.clone(), tool });
+                idx.entries.push(Entry { name, server: server.clone(), tool, plan });
             }
         }
         idx
@@ -161,10 +174,9 @@ pub fn distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    fn tool(name: &str) -> Tool {
-        Tool::new(name.to_string(), "d", Arc::new(serde_json::Map::new()))
+    fn tool(name: &str) -> Offered {
+        (Tool::new(name.to_string(), "d", Arc::new(serde_json::Map::new())), None)
     }
 
     pub fn valid(name: &str) -> bool {

@@ -60,10 +60,10 @@ proptest! {
         servers in prop::collection::vec(("[a-z][a-z0-9_-]{0,12}", prop::collection::vec(".{0,80}", 0..8)), 1..5)
     ) {
         let mut seen = std::collections::HashSet::new();
-        let lists: Vec<(String, Vec<Tool>)> = servers
+        let lists: Vec<(String, Vec<(Tool, _)>)> = servers
             .into_iter()
             .filter(|(s, _)| seen.insert(s.clone()))
-            .map(|(s, tools)| (s, tools.into_iter().map(|t| Tool::new(t, "d", Arc::new(serde_json::Map::new()))).collect()))
+            .map(|(s, tools)| (s, tools.into_iter().map(|t| (Tool::new(t, "d", Arc::new(serde_json::Map::new())), None)).collect()))
             .collect();
         let idx = hub::registry::Index::build(lists.clone());
         let names: Vec<&str> = idx.entries().iter().map(|e| e.name.as_str()).collect();
@@ -75,7 +75,7 @@ proptest! {
         prop_assert_eq!(unique.len(), names.len());
         // Nothing silently dropped: every distinct (server, tool) is present.
         let distinct: std::collections::HashSet<(String, String)> =
-            lists.iter().flat_map(|(s, ts)| ts.iter().map(move |t| (s.clone(), t.name.to_string()))).collect();
+            lists.iter().flat_map(|(s, ts)| ts.iter().map(move |(t, _)| (s.clone(), t.name.to_string()))).collect();
         prop_assert_eq!(names.len(), distinct.len());
         let again = hub::registry::Index::build(lists);
         prop_assert_eq!(again.entries().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), names);

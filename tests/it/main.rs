@@ -26,5 +26,6 @@ mod repl;
 mod resources;
 mod servers;
 mod supervision;
+mod transforms;
 mod triage;
 mod util;
