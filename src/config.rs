@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod import;
 mod limits;
 pub mod oauth;
+pub mod plugin;
 mod raw;
 mod resolve;
 pub mod transform;
@@ -46,6 +47,8 @@ pub struct Config {
     pub pin: PinMode,
     /// `[security] token_store`: where OAuth secrets go (see `auth::vault`).
     pub token_store: crate::auth::vault::Mode,
+    /// `[[plugins]]`: processes that see, rewrite or deny calls (see `registry::plugin`).
+    pub plugins: Vec<plugin::PluginConfig>,
 }
 
 /// `[security] pin = "enforce" | "warn" | "off"`.
@@ -331,6 +334,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     use crate::auth::vault::Mode;
     let stores = [("auto", Mode::Auto), ("keyring", Mode::Keyring), ("file", Mode::File)];
     let token_store = one_of(security.token_store.as_ref(), "security.token_store", &stores, &err)?;
+    let plugins = plugin::resolve(raw.plugins.as_deref().unwrap_or_default(), &exp, &err)?;
     let (long_running, serving) = (false, false);
     Ok(Config {
         origin: origin.to_string(),
@@ -343,6 +347,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         auth,
         pin,
         token_store,
+        plugins,
     })
 }
 

@@ -53,6 +53,7 @@ pub fn outcome(e: &CallError) -> &'static str {
         CallError::Cancelled { .. } => "cancelled",
         CallError::Protocol { .. } => "protocol_error",
         CallError::Forbidden { .. } => "forbidden",
+        CallError::Denied { .. } => "denied",
     }
 }
 

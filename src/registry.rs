@@ -14,6 +14,7 @@ mod lent;
 mod listing;
 pub mod origin;
 mod pins;
+pub mod plugin;
 mod prompts;
 mod resources;
 mod subscriptions;
@@ -152,6 +153,9 @@ pub enum CallError {
     /// Outside the caller's gateway policy (`what`: "call TOOL", "read URI", "get prompt NAME").
     #[error("token '{identity}' may not {what}: {why}")]
     Forbidden { identity: String, what: String, why: String },
+    /// A plugin refused the call, or failed under `on_error = "deny"`.
+    #[error("plugin '{plugin}' denied the call to '{tool}': {reason}")]
+    Denied { plugin: String, tool: String, reason: String },
 }
 
 fn retry_hint(d: &Option<Duration>) -> String {
@@ -185,6 +189,8 @@ pub(crate) struct Inner {
     rebuilding: Mutex<()>,
     /// The pinned tool definitions, checked at every rebuild.
     pins: pins::Pins,
+    /// `[[plugins]]`, in the order written.
+    plugins: Vec<Arc<plugin::Plugin>>,
 }
 
 impl Inner {
@@ -261,6 +267,7 @@ impl Registry {
                 config.pin,
                 pins::shipped(&config.servers),
             ),
+            plugins: config.plugins.iter().map(|p| Arc::new(plugin::Plugin::new(p.clone()))).collect(),
         });
         let mut waits = Vec::new();
         for (server, orders) in inner.servers.iter().zip(orders) {

@@ -19,6 +19,7 @@ pub struct RawConfig {
     /// `hub serve`'s named tokens and their policies.
     pub gateway: Option<super::gateway::RawGateway>,
     pub security: Option<RawSecurity>,
+    pub plugins: Option<Vec<Spanned<super::plugin::RawPlugin>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

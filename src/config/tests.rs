@@ -175,3 +175,23 @@ fn bad_transforms_name_file_line_and_key() {
     let unknown = parse_err(&format!("{head}hide = true\nrenam = \"x\"\n"));
     assert!(unknown.contains("renam"), "{unknown}");
 }
+
+#[test]
+fn bad_plugins_name_file_line_and_key() {
+    let head = "[[plugins]]\ncommand = \"p\"\n";
+    let hook = parse_err(&format!("{head}hooks = [\"before\"]\n"));
+    assert!(hook.starts_with("t.toml:3:") && hook.contains("plugins[0].hooks: must be \"before_call\""), "{hook}");
+    let none = parse_err(head);
+    assert!(none.contains("name at least one hook"), "{none}");
+    let slow = parse_err(&format!("{head}hooks = [\"after_call\"]\ntimeout_ms = 0\n"));
+    assert!(slow.starts_with("t.toml:4:") && slow.contains("1-60000"), "{slow}");
+    let on_error = parse_err(&format!("{head}hooks = [\"after_call\"]\non_error = \"ignore\"\n"));
+    assert!(on_error.contains("must be \"deny\" or \"pass\""), "{on_error}");
+    let nameless = parse_err("[[plugins]]\nhooks = [\"after_call\"]\n");
+    assert!(nameless.contains("set command"), "{nameless}");
+    let twice = parse_err(&format!("{head}hooks = [\"after_call\"]\n{head}hooks = [\"after_call\"]\n"));
+    assert!(twice.contains("a second plugin named 'p'"), "{twice}");
+    let ok = parse(&format!("{head}hooks = [\"after_call\"]\nargs = [\"/x/audit.py\"]\n"), "t.toml", &env).unwrap();
+    assert_eq!(ok.plugins[0].name, "audit.py");
+    assert!(ok.plugins[0].after_call && !ok.plugins[0].before_call && !ok.plugins[0].pass_on_error);
+}

@@ -195,7 +195,7 @@ pub(super) fn status_of(e: &CallError) -> StatusCode {
         CallError::Down { .. } => StatusCode::SERVICE_UNAVAILABLE,
         CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         CallError::Cancelled { .. } | CallError::Protocol { .. } => StatusCode::BAD_GATEWAY,
-        CallError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        CallError::Forbidden { .. } | CallError::Denied { .. } => StatusCode::FORBIDDEN,
     }
 }
 

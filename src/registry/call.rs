@@ -4,7 +4,7 @@
 //! and tells meanwhile. A tool the server will only run as a task (2025-11-25 `tasks`) is called again as one
 //! (`tasks`).
 
-use super::{CallError, Called, Phase, Registry, origin, tasks, wire};
+use super::{CallError, Called, Phase, Registry, origin, plugin, tasks, wire};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CancelledNotificationParam, ClientRequest, JsonObject, ServerResult,
 };
@@ -31,7 +31,8 @@ impl Registry {
     }
 
     /// `call_cancellable` on behalf of `origin` (the default origin when `None`): the server's requests and
-    /// notifications during the call go to it.
+    /// notifications during the call go to it. Plugins see the call as the caller made it, before the tool's
+    /// transforms, and its result after them.
     pub async fn call_from(
         &self,
         name: &str,
@@ -40,6 +41,25 @@ impl Registry {
         origin: Option<Arc<dyn origin::Origin>>,
     ) -> Result<Called, CallError> {
         let entry = self.resolve(name)?;
+        let plugins = &self.inner.plugins;
+        if plugins.is_empty() {
+            return self.call_upstream(entry, arguments, cancel, origin).await;
+        }
+        let arguments = plugin::before(plugins, &entry, arguments).await?;
+        let seen = arguments.clone();
+        let mut called = self.call_upstream(entry, arguments, cancel, origin).await?;
+        called.result = plugin::after(plugins, &called.entry, &seen, called.result).await?;
+        Ok(called)
+    }
+
+    /// The call to the tool's server, with its transforms.
+    async fn call_upstream(
+        &self,
+        entry: super::Entry,
+        arguments: Option<JsonObject>,
+        cancel: &CancellationToken,
+        origin: Option<Arc<dyn origin::Origin>>,
+    ) -> Result<Called, CallError> {
         let server = self.server(&entry.server).cloned().ok_or_else(|| CallError::Down {
             server: entry.server.clone(),
             reason: "not configured".into(),

@@ -219,7 +219,7 @@ fn drain(server: String, stderr: tokio::process::ChildStderr, tail: Tail) {
 }
 
 /// On Linux, the child gets SIGKILL when the hub dies, however it dies.
-fn die_with_parent(cmd: &mut tokio::process::Command) {
+pub(crate) fn die_with_parent(cmd: &mut tokio::process::Command) {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe and touches only the child's own state between fork and exec.
     unsafe {

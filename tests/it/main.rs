@@ -19,6 +19,7 @@ mod oauth_client;
 mod oauth_keyring;
 mod pins;
 mod planner;
+mod plugins;
 mod policy;
 mod prompts;
 mod reliability;
