@@ -3,7 +3,7 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`, `offers`, `policy`, `oauth`.
+//! `hostile`, `offers`, `policy`, `oauth`, `transforms`.
 
 #[path = "hub/hostile.rs"]
 mod hostile;
@@ -19,6 +19,8 @@ mod offers;
 mod policy;
 #[path = "common/serve.rs"]
 mod serve;
+#[path = "hub/transforms.rs"]
+mod transforms;
 
 use load::{gateway, triage};
 
@@ -274,7 +276,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 12] = [
+    let all: [(&str, fn()); 13] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -287,6 +289,7 @@ fn main() {
         ("offers", offers::offers),
         ("policy", policy::policy),
         ("oauth", oauth::oauth),
+        ("transforms", transforms::transforms),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

@@ -14,6 +14,7 @@ mod offers;
 pub mod rest;
 pub mod sessions;
 pub mod stats;
+mod stream;
 mod watch;
 
 use crate::exit::{self, Failure};

@@ -28,7 +28,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 }
 
 /// Runs `clients` concurrent loops of `call` for `secs`; returns (calls per second, sorted latencies).
-async fn load<F, Fut>(clients: usize, secs: f64, make: impl Fn() -> F) -> (f64, Vec<Duration>)
+pub async fn load<F, Fut>(clients: usize, secs: f64, make: impl Fn() -> F) -> (f64, Vec<Duration>)
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,

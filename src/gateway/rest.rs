@@ -135,38 +135,68 @@ async fn call(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     who: Caller,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let who = who.as_deref().map(|w| &**w);
     let (tool, args) = match named(&body, "tool") {
         Ok(parsed) => parsed,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
-    let tool = tool.as_str();
-    let start = Instant::now();
-    let result = app.gateway.call(who, tool, args, &tokio_util::sync::CancellationToken::new(), None).await;
-    let took = start.elapsed();
-    let ms = crate::output::millis(took);
+    let who = who.map(|w| w.0);
     let client = addr.ip().to_string();
-    app.gateway.record(&client, who, "rest", tool, &result, took).await;
-    match result {
-        Ok(c) => {
-            let ok = c.result.is_error != Some(true);
-            let value = crate::output::result_value(&c.result);
-            let err = (!ok).then(|| crate::output::result_text(&c.result));
-            Json(json!({"success": ok, "result": value, "server": c.entry.server, "tool": c.entry.name, "execution_time_ms": ms, "error": err})).into_response()
-        }
-        Err(e) => {
-            let server = app.gateway.registry.index().get(tool).map(|e| e.server.clone());
-            let status = status_of(&e);
-            let body = json!({"success": false, "result": null, "server": server, "tool": tool, "execution_time_ms": ms, "error": e.to_string()});
-            let mut response = (status, Json(body)).into_response();
-            if let CallError::Down { retry_in, .. } = e {
-                // Retryable: when the supervisor's next attempt is due (at least a second).
-                let secs = retry_in.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64);
-                response.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    let streamed =
+        headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"));
+    if streamed {
+        return super::stream::sse(app, client, who, tool, args);
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (status, body, retry) = app.call(&client, who, &tool, args, &cancel, None).await;
+    let mut response = (status, Json(body)).into_response();
+    if let Some(secs) = retry {
+        response.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    response
+}
+
+impl App {
+    /// One call on behalf of `client` (counted and audited): the HTTP status, the body every REST face answers
+    /// with (`success`, `result`, `server`, `tool`, `execution_time_ms`, `error`) and, for a server that is down,
+    /// the seconds until it is retried.
+    pub(super) async fn call(
+        &self,
+        client: &str,
+        who: Option<Arc<Who>>,
+        tool: &str,
+        args: Option<rmcp::model::JsonObject>,
+        cancel: &tokio_util::sync::CancellationToken,
+        origin: Option<Arc<dyn crate::registry::origin::Origin>>,
+    ) -> (StatusCode, Value, Option<u64>) {
+        let who = who.as_deref();
+        let start = Instant::now();
+        let result = self.gateway.call(who, tool, args, cancel, origin).await;
+        let took = start.elapsed();
+        let ms = crate::output::millis(took);
+        self.gateway.record(client, who, "rest", tool, &result, took).await;
+        match result {
+            Ok(c) => {
+                let ok = c.result.is_error != Some(true);
+                let value = crate::output::result_value(&c.result);
+                let err = (!ok).then(|| crate::output::result_text(&c.result));
+                let body = json!({"success": ok, "result": value, "server": c.entry.server, "tool": c.entry.name, "execution_time_ms": ms, "error": err});
+                (StatusCode::OK, body, None)
             }
-            response
+            Err(e) => {
+                let server = self.gateway.registry.index().get(tool).map(|e| e.server.clone());
+                let body = json!({"success": false, "result": null, "server": server, "tool": tool, "execution_time_ms": ms, "error": e.to_string()});
+                // Retryable: when the supervisor's next attempt is due (at least a second).
+                let retry = match &e {
+                    CallError::Down { retry_in, .. } => {
+                        Some(retry_in.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64))
+                    }
+                    _ => None,
+                };
+                (status_of(&e), body, retry)
+            }
         }
     }
 }

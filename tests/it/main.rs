@@ -26,6 +26,7 @@ mod reliability;
 mod repl;
 mod resources;
 mod servers;
+mod streamed;
 mod supervision;
 mod transforms;
 mod triage;
