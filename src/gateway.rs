@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod stats;
 mod stream;
 mod watch;
+mod ws;
 
 use crate::exit::{self, Failure};
 use crate::registry::{CallError, Called, Registry};

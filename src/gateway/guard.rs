@@ -75,6 +75,13 @@ pub struct Refused {
     retry_after: Option<Duration>,
 }
 
+impl Refused {
+    /// What the refusal says (the REST body's `error`).
+    pub fn message(&self) -> &'static str {
+        self.message
+    }
+}
+
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         let mut r = (self.status, Json(json!({"success": false, "error": self.message}))).into_response();

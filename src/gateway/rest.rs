@@ -159,6 +159,15 @@ async fn call(
 }
 
 impl App {
+    /// Admits one call that arrives on a WebSocket from `ip` under the headers of its upgrade: the same rate limits
+    /// and token checks as a REST request (a JWT was verified at the upgrade and is not checked again).
+    pub(super) fn admit(&self, ip: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Result<(), &'static str> {
+        if self.jwt.is_some() && super::guard::bearer(headers).is_some_and(super::jwt::looks_like) {
+            return Ok(());
+        }
+        self.limits.check(&self.guards, ip, "/call", headers).map(|_| ()).map_err(|r| r.message())
+    }
+
     /// One call on behalf of `client` (counted and audited): the HTTP status, the body every REST face answers
     /// with (`success`, `result`, `server`, `tool`, `execution_time_ms`, `error`) and, for a server that is down,
     /// the seconds until it is retried.
@@ -320,6 +329,7 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
     Router::new()
         .route("/tools", get(tools))
         .route("/call", post(call))
+        .route("/ws", get(super::ws::upgrade))
         .route("/resources", get(offers::resources))
         .route("/resource", get(offers::resource))
         .route("/prompts", get(offers::prompts))

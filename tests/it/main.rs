@@ -31,3 +31,4 @@ mod supervision;
 mod transforms;
 mod triage;
 mod util;
+mod ws;
