@@ -5,7 +5,8 @@
 use crate::util::{Env, HUB, LIMIT, client, eventually, rt, serve};
 use serde_json::{Value, json};
 
-fn kit_env() -> (Env, std::path::PathBuf) {
+/// An env with the testkit (logging to the returned path) behind a two-minute call deadline.
+pub fn kit_env() -> (Env, std::path::PathBuf) {
     let mut env = Env::new();
     let log = env.path("kit.log");
     env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());

@@ -3,7 +3,8 @@
 //! refused one by one with the socket kept; the gateway token required for the upgrade and the rate limit applied
 //! per call; and a client that stops reading closed with a reason.
 
-use crate::util::{Env, HUB, LIMIT, eventually, rt, serve};
+use crate::streamed::kit_env;
+use crate::util::{LIMIT, eventually, rt, serve};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -33,14 +34,6 @@ async fn next(ws: &mut Socket) -> Value {
             other => panic!("socket ended: {other:?}"),
         }
     }
-}
-
-fn kit_env() -> (Env, std::path::PathBuf) {
-    let mut env = Env::new();
-    let log = env.path("kit.log");
-    env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
-    env.config(&format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\ntimeout_s = 120\n"));
-    (env, log)
 }
 
 #[test]
