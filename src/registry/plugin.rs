@@ -75,20 +75,32 @@ impl Plugin {
         let mut line = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
         line.push(b'\n');
         let (tx, rx) = oneshot::channel();
-        let (gone, deadline) = {
-            let mut running = self.running.lock().await;
-            if running.as_ref().is_none_or(|r| r.gone.is_cancelled()) {
-                *running = Some(self.start()?);
-            }
-            let r = running.as_mut().expect("started above");
-            r.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
-            if let Err(e) = r.stdin.write_all(&line).await {
+        // Handing the line over is bounded too: a plugin that stops reading its input fills the pipe, and the
+        // calls behind the one that waits for it wait for the lock.
+        let Ok(mut running) = tokio::time::timeout(STARTUP.max(self.cfg.timeout), self.running.lock()).await else {
+            return Err("it is busy: the call could not be handed to it in time".into());
+        };
+        if running.as_ref().is_none_or(|r| r.gone.is_cancelled()) {
+            *running = Some(self.start()?);
+        }
+        let r = running.as_mut().expect("started above");
+        r.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
+        let deadline = if r.proven.load(Ordering::Relaxed) { self.cfg.timeout } else { self.cfg.timeout.max(STARTUP) };
+        let written = tokio::time::timeout(deadline, r.stdin.write_all(&line)).await;
+        let gone = r.gone.clone();
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
                 r.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                 return Err(format!("cannot write to it: {e}"));
             }
-            let proven = r.proven.load(Ordering::Relaxed);
-            (r.gone.clone(), if proven { self.cfg.timeout } else { self.cfg.timeout.max(STARTUP) })
-        };
+            Err(_) => {
+                // Half a line may be in the pipe: this process is done with (dropping it kills it).
+                *running = None;
+                return Err(format!("it took no input for {} ms; it was stopped", deadline.as_millis()));
+            }
+        }
+        drop(running);
         let answer = tokio::select! {
             a = tokio::time::timeout(deadline, rx) => a,
             () = gone.cancelled() => return Err("it exited".into()),

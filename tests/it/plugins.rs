@@ -1,5 +1,5 @@
 //! `[[plugins]]` as real processes: the shipped example (examples/plugin.py) rewrites arguments, refuses a call and
-//! rewrites a result; a plugin that crashes, hangs, prints garbage, answers another call or answers in the wrong
+//! rewrites a result; a plugin that crashes, hangs, stops reading, prints garbage, answers another call or answers in the wrong
 //! shape fails only the calls it covers (denied, or passed under `on_error = "pass"`), with a clear message; a
 //! plugin that dies fails the call in flight and is started again for the next; and no plugin outlives hub.
 
@@ -78,6 +78,12 @@ fn a_broken_plugin_fails_only_the_calls_it_covers() {
     assert_eq!(other.json()["status"], "past_due", "a tool the plugin does not cover works");
     configure(&env, &plugin(&env, "crash", CRASH, "on_error = \"pass\""));
     env.run(&["call", "crm__get_customer", r#"{"id": "cus_000001"}"#]).ok();
+    // A plugin that never reads its input: the call is refused once the pipe stays full past the deadline.
+    configure(&env, &plugin(&env, "deaf", "import time\ntime.sleep(3600)\n", ""));
+    let big = format!(r#"{{"id": "cus_000001", "pad": "{}"}}"#, "x".repeat(100_000));
+    let deaf = env.run(&["call", "crm__get_customer", &big]);
+    assert_eq!(deaf.code, 1);
+    assert!(deaf.stderr.contains("plugin 'deaf' denied") && deaf.stderr.contains("took no input"), "{}", deaf.stderr);
     configure(&env, &plugin(&env, "shape", WRONG_SHAPE, ""));
     let shape = env.run(&["call", "crm__get_customer", r#"{"id": "cus_000001"}"#]);
     assert_eq!(shape.code, 1);
