@@ -10,6 +10,7 @@ mod limits;
 pub mod oauth;
 pub mod plugin;
 mod raw;
+pub mod replicas;
 mod resolve;
 pub mod transform;
 
@@ -134,6 +135,8 @@ pub struct ServerConfig {
     pub restart: RestartPolicy,
     /// What hub accepts from it (message size, tools, descriptions, schemas).
     pub limits: Limits,
+    /// How many processes or addresses serve it, and how calls pick one.
+    pub replicas: replicas::Replicas,
 }
 
 impl ServerConfig {
@@ -257,7 +260,8 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             return Err(err(at, &format!("servers.{name}"), "server ids may use letters, digits, '_' and '-' only"));
         }
         let s: &RawServer = spanned.get_ref();
-        let transport = match (&s.command, &s.url) {
+        let replicas = replicas::resolve(name, s, &exp, &err)?;
+        let transport = match (&s.command, replicas::first_url(s)) {
             (Some(_), Some(_)) => {
                 return Err(err(at, &format!("servers.{name}"), "set either command or url, not both"));
             }
@@ -316,6 +320,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             triage_allow: s.triage_allow.clone().unwrap_or_default(),
             restart: restart(s.restart.as_ref().unwrap_or(&default_restart), &default_restart),
             limits: limits::resolve(s.limits.as_ref(), defaults.limits.as_ref(), &format!("servers.{name}."), &err)?,
+            replicas,
         });
     }
     let model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;

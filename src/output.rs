@@ -150,7 +150,12 @@ pub fn tool_list_of(registry: &Registry, keep: impl Fn(&crate::registry::index::
     serde_json::json!({"tools": tools, "count": tools.len(), "collisions": index.collisions, "servers": server_states(registry)})
 }
 
-/// The `hub status` table (also the REPL's `/servers`).
+/// A state as the tables write it ("needs login").
+fn state_word(state: crate::registry::Phase) -> String {
+    serde_json::to_value(state).ok().and_then(|v| v.as_str().map(|t| t.replace('_', " "))).unwrap_or_default()
+}
+
+/// The `hub status` table (also the REPL's `/servers`), then one row per replica of servers that have several.
 pub fn status_table(statuses: &[Status]) -> String {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let rows: Vec<Vec<String>> = statuses
@@ -158,10 +163,7 @@ pub fn status_table(statuses: &[Status]) -> String {
         .map(|s| {
             vec![
                 s.name.clone(),
-                serde_json::to_value(s.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(|t| t.replace('_', " ")))
-                    .unwrap_or_default(),
+                state_word(s.state),
                 opt(s.pid.map(|p| p.to_string())),
                 opt(s.uptime_s.map(|u| format!("{u:.1}s"))),
                 s.restarts.to_string(),
@@ -176,6 +178,27 @@ pub fn status_table(statuses: &[Status]) -> String {
     let headers =
         ["SERVER", "STATE", "PID", "UPTIME", "RESTARTS", "CRASHES/10M", "NEXT", "TOOLS", "PING", "LAST ERROR"];
     let mut out = table(&headers, &rows, 100);
+    let replicas: Vec<Vec<String>> = statuses
+        .iter()
+        .flat_map(|s| &s.replicas)
+        .map(|r| {
+            vec![
+                r.replica.clone(),
+                state_word(r.state),
+                opt(r.pid.map(|p| p.to_string()).or_else(|| r.url.clone())),
+                r.in_flight.to_string(),
+                r.calls.to_string(),
+                r.errors.to_string(),
+                r.restarts.to_string(),
+                opt(r.last_error.clone()),
+            ]
+        })
+        .collect();
+    if !replicas.is_empty() {
+        let headers = ["REPLICA", "STATE", "PID/URL", "IN FLIGHT", "CALLS", "ERRORS", "RESTARTS", "OUT OF ROTATION"];
+        out.push('\n');
+        out.push_str(&table(&headers, &replicas, 100));
+    }
     for s in statuses {
         for p in &s.problems {
             out.push_str(&format!("{}: {p}\n", s.name));

@@ -16,6 +16,7 @@ pub mod origin;
 mod pins;
 pub mod plugin;
 mod prompts;
+pub mod replica;
 mod resources;
 mod subscriptions;
 mod supervise;
@@ -71,40 +72,18 @@ struct State {
     next_attempt: Option<Instant>,
     /// An operator's restart was asked for and has not been carried out yet (concurrent requests: one restart).
     restart_pending: bool,
-    /// What the pins say of its tools (withheld, new, changed), as of the last rebuild.
-    pinned: Vec<Problem>,
+    /// Its tools differ from those the other replicas agree on (why): out of rotation meanwhile.
+    mismatch: Option<String>,
 }
 
 pub struct Server {
     pub cfg: ServerConfig,
-    state: Mutex<State>,
-    tail: connect::Tail,
-    /// The operator's orders to this server's supervisor.
-    control: tokio::sync::mpsc::UnboundedSender<control::Order>,
-}
-
-impl Server {
-    fn update(&self, f: impl FnOnce(&mut State)) {
-        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
-    }
-    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
-        f(&self.state.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-    pub fn phase(&self) -> Phase {
-        self.read(|s| s.phase)
-    }
-    /// What was wrong with its last tool listing, and what the pins say of its tools.
-    pub fn problems(&self) -> Vec<Problem> {
-        self.read(|s| s.listing.problems.iter().chain(&s.pinned).cloned().collect())
-    }
-    /// Why the server is not up (its last error), if it is not.
-    pub fn down_reason(&self) -> Option<String> {
-        self.read(|s| match s.phase {
-            Phase::Up => None,
-            Phase::Disabled => Some("disabled in the configuration".into()),
-            _ => Some(s.last_error.clone().unwrap_or_else(|| "not connected yet".into())),
-        })
-    }
+    /// One, or `replicas = N` / one per url; each supervised on its own.
+    replicas: Vec<Arc<replica::Replica>>,
+    balancer: replica::Balancer,
+    /// What the pins say of its tools (withheld, new, changed), transforms naming no tool, replicas that
+    /// disagree, as of the last rebuild.
+    noted: Mutex<Vec<Problem>>,
 }
 
 /// A server's status, for `hub status`, `/status` and the REPL.
@@ -129,6 +108,9 @@ pub struct Status {
     pub ping_ms: Option<f64>,
     /// What was wrong with its last tool listing: entries skipped, cut or fixed, and the cap.
     pub problems: Vec<Problem>,
+    /// Each replica, when it has several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<control::ReplicaStatus>,
 }
 
 /// Why a call did not produce a tool result.
@@ -183,6 +165,8 @@ pub(crate) struct Inner {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// A long-running face (serve, chat): servers are restarted forever unless their policy says give up.
     long_running: bool,
+    /// The face is the gateway: a call without an origin of its own is a REST call, not one session's.
+    serving: bool,
     /// What every connection's client side shares (roots, progress tokens and channel).
     host: Arc<host::Host>,
     /// Held while the index is rebuilt (see `rebuild`).
@@ -203,18 +187,20 @@ impl Inner {
             .servers
             .iter()
             .map(|s| {
-                let (tools, unknown) = s.read(|st| {
-                    let permitted = st.listing.tools.iter().filter(|t| s.cfg.permits(&t.name)).cloned().collect();
-                    let listed = !st.listing.tools.is_empty();
-                    (permitted, if listed { transform::unknown(&s.cfg.transforms, &st.listing.tools) } else { vec![] })
+                let disagree = s.agree();
+                let (tools, unknown) = s.listed(|l| {
+                    let permitted = l.tools.iter().filter(|t| s.cfg.permits(&t.name)).cloned().collect();
+                    let listed = !l.tools.is_empty();
+                    (permitted, if listed { transform::unknown(&s.cfg.transforms, &l.tools) } else { vec![] })
                 });
                 let (tools, mut problems) = self.pins.check(&s.cfg.name, tools);
                 problems.extend(unknown);
+                problems.extend(disagree);
                 let tools = tools.into_iter().filter_map(|t| transform::apply(t, &s.cfg.transforms)).collect();
                 if self.long_running {
                     problems.iter().for_each(|p| tracing::warn!(server = %s.cfg.name, "{p}"));
                 }
-                s.update(|st| st.pinned = problems);
+                *s.noted.lock().unwrap_or_else(|p| p.into_inner()) = problems;
                 (s.cfg.name.clone(), tools)
             })
             .collect();
@@ -243,15 +229,23 @@ impl Registry {
     /// Connects every enabled server concurrently and returns once each has connected or failed its first
     /// attempt (each bounded by its own startup timeout). Supervision continues in the background.
     pub async fn start(config: &Config) -> Registry {
-        let (servers, orders): (Vec<Arc<Server>>, Vec<_>) = config
+        let mut orders = Vec::new();
+        let servers: Vec<Arc<Server>> = config
             .servers
             .iter()
             .map(|cfg| {
-                let (control, orders) = tokio::sync::mpsc::unbounded_channel();
-                let server = Server { cfg: cfg.clone(), state: Mutex::default(), tail: Default::default(), control };
-                (Arc::new(server), orders)
+                let replicas = (1..=cfg.replicas.count)
+                    .map(|n| {
+                        let (control, rx) = tokio::sync::mpsc::unbounded_channel();
+                        let replica = Arc::new(replica::Replica::new(cfg, n, control));
+                        orders.push((replica.clone(), rx));
+                        replica
+                    })
+                    .collect();
+                let (balancer, noted) = (Default::default(), Mutex::default());
+                Arc::new(Server { cfg: cfg.clone(), replicas, balancer, noted })
             })
-            .unzip();
+            .collect();
         let inner = Arc::new(Inner {
             servers,
             index: RwLock::default(),
@@ -260,6 +254,7 @@ impl Registry {
             last_refresh: Mutex::new(None),
             tasks: Mutex::default(),
             long_running: config.long_running,
+            serving: config.serving,
             host: Arc::new(host::Host::new(&config.roots, config.serving || !config.model.offline)),
             rebuilding: Mutex::new(()),
             pins: pins::Pins::open(
@@ -270,13 +265,13 @@ impl Registry {
             plugins: config.plugins.iter().map(|p| Arc::new(plugin::Plugin::new(p.clone()))).collect(),
         });
         let mut waits = Vec::new();
-        for (server, orders) in inner.servers.iter().zip(orders) {
-            if !server.cfg.enabled {
-                server.update(|s| s.phase = Phase::Disabled);
+        for (replica, orders) in orders {
+            if !replica.cfg.enabled {
+                replica.update(|s| s.phase = Phase::Disabled);
                 continue;
             }
             let (tx, rx) = oneshot::channel();
-            let task = tokio::spawn(supervise::supervise(inner.clone(), server.clone(), tx, orders));
+            let task = tokio::spawn(supervise::supervise(inner.clone(), replica, tx, orders));
             inner.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
             waits.push(rx);
         }
@@ -354,7 +349,7 @@ impl Registry {
     /// Status of every configured server; `ping` measures a round trip to each one that is up.
     pub async fn status(&self, ping: bool) -> Vec<Status> {
         let pings = self.servers().iter().map(|s| async move {
-            let peer = s.read(|st| st.peer.clone());
+            let peer = s.lead().read(|st| st.peer.clone());
             match (ping, peer) {
                 (true, Some(peer)) => {
                     let t = Instant::now();

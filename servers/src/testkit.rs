@@ -4,7 +4,7 @@
 //! (a resource `note://N` and a prompt `note_N`, announced with their `list_changed`), the requests a server
 //! makes of its client (`roots`, `elicit`, `sample`) and a call reporting progress and logs (`steps`), the
 //! conformance suite's fixture resources (`fixtures`), a rendezvous
-//! (`gather`: proves calls overlap without timing them), and on request
+//! (`gather`: proves calls overlap without timing them), a single-threaded worker (`busy`, for replicas), and on request
 //! hundreds of extra tools or oddly named ones. Not one of the business servers; `hub server testkit` runs it.
 //!
 //! Environment: `HUB_TESTKIT_LOG` (file: one line per call start, end and cancellation),
@@ -38,6 +38,8 @@ pub struct Testkit {
     /// Calls of `gather` that have arrived: a rendezvous that proves calls run at the same time without timing
     /// them (sequential calls would each wait out `ms` alone).
     gathered: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Held by `busy` while it works: one at a time.
+    busy: Arc<tokio::sync::Mutex<()>>,
 }
 
 const TOPICS: [&str; 8] = ["weather", "billing", "search", "files", "email", "maps", "music", "stocks"];
@@ -80,6 +82,13 @@ impl Testkit {
                 true,
                 false,
             ),
+            tool(
+                "busy",
+                "Works for ms milliseconds (default 20), one call at a time as a single-threaded server would; says which process (and HUB_REPLICA) answered.",
+                object(json!({"ms": {"type": "integer", "minimum": 0}}), &[]),
+                true,
+                false,
+            ),
             tool("crash", "Terminates the server process at once.", object(json!({}), &[]), true, false),
             tool(
                 "big",
@@ -90,8 +99,8 @@ impl Testkit {
             ),
             tool(
                 "write",
-                "Stores a value (a write tool).",
-                object(json!({"value": {"type": "string"}}), &[]),
+                "Stores a value (a write tool), after ms milliseconds (default 0).",
+                object(json!({"value": {"type": "string"}, "ms": {"type": "integer", "minimum": 0}}), &[]),
                 false,
                 false,
             ),
@@ -154,6 +163,7 @@ impl Testkit {
             watched: Arc::default(),
             log,
             gathered: Arc::new(tokio::sync::watch::channel(0).0),
+            busy: Arc::default(),
         }
     }
 
@@ -191,6 +201,12 @@ impl Testkit {
                     }
                 }
             }
+            "busy" => {
+                let _one = self.busy.lock().await;
+                tokio::time::sleep(Duration::from_millis(args.get("ms").and_then(Value::as_u64).unwrap_or(20))).await;
+                let replica = std::env::var("HUB_REPLICA").ok();
+                CallToolResult::structured(json!({"pid": std::process::id(), "replica": replica}))
+            }
             "fail" => {
                 let msg = args.get("message").and_then(Value::as_str).unwrap_or("failed on purpose");
                 CallToolResult::error(vec![ContentBlock::text(msg.to_string())])
@@ -204,7 +220,13 @@ impl Testkit {
                     (0..num("items")).map(|i| json!({"index": i, "filler": "x".repeat(80)})).collect();
                 CallToolResult::structured(json!({"count": items.len(), "items": items}))
             }
-            "write" | "erase" => CallToolResult::structured(json!({"done": name})),
+            "write" | "erase" => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(num("ms"))) => {}
+                    _ = ctx.ct.cancelled() => {}
+                }
+                CallToolResult::structured(json!({"done": name}))
+            }
             "gather" => {
                 let mut seen = self.gathered.subscribe();
                 self.gathered.send_modify(|c| *c += 1);

@@ -71,6 +71,12 @@ pub struct RawServer {
     pub env: Option<BTreeMap<String, Str>>,
     pub cwd: Option<Str>,
     pub url: Option<Str>,
+    /// Several addresses of one url server, one replica each (see `replicas`).
+    pub urls: Option<Spanned<Vec<Str>>>,
+    /// N processes of one command server.
+    pub replicas: Option<Spanned<i64>>,
+    /// "least_busy" (default) or "sticky".
+    pub balance: Option<Spanned<String>>,
     pub headers: Option<BTreeMap<String, Str>>,
     /// "oauth" or "none" (default: OAuth when the server asks for it).
     pub auth: Option<Str>,

@@ -195,3 +195,28 @@ fn bad_plugins_name_file_line_and_key() {
     assert_eq!(ok.plugins[0].name, "audit.py");
     assert!(ok.plugins[0].after_call && !ok.plugins[0].before_call && !ok.plugins[0].pass_on_error);
 }
+
+#[test]
+fn replicas_urls_and_balance_are_checked() {
+    let c = parse("[servers.a]\ncommand = \"x\"\nreplicas = 3\nbalance = \"sticky\"\n", "t.toml", &env).unwrap();
+    assert_eq!(c.servers[0].replicas.count, 3);
+    assert_eq!(c.servers[0].replicas.balance, replicas::Balance::Sticky);
+    let c = parse("[servers.b]\nurls = [\"http://h1/mcp\", \"https://h2/mcp\"]\n", "t.toml", &env).unwrap();
+    assert_eq!(c.servers[0].replicas.urls, ["http://h1/mcp", "https://h2/mcp"]);
+    assert!(matches!(&c.servers[0].transport, Transport::Http { url, .. } if url == "http://h1/mcp"));
+    let cases = [
+        ("[servers.a]\ncommand = \"x\"\nreplicas = 0\n", "t.toml:3:", "must be 1 to 32, got 0"),
+        ("[servers.a]\ncommand = \"x\"\nreplicas = 99\n", "t.toml:3:", "must be 1 to 32"),
+        ("[servers.a]\nurl = \"http://h/mcp\"\nreplicas = 2\n", "t.toml:3:", "urls = ["),
+        ("[servers.a]\nurl = \"http://h/mcp\"\nurls = [\"http://g/mcp\"]\n", "t.toml:3:", "url or urls, not both"),
+        ("[servers.a]\ncommand = \"x\"\nurls = [\"http://g/mcp\"]\n", "t.toml:3:", "replicas = N"),
+        ("[servers.a]\nurls = []\n", "t.toml:2:", "1 to 32 addresses"),
+        ("[servers.a]\nurls = [\"http://g/mcp\", \"ftp://g\"]\n", "t.toml:2:", "must start with http"),
+        ("[servers.a]\nurls = [\"http://g/mcp\", \"http://g/mcp\"]\n", "t.toml:2:", "twice"),
+        ("[servers.a]\ncommand = \"x\"\nbalance = \"random\"\n", "t.toml:3:", "\"least_busy\", \"sticky\""),
+    ];
+    for (text, at, says) in cases {
+        let e = parse_err(text);
+        assert!(e.starts_with(at) && e.contains(says), "{text}: {e}");
+    }
+}

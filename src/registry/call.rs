@@ -4,7 +4,7 @@
 //! and tells meanwhile. A tool the server will only run as a task (2025-11-25 `tasks`) is called again as one
 //! (`tasks`).
 
-use super::{CallError, Called, Phase, Registry, origin, plugin, tasks, wire};
+use super::{CallError, Called, Registry, origin, plugin, tasks, wire};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CancelledNotificationParam, ClientRequest, JsonObject, ServerResult,
 };
@@ -52,7 +52,8 @@ impl Registry {
         Ok(called)
     }
 
-    /// The call to the tool's server, with its transforms.
+    /// The call to the tool's server, with its transforms: on one of its replicas, and once more on another
+    /// when that replica fails the call (goes down or times out) and the tool is read-only or idempotent.
     async fn call_upstream(
         &self,
         entry: super::Entry,
@@ -65,14 +66,48 @@ impl Registry {
             reason: "not configured".into(),
             retry_in: None,
         })?;
-        let live = server.read(|s| if s.phase == Phase::Up { s.peer.clone().zip(s.fault.clone()) } else { None });
-        let Some((peer, fault)) = live else {
-            return Err(CallError::Down {
-                server: entry.server.clone(),
-                reason: server.down_reason().unwrap_or_default(),
-                retry_in: server.retry_in(),
-            });
-        };
+        // Sticky balancing keeps a session on its replica; plain REST calls have none.
+        let default = || (!self.inner.serving).then(|| self.inner.host.origins.default_origin().key());
+        let session = origin.as_ref().map(|o| o.key()).or_else(default);
+        let mut avoid = None;
+        loop {
+            let Some(lease) = server.lease(session.as_deref(), avoid) else {
+                return Err(CallError::Down {
+                    server: entry.server.clone(),
+                    reason: server.down_reason().unwrap_or_else(|| "no replica is in rotation".into()),
+                    retry_in: server.retry_in(),
+                });
+            };
+            let several = server.replicas().len() > 1;
+            let called = self.call_on(&server, &lease, entry.clone(), arguments.clone(), cancel, origin.clone()).await;
+            let failed = matches!(called, Err(CallError::Down { .. } | CallError::Timeout { .. }));
+            if !failed || !several {
+                return called;
+            }
+            lease.failed();
+            if let Err(CallError::Timeout { after, .. }) = &called {
+                let why = format!("a call to '{}' timed out after {:.1}s", entry.name, after.as_secs_f64());
+                let _ = lease.replica.control.send(super::control::Order::Retire(why));
+            }
+            if avoid.is_some() || !(entry.read_only() || entry.idempotent()) {
+                return called.map_err(|e| on_replica(e, &lease.replica.label));
+            }
+            tracing::info!(tool = %entry.name, "{} failed the call; trying another replica", lease.replica.label);
+            avoid = Some(lease.replica.number);
+        }
+    }
+
+    /// The call on one replica.
+    async fn call_on(
+        &self,
+        server: &super::Server,
+        lease: &super::replica::Lease,
+        entry: super::Entry,
+        arguments: Option<JsonObject>,
+        cancel: &CancellationToken,
+        origin: Option<Arc<dyn origin::Origin>>,
+    ) -> Result<Called, CallError> {
+        let (peer, fault) = (&lease.peer, &lease.fault);
         let plan = entry.plan.clone();
         let arguments = match &plan {
             Some(p) => p.arguments(arguments),
@@ -85,7 +120,7 @@ impl Registry {
             params = params.with_arguments(args);
         }
         if let Some(origin) = &origin {
-            self.inner.host.hand_roots(&entry.server, &peer, origin).await;
+            self.inner.host.hand_roots(&entry.server, peer, origin).await;
         }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let started = Instant::now();
@@ -127,7 +162,7 @@ impl Registry {
         };
         if needs_task {
             let deadline = started + server.cfg.timeout;
-            let called = tasks::call(&peer, entry.upstream(), task_arguments, deadline, cancel).await;
+            let called = tasks::call(peer, entry.upstream(), task_arguments, deadline, cancel).await;
             return match called {
                 Ok(mut result) => {
                     if let Some(p) = &plan {
@@ -174,5 +209,15 @@ impl Registry {
             }
             Err(e) => Err(CallError::Protocol { server: server_name, message: e.to_string() }),
         }
+    }
+}
+
+/// Says which replica failed the call.
+fn on_replica(e: CallError, label: &str) -> CallError {
+    match e {
+        CallError::Down { server, reason, retry_in } => {
+            CallError::Down { server, reason: format!("replica {label}: {reason}"), retry_in }
+        }
+        other => other,
     }
 }

@@ -31,6 +31,10 @@ impl Entry {
     pub fn read_only(&self) -> bool {
         self.tool.annotations.as_ref().and_then(|a| a.read_only_hint).unwrap_or(false)
     }
+    /// Calling it again with the same arguments has no further effect (its `idempotentHint`).
+    pub fn idempotent(&self) -> bool {
+        self.tool.annotations.as_ref().and_then(|a| a.idempotent_hint).unwrap_or(false)
+    }
     /// MCP's default for a tool that is not read-only is "may be destructive".
     pub fn destructive(&self) -> bool {
         !self.read_only() && self.tool.annotations.as_ref().and_then(|a| a.destructive_hint).unwrap_or(true)

@@ -206,7 +206,7 @@ impl super::Registry {
     pub fn accept_pins(&self, select: &dyn Fn(&str, &str) -> bool) -> Result<Vec<String>, String> {
         let mut chosen = Vec::new();
         for s in self.servers() {
-            let listed: Vec<Tool> = s.read(|st| st.listing.tools.clone());
+            let listed: Vec<Tool> = s.listed(|l| l.tools.clone());
             for t in listed.into_iter().filter(|t| s.cfg.permits(&t.name) && select(&s.cfg.name, &t.name)) {
                 chosen.push((s.cfg.name.clone(), t));
             }

@@ -17,7 +17,7 @@ pub struct Offered {
 impl Registry {
     /// Every server's prompts, in server order, each under its namespaced name.
     pub fn prompts(&self) -> Vec<Offered> {
-        let each = |s: &super::Server| s.read(|st| st.listing.prompts.clone());
+        let each = |s: &super::Server| s.listed(|l| l.prompts.clone());
         let named = |s: &super::Server, p: Prompt| Offered {
             name: format!("{}__{}", s.cfg.name, p.name),
             server: s.cfg.name.clone(),

@@ -4,7 +4,7 @@
 //! the URI starts with, the longest such prefix winning. Two servers claiming the same URI is an ambiguity the
 //! caller resolves by naming the server.
 
-use super::{CallError, Phase, Registry, wire};
+use super::{CallError, Registry, wire};
 use rmcp::model::{ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate};
 use rmcp::service::ServiceError;
 use rmcp::{Peer, RoleClient};
@@ -12,13 +12,13 @@ use rmcp::{Peer, RoleClient};
 impl Registry {
     /// Every server's resources, with the server's name, in server order.
     pub fn resources(&self) -> Vec<(String, Resource)> {
-        let each = |s: &super::Server| s.read(|st| st.listing.resources.clone());
+        let each = |s: &super::Server| s.listed(|l| l.resources.clone());
         self.servers().iter().flat_map(|s| each(s).into_iter().map(|r| (s.cfg.name.clone(), r))).collect()
     }
 
     /// Every server's resource templates, with the server's name, in server order.
     pub fn templates(&self) -> Vec<(String, ResourceTemplate)> {
-        let each = |s: &super::Server| s.read(|st| st.listing.templates.clone());
+        let each = |s: &super::Server| s.listed(|l| l.templates.clone());
         self.servers().iter().flat_map(|s| each(s).into_iter().map(|t| (s.cfg.name.clone(), t))).collect()
     }
 
@@ -44,14 +44,13 @@ impl Registry {
         }
         // Looked up in place, each server's listing under its lock: nothing is copied for a read.
         let servers = self.servers();
-        let lists = |s: &super::Server| s.read(|st| st.listing.resources.iter().any(|r| r.uri == uri));
+        let lists = |s: &super::Server| s.listed(|l| l.resources.iter().any(|r| r.uri == uri));
         let exact: Vec<String> = servers.iter().filter(|s| lists(s)).map(|s| s.cfg.name.clone()).collect();
         let claims = if exact.is_empty() {
             // The longest fixed prefix (before the first `{`) of a template of this server that `uri` starts with.
             let prefix = |s: &super::Server| {
-                s.read(|st| {
-                    let fixed =
-                        st.listing.templates.iter().map(|t| t.uri_template.split('{').next().unwrap_or_default());
+                s.listed(|l| {
+                    let fixed = l.templates.iter().map(|t| t.uri_template.split('{').next().unwrap_or_default());
                     fixed.filter(|f| !f.is_empty() && uri.starts_with(f)).map(str::len).max()
                 })
             };
@@ -98,11 +97,11 @@ impl Registry {
             server: name.to_string(),
             message: "no server has this name".into(),
         })?;
-        let live = server.read(|s| if s.phase == Phase::Up { s.peer.clone().zip(s.fault.clone()) } else { None });
-        let Some((peer, fault)) = live else {
+        let Some(lease) = server.lease(None, None) else {
             let reason = server.down_reason().unwrap_or_default();
             return Err(CallError::Down { server: name.to_string(), reason, retry_in: server.retry_in() });
         };
+        let (peer, fault) = (lease.peer.clone(), lease.fault.clone());
         let reply = tokio::select! {
             r = tokio::time::timeout(server.cfg.timeout, request(peer)) => r,
             _ = fault.tripped() => {

@@ -4,12 +4,13 @@
 //!
 //! Past the crash-loop cap a one-shot face (ask, call, tools, triage) gives up — the server stays failed until an
 //! operator restarts it — while a long-running face (serve, chat) keeps trying at up to `max_backoff`, as
-//! Kubernetes' CrashLoopBackOff does; `restart.give_up` decides per server.
+//! Kubernetes' CrashLoopBackOff does; `restart.give_up` decides per replica.
 
 use super::connect::{self, Conn};
 use super::control::{Order, STOPPED};
 use super::listing;
-use super::{Inner, Phase, Server};
+use super::replica::Replica;
+use super::{Inner, Phase};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -29,11 +30,11 @@ enum Next {
 
 pub(super) async fn supervise(
     inner: Arc<Inner>,
-    server: Arc<Server>,
+    replica: Arc<Replica>,
     ready: oneshot::Sender<()>,
     mut orders: mpsc::UnboundedReceiver<Order>,
 ) {
-    let policy = server.cfg.restart.clone();
+    let policy = replica.cfg.restart.clone();
     let gives_up = policy.give_up.unwrap_or(!inner.long_running);
     let shutdown = inner.shutdown.clone();
     let mut ready = Some(ready);
@@ -43,49 +44,53 @@ pub(super) async fn supervise(
         match next {
             Next::Exit => break,
             Next::Hold => {
-                next = park(&inner, &server, &mut orders, Phase::Stopped, STOPPED.into()).await;
+                next = park(&inner, &replica, &mut orders, Phase::Stopped, STOPPED.into()).await;
                 (backoff_attempt, crashes) = (0, 0);
                 continue;
             }
             Next::Connect => {}
         }
-        server.update(|s| {
+        replica.update(|s| {
             s.phase = Phase::Starting;
             s.next_attempt = None;
         });
         let lists_changed = Arc::new(Notify::new());
         let attempt = tokio::select! {
-            r = connect::connect(&server.cfg, &server.tail, lists_changed.clone(), inner.host.clone()) => r,
+            r = connect::connect(&replica.cfg, &replica.tail, lists_changed.clone(), inner.host.clone()) => r,
             _ = shutdown.cancelled() => break,
         };
         let (reason, uptime) = match attempt {
-            Err(connect::Failed::Error(e)) => (failure(&server, e), Duration::ZERO),
+            Err(connect::Failed::Error(e)) => (failure(&replica, e), Duration::ZERO),
             Err(connect::Failed::NeedsLogin(challenge)) => {
-                next = await_login(&inner, &server, &mut orders, ready.take(), challenge).await;
+                next = await_login(&inner, &replica, &mut orders, ready.take(), challenge).await;
                 (backoff_attempt, crashes) = (0, 0);
                 continue;
             }
-            Ok(conn) => match run(&inner, &server, conn, &lists_changed, &mut orders, ready.take()).await {
+            Ok(conn) => match run(&inner, &replica, conn, &lists_changed, &mut orders, ready.take()).await {
                 Ended::NeedsLogin(challenge) => {
-                    next = await_login(&inner, &server, &mut orders, None, challenge).await;
+                    next = await_login(&inner, &replica, &mut orders, None, challenge).await;
                     (backoff_attempt, crashes) = (0, 0);
                     continue;
                 }
                 Ended::Down(reason, uptime) => (reason, uptime),
                 Ended::Order(Order::Restart) => {
                     (backoff_attempt, crashes) = (0, 0);
-                    server.update(|s| s.restarts += 1);
+                    replica.update(|s| s.restarts += 1);
                     next = Next::Connect;
                     continue;
                 }
-                Ended::Order(Order::Stop) => {
+                Ended::Order(_) => {
                     next = Next::Hold;
                     continue;
                 }
                 Ended::Shutdown => return,
             },
         };
-        server.crashed();
+        replica.crashed();
+        if replica.cfg.replicas.count > 1 {
+            // The others may agree on another list now.
+            inner.rebuild();
+        }
         if uptime >= policy.stable {
             (backoff_attempt, crashes) = (0, 0);
         }
@@ -93,44 +98,48 @@ pub(super) async fn supervise(
         backoff_attempt += 1;
         if gives_up && crashes > policy.max_restarts {
             let msg = format!("gave up after {} restarts; last error: {reason}", policy.max_restarts);
-            tracing::warn!(server = %server.cfg.name, "{msg}");
+            tracing::warn!(server = %replica.label, "{msg}");
             // The first attempt is over once its outcome is recorded: failed here, backing off below.
-            server.update(|s| {
+            replica.update(|s| {
                 s.phase = Phase::Failed;
                 s.last_error = Some(msg.clone());
             });
             if let Some(r) = ready.take() {
                 let _ = r.send(());
             }
-            next = park(&inner, &server, &mut orders, Phase::Failed, msg).await;
+            next = park(&inner, &replica, &mut orders, Phase::Failed, msg).await;
             (backoff_attempt, crashes) = (0, 0);
             continue;
         }
         let delay = crate::backoff::delay(backoff_attempt, policy.backoff, policy.max_backoff);
         if inner.long_running {
-            tracing::warn!(server = %server.cfg.name, "down ({reason}); restarting in {} ms", delay.as_millis());
+            tracing::warn!(server = %replica.label, "down ({reason}); restarting in {} ms", delay.as_millis());
         } else {
-            tracing::info!(server = %server.cfg.name, "down ({reason}); restarting in {} ms", delay.as_millis());
+            tracing::info!(server = %replica.label, "down ({reason}); restarting in {} ms", delay.as_millis());
         }
-        server.update(|s| s.next_attempt = Some(Instant::now() + delay));
+        replica.update(|s| s.next_attempt = Some(Instant::now() + delay));
         if let Some(r) = ready.take() {
             let _ = r.send(());
         }
         inner.changed();
-        next = tokio::select! {
-            _ = tokio::time::sleep(delay) => Next::Connect,
-            _ = shutdown.cancelled() => Next::Exit,
-            order = orders.recv() => match order {
-                Some(Order::Restart) => { (backoff_attempt, crashes) = (0, 0); Next::Connect }
-                Some(Order::Stop) => Next::Hold,
-                None => Next::Exit,
-            },
+        let wake = tokio::time::Instant::now() + delay;
+        next = loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => break Next::Connect,
+                _ = shutdown.cancelled() => break Next::Exit,
+                order = orders.recv() => match order {
+                    Some(Order::Restart) => { (backoff_attempt, crashes) = (0, 0); break Next::Connect }
+                    Some(Order::Stop) => break Next::Hold,
+                    Some(Order::Retire(_)) => continue,
+                    None => break Next::Exit,
+                },
+            }
         };
         if matches!(next, Next::Connect) {
-            server.update(|s| s.restarts += 1);
+            replica.update(|s| s.restarts += 1);
         }
     }
-    server.update(|s| {
+    replica.update(|s| {
         s.phase = Phase::Stopped;
         s.next_attempt = None;
     });
@@ -140,12 +149,12 @@ pub(super) async fn supervise(
 /// counted as a restart — or the shutdown.
 async fn park(
     inner: &Inner,
-    server: &Server,
+    replica: &Replica,
     orders: &mut mpsc::UnboundedReceiver<Order>,
     phase: Phase,
     why: String,
 ) -> Next {
-    server.update(|s| {
+    replica.update(|s| {
         s.phase = phase;
         s.last_error = Some(why);
         s.next_attempt = None;
@@ -156,10 +165,10 @@ async fn park(
             _ = inner.shutdown.cancelled() => return Next::Exit,
             order = orders.recv() => match order {
                 Some(Order::Restart) => {
-                    server.update(|s| s.restarts += 1);
+                    replica.update(|s| s.restarts += 1);
                     return Next::Connect;
                 }
-                Some(Order::Stop) => continue,
+                Some(Order::Stop | Order::Retire(_)) => continue,
                 None => return Next::Exit,
             },
         }
@@ -170,19 +179,19 @@ async fn park(
 /// checked every second), an operator's restart, or the shutdown. Never a crash loop: retrying cannot help.
 async fn await_login(
     inner: &Inner,
-    server: &Server,
+    replica: &Replica,
     orders: &mut mpsc::UnboundedReceiver<Order>,
     ready: Option<oneshot::Sender<()>>,
     challenge: Option<String>,
 ) -> Next {
-    let name = &server.cfg.name;
+    let name = &replica.cfg.name;
     let why = crate::auth::login_hint(name, challenge.as_deref());
     if inner.long_running {
         tracing::warn!(server = %name, "{why}");
     } else {
         tracing::info!(server = %name, "{why}");
     }
-    server.update(|s| {
+    replica.update(|s| {
         s.phase = Phase::NeedsLogin;
         s.last_error = Some(why);
         s.next_attempt = None;
@@ -203,6 +212,7 @@ async fn await_login(
             order = orders.recv() => match order {
                 Some(Order::Restart) => return Next::Connect,
                 Some(Order::Stop) => return Next::Hold,
+                Some(Order::Retire(_)) => {}
                 None => return Next::Exit,
             },
         }
@@ -224,7 +234,7 @@ enum Ended {
 /// connection is closed in all but the first case).
 async fn run(
     inner: &Inner,
-    server: &Server,
+    replica: &Replica,
     Conn { service, mut child, fault, listing }: Conn,
     lists_changed: &Notify,
     orders: &mut mpsc::UnboundedReceiver<Order>,
@@ -232,11 +242,13 @@ async fn run(
 ) -> Ended {
     let peer = service.peer().clone();
     let pid = child.as_ref().and_then(|c| c.id());
-    log_problems(inner, server, &listing.problems);
-    server.update(|s| s.listing = listing);
+    log_problems(inner, replica, &listing.problems);
+    replica.update(|s| s.listing = listing);
     let caps = peer.peer_info().map(|i| i.capabilities.clone());
-    server.update(|s| {
+    replica.update(|s| {
         s.phase = Phase::Up;
+        // Out of rotation until the rebuild below has compared its tools with the other replicas'.
+        s.mismatch = (replica.cfg.replicas.count > 1).then(|| "its tools are not compared yet".into());
         s.peer = Some(peer.clone());
         s.fault = Some(fault.clone());
         s.pid = pid;
@@ -244,7 +256,7 @@ async fn run(
         s.restart_pending = false;
     });
     inner.rebuild();
-    super::subscriptions::renew(&inner.host, &server.cfg.name, &peer, server.cfg.timeout);
+    super::subscriptions::renew(&inner.host, &replica.cfg.name, &peer, replica.cfg.timeout);
     if let Some(r) = ready {
         let _ = r.send(());
     }
@@ -259,18 +271,21 @@ async fn run(
                 false => Ended::Down(fault.reason().unwrap_or_default(), started.elapsed()),
             }),
             _ = lists_changed.notified() => {
-                let listed = listing::list_all(&peer, caps.as_ref(), &server.cfg.limits, &fault);
-                match tokio::time::timeout(server.cfg.timeout, listed).await {
+                let listed = listing::list_all(&peer, caps.as_ref(), &replica.cfg.limits, &fault);
+                match tokio::time::timeout(replica.cfg.timeout, listed).await {
                     Ok(Ok(listing)) => {
-                        log_problems(inner, server, &listing.problems);
-                        server.update(|s| s.listing = listing);
+                        log_problems(inner, replica, &listing.problems);
+                        replica.update(|s| s.listing = listing);
                         inner.rebuild();
                     }
-                    Ok(Err(e)) => tracing::warn!(server = %server.cfg.name, "re-listing tools failed: {e}"),
-                    Err(_) => tracing::warn!(server = %server.cfg.name, "re-listing tools timed out"),
+                    Ok(Err(e)) => tracing::warn!(server = %replica.label, "re-listing tools failed: {e}"),
+                    Err(_) => tracing::warn!(server = %replica.label, "re-listing tools timed out"),
                 }
             }
-            Some(order) = orders.recv() => break Some(Ended::Order(order)),
+            Some(order) = orders.recv() => break Some(match order {
+                Order::Retire(why) => Ended::Down(why, started.elapsed()),
+                order => Ended::Order(order),
+            }),
             _ = inner.shutdown.cancelled() => break Some(Ended::Shutdown),
         }
     };
@@ -278,7 +293,7 @@ async fn run(
         // Closed on purpose: the session first, then the child (given a moment to exit on its own).
         ct.cancel();
         stop_child(child.as_mut()).await;
-        server.update(|s| {
+        replica.update(|s| {
             s.peer = None;
             s.fault = None;
             s.pid = None;
@@ -288,7 +303,7 @@ async fn run(
             }
         });
         return match ended {
-            Ended::Down(reason, uptime) => Ended::Down(failure(server, reason), uptime),
+            Ended::Down(reason, uptime) => Ended::Down(failure(replica, reason), uptime),
             other => other,
         };
     }
@@ -308,24 +323,24 @@ async fn run(
             None => "connection closed".to_string(),
         }
     };
-    Ended::Down(failure(server, reason), started.elapsed())
+    Ended::Down(failure(replica, reason), started.elapsed())
 }
 
 /// A long-running face (serve, chat) has no stderr line per command: its operator reads the log. One-shot
 /// commands print the same problems as warnings themselves (`output::warnings`).
-fn log_problems(inner: &Inner, server: &Server, problems: &[super::Problem]) {
+fn log_problems(inner: &Inner, replica: &Replica, problems: &[super::Problem]) {
     if inner.long_running {
         for p in problems {
-            tracing::warn!(server = %server.cfg.name, "{p}");
+            tracing::warn!(server = %replica.label, "{p}");
         }
     }
 }
 
 /// Marks the server down with `reason` and the tail of its stderr; returns the full message.
-fn failure(server: &Server, reason: String) -> String {
-    let tail = server.tail.summary();
+fn failure(replica: &Replica, reason: String) -> String {
+    let tail = replica.tail.summary();
     let msg = if tail.is_empty() { reason } else { format!("{reason}; stderr: {tail}") };
-    server.update(|s| {
+    replica.update(|s| {
         s.phase = Phase::Down;
         s.peer = None;
         s.fault = None;

@@ -24,6 +24,7 @@ mod policy;
 mod prompts;
 mod reliability;
 mod repl;
+mod replicas;
 mod resources;
 mod servers;
 mod streamed;
