@@ -27,7 +27,7 @@ mod watched;
 mod wire;
 
 use crate::config::{Config, ServerConfig};
-pub use control::{Accepted, ControlError};
+pub use control::{Accepted, ControlError, ReplicaStatus};
 pub use index::{Entry, Index};
 pub use prompts::{Offered, describe as describe_argument};
 use rmcp::model::CallToolResult;

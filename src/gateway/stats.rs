@@ -175,6 +175,27 @@ impl Stats {
         for s in statuses {
             out.push_str(&format!("hub_server_restarts_total{{server=\"{}\"}} {}\n", esc(&s.name), s.restarts));
         }
+        let replicas: Vec<_> = statuses.iter().flat_map(|s| s.replicas.iter().map(move |r| (&s.name, r))).collect();
+        if !replicas.is_empty() {
+            type Of = fn(&crate::registry::ReplicaStatus) -> u64;
+            let series: [(&str, &str, &str, Of); 4] = [
+                ("hub_replica_up", "gauge", "Whether the replica is connected and in rotation (1) or not (0).", |r| {
+                    u64::from(r.state == Phase::Up && r.last_error.is_none())
+                }),
+                ("hub_replica_in_flight", "gauge", "Requests in flight on the replica.", |r| r.in_flight as u64),
+                ("hub_replica_calls_total", "counter", "Requests sent to the replica.", |r| r.calls),
+                ("hub_replica_errors_total", "counter", "Requests that failed on the replica (down, timeout).", |r| {
+                    r.errors
+                }),
+            ];
+            for (name, kind, help, of) in series {
+                out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+                for (server, r) in &replicas {
+                    let labels = format!("server=\"{}\",replica=\"{}\"", esc(server), esc(&r.replica));
+                    out.push_str(&format!("{name}{{{labels}}} {}\n", of(r)));
+                }
+            }
+        }
         out.push_str(&format!(
             "# HELP hub_tools Tools in the index.\n# TYPE hub_tools gauge\nhub_tools {}\n",
             registry.index().len()

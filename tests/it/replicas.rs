@@ -244,3 +244,30 @@ fn urls_spread_calls_over_several_http_servers() {
         assert_eq!(answered.len(), 2, "both upstream gateways' testkits answered: {answered:?}");
     });
 }
+
+#[test]
+fn a_replica_that_times_out_is_taken_out_and_comes_back() {
+    let env = Env::new();
+    env.config(&kit("replicas = 2\ntimeout_s = 1"));
+    let s = serve(&env, &[]);
+    rt().block_on(async {
+        let r = until(&s, "kit", "two replicas up", all_up(2)).await;
+        let before: Vec<u64> = replicas(&r).iter().map(|x| x["pid"].as_u64().unwrap()).collect();
+        // A write (not retried) that outlives the deadline: the call times out and its replica is restarted.
+        let (code, body) = call(&s.base, "kit__write", json!({"ms": 600_000})).await;
+        assert_eq!(code, 504, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("timed out"), "{body}");
+        let r = until(&s, "kit", "the slow replica restarted", |r| {
+            all_up(2)(r) && replicas(r).iter().filter(|x| x["restarts"] == 1).count() == 1
+        })
+        .await;
+        let rows = replicas(&r);
+        let (restarted, other) = if rows[0]["restarts"] == 1 { (0, 1) } else { (1, 0) };
+        assert_ne!(rows[restarted]["pid"].as_u64().unwrap(), before[restarted], "a new process: {r}");
+        assert_eq!(rows[other]["pid"].as_u64().unwrap(), before[other], "the other one untouched: {r}");
+        assert_eq!(rows[restarted]["errors"], 1, "{r}");
+        let metrics = client().get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("hub_replica_errors_total{server=\"kit\",replica=\"kit#"), "{metrics}");
+        assert!(metrics.contains("hub_replica_up{server=\"kit\",replica=\"kit#2\"} 1"), "{metrics}");
+    });
+}
