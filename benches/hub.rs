@@ -3,7 +3,7 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`, `offers`, `policy`, `oauth`, `transforms`.
+//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`.
 
 #[path = "hub/hostile.rs"]
 mod hostile;
@@ -17,6 +17,8 @@ mod oauth;
 mod offers;
 #[path = "hub/policy.rs"]
 mod policy;
+#[path = "hub/replicas.rs"]
+mod replicas;
 #[path = "common/serve.rs"]
 mod serve;
 #[path = "hub/transforms.rs"]
@@ -290,6 +292,7 @@ fn main() {
         ("policy", policy::policy),
         ("oauth", oauth::oauth),
         ("transforms", transforms::transforms),
+        ("replicas", replicas::replicas),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {
