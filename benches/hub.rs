@@ -278,7 +278,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 13] = [
+    let all: [(&str, fn()); 14] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
