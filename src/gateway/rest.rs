@@ -160,10 +160,17 @@ async fn call(
 
 impl App {
     /// Admits one call that arrives on a WebSocket from `ip` under the headers of its upgrade: the same rate limits
-    /// and token checks as a REST request (a JWT was verified at the upgrade and is not checked again).
-    pub(super) fn admit(&self, ip: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Result<(), &'static str> {
+    /// and token checks as a REST request. A JWT was verified at the upgrade (`who`): the address's limit and its
+    /// identity's own limit still apply to every call.
+    pub(super) fn admit(
+        &self,
+        ip: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+        who: Option<&Who>,
+    ) -> Result<(), &'static str> {
         if self.jwt.is_some() && super::guard::bearer(headers).is_some_and(super::jwt::looks_like) {
-            return Ok(());
+            let limited = self.limits.admit(ip).and_then(|_| self.limits.after(&self.guards, who, headers));
+            return limited.map_err(|r| r.message());
         }
         self.limits.check(&self.guards, ip, "/call", headers).map(|_| ()).map_err(|r| r.message())
     }

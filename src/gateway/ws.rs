@@ -178,7 +178,7 @@ fn receive(
     if calls.contains_key(&id.to_string()) {
         return refuse(&id, "a call with this id is in flight");
     }
-    if let Err(why) = app.admit(addr.ip(), headers) {
+    if let Err(why) = app.admit(addr.ip(), headers, who.as_deref()) {
         return refuse(&id, why);
     }
     let cancel = CancellationToken::new();

@@ -104,3 +104,29 @@ fn tokens_from_the_identity_provider_are_checked_and_mapped_to_policies() {
         assert_eq!(tools(&fresh.base, &good).await.unwrap().status(), 503, "no keys: never allow");
     });
 }
+
+#[test]
+fn a_websocket_under_a_jwt_keeps_its_identitys_rate_limit_per_call() {
+    let (jwks, _stop) = jwks_server();
+    let env = Env::new();
+    env.config(&config(&jwks).replace("servers = [\"crm\"]\n", "servers = [\"crm\"]\nrate = 1\n"));
+    let s = serve(&env, &[]);
+    rt().block_on(async {
+        use crate::ws::{connect, next, send};
+        let good = token(KEY, claims("hub:read", "hub", 600));
+        let mut ws = connect(&s.base, Some(&good)).await.unwrap();
+        let args = json!({"customer_id": "cus_000001"});
+        for id in 0..6 {
+            send(&mut ws, json!({"id": id, "tool": "crm__get_customer", "arguments": args})).await;
+        }
+        let mut limited = 0;
+        for _ in 0..6 {
+            let m = next(&mut ws).await;
+            if m["event"] == "error" {
+                assert!(m["data"]["error"].as_str().unwrap().contains("this token's rate limit"), "{m}");
+                limited += 1;
+            }
+        }
+        assert!(limited > 0, "six calls at once under rate = 1: the identity's limit refuses some");
+    });
+}

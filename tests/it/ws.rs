@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(base: &str, token: Option<&str>) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+pub(crate) async fn connect(base: &str, token: Option<&str>) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     let mut request = format!("{}/ws", base.replacen("http", "ws", 1)).into_client_request().unwrap();
     if let Some(t) = token {
         request.headers_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
@@ -20,12 +20,12 @@ async fn connect(base: &str, token: Option<&str>) -> Result<Socket, tokio_tungst
     tokio_tungstenite::connect_async(request).await.map(|(s, _)| s)
 }
 
-async fn send(ws: &mut Socket, m: Value) {
+pub(crate) async fn send(ws: &mut Socket, m: Value) {
     ws.send(Message::text(m.to_string())).await.unwrap();
 }
 
 /// The next JSON message (pings are answered by the library).
-async fn next(ws: &mut Socket) -> Value {
+pub(crate) async fn next(ws: &mut Socket) -> Value {
     loop {
         match tokio::time::timeout(LIMIT, ws.next()).await.expect("the socket went quiet") {
             Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
