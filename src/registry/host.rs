@@ -167,6 +167,8 @@ pub struct Handler {
     pub sampling: bool,
     /// The connection's progress barrier: told when a progress notification has been passed on.
     pub progress: super::wire::barrier::Barrier,
+    /// The server's redactions, for the progress and log messages it sends.
+    pub said: Arc<super::transform::Said>,
 }
 
 impl Handler {
@@ -322,7 +324,8 @@ impl ClientHandler for Handler {
         .map(rmcp::model::CustomResult)
     }
 
-    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+    async fn on_progress(&self, mut params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+        params.message = params.message.map(|m| self.said.text(&m));
         // In arrival order (the transport numbered it), then counted as handled whatever happens below.
         let seq = params.meta.as_ref().and_then(|m| m.0.get(super::wire::barrier::SEQ)).and_then(|v| v.as_u64());
         if let Some(seq) = seq {
@@ -341,9 +344,10 @@ impl ClientHandler for Handler {
 
     async fn on_logging_message(
         &self,
-        params: LoggingMessageNotificationParam,
+        mut params: LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        self.said.value(&mut params.data);
         let seq = params.meta.as_ref().and_then(|m| m.0.get(super::wire::barrier::SEQ)).and_then(|v| v.as_u64());
         if let Some(seq) = seq {
             self.progress.turn(seq).await;

@@ -149,13 +149,36 @@ impl Plan {
     }
 
     fn redact_text(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for (re, with) in &self.redact {
-            if let std::borrow::Cow::Owned(s) = re.replace_all(&out, with.as_str()) {
-                out = s;
-            }
+        redact(&self.redact, text)
+    }
+}
+
+fn redact(rules: &[(regex::Regex, String)], text: &str) -> String {
+    let mut out = text.to_string();
+    for (re, with) in rules {
+        if let std::borrow::Cow::Owned(s) = re.replace_all(&out, with.as_str()) {
+            out = s;
         }
-        out
+    }
+    out
+}
+
+/// Every redaction of a server's transforms, whatever tools they name: applied to what the server says during
+/// calls — progress and log messages — which no one tool's plan covers.
+#[derive(Default)]
+pub struct Said(Vec<(regex::Regex, String)>);
+
+impl Said {
+    pub fn of(transforms: &[Transform]) -> Said {
+        Said(transforms.iter().flat_map(|t| t.redact.iter().cloned()).collect())
+    }
+    pub fn text(&self, text: &str) -> String {
+        if self.0.is_empty() { text.to_string() } else { redact(&self.0, text) }
+    }
+    pub fn value(&self, v: &mut Value) {
+        if !self.0.is_empty() {
+            redact_strings(v, &|s| redact(&self.0, s));
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Streamed calls through `hub serve`: REST `/call` with `Accept: text/event-stream` relays the testkit's progress
 //! and log notifications as events, in order, then one `result` event with the plain call's JSON; a client that
-//! goes away cancels the call on the upstream server.
+//! goes away cancels the call on the upstream server; a server's redactions reach its progress and log messages.
 
 use crate::util::{Env, HUB, LIMIT, client, eventually, rt, serve};
 use serde_json::{Value, json};
@@ -80,4 +80,27 @@ fn a_client_leaving_a_streamed_call_cancels_it_upstream() {
     });
     let seen = || std::fs::read_to_string(&log).unwrap_or_default().contains("cancelled sleep");
     assert!(eventually(LIMIT, seen), "the upstream server never saw the cancellation");
+}
+
+#[test]
+fn redactions_also_cover_what_a_server_says_during_a_call() {
+    let (env, _) = kit_env();
+    // A redaction that names another tool still covers the server's progress and log messages.
+    let text = std::fs::read_to_string(env.path("servers.toml")).unwrap();
+    env.config(&format!(
+        "{text}[[servers.kit.transform]]\ntool = \"echo\"\nredact = ['step \\d']\nredact_with = \"[step]\"\n"
+    ));
+    let s = serve(&env, &[]);
+    let body = rt().block_on(async {
+        let r = client().post(format!("{}/call", s.base)).header("accept", "text/event-stream");
+        r.json(&json!({"tool": "kit__steps", "arguments": {"n": 2}})).send().await.unwrap().text().await.unwrap()
+    });
+    let events = parse(&body);
+    let said: Vec<String> = events
+        .iter()
+        .filter(|(n, _)| n == "progress" || n == "log")
+        .map(|(_, d)| d["message"].as_str().or(d["data"].as_str()).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(said.len(), 4, "{body}");
+    assert!(said.iter().all(|m| m.contains("[step]") && !m.contains("step 1")), "{said:?}");
 }
