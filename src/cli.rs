@@ -3,15 +3,17 @@
 //! into the process exit code and prints the error (one line, `hub: …`) on stderr.
 
 use crate::commands::ToolsAction;
-use crate::config::{self, Config};
+use crate::config;
 use crate::exit::{self, Failure};
-use crate::frame::{self, OnSignal};
-use crate::registry::Registry;
-use crate::shutdown::Shutdown;
+use crate::frame::OnSignal;
 use crate::{ask, catalog, commands, gateway, repl, triage};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod setup;
+mod shell;
+use setup::{init_logging, init_logging_file, read_question, runtime, with_registry};
 
 #[derive(Debug, Parser)]
 #[command(name = "hub", version, about = "MCP integration hub: many MCP servers, one tool index, one agent")]
@@ -174,6 +176,17 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::auth::AuthAction,
     },
+    /// Print a completion script: hub completions bash > ~/.local/share/bash-completion/completions/hub
+    Completions {
+        /// bash, zsh, fish, powershell or elvish
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page hub(1), or write hub.1 and hub-COMMAND.1 pages into DIR: hub man --dir ~/.local/share/man/man1
+    Man {
+        /// Write every page into this directory instead
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Run one of the business MCP servers over stdio (what servers.toml launches)
     Server {
         /// crm, tickets, payments, calendar or analytics
@@ -199,71 +212,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
-}
-
-fn init_logging(global: &Global, default: &str) {
-    let level = match (global.quiet, global.verbose) {
-        (true, _) => "error",
-        // rmcp's worker logs a failed connection as an error; hub reports it itself, with the server's name.
-        (_, 0) if default.contains("rmcp=error") => &format!("{default},rmcp::transport::worker=off"),
-        (_, 0) => default,
-        (_, 1) => "info,rmcp=warn",
-        _ => "debug,rmcp=info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
-        .with_target(false)
-        .try_init();
-}
-
-/// The question argument, or stdin for `-`; empty questions are a usage error.
-fn read_question(q: String) -> exit::Result<String> {
-    let q = if q == "-" { crate::frame::read_stdin("the question")? } else { q };
-    let q = q.trim().to_string();
-    if q.is_empty() { Err(Failure::usage("the question is empty")) } else { Ok(q) }
-}
-
-/// The runtime: one worker per core the machine gives this process.
-fn runtime() -> exit::Result<tokio::runtime::Runtime> {
-    let workers = std::thread::available_parallelism().map_or(2, usize::from);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))
-}
-
-/// Runs a registry-backed command: the runtime, the one `Shutdown` (SIGINT stays with the REPL when
-/// `owns_sigint`), the resolved config and the frame.
-fn with_registry<F, Fut>(config: Config, owns_sigint: bool, on_signal: OnSignal, f: F) -> exit::Result<u8>
-where
-    F: FnOnce(Config, Registry, Shutdown) -> Fut,
-    Fut: std::future::Future<Output = exit::Result<u8>>,
-{
-    runtime()?.block_on(async move {
-        let shutdown = Shutdown::listen(owns_sigint);
-        let cfg = config.clone();
-        frame::with_registry(&config, &shutdown.clone(), on_signal, move |r| f(cfg, r, shutdown)).await
-    })
-}
-
-fn init_logging_file(global: &Global, path: &std::path::Path) {
-    let file = path
-        .parent()
-        .and_then(|d| std::fs::create_dir_all(d).ok())
-        .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(path).ok());
-    let Some(file) = file else { return init_logging(global, "off") };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .try_init();
 }
 
 fn run(cli: Cli) -> exit::Result<u8> {
@@ -388,6 +336,8 @@ fn run(cli: Cli) -> exit::Result<u8> {
             let action = if stop { "stop" } else { "restart" };
             runtime()?.block_on(commands::operate(&hub, &name, action, admin_token.as_deref()))
         }
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man { dir } => shell::man(dir.as_deref()),
         Command::Server { name } => {
             init_logging(&cli.global, "warn,rmcp=error");
             if name != "testkit" && name != "badkit" && !hub_servers::SERVERS.contains(&name.as_str()) {

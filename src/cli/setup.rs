@@ -1,0 +1,74 @@
+//! What every command needs before it runs: logging (stderr, or a file for the REPL), the tokio runtime, the
+//! registry under one `Shutdown`, and the question read from the argument or stdin.
+
+use super::Global;
+use crate::config::Config;
+use crate::exit::{self, Failure};
+use crate::frame::{self, OnSignal};
+use crate::registry::Registry;
+use crate::shutdown::Shutdown;
+
+pub(super) fn init_logging(global: &Global, default: &str) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        // rmcp's worker logs a failed connection as an error; hub reports it itself, with the server's name.
+        (_, 0) if default.contains("rmcp=error") => &format!("{default},rmcp::transport::worker=off"),
+        (_, 0) => default,
+        (_, 1) => "info,rmcp=warn",
+        _ => "debug,rmcp=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .try_init();
+}
+
+/// The question argument, or stdin for `-`; empty questions are a usage error.
+pub(super) fn read_question(q: String) -> exit::Result<String> {
+    let q = if q == "-" { crate::frame::read_stdin("the question")? } else { q };
+    let q = q.trim().to_string();
+    if q.is_empty() { Err(Failure::usage("the question is empty")) } else { Ok(q) }
+}
+
+/// The runtime: one worker per core the machine gives this process.
+pub(super) fn runtime() -> exit::Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))
+}
+
+/// Runs a registry-backed command: the runtime, the one `Shutdown` (SIGINT stays with the REPL when
+/// `owns_sigint`), the resolved config and the frame.
+pub(super) fn with_registry<F, Fut>(config: Config, owns_sigint: bool, on_signal: OnSignal, f: F) -> exit::Result<u8>
+where
+    F: FnOnce(Config, Registry, Shutdown) -> Fut,
+    Fut: std::future::Future<Output = exit::Result<u8>>,
+{
+    runtime()?.block_on(async move {
+        let shutdown = Shutdown::listen(owns_sigint);
+        let cfg = config.clone();
+        frame::with_registry(&config, &shutdown.clone(), on_signal, move |r| f(cfg, r, shutdown)).await
+    })
+}
+
+pub(super) fn init_logging_file(global: &Global, path: &std::path::Path) {
+    let file = path
+        .parent()
+        .and_then(|d| std::fs::create_dir_all(d).ok())
+        .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(path).ok());
+    let Some(file) = file else { return init_logging(global, "off") };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+}
