@@ -166,10 +166,15 @@ pub enum Command {
         #[arg(long, env = "HUB_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
     },
-    /// Convert a Claude Desktop / Cursor mcpServers JSON file into servers.toml entries (printed)
+    /// Print another host's MCP servers as servers.toml entries: hub import-config --from claude-code >> servers.toml
     ImportConfig {
-        /// The JSON file ('-' for stdin)
-        file: PathBuf,
+        /// The host's file ('-' for stdin): mcpServers JSON, .claude.json, VS Code mcp.json, Zed settings.json,
+        /// Codex config.toml, goose config.yaml
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
+        file: Option<PathBuf>,
+        /// Find the file where this host keeps it
+        #[arg(long, value_name = "HOST", value_parser = clap::builder::PossibleValuesParser::new(config::import::HOSTS))]
+        from: Option<String>,
     },
     /// OAuth for url servers: log in, log out, see who is logged in
     Auth {
@@ -325,7 +330,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
             init_logging(&g, "warn,rmcp=error");
             with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| commands::status(r, json))
         }
-        Command::ImportConfig { file } => commands::import_config(&file),
+        Command::ImportConfig { file, from } => commands::import_config(file.as_deref(), from.as_deref()),
         Command::Auth { action } => {
             init_logging(&g, "warn,rmcp=error");
             let config = load(overrides(None, None))?;

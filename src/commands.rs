@@ -144,12 +144,22 @@ pub async fn operate(hub: &str, name: &str, action: &str, token: Option<&str>) -
     }
 }
 
-pub fn import_config(file: &Path) -> exit::Result<u8> {
+pub fn import_config(file: Option<&Path>, from: Option<&str>) -> exit::Result<u8> {
+    let file = match (file, from) {
+        (Some(f), _) => f.to_path_buf(),
+        (None, Some(host)) => config::import::locate(host)?,
+        (None, None) => return Err(Failure::usage("name a file or --from HOST")),
+    };
     let text = if file == Path::new("-") {
         read_stdin("the config")?
     } else {
-        std::fs::read_to_string(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?
+        std::fs::read_to_string(&file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?
     };
-    print!("{}", config::import::convert(&text, &file.display().to_string())?);
+    let origin = file.display().to_string();
+    let imported = config::import::convert(&text, &origin)?;
+    print!("{}", imported.toml(&origin)?);
+    for note in &imported.notes {
+        eprintln!("hub: note: {note}");
+    }
     Ok(exit::OK)
 }

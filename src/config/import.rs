@@ -1,13 +1,19 @@
-//! `hub import-config`: turns a Claude Desktop / Cursor `mcpServers` JSON document into servers.toml entries
-//! (stdio entries with command/args/env, url entries with headers), printed as TOML to append to a config.
+//! `hub import-config`: the MCP servers another host has configured, as servers.toml entries printed to append to a
+//! config. The host is found from the content (or named with `--from`, which also finds its file): Claude Desktop,
+//! Cursor, Windsurf and Claude Code's `.mcp.json` (`mcpServers`), Claude Code's `~/.claude.json` (also per project),
+//! VS Code (`servers` with `inputs`), Zed (`context_servers`, JSON with comments), Codex (`[mcp_servers.NAME]`)
+//! and goose (`extensions`, YAML). Keys hub has no use for are reported, never dropped silently.
+
+pub(crate) mod hosts;
 
 use crate::exit::Failure;
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-#[derive(Serialize, Default)]
-struct Entry {
+/// One imported server, as servers.toml writes it.
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub(crate) struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     command: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -15,16 +21,60 @@ struct Entry {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     env: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    cwd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     headers: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    startup_timeout_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Tools>,
 }
 
-#[derive(Serialize)]
-struct Doc {
-    servers: BTreeMap<String, Entry>,
+#[derive(Serialize, Default, Debug, PartialEq)]
+struct Tools {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allow: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deny: Vec<String>,
+}
+
+/// What an import found: the entries by server id, and what it could not carry over.
+#[derive(Default)]
+pub struct Imported {
+    /// The host it read (Claude Desktop…).
+    pub host: &'static str,
+    entries: BTreeMap<String, Entry>,
+    pub notes: Vec<String>,
+}
+
+impl Imported {
+    fn add(&mut self, name: &str, entry: Entry) {
+        let id = server_id(name);
+        match self.entries.entry(id) {
+            std::collections::btree_map::Entry::Occupied(o) => {
+                let note = format!("{name}: a server with id '{}' is already imported; this one is left out", o.key());
+                self.notes.push(note);
+            }
+            std::collections::btree_map::Entry::Vacant(v) => drop(v.insert(entry)),
+        }
+    }
+
+    /// The servers.toml text: one table per server, headed by where it came from.
+    pub fn toml(&self, origin: &str) -> Result<String, Failure> {
+        let mut out = String::new();
+        for (id, entry) in &self.entries {
+            let one = BTreeMap::from([("servers", BTreeMap::from([(id, entry)]))]);
+            let text = toml::to_string(&one).map_err(|e| Failure::runtime(format!("cannot write TOML: {e}")))?;
+            out.push_str(&format!("# {id}: imported from {} ({origin})\n{text}\n", self.host));
+        }
+        Ok(out)
+    }
 }
 
 /// Server ids in servers.toml: letters, digits, `_` and `-`; anything else becomes `_`.
@@ -33,75 +83,43 @@ fn server_id(name: &str) -> String {
     if id.is_empty() { "server".into() } else { id }
 }
 
-fn strings(v: Option<&Value>, what: &str, name: &str) -> Result<Vec<String>, Failure> {
-    match v {
-        None | Some(Value::Null) => Ok(vec![]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| bad(name, &format!("{what} must be strings"))))
-            .collect(),
-        Some(_) => Err(bad(name, &format!("{what} must be an array of strings"))),
-    }
+/// A literal `$` must survive hub's own `${VAR}` expansion.
+fn literal(s: &str) -> String {
+    s.replace('$', "$$")
 }
 
-fn map(v: Option<&Value>, what: &str, name: &str) -> Result<BTreeMap<String, String>, Failure> {
-    match v {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| {
-                let s = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Number(_) | Value::Bool(_) => v.to_string(),
-                    _ => return Err(bad(name, &format!("{what}.{k} must be a string"))),
-                };
-                // A literal `$` must survive our own ${VAR} expansion.
-                Ok((k.clone(), s.replace('$', "$$")))
-            })
-            .collect(),
-        Some(_) => Err(bad(name, &format!("{what} must be an object"))),
+/// The servers in `text` (read from `origin`; its name helps tell the host).
+pub fn convert(text: &str, origin: &str) -> Result<Imported, Failure> {
+    let imported = hosts::read(text, origin)?;
+    if imported.entries.is_empty() {
+        return Err(Failure::usage(format!("{origin}: no MCP servers found in this {} configuration", imported.host)));
     }
+    Ok(imported)
 }
 
-fn bad(name: &str, msg: &str) -> Failure {
-    Failure::usage(format!("mcpServers.{name}: {msg}"))
-}
+/// The hosts `--from` knows, and where each keeps its configuration (the first that exists is read).
+pub const HOSTS: [&str; 8] = ["claude-desktop", "claude-code", "cursor", "windsurf", "vscode", "codex", "goose", "zed"];
 
-/// The servers.toml text for the `mcpServers` in `json` (from `origin`, for messages).
-pub fn convert(json: &str, origin: &str) -> Result<String, Failure> {
-    let doc: Value =
-        serde_json::from_str(json).map_err(|e| Failure::usage(format!("{origin}: not valid JSON: {e}")))?;
-    let servers = doc
-        .get("mcpServers")
-        .or_else(|| doc.get("servers"))
-        .and_then(Value::as_object)
-        .ok_or_else(|| Failure::usage(format!("{origin}: no \"mcpServers\" object found")))?;
-    let mut out = BTreeMap::new();
-    for (name, s) in servers {
-        let s = s.as_object().ok_or_else(|| bad(name, "must be an object"))?;
-        let mut e = Entry::default();
-        match (
-            s.get("command").and_then(Value::as_str),
-            s.get("url").or_else(|| s.get("serverUrl")).and_then(Value::as_str),
-        ) {
-            (Some(cmd), _) => {
-                e.command = Some(cmd.replace('$', "$$"));
-                e.args = strings(s.get("args"), "args", name)?.into_iter().map(|a| a.replace('$', "$$")).collect();
-                e.env = map(s.get("env"), "env", name)?;
-            }
-            (None, Some(url)) => {
-                e.url = Some(url.to_string());
-                e.headers = map(s.get("headers"), "headers", name)?;
-            }
-            (None, None) => return Err(bad(name, "has neither \"command\" nor \"url\"")),
+/// Where host `from` keeps its MCP servers, the first candidate that exists (all of them when none does).
+pub fn locate(from: &str) -> Result<PathBuf, Failure> {
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
+    let config = hub_servers::store::xdg_dir("XDG_CONFIG_HOME", ".config");
+    let candidates: Vec<PathBuf> = match from {
+        "claude-desktop" => vec![config.join("Claude/claude_desktop_config.json")],
+        "claude-code" => vec![".mcp.json".into(), home.join(".claude.json")],
+        "cursor" => vec![".cursor/mcp.json".into(), home.join(".cursor/mcp.json")],
+        "windsurf" => vec![home.join(".codeium/windsurf/mcp_config.json")],
+        "vscode" => vec![".vscode/mcp.json".into(), config.join("Code/User/mcp.json")],
+        "codex" => {
+            let codex = std::env::var_os("CODEX_HOME").map_or_else(|| home.join(".codex"), PathBuf::from);
+            vec![codex.join("config.toml")]
         }
-        if s.get("disabled").and_then(Value::as_bool) == Some(true) {
-            e.enabled = Some(false);
-        }
-        let id = server_id(name);
-        if out.insert(id.clone(), e).is_some() {
-            return Err(bad(name, &format!("two servers map to the same id '{id}'")));
-        }
-    }
-    toml::to_string(&Doc { servers: out }).map_err(|e| Failure::runtime(format!("cannot write TOML: {e}")))
+        "goose" => vec![config.join("goose/config.yaml")],
+        "zed" => vec![config.join("zed/settings.json")],
+        other => return Err(Failure::usage(format!("unknown host '{other}': expected one of {}", HOSTS.join(", ")))),
+    };
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        Failure::usage(format!("no {from} configuration found (looked at {})", tried.join(", ")))
+    })
 }

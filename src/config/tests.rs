@@ -90,7 +90,7 @@ fn import_round_trip() {
         "remote api": {"url": "https://example.com/mcp", "headers": {"Authorization": "Bearer x"}},
         "off": {"command": "x", "disabled": true}
     }}"#;
-    let toml = import::convert(json, "claude.json").unwrap();
+    let toml = import::convert(json, "claude.json").unwrap().toml("claude.json").unwrap();
     let c = parse(&toml, "imported", &env).unwrap();
     let names: Vec<_> = c.servers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["files", "off", "remote_api"]);
@@ -104,8 +104,13 @@ fn import_round_trip() {
     }
     assert!(!c.servers[1].enabled);
     assert!(matches!(&c.servers[2].transport, Transport::Http { url, .. } if url == "https://example.com/mcp"));
-    assert!(import::convert("{\"mcpServers\": {\"x\": {}}}", "f").unwrap_err().message.contains("mcpServers.x"));
-    assert!(import::convert("nope", "f").unwrap_err().message.contains("not valid JSON"));
+    let failed = |text: &str| import::convert(text, "f").err().map(|e| e.message).unwrap_or_default();
+    assert!(failed("{\"mcpServers\": {\"x\": {}}}").contains("x: has neither"));
+    assert!(failed("nope").contains("not valid JSON"));
+    assert_eq!(
+        import::hosts::jsonc("{\"a\": \"//x\", /* c */ \"b\": [1, 2,], // d\n}"),
+        "{\"a\": \"//x\",  \"b\": [1, 2]}"
+    );
 }
 
 #[test]

@@ -127,7 +127,7 @@ fn import_config_round_trip() {
     let bad = env.write("bad.json", "{\"mcpServers\": {\"x\": {\"args\": []}}}");
     let run = env.run(&["import-config", bad.to_str().unwrap()]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("mcpServers.x"));
+    assert!(run.stderr.contains("x: has neither a command nor a url"), "{}", run.stderr);
 }
 
 #[test]

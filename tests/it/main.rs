@@ -11,6 +11,7 @@ mod fuzz;
 mod gateway;
 mod hostile;
 mod hostile_http;
+mod import;
 mod jwt;
 mod model;
 mod oauth;
