@@ -181,6 +181,17 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::auth::AuthAction,
     },
+    /// Write a servers.toml to start from: the business servers plus your other hosts' MCP servers
+    Init {
+        /// Where (default: $XDG_CONFIG_HOME/hub/servers.toml)
+        path: Option<PathBuf>,
+        /// Replace an existing file
+        #[arg(long)]
+        force: bool,
+        /// Leave other hosts' servers out
+        #[arg(long)]
+        no_import: bool,
+    },
     /// Print a completion script: hub completions bash > ~/.local/share/bash-completion/completions/hub
     Completions {
         /// bash, zsh, fish, powershell or elvish
@@ -341,6 +352,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
             let action = if stop { "stop" } else { "restart" };
             runtime()?.block_on(commands::operate(&hub, &name, action, admin_token.as_deref()))
         }
+        Command::Init { path, force, no_import } => config::init::run(path.as_deref(), force, !no_import),
         Command::Completions { shell } => shell::completions(shell),
         Command::Man { dir } => shell::man(dir.as_deref()),
         Command::Server { name } => {

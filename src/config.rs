@@ -6,6 +6,7 @@
 mod expand;
 pub mod gateway;
 pub mod import;
+pub mod init;
 mod limits;
 pub mod oauth;
 pub mod plugin;

@@ -67,11 +67,16 @@ impl Imported {
 
     /// The servers.toml text: one table per server, headed by where it came from.
     pub fn toml(&self, origin: &str) -> Result<String, Failure> {
-        let mut out = String::new();
+        Ok(self.tables(origin)?.into_iter().map(|(_, text)| text).collect())
+    }
+
+    /// Each server's id and servers.toml table, headed by where it came from.
+    pub fn tables(&self, origin: &str) -> Result<Vec<(String, String)>, Failure> {
+        let mut out = Vec::new();
         for (id, entry) in &self.entries {
             let one = BTreeMap::from([("servers", BTreeMap::from([(id, entry)]))]);
             let text = toml::to_string(&one).map_err(|e| Failure::runtime(format!("cannot write TOML: {e}")))?;
-            out.push_str(&format!("# {id}: imported from {} ({origin})\n{text}\n", self.host));
+            out.push((id.clone(), format!("# {id}: imported from {} ({origin})\n{text}\n", self.host)));
         }
         Ok(out)
     }

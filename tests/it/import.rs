@@ -144,3 +144,36 @@ fn bad_files_and_hosts_fail_clearly() {
     let run = env.run(&["import-config", "--from", "goose"]);
     assert!(run.code == 2 && run.stderr.contains("no goose configuration found (looked at"), "{}", run.stderr);
 }
+
+#[test]
+fn init_writes_a_file_that_loads_with_the_other_hosts_servers() {
+    let env = Env::new();
+    for dir in ["config/zed", ".vscode", "config/Claude"] {
+        std::fs::create_dir_all(env.path(dir)).unwrap();
+    }
+    env.write("config/zed/settings.json", &format!(
+        "{{\n  // mine\n  \"context_servers\": {{\"kit\": {{\"command\": \"{HUB}\", \"args\": [\"server\", \"testkit\"]}},}}\n}}\n"
+    ));
+    env.write(".vscode/mcp.json", r#"{"servers": {"gh": {"type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer ${input:gh-token}"}}}}"#);
+    env.write("config/Claude/claude_desktop_config.json", r#"{"mcpServers": {"crm": {"command": "elsewhere"}}}"#);
+    let run = env.run(&["init"]).ok();
+    let written = std::fs::read_to_string(env.path("config/hub/servers.toml")).unwrap();
+    assert!(written.contains("# kit: imported from Zed") && written.contains("[servers.crm]"), "{written}");
+    assert!(written.contains("# left commented out: ") && written.contains("# [servers.gh]"), "{written}");
+    assert!(run.stderr.contains("server 'crm' is already in the file"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("vscode: server 'gh' is commented out") && run.stderr.contains("GH_TOKEN"),
+        "{}",
+        run.stderr
+    );
+    // It loads: the business servers and the imported one answer.
+    let tools = env.run(&["tools", "--json"]).ok().json();
+    let names: Vec<&str> = tools["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"kit__echo") && names.contains(&"crm__get_customer"), "{names:?}");
+    let again = env.run(&["init"]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("exists; keep it, or replace it with --force"), "{}", again.stderr);
+    env.run(&["init", "--force", "--no-import"]).ok();
+    let plain = std::fs::read_to_string(env.path("config/hub/servers.toml")).unwrap();
+    assert!(!plain.contains("imported from"), "{plain}");
+}
