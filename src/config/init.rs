@@ -44,9 +44,12 @@ pub fn compose(found: &[(&str, String, String)], env: &dyn Fn(&str) -> Option<St
                 Err(e) => {
                     let why = e.message.rsplit(": ").next().unwrap_or_default().to_string();
                     text.push_str(&format!("# left commented out: {why}\n"));
-                    text.extend(
-                        table.lines().map(|l| if l.starts_with('#') { format!("{l}\n") } else { format!("# {l}\n") }),
-                    );
+                    let commented = |l: &str| match l {
+                        "" => "\n".to_string(),
+                        l if l.starts_with('#') => format!("{l}\n"),
+                        l => format!("# {l}\n"),
+                    };
+                    text.extend(table.lines().map(commented));
                     notes.push(format!("{host}: server '{id}' is commented out: {why}"));
                 }
             }
