@@ -181,6 +181,12 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::auth::AuthAction,
     },
+    /// Check this setup — config, servers, model endpoint, directories — and say how to fix what is broken
+    Doctor {
+        /// One JSON document: {"ok", "checks": [{mark, area, what, fix}]}
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a servers.toml to start from: the business servers plus your other hosts' MCP servers
     Init {
         /// Where (default: $XDG_CONFIG_HOME/hub/servers.toml)
@@ -351,6 +357,10 @@ fn run(cli: Cli) -> exit::Result<u8> {
             init_logging(&g, "warn");
             let action = if stop { "stop" } else { "restart" };
             runtime()?.block_on(commands::operate(&hub, &name, action, admin_token.as_deref()))
+        }
+        Command::Doctor { json } => {
+            init_logging(&g, "off");
+            crate::doctor::run(g.config.as_deref(), &overrides(None, None), json)
         }
         Command::Init { path, force, no_import } => config::init::run(path.as_deref(), force, !no_import),
         Command::Completions { shell } => shell::completions(shell),

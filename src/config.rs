@@ -206,13 +206,9 @@ impl Config {
 /// Finds and loads the configuration: `--config`, `./servers.toml`, `$XDG_CONFIG_HOME/hub/servers.toml`,
 /// the built-in default; then applies the command line's overrides.
 pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Config, Failure> {
-    let candidates = [
-        Some(PathBuf::from("servers.toml")),
-        Some(hub_servers::store::xdg_dir("XDG_CONFIG_HOME", ".config").join("hub/servers.toml")),
-    ];
     let path = match explicit {
         Some(p) => Some(p.to_path_buf()),
-        None => candidates.into_iter().flatten().find(|p| p.is_file()),
+        None => candidates().into_iter().find(|p| p.is_file()),
     };
     let config = match path {
         None => parse(BUILTIN, "built-in default", &expand::process_env)?,
@@ -223,6 +219,14 @@ pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Config, Fa
         }
     };
     Ok(config.with(overrides))
+}
+
+/// Where hub looks for servers.toml without `--config`, in order.
+pub fn candidates() -> Vec<PathBuf> {
+    vec![
+        PathBuf::from("servers.toml"),
+        hub_servers::store::xdg_dir("XDG_CONFIG_HOME", ".config").join("hub/servers.toml"),
+    ]
 }
 
 /// Line and column (1-based) of byte offset `at`, and the `[table]` header above it.

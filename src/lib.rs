@@ -30,6 +30,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod exit;
 pub mod frame;
 pub mod gateway;

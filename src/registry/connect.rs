@@ -21,11 +21,23 @@ use tokio::sync::Notify;
 
 const TAIL_LINES: usize = 20;
 
-/// The last lines a child wrote on stderr.
-#[derive(Clone, Default)]
-pub struct Tail(Arc<Mutex<VecDeque<String>>>);
+/// The last lines a child wrote on stderr, and how many stderr pipes are still being read.
+#[derive(Clone)]
+pub struct Tail(Arc<Mutex<VecDeque<String>>>, Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Default for Tail {
+    fn default() -> Self {
+        Tail(Arc::default(), Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
 
 impl Tail {
+    /// Waits (at most `within`) until every stderr pipe has been read to its end: a child that just exited has
+    /// said all it will, and its last words make the error message.
+    pub async fn settled(&self, within: std::time::Duration) {
+        let mut open = self.1.subscribe();
+        let _ = tokio::time::timeout(within, open.wait_for(|n| *n == 0)).await;
+    }
     fn push(&self, line: String) {
         let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if t.len() == TAIL_LINES {
@@ -210,12 +222,14 @@ pub fn describe_exit(status: std::process::ExitStatus) -> String {
 
 /// Reads the child's stderr line by line: kept in the tail, logged at debug level.
 fn drain(server: String, stderr: tokio::process::ChildStderr, tail: Tail) {
+    tail.1.send_modify(|n| *n += 1);
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::debug!(server = %server, "stderr: {line}");
             tail.push(line.chars().take(500).collect());
         }
+        tail.1.send_modify(|n| *n = n.saturating_sub(1));
     });
 }
 

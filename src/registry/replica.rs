@@ -145,6 +145,15 @@ impl Server {
             _ => Some(self.lead().read(|s| s.last_error.clone()).unwrap_or_else(|| "not connected yet".into())),
         }
     }
+    /// What it offers besides tools — resources (with templates) and prompts — and the protocol revision it
+    /// speaks (empty when it is not up).
+    pub fn offers(&self) -> (usize, usize, String) {
+        let (resources, prompts) = self.listed(|l| (l.resources.len() + l.templates.len(), l.prompts.len()));
+        let protocol = self.lead().read(|s| {
+            s.peer.as_ref().and_then(|p| p.peer_info()).map(|i| i.protocol_version.to_string()).unwrap_or_default()
+        });
+        (resources, prompts, protocol)
+    }
     /// Its replicas (one unless configured otherwise).
     pub fn replicas(&self) -> &[Arc<Replica>] {
         &self.replicas

@@ -60,7 +60,10 @@ pub(super) async fn supervise(
             _ = shutdown.cancelled() => break,
         };
         let (reason, uptime) = match attempt {
-            Err(connect::Failed::Error(e)) => (failure(&replica, e), Duration::ZERO),
+            Err(connect::Failed::Error(e)) => {
+                replica.tail.settled(GRACE).await;
+                (failure(&replica, e), Duration::ZERO)
+            }
             Err(connect::Failed::NeedsLogin(challenge)) => {
                 next = await_login(&inner, &replica, &mut orders, ready.take(), challenge).await;
                 (backoff_attempt, crashes) = (0, 0);
@@ -323,6 +326,7 @@ async fn run(
             None => "connection closed".to_string(),
         }
     };
+    replica.tail.settled(GRACE).await;
     Ended::Down(failure(replica, reason), started.elapsed())
 }
 

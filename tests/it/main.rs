@@ -7,6 +7,7 @@ mod browser;
 mod chat_offers;
 mod client_side;
 mod core;
+mod doctor;
 mod fuzz;
 mod gateway;
 mod hostile;

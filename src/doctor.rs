@@ -1,0 +1,212 @@
+//! `hub doctor [--json]`: one screen that says whether this setup works and, where it does not, what to do — the
+//! configuration found (and where hub looked), every server (up with its tools, resources and prompts, ping,
+//! protocol revision; or why not, with its stderr tail; OAuth servers' login state), the model endpoint (reachable,
+//! key accepted, model listed, and a real probe that it answers a trivial tool with a tool call), the directories
+//! hub writes, and the versions. Exit 0 when nothing is broken, 1 when something is.
+
+use crate::config::{self, Config};
+use crate::exit::{self, Failure};
+use crate::registry::{Phase, Registry};
+use serde::Serialize;
+use serde_json::json;
+use std::path::Path;
+
+#[derive(Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mark {
+    Ok,
+    Warn,
+    Broken,
+}
+
+/// One line of the report.
+#[derive(Serialize)]
+pub struct Check {
+    pub mark: Mark,
+    pub area: &'static str,
+    pub what: String,
+    /// The next step, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+fn check(mark: Mark, area: &'static str, what: impl Into<String>, fix: Option<String>) -> Check {
+    Check { mark, area, what: what.into(), fix }
+}
+
+/// Runs every check and prints the report; exit 1 when one is broken.
+pub fn run(explicit: Option<&Path>, overrides: &config::Overrides, json_out: bool) -> exit::Result<u8> {
+    let mut checks = Vec::new();
+    let tried: Vec<String> = config::candidates().iter().map(|p| p.display().to_string()).collect();
+    let loaded = config::load(explicit, overrides);
+    match &loaded {
+        Ok(c) => {
+            let looked = if explicit.is_some() { String::new() } else { format!(" (looked at {})", tried.join(", ")) };
+            let fix = (c.origin == "built-in default").then(|| "hub init writes one to edit".to_string());
+            checks.push(check(Mark::Ok, "config", format!("{}{looked}", c.origin), fix));
+        }
+        Err(e) => {
+            checks.push(check(Mark::Broken, "config", e.message.clone(), Some("fix the file at that line".into())))
+        }
+    }
+    if let Ok(config) = &loaded {
+        crate::auth::vault::configure(config.token_store);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
+        runtime.block_on(async {
+            let registry = Registry::start(config).await;
+            servers(&registry, &mut checks).await;
+            registry.shutdown().await;
+            model(config, &mut checks).await;
+        });
+    }
+    paths(&mut checks);
+    let protocol = rmcp::model::ProtocolVersion::LATEST;
+    checks.push(check(Mark::Ok, "version", format!("hub {}, MCP {protocol}", env!("CARGO_PKG_VERSION")), None));
+    let broken = checks.iter().any(|c| c.mark == Mark::Broken);
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&json!({"ok": !broken, "checks": checks})).unwrap_or_default());
+    } else {
+        for c in &checks {
+            let mark = match c.mark {
+                Mark::Ok => "✓",
+                Mark::Warn => "!",
+                Mark::Broken => "✗",
+            };
+            let fix = c.fix.as_ref().map(|f| format!(" — {f}")).unwrap_or_default();
+            println!("{mark} {:<8} {}{fix}", c.area, c.what);
+        }
+    }
+    Ok(if broken { exit::RUNTIME } else { exit::OK })
+}
+
+async fn servers(registry: &Registry, checks: &mut Vec<Check>) {
+    for s in registry.status(true).await {
+        let server = registry.server(&s.name);
+        let what = match s.state {
+            Phase::Up => {
+                let (resources, prompts, protocol) = server.map(|sv| sv.offers()).unwrap_or_default();
+                let ping = s.ping_ms.map(|p| format!(", ping {p:.1} ms")).unwrap_or_default();
+                let several =
+                    if s.replicas.is_empty() { String::new() } else { format!(", {} replicas", s.replicas.len()) };
+                format!(
+                    "{}: up, {} tools, {resources} resources, {prompts} prompts{ping}, protocol {protocol}{several}",
+                    s.name, s.tools
+                )
+            }
+            Phase::Disabled => format!("{}: disabled", s.name),
+            _ => format!("{}: {}", s.name, s.last_error.clone().unwrap_or_else(|| "not connected".into())),
+        };
+        let (mark, fix) = match s.state {
+            Phase::Up | Phase::Disabled => (Mark::Ok, None),
+            Phase::NeedsLogin => (Mark::Broken, Some(format!("hub auth login {}", s.name))),
+            _ => (Mark::Broken, Some("check its command and arguments (hub -v status shows more)".into())),
+        };
+        checks.push(check(mark, "server", what, fix));
+        for p in server.map(|sv| sv.problems()).unwrap_or_default() {
+            checks.push(check(Mark::Warn, "server", format!("{}: {p}", s.name), None));
+        }
+    }
+}
+
+/// The model endpoint: its `/models` list, then a one-tool probe.
+async fn model(config: &Config, checks: &mut Vec<Check>) {
+    let m = &config.model;
+    if m.offline || !m.configured {
+        let fix = "set OPENAI_API_KEY (and OPENAI_BASE_URL for another endpoint) to have a model answer".to_string();
+        checks.push(check(Mark::Warn, "model", "none configured: the offline planner answers", Some(fix)));
+        return;
+    }
+    let base = m.base_url.trim_end_matches('/');
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
+    let mut request = http.get(format!("{base}/models"));
+    if let Some(k) = &m.api_key {
+        request = request.bearer_auth(k);
+    }
+    match request.send().await {
+        Err(e) => {
+            let fix = Some("check OPENAI_BASE_URL and that the server runs".to_string());
+            checks.push(check(Mark::Broken, "model", format!("cannot reach {base}: {e}"), fix));
+            return;
+        }
+        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+            let fix = Some("set OPENAI_API_KEY to a key this endpoint accepts".to_string());
+            checks.push(check(Mark::Broken, "model", format!("{base} refused the key ({})", r.status()), fix));
+            return;
+        }
+        Ok(r) if r.status().is_success() => {
+            let listed: serde_json::Value = r.json().await.unwrap_or_default();
+            let ids: Vec<&str> =
+                listed["data"].as_array().into_iter().flatten().filter_map(|d| d["id"].as_str()).collect();
+            if ids.contains(&m.name.as_str()) || ids.is_empty() {
+                checks.push(check(Mark::Ok, "model", format!("{base} lists {}", m.name), None));
+            } else {
+                let fix = Some(format!(
+                    "--model or HUB_MODEL: one of {}",
+                    ids.iter().take(8).copied().collect::<Vec<_>>().join(", ")
+                ));
+                checks.push(check(Mark::Broken, "model", format!("{base} does not list model '{}'", m.name), fix));
+            }
+        }
+        Ok(r) => checks.push(check(
+            Mark::Warn,
+            "model",
+            format!("{base}/models answered {}; probing anyway", r.status()),
+            None,
+        )),
+    }
+    checks.push(probe(m).await);
+}
+
+/// Whether the model answers a trivial tool with a tool call.
+async fn probe(m: &config::ModelConfig) -> Check {
+    let request = json!({
+        "model": m.name,
+        "messages": [{"role": "user", "content": "Call the hub_doctor_ping tool once. Do not answer in text."}],
+        "tools": [{"type": "function", "function": {"name": "hub_doctor_ping", "description": "Answers pong.",
+                   "parameters": {"type": "object", "properties": {}}}}],
+        "tool_choice": "auto",
+    });
+    let request = match serde_json::from_value(request) {
+        Ok(r) => r,
+        Err(e) => return check(Mark::Broken, "model", format!("cannot build the probe: {e}"), None),
+    };
+    let llm = match crate::llm::Llm::new(m) {
+        Ok(l) => l,
+        Err(e) => return check(Mark::Broken, "model", e.to_string(), None),
+    };
+    match llm.complete(&request, None).await {
+        Ok(c) if c.tool_calls.iter().any(|t| t.name == "hub_doctor_ping") => {
+            check(Mark::Ok, "model", format!("{} answers with tool calls", m.name), None)
+        }
+        Ok(_) => check(
+            Mark::Broken,
+            "model",
+            format!("{} answered a tool request without a tool call", m.name),
+            Some("use a tool-capable model or template (llama.cpp: --jinja; Ollama: a model tagged 'tools')".into()),
+        ),
+        Err(e) => check(Mark::Broken, "model", e.to_string(), None),
+    }
+}
+
+/// The directories hub writes: its data (pins, stores), its state (OAuth, history).
+fn paths(checks: &mut Vec<Check>) {
+    let state = hub_servers::store::xdg_dir("XDG_STATE_HOME", ".local/state").join("hub");
+    for (what, dir) in [("data", hub_servers::store::data_dir()), ("state", state)] {
+        let probe = dir.join(".hub-doctor");
+        let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&probe, b"ok"));
+        let _ = std::fs::remove_file(&probe);
+        checks.push(match written {
+            Ok(()) => check(Mark::Ok, "paths", format!("{what} directory {} is writable", dir.display()), None),
+            Err(e) => check(
+                Mark::Broken,
+                "paths",
+                format!("{what} directory {}: {e}", dir.display()),
+                Some("make it writable, or set HUB_DATA_DIR / XDG_STATE_HOME".into()),
+            ),
+        });
+    }
+}

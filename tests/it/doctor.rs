@@ -1,0 +1,62 @@
+//! `hub doctor` against a real setup: the business servers, a server that dies at start, a broken config, and a
+//! scripted model endpoint on 127.0.0.1 that answers the tool probe with a tool call, with text only, or refuses
+//! the key. Exit 0 only when nothing is broken; every broken line carries its next step.
+
+use crate::model::{Model, answer, calls, status};
+use crate::util::Env;
+use serde_json::Value;
+
+fn checks(doc: &Value, area: &str) -> Vec<Value> {
+    doc["checks"].as_array().unwrap().iter().filter(|c| c["area"] == area).cloned().collect()
+}
+
+#[test]
+fn a_working_setup_passes_with_a_tool_calling_model() {
+    let env = Env::new();
+    let m = Model::start(vec![calls(&[("c1", "hub_doctor_ping", "{}")])]);
+    env.config(&format!("{}\n{}", m.config(""), Env::server_entry("crm", "crm")));
+    let run = env.run(&["doctor", "--json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["ok"], true);
+    let servers = checks(&doc, "server");
+    assert!(servers[0]["what"].as_str().unwrap().starts_with("crm: up, 4 tools"), "{servers:?}");
+    let model = checks(&doc, "model");
+    assert!(model.iter().any(|c| c["mark"] == "ok" && c["what"] == "scripted answers with tool calls"), "{model:?}");
+    let probe = &m.requests()[0];
+    assert_eq!(probe["tools"][0]["function"]["name"], "hub_doctor_ping", "a real tool request: {probe}");
+    let text = env.run(&["doctor"]).stdout;
+    assert!(text.lines().any(|l| l.starts_with("✓ server   crm: up")), "{text}");
+}
+
+#[test]
+fn broken_parts_are_named_with_their_fix() {
+    let env = Env::new();
+    let m = Model::start(vec![answer("pong, in words")]);
+    let dies = "[servers.dies]\ncommand = \"sh\"\nargs = [\"-c\", \"echo cannot-open-db >&2; exit 3\"]\nrestart = { max_restarts = 0 }\n";
+    env.config(&format!("{}\n{}\n{dies}", m.config(""), Env::server_entry("crm", "crm")));
+    let run = env.run(&["doctor", "--json"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let doc = run.json();
+    let dies = checks(&doc, "server").into_iter().find(|c| c["what"].as_str().unwrap().starts_with("dies:")).unwrap();
+    assert_eq!(dies["mark"], "broken");
+    assert!(dies["what"].as_str().unwrap().contains("cannot-open-db"), "the stderr tail: {dies}");
+    let model = checks(&doc, "model");
+    let probe = model.iter().find(|c| c["mark"] == "broken").unwrap();
+    assert!(probe["fix"].as_str().unwrap().contains("--jinja"), "{probe}");
+
+    let refused = Model::start(vec![status(401, "invalid api key", &[])]);
+    env.config(&refused.config(""));
+    let doc = env.run(&["doctor", "--json"]).json();
+    let model = checks(&doc, "model");
+    assert!(
+        model.iter().any(|c| c["mark"] == "broken" && c["what"].as_str().unwrap().contains("OPENAI_API_KEY")),
+        "{model:?}"
+    );
+
+    env.config("[servers.x]\ncommand = \"y\"\ncomand = 1\n");
+    let run = env.run(&["doctor"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.starts_with("✗ config") && run.stdout.contains("servers.toml:3:"), "{}", run.stdout);
+    assert!(run.stdout.contains("✓ version"), "the rest still runs: {}", run.stdout);
+}
