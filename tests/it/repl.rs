@@ -146,8 +146,7 @@ fn terminal_session_prompt_ctrl_c_history_and_ctrl_d() {
     pty.send("/hel\t");
     pty.expect("/help");
     pty.send("\r");
-    pty.expect("Commands:");
-    pty.prompt(4);
+    pty.prompt_after("Commands:");
     pty.send("\x04");
     assert!(eventually(crate::util::LIMIT, || pty.child.try_wait().ok().flatten().is_some()), "Ctrl-D exits");
     assert_eq!(user_texts(&m.requests()[0]), ["first question"], "Ctrl-C at the prompt cleared the line");

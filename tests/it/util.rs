@@ -353,6 +353,17 @@ impl Pty {
         assert!(ok, "prompt {n} never came:\n{}", self.screen.lock().unwrap());
     }
 
+    /// Waits until the prompt has been drawn after the last `text` on the screen (redraws of the line while
+    /// editing also draw the prompt, so a count alone can be reached before the command's output is done).
+    #[track_caller]
+    pub fn prompt_after(&self, text: &str) {
+        let drawn = || {
+            let screen = self.screen.lock().unwrap();
+            screen.rfind(text).is_some_and(|at| screen[at..].contains("hub> "))
+        };
+        assert!(eventually(LIMIT, drawn), "no prompt after {text:?}:\n{}", self.screen.lock().unwrap());
+    }
+
     pub fn count(&self, text: &str) -> usize {
         self.screen.lock().unwrap().matches(text).count()
     }
