@@ -66,35 +66,60 @@ impl Registry {
             reason: "not configured".into(),
             retry_in: None,
         })?;
+        let several = server.replicas().len() > 1;
         // Sticky balancing keeps a session on its replica; plain REST calls have none.
+        let sticky = several && server.cfg.replicas.balance == crate::config::replicas::Balance::Sticky;
         let default = || (!self.inner.serving).then(|| self.inner.host.origins.default_origin().key());
-        let session = origin.as_ref().map(|o| o.key()).or_else(default);
+        let session = if sticky { origin.as_ref().map(|o| o.key()).or_else(default) } else { None };
+        let session = session.as_deref();
         let mut avoid = None;
-        loop {
-            let Some(lease) = server.lease(session.as_deref(), avoid) else {
-                return Err(CallError::Down {
-                    server: entry.server.clone(),
-                    reason: server.down_reason().unwrap_or_else(|| "no replica is in rotation".into()),
-                    retry_in: server.retry_in(),
-                });
-            };
-            let several = server.replicas().len() > 1;
-            let called = self.call_on(&server, &lease, entry.clone(), arguments.clone(), cancel, origin.clone()).await;
-            let failed = matches!(called, Err(CallError::Down { .. } | CallError::Timeout { .. }));
-            if !failed || !several {
-                return called;
+        if several && (entry.read_only() || entry.idempotent()) {
+            // Only a call that may run again pays for the copies a second attempt needs.
+            let first = self.attempt(&server, session, None, entry.clone(), arguments.clone(), cancel, origin.clone());
+            match first.await {
+                Err(Failed { replica: Some((number, label)), .. }) => {
+                    tracing::info!(tool = %entry.name, "{label} failed the call; trying another replica");
+                    avoid = Some(number);
+                }
+                other => return other.map_err(|f| f.error),
             }
-            lease.failed();
-            if let Err(CallError::Timeout { after, .. }) = &called {
-                let why = format!("a call to '{}' timed out after {:.1}s", entry.name, after.as_secs_f64());
-                let _ = lease.replica.control.send(super::control::Order::Retire(why));
-            }
-            if avoid.is_some() || !(entry.read_only() || entry.idempotent()) {
-                return called.map_err(|e| on_replica(e, &lease.replica.label));
-            }
-            tracing::info!(tool = %entry.name, "{} failed the call; trying another replica", lease.replica.label);
-            avoid = Some(lease.replica.number);
         }
+        self.attempt(&server, session, avoid, entry, arguments, cancel, origin).await.map_err(|f| f.error)
+    }
+
+    /// One attempt on a leased replica. A replica that fails the call (down, or timed out: it is retired through
+    /// the backoff) is counted and named in the error when the server has several.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        server: &super::Server,
+        session: Option<&str>,
+        avoid: Option<usize>,
+        entry: super::Entry,
+        arguments: Option<JsonObject>,
+        cancel: &CancellationToken,
+        origin: Option<Arc<dyn origin::Origin>>,
+    ) -> Result<Called, Failed> {
+        let Some(lease) = server.lease(session, avoid) else {
+            let error = CallError::Down {
+                server: server.cfg.name.clone(),
+                reason: server.down_reason().unwrap_or_else(|| "no replica is in rotation".into()),
+                retry_in: server.retry_in(),
+            };
+            return Err(Failed { error, replica: None });
+        };
+        let called = self.call_on(server, &lease, entry, arguments, cancel, origin).await;
+        let e = match called {
+            Err(e @ (CallError::Down { .. } | CallError::Timeout { .. })) if server.replicas().len() > 1 => e,
+            other => return other.map_err(|error| Failed { error, replica: None }),
+        };
+        lease.failed();
+        if let CallError::Timeout { tool, after } = &e {
+            let why = format!("a call to '{tool}' timed out after {:.1}s", after.as_secs_f64());
+            let _ = lease.replica.control.send(super::control::Order::Retire(why));
+        }
+        let label = lease.replica.label.clone();
+        Err(Failed { error: on_replica(e, &label), replica: Some((lease.replica.number, label)) })
     }
 
     /// The call on one replica.
@@ -220,4 +245,10 @@ fn on_replica(e: CallError, label: &str) -> CallError {
         }
         other => other,
     }
+}
+
+/// Why an attempt gave no result; `replica` (number, label) when the replica failed it, not the call itself.
+struct Failed {
+    error: CallError,
+    replica: Option<(usize, String)>,
 }

@@ -325,7 +325,9 @@ impl ClientHandler for Handler {
     }
 
     async fn on_progress(&self, mut params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
-        params.message = params.message.map(|m| self.said.text(&m));
+        if !self.said.is_empty() {
+            params.message = params.message.map(|m| self.said.text(&m));
+        }
         // In arrival order (the transport numbered it), then counted as handled whatever happens below.
         let seq = params.meta.as_ref().and_then(|m| m.0.get(super::wire::barrier::SEQ)).and_then(|v| v.as_u64());
         if let Some(seq) = seq {

@@ -172,8 +172,11 @@ impl Said {
     pub fn of(transforms: &[Transform]) -> Said {
         Said(transforms.iter().flat_map(|t| t.redact.iter().cloned()).collect())
     }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
     pub fn text(&self, text: &str) -> String {
-        if self.0.is_empty() { text.to_string() } else { redact(&self.0, text) }
+        redact(&self.0, text)
     }
     pub fn value(&self, v: &mut Value) {
         if !self.0.is_empty() {
