@@ -177,6 +177,13 @@ pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shu
     let mut history = vec![agent::system_message(&cfg)];
     let outcome = agent.run(&mut history, &a.question, &shutdown.token()).await;
     console.finish();
+    let offered = registry.index().len();
+    if outcome.tool_calls.is_empty() && offered > 0 && outcome.status == Status::Ok && !a.quiet {
+        eprintln!(
+            "note: the model answered without calling any of the {offered} tools offered; if the answer should come \
+             from your servers, `hub doctor` checks whether this model makes tool calls"
+        );
+    }
     report(&outcome, &registry, started, a.json, console.streamed.load(Ordering::Relaxed))
 }
 

@@ -20,6 +20,14 @@ use crate::config::{ServerConfig, Transport};
 use rmcp::transport::auth::{AuthorizationManager, AuthorizationMetadata, OAuthClientConfig};
 
 /// The line every face shows for a server that needs a login.
+/// A url server's stored login, as `hub auth status` reports it (`"authorized"`, `"expired"`, `"not logged in"`
+/// with a detail); `None` for a server that does not use OAuth.
+pub fn login_state(cfg: &ServerConfig) -> Option<(&'static str, String)> {
+    let (url, _, _) = oauth_target(cfg)?;
+    let record = store::load(&cfg.name).ok()?;
+    Some(manage::state(&cfg.name, url, record.as_ref()))
+}
+
 pub fn needs_login(server: &str) -> String {
     format!("needs login: run `hub auth login {server}`")
 }
@@ -160,6 +168,7 @@ pub enum AuthAction {
     /// Log in to a url server with OAuth (opens the browser, or prints the URL)
     Login {
         /// The server's name in servers.toml
+        #[arg(add = crate::cli::live(crate::cli::servers))]
         name: String,
         /// Print the URL and wait instead of opening a browser (always so without a display)
         #[arg(long)]
@@ -172,7 +181,11 @@ pub enum AuthAction {
         timeout: u64,
     },
     /// Forget a server's tokens (revoking them when the server supports revocation)
-    Logout { name: String },
+    Logout {
+        /// The server's name in servers.toml
+        #[arg(add = crate::cli::live(crate::cli::servers))]
+        name: String,
+    },
     /// Per url server: logged in or not, token expiry, scopes (never a token)
     Status {
         #[arg(long)]

@@ -4,15 +4,18 @@
 
 use crate::commands::ToolsAction;
 use crate::config;
-use crate::exit::{self, Failure};
+use crate::exit;
 use crate::frame::OnSignal;
 use crate::{ask, catalog, commands, gateway, repl, triage};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod complete;
+mod examples;
 mod setup;
 mod shell;
+pub use complete::{live, servers};
 use setup::{init_logging, init_logging_file, read_question, runtime, with_registry};
 
 #[derive(Debug, Parser)]
@@ -113,9 +116,10 @@ pub enum Command {
     /// Read one resource (routed to the server that lists it or a template it matches) and print its contents
     Read {
         /// The resource's URI, as the server gives it (customer://cus_000001)
+        #[arg(add = live(complete::resources))]
         uri: String,
         /// The server to read it from, when more than one offers it
-        #[arg(long)]
+        #[arg(long, add = live(complete::servers))]
         server: Option<String>,
         /// Print the MCP contents as JSON
         #[arg(long)]
@@ -130,6 +134,7 @@ pub enum Command {
     /// Get one prompt filled in by its server and print its messages
     Prompt {
         /// Namespaced name (tickets__triage_ticket) or server.prompt
+        #[arg(add = live(complete::prompts))]
         name: String,
         /// Arguments as a JSON object of strings ('-' reads them from stdin)
         args: Option<String>,
@@ -140,6 +145,7 @@ pub enum Command {
     /// Call one tool directly and print its result
     Call {
         /// Index name (crm__get_customer) or server.tool
+        #[arg(add = live(complete::tools))]
         tool: String,
         /// Arguments as a JSON object ('-' reads them from stdin)
         args: Option<String>,
@@ -149,12 +155,16 @@ pub enum Command {
     },
     /// Each server's state, pid, uptime, restarts, tool count, last error and ping latency
     Status {
+        /// Only these servers (default: all)
+        #[arg(add = live(complete::servers))]
+        servers: Vec<String>,
         #[arg(long)]
         json: bool,
     },
     /// Restart one server of a running `hub serve` now (resetting its crash-loop counters), or stop it
     Restart {
         /// The server's name in the gateway's configuration
+        #[arg(add = live(complete::servers))]
         name: String,
         /// Take it out of service instead (until it is restarted)
         #[arg(long)]
@@ -198,10 +208,13 @@ pub enum Command {
         #[arg(long)]
         no_import: bool,
     },
-    /// Print a completion script: hub completions bash > ~/.local/share/bash-completion/completions/hub
+    /// Print a completion script (tool, server, resource and prompt names completed live)
     Completions {
         /// bash, zsh, fish, powershell or elvish
         shell: clap_complete::Shell,
+        /// A script that completes commands and flags only, without calling hub on TAB
+        #[arg(long = "static")]
+        r#static: bool,
     },
     /// Print the man page hub(1), or write hub.1 and hub-COMMAND.1 pages into DIR: hub man --dir ~/.local/share/man/man1
     Man {
@@ -216,8 +229,15 @@ pub enum Command {
     },
 }
 
+/// The command tree as every face shows it: the clap definitions, each command's examples, and the live
+/// completion candidates.
+pub fn command() -> clap::Command {
+    examples::attach(Cli::command())
+}
+
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    complete::answer_if_asked();
+    let cli = match command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
@@ -343,9 +363,10 @@ fn run(cli: Cli) -> exit::Result<u8> {
                 commands::call(r, &tool, args, json, &s.token()).await
             })
         }
-        Command::Status { json } => {
+        Command::Status { servers, json } => {
             init_logging(&g, "warn,rmcp=error");
-            with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| commands::status(r, json))
+            let config = commands::only_servers(load(overrides(None, None))?, &servers)?;
+            with_registry(config, false, OnSignal::Stop, |_, r, _| commands::status(r, json))
         }
         Command::ImportConfig { file, from } => commands::import_config(file.as_deref(), from.as_deref()),
         Command::Auth { action } => {
@@ -363,22 +384,11 @@ fn run(cli: Cli) -> exit::Result<u8> {
             crate::doctor::run(g.config.as_deref(), &overrides(None, None), json)
         }
         Command::Init { path, force, no_import } => config::init::run(path.as_deref(), force, !no_import),
-        Command::Completions { shell } => shell::completions(shell),
+        Command::Completions { shell, r#static } => shell::completions(shell, r#static),
         Command::Man { dir } => shell::man(dir.as_deref()),
         Command::Server { name } => {
             init_logging(&cli.global, "warn,rmcp=error");
-            if name != "testkit" && name != "badkit" && !hub_servers::SERVERS.contains(&name.as_str()) {
-                return Err(Failure::usage(format!(
-                    "unknown server '{name}': expected one of {}",
-                    hub_servers::SERVERS.join(", ")
-                )));
-            }
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
-            rt.block_on(hub_servers::run(&name))?;
-            Ok(exit::OK)
+            setup::business_server(&name)
         }
     }
 }

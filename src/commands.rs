@@ -116,6 +116,21 @@ pub async fn status(registry: Registry, json_out: bool) -> exit::Result<u8> {
     Ok(exit::OK)
 }
 
+/// The configuration cut down to the servers `names` asks for (all of them when it is empty); a name the
+/// configuration does not have is a usage error naming the closest ones.
+pub fn only_servers(mut config: crate::config::Config, names: &[String]) -> exit::Result<crate::config::Config> {
+    if names.is_empty() {
+        return Ok(config);
+    }
+    if let Some(name) = names.iter().find(|n| !config.servers.iter().any(|s| &s.name == *n)) {
+        let mut known: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
+        known.sort_by_key(|k| crate::registry::index::distance(name, k));
+        return Err(Failure::usage(format!("no server '{name}' in {}; it has {}", config.origin, known.join(", "))));
+    }
+    config.servers.retain(|s| names.contains(&s.name));
+    Ok(config)
+}
+
 /// `hub restart NAME [--stop]`: the order, sent to a running gateway's operator route.
 pub async fn operate(hub: &str, name: &str, action: &str, token: Option<&str>) -> exit::Result<u8> {
     let Some(token) = token else {

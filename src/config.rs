@@ -213,8 +213,13 @@ pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Config, Fa
     let config = match path {
         None => parse(BUILTIN, "built-in default", &expand::process_env)?,
         Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| Failure::usage(format!("cannot read config {}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                let next = match e.kind() {
+                    std::io::ErrorKind::NotFound => format!("; `hub init {}` writes one to start from", path.display()),
+                    _ => String::new(),
+                };
+                Failure::usage(format!("cannot read config {}: {e}{next}", path.display()))
+            })?;
             parse(&text, &path.display().to_string(), &expand::process_env)?
         }
     };

@@ -1,8 +1,9 @@
 //! `hub doctor [--json]`: one screen that says whether this setup works and, where it does not, what to do — the
 //! configuration found (and where hub looked), every server (up with its tools, resources and prompts, ping,
 //! protocol revision; or why not, with its stderr tail; OAuth servers' login state), the model endpoint (reachable,
-//! key accepted, model listed, and a real probe that it answers a trivial tool with a tool call), the directories
-//! hub writes, and the versions. Exit 0 when nothing is broken, 1 when something is.
+//! key accepted, model listed, its context window against the size of the tool definitions hub would offer, and a
+//! real probe that it answers a trivial tool with a tool call), the directories and files hub writes (data, state,
+//! chat history, the gateway's audit log), and the versions. Exit 0 when nothing is broken, 1 when something is.
 
 use crate::config::{self, Config};
 use crate::exit::{self, Failure};
@@ -59,8 +60,10 @@ pub fn run(explicit: Option<&Path>, overrides: &config::Overrides, json_out: boo
         runtime.block_on(async {
             let registry = Registry::start(config).await;
             servers(&registry, &mut checks).await;
+            logins(config, &mut checks);
+            let tokens = tool_tokens(&registry);
             registry.shutdown().await;
-            model(config, &mut checks).await;
+            model(config, tokens, &mut checks).await;
         });
     }
     paths(&mut checks);
@@ -112,8 +115,29 @@ async fn servers(registry: &Registry, checks: &mut Vec<Check>) {
     }
 }
 
-/// The model endpoint: its `/models` list, then a one-tool probe.
-async fn model(config: &Config, checks: &mut Vec<Check>) {
+/// OAuth servers' stored logins: when the token runs out, or that there is none.
+fn logins(config: &Config, checks: &mut Vec<Check>) {
+    for cfg in config.servers.iter().filter(|c| c.enabled) {
+        let Some((state, detail)) = crate::auth::login_state(cfg) else { continue };
+        checks.push(if state == "authorized" {
+            check(Mark::Ok, "auth", format!("{}: logged in, token {detail}", cfg.name), None)
+        } else {
+            check(Mark::Broken, "auth", format!("{}: {state}", cfg.name), Some(format!("hub auth login {}", cfg.name)))
+        });
+    }
+}
+
+/// An estimate (4 bytes a token) of what the tool definitions hub offers take of every request's prompt.
+fn tool_tokens(registry: &Registry) -> usize {
+    let index = registry.index();
+    let offered = index.entries().iter().take(crate::agent::tools::MAX_TOOLS);
+    let bytes: usize =
+        offered.map(|e| serde_json::to_vec(&crate::agent::tools::function_tool(e, false)).map_or(0, |v| v.len())).sum();
+    bytes / 4
+}
+
+/// The model endpoint: its `/models` list, its context window, then a one-tool probe.
+async fn model(config: &Config, tool_tokens: usize, checks: &mut Vec<Check>) {
     let m = &config.model;
     if m.offline || !m.configured {
         let fix = "set OPENAI_API_KEY (and OPENAI_BASE_URL for another endpoint) to have a model answer".to_string();
@@ -139,8 +163,14 @@ async fn model(config: &Config, checks: &mut Vec<Check>) {
         }
         Ok(r) if r.status().is_success() => {
             let listed: serde_json::Value = r.json().await.unwrap_or_default();
-            let ids: Vec<&str> =
-                listed["data"].as_array().into_iter().flatten().filter_map(|d| d["id"].as_str()).collect();
+            let models = listed["data"].as_array().cloned().unwrap_or_default();
+            let ids: Vec<&str> = models.iter().filter_map(|d| d["id"].as_str()).collect();
+            let this = models.iter().find(|d| d["id"] == m.name.as_str()).or(models.first().filter(|_| ids.len() == 1));
+            let window = match this.and_then(context_window) {
+                Some(n) => Some(n),
+                None => props_window(&http, base).await,
+            };
+            checks.push(context(window, tool_tokens));
             if ids.contains(&m.name.as_str()) || ids.is_empty() {
                 checks.push(check(Mark::Ok, "model", format!("{base} lists {}", m.name), None));
             } else {
@@ -151,14 +181,62 @@ async fn model(config: &Config, checks: &mut Vec<Check>) {
                 checks.push(check(Mark::Broken, "model", format!("{base} does not list model '{}'", m.name), fix));
             }
         }
-        Ok(r) => checks.push(check(
-            Mark::Warn,
-            "model",
-            format!("{base}/models answered {}; probing anyway", r.status()),
-            None,
-        )),
+        Ok(r) => {
+            let said = format!("{base}/models answered {}; probing anyway", r.status());
+            checks.push(check(Mark::Warn, "model", said, None));
+            checks.push(context(props_window(&http, base).await, tool_tokens));
+        }
     }
     checks.push(probe(m).await);
+}
+
+/// The context window a `/models` entry states, under the names servers use for it (OpenRouter, vLLM, LM Studio,
+/// llama.cpp's `meta`).
+fn context_window(entry: &serde_json::Value) -> Option<u64> {
+    ["context_length", "context_window", "max_model_len", "max_context_length", "loaded_context_length"]
+        .iter()
+        .find_map(|k| entry[k].as_u64())
+        .or_else(|| entry["meta"]["n_ctx"].as_u64())
+        .or_else(|| entry["meta"]["n_ctx_train"].as_u64())
+}
+
+/// llama.cpp's `/props` (beside `/v1`): the context the server was started with.
+async fn props_window(http: &reqwest::Client, base: &str) -> Option<u64> {
+    let root = base.strip_suffix("/v1").unwrap_or(base);
+    let props: serde_json::Value = http.get(format!("{root}/props")).send().await.ok()?.json().await.ok()?;
+    props["default_generation_settings"]["n_ctx"].as_u64().or_else(|| props["n_ctx"].as_u64())
+}
+
+/// The tool definitions against the window: a warning past half of it, broken past all of it.
+fn context(window: Option<u64>, tokens: usize) -> Check {
+    let tokens = tokens as u64;
+    let fewer = Some("offer fewer tools: disable servers, or filter their tools (allow/deny in servers.toml)".into());
+    match window {
+        None => check(
+            Mark::Ok,
+            "model",
+            format!("context window not reported; the tool definitions take ≈{tokens} tokens of every request"),
+            None,
+        ),
+        Some(w) if tokens >= w => check(
+            Mark::Broken,
+            "model",
+            format!("the tool definitions (≈{tokens} tokens) do not fit the {w}-token context window"),
+            fewer,
+        ),
+        Some(w) if tokens * 2 >= w => check(
+            Mark::Warn,
+            "model",
+            format!("the tool definitions take ≈{tokens} tokens, over half of the {w}-token context window"),
+            fewer,
+        ),
+        Some(w) => check(
+            Mark::Ok,
+            "model",
+            format!("context window {w} tokens; the tool definitions take ≈{tokens} ({}%)", tokens * 100 / w),
+            None,
+        ),
+    }
 }
 
 /// Whether the model answers a trivial tool with a tool call.
@@ -192,8 +270,47 @@ async fn probe(m: &config::ModelConfig) -> Check {
     }
 }
 
-/// The directories hub writes: its data (pins, stores), its state (OAuth, history).
+/// The directories hub writes — its data (pins, stores), its state (OAuth, logs) — and the files it appends to:
+/// chat's history, and the gateway's audit log when HUB_AUDIT_LOG names one.
 fn paths(checks: &mut Vec<Check>) {
+    dirs(checks);
+    let history = crate::repl::state_dir().join("history");
+    let audit = std::env::var_os("HUB_AUDIT_LOG").filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    for (what, file) in [("chat history", Some(history)), ("audit log", audit)] {
+        let Some(file) = file else {
+            checks.push(check(
+                Mark::Ok,
+                "paths",
+                format!("{what}: off (hub serve --audit FILE or HUB_AUDIT_LOG)"),
+                None,
+            ));
+            continue;
+        };
+        checks.push(match appendable(&file) {
+            Ok(_) => check(Mark::Ok, "paths", format!("{what} {} is writable", file.display()), None),
+            Err(e) => check(
+                Mark::Broken,
+                "paths",
+                format!("{what} {}: {e}", file.display()),
+                Some("make it (or its directory) writable".into()),
+            ),
+        });
+    }
+}
+
+/// Whether `file` can be appended to — or, when it does not exist yet, created in its directory (a probe file
+/// is written and removed there; `file` itself is not created).
+fn appendable(file: &Path) -> std::io::Result<()> {
+    if file.exists() {
+        return std::fs::OpenOptions::new().append(true).open(file).map(drop);
+    }
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".hub-doctor-{}", std::process::id()));
+    std::fs::write(&probe, b"ok")?;
+    std::fs::remove_file(&probe)
+}
+
+fn dirs(checks: &mut Vec<Check>) {
     let state = hub_servers::store::xdg_dir("XDG_STATE_HOME", ".local/state").join("hub");
     for (what, dir) in [("data", hub_servers::store::data_dir()), ("state", state)] {
         let probe = dir.join(".hub-doctor");

@@ -176,7 +176,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HUB_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Append one JSON line per tool call to this file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "HUB_AUDIT_LOG")]
     pub audit: Option<PathBuf>,
     /// Largest accepted request body in bytes (413 above)
     #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]

@@ -18,8 +18,8 @@ pub use wire::{Completion, ToolCall, Usage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
-    #[error("the model endpoint rejected the credentials ({status}): {message}. Check OPENAI_API_KEY")]
-    Auth { status: u16, message: String },
+    #[error("the model endpoint rejected the credentials ({status}): {message}. {hint}")]
+    Auth { status: u16, message: String, hint: &'static str },
     #[error("the model endpoint says the quota is exhausted: {message}")]
     Quota { message: String },
     #[error("the model endpoint rejected the request ({status}): {message}")]
@@ -168,7 +168,15 @@ impl Llm {
                 tokio::time::timeout(self.timeout, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
             let (message, kind) = wire::error_message(&text);
             match status {
-                401 | 403 => return Err(LlmError::Auth { status, message }),
+                401 | 403 => {
+                    let hint = if self.key.is_some() {
+                        "The key sent (OPENAI_API_KEY, or [model] api_key in servers.toml) is not one this endpoint \
+                         accepts: set a valid one; `hub doctor` checks it"
+                    } else {
+                        "No key was sent: set OPENAI_API_KEY (or [model] api_key in servers.toml)"
+                    };
+                    return Err(LlmError::Auth { status, message, hint });
+                }
                 429 if kind.as_deref() == Some("insufficient_quota") => return Err(LlmError::Quota { message }),
                 429 | 500..=599 if attempt <= self.max_retries => {
                     if status == 429 {

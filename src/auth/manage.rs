@@ -18,7 +18,7 @@ fn now() -> u64 {
 }
 
 /// One server's login state, as `status` reports it.
-fn state(name: &str, url: &str, record: Option<&Record>) -> (&'static str, String) {
+pub(super) fn state(name: &str, url: &str, record: Option<&Record>) -> (&'static str, String) {
     let Some(r) = record.filter(|r| r.credentials.as_ref().is_some_and(|c| c.token_response.is_some())) else {
         return ("not logged in", super::needs_login(name));
     };

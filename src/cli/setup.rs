@@ -1,5 +1,5 @@
 //! What every command needs before it runs: logging (stderr, or a file for the REPL), the tokio runtime, the
-//! registry under one `Shutdown`, and the question read from the argument or stdin.
+//! registry under one `Shutdown`, the question read from the argument or stdin; and `hub server NAME`.
 
 use super::Global;
 use crate::config::Config;
@@ -71,4 +71,20 @@ pub(super) fn init_logging_file(global: &Global, path: &std::path::Path) {
         .with_writer(std::sync::Mutex::new(file))
         .with_ansi(false)
         .try_init();
+}
+
+/// `hub server NAME`: one business server (or a test kit) over stdio, on a single-threaded runtime.
+pub(super) fn business_server(name: &str) -> exit::Result<u8> {
+    if name != "testkit" && name != "badkit" && !hub_servers::SERVERS.contains(&name) {
+        return Err(Failure::usage(format!(
+            "unknown server '{name}': expected one of {}",
+            hub_servers::SERVERS.join(", ")
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(hub_servers::run(name))?;
+    Ok(exit::OK)
 }

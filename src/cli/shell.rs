@@ -1,24 +1,49 @@
 //! Shell integration: completion scripts for bash, zsh, fish, PowerShell and elvish (clap_complete) and man pages
 //! (clap_mangen), generated from the same clap definitions as `--help`, so they never drift from it.
 //!
-//! Completion is static: subcommands, flags and the values clap knows (shells, formats). Tool and server names
-//! are not completed from the live index.
+//! The default script is dynamic: the shell asks hub for candidates on TAB (`complete.rs`), so tool, server,
+//! resource and prompt names come from the live setup. `--static` gives the ahead-of-time script instead
+//! (subcommands, flags and the values clap knows), for packagers who want no process per TAB.
 
 use crate::exit::{self, Failure};
-use clap::CommandFactory;
+use clap_complete::env::Shells;
 use std::io::Write;
 use std::path::Path;
 
-/// `hub completions SHELL`: the script on stdout.
-pub(super) fn completions(shell: clap_complete::Shell) -> exit::Result<u8> {
+/// `hub completions SHELL [--static]`: the script on stdout.
+pub(super) fn completions(shell: clap_complete::Shell, fixed: bool) -> exit::Result<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut super::Cli::command(), "hub", &mut script);
+    if fixed {
+        clap_complete::generate(shell, &mut super::command(), "hub", &mut script);
+        return emit(&script);
+    }
+    let name = shell.to_string();
+    let shells = Shells::builtins();
+    let Some(completer) = shells.completer(&name) else {
+        return Err(Failure::usage(format!("no dynamic completion for {name}; try --static")));
+    };
+    // The script calls this very binary back on TAB: found on PATH when it is the one there, else by its path.
+    let me = std::env::current_exe().and_then(std::fs::canonicalize).ok();
+    let on_path = which("hub").and_then(|p| std::fs::canonicalize(p).ok());
+    let path = match (&me, &on_path) {
+        (Some(me), Some(found)) if me == found => "hub".to_string(),
+        (Some(me), _) => me.display().to_string(),
+        (None, _) => "hub".to_string(),
+    };
+    completer
+        .write_registration(super::complete::VAR, "hub", "hub", &path, &mut script)
+        .map_err(|e| Failure::runtime(format!("cannot write the script: {e}")))?;
     emit(&script)
+}
+
+/// The first `name` on PATH.
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// `hub man`: hub(1) on stdout; with `dir`, hub.1 and one hub-COMMAND.1 per command written there.
 pub(super) fn man(dir: Option<&Path>) -> exit::Result<u8> {
-    let hub = super::Cli::command();
+    let hub = super::command();
     let Some(dir) = dir else { return emit(&page(hub)?) };
     let failed = |e: std::io::Error| Failure::runtime(format!("cannot write man pages to {}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(failed)?;

@@ -203,6 +203,18 @@ where
     handler.serve(HttpTransport::with_client(client, config)).await
 }
 
+/// A stdio server's failure to start, with the command line that was run (as a shell would take it).
+pub fn with_command(cfg: &ServerConfig, msg: String) -> String {
+    let Transport::Stdio { command, args, .. } = &cfg.transport else { return msg };
+    let quote = |w: &str| {
+        let plain = !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c));
+        if plain { w.to_string() } else { format!("'{}'", w.replace('\'', r"'\''")) }
+    };
+    let line: Vec<String> =
+        std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).map(quote).collect();
+    format!("{msg}; command: {}", line.join(" "))
+}
+
 /// Adds the child's exit status to `msg` if it has exited (waiting briefly for it to do so).
 async fn with_exit(msg: String, child: &mut tokio::process::Child) -> String {
     match tokio::time::timeout(std::time::Duration::from_millis(200), child.wait()).await {

@@ -62,7 +62,7 @@ pub(super) async fn supervise(
         let (reason, uptime) = match attempt {
             Err(connect::Failed::Error(e)) => {
                 replica.tail.settled(GRACE).await;
-                (failure(&replica, e), Duration::ZERO)
+                (failure(&replica, connect::with_command(&replica.cfg, e)), Duration::ZERO)
             }
             Err(connect::Failed::NeedsLogin(challenge)) => {
                 next = await_login(&inner, &replica, &mut orders, ready.take(), challenge).await;

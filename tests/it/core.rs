@@ -1,7 +1,6 @@
 //! The core through the binary and the library: config errors, parallel connections with broken servers,
 //! supervision (kill -9 and restart), deadlines with upstream cancellation, name collisions, list changes,
-//! `hub tools/call/status/import-config`, children that never outlive the hub, and the shell integration
-//! (completion scripts the shells accept, man pages).
+//! `hub tools/call/status/import-config`, and children that never outlive the hub.
 
 use crate::util::{Env, HUB, alive, eventually};
 use serde_json::json;
@@ -272,29 +271,4 @@ async fn kill_9_then_calls_fail_fast_then_the_server_is_back() {
     assert_eq!(pids.len(), 2);
     registry.shutdown().await;
     assert!(pids.iter().all(|p| !alive(*p)), "shutdown stops every child");
-}
-
-#[test]
-fn completion_scripts_parse_in_their_shell_and_man_pages_cover_every_command() {
-    let env = Env::new();
-    let bash = env.run(&["completions", "bash"]).ok();
-    assert!(bash.stdout.contains("_hub()") && bash.stdout.contains("import-config"), "{}", bash.stdout);
-    let script = env.write("hub.bash", &bash.stdout);
-    let checked = std::process::Command::new("bash").arg("-n").arg(&script).output().unwrap();
-    assert!(checked.status.success(), "bash -n: {}", String::from_utf8_lossy(&checked.stderr));
-    for shell in ["zsh", "fish", "powershell", "elvish"] {
-        assert!(env.run(&["completions", shell]).ok().stdout.contains("serve"), "{shell}");
-    }
-    let wrong = env.run(&["completions", "tcsh"]);
-    assert_eq!(wrong.code, 2);
-    assert!(wrong.stderr.contains("possible values: bash"), "{}", wrong.stderr);
-
-    let page = env.run(&["man"]).ok();
-    assert!(page.stdout.contains(".TH hub 1") && page.stdout.contains("triage"), "{}", page.stdout);
-    let dir = env.path("man1");
-    env.run(&["man", "--dir", dir.to_str().unwrap()]).ok();
-    for name in ["hub", "hub-ask", "hub-serve", "hub-auth", "hub-completions"] {
-        let text = std::fs::read_to_string(dir.join(format!("{name}.1"))).unwrap();
-        assert!(text.contains(&format!(".TH {name} 1")), "{name}: {text}");
-    }
 }

@@ -7,7 +7,7 @@
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -41,6 +41,9 @@ struct Inner {
     /// Used when the script is empty.
     fallback: Option<Reply>,
     requests: Vec<(Instant, Value)>,
+    /// What GET /v1/models and GET /props answer (404 while unset).
+    models: Option<Value>,
+    props: Option<Value>,
 }
 
 #[derive(Clone)]
@@ -63,8 +66,17 @@ impl Model {
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
-                let app =
-                    axum::Router::new().route("/v1/chat/completions", axum::routing::post(handle)).with_state(state);
+                let get = |pick: fn(&Inner) -> Option<Value>| {
+                    move |State(s): State<Arc<Mutex<Inner>>>| async move {
+                        let found = pick(&s.lock().unwrap());
+                        found.map_or_else(|| StatusCode::NOT_FOUND.into_response(), |v| axum::Json(v).into_response())
+                    }
+                };
+                let app = axum::Router::new()
+                    .route("/v1/chat/completions", axum::routing::post(handle))
+                    .route("/v1/models", axum::routing::get(get(|i| i.models.clone())))
+                    .route("/props", axum::routing::get(get(|i| i.props.clone())))
+                    .with_state(state);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 axum::serve(listener, app).await.unwrap();
@@ -93,6 +105,12 @@ impl Model {
 
     pub fn reply_times(&self) -> Vec<Instant> {
         self.inner.lock().unwrap().replied.clone()
+    }
+
+    /// What GET /v1/models answers (`{"data": [...]}`) and GET /props (llama.cpp's server settings).
+    pub fn describe(&self, models: Option<Value>, props: Option<Value>) {
+        let mut s = self.inner.lock().unwrap();
+        (s.models, s.props) = (models, props);
     }
 
     pub fn fallback(&self, reply: Reply) {
