@@ -67,8 +67,9 @@ pub fn run(explicit: Option<&Path>, overrides: &config::Overrides, json_out: boo
         });
     }
     paths(&mut checks);
-    let protocol = rmcp::model::ProtocolVersion::LATEST;
-    checks.push(check(Mark::Ok, "version", format!("hub {}, MCP {protocol}", env!("CARGO_PKG_VERSION")), None));
+    let revisions: Vec<&str> = rmcp::model::ProtocolVersion::KNOWN_VERSIONS.iter().map(|v| v.as_str()).collect();
+    let speaks = format!("hub {}, MCP revisions {}", env!("CARGO_PKG_VERSION"), revisions.join(", "));
+    checks.push(check(Mark::Ok, "version", speaks, None));
     let broken = checks.iter().any(|c| c.mark == Mark::Broken);
     if json_out {
         println!("{}", serde_json::to_string_pretty(&json!({"ok": !broken, "checks": checks})).unwrap_or_default());

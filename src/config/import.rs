@@ -109,18 +109,34 @@ pub const HOSTS: [&str; 8] = ["claude-desktop", "claude-code", "cursor", "windsu
 pub fn locate(from: &str) -> Result<PathBuf, Failure> {
     let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
     let config = hub_servers::store::xdg_dir("XDG_CONFIG_HOME", ".config");
+    // macOS keeps application settings here, Windows under %APPDATA%: tried after the XDG place.
+    let mac = home.join("Library/Application Support");
+    let appdata = std::env::var_os("APPDATA").map(PathBuf::from);
+    let everywhere = |xdg: &str, mac_dir: &str, win: &str| {
+        let mut list = vec![config.join(xdg), mac.join(mac_dir)];
+        list.extend(appdata.as_ref().map(|a| a.join(win)));
+        list
+    };
     let candidates: Vec<PathBuf> = match from {
-        "claude-desktop" => vec![config.join("Claude/claude_desktop_config.json")],
+        "claude-desktop" => everywhere(
+            "Claude/claude_desktop_config.json",
+            "Claude/claude_desktop_config.json",
+            "Claude/claude_desktop_config.json",
+        ),
         "claude-code" => vec![".mcp.json".into(), home.join(".claude.json")],
         "cursor" => vec![".cursor/mcp.json".into(), home.join(".cursor/mcp.json")],
         "windsurf" => vec![home.join(".codeium/windsurf/mcp_config.json")],
-        "vscode" => vec![".vscode/mcp.json".into(), config.join("Code/User/mcp.json")],
+        "vscode" => {
+            let mut list = vec![".vscode/mcp.json".into()];
+            list.extend(everywhere("Code/User/mcp.json", "Code/User/mcp.json", "Code/User/mcp.json"));
+            list
+        }
         "codex" => {
             let codex = std::env::var_os("CODEX_HOME").map_or_else(|| home.join(".codex"), PathBuf::from);
             vec![codex.join("config.toml")]
         }
-        "goose" => vec![config.join("goose/config.yaml")],
-        "zed" => vec![config.join("zed/settings.json")],
+        "goose" => everywhere("goose/config.yaml", "goose/config.yaml", "Block/goose/config/config.yaml"),
+        "zed" => everywhere("zed/settings.json", "Zed/settings.json", "Zed/settings.json"),
         other => return Err(Failure::usage(format!("unknown host '{other}': expected one of {}", HOSTS.join(", ")))),
     };
     candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {

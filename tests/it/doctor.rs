@@ -58,7 +58,11 @@ fn broken_parts_are_named_with_their_fix() {
     let run = env.run(&["doctor"]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.starts_with("✗ config") && run.stdout.contains("servers.toml:3:"), "{}", run.stdout);
-    assert!(run.stdout.contains("✓ version"), "the rest still runs: {}", run.stdout);
+    assert!(
+        run.stdout.contains("✓ version  hub 0.1.0, MCP revisions 2024-11-05"),
+        "the rest still runs: {}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -146,6 +146,28 @@ fn bad_files_and_hosts_fail_clearly() {
 }
 
 #[test]
+fn from_finds_the_macos_and_windows_places_too() {
+    let mut env = Env::new();
+    let desktop = format!(r#"{{"mcpServers": {{"mac": {{"command": "{HUB}", "args": ["server", "testkit"]}}}}}}"#);
+    std::fs::create_dir_all(env.path("home/Library/Application Support/Claude")).unwrap();
+    env.write("home/Library/Application Support/Claude/claude_desktop_config.json", &desktop);
+    let run = env.run(&["import-config", "--from", "claude-desktop"]).ok();
+    assert!(run.stdout.contains("[servers.mac]"), "{}", run.stdout);
+    std::fs::create_dir_all(env.path("appdata/Code/User")).unwrap();
+    env.write(
+        "appdata/Code/User/mcp.json",
+        r#"{"servers": {"win": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}}"#,
+    );
+    env.set("APPDATA", &env.path("appdata").display().to_string());
+    let run = env.run(&["import-config", "--from", "vscode"]).ok();
+    assert!(
+        run.stdout.contains("[servers.win]") && run.stdout.contains("appdata/Code/User/mcp.json"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn init_writes_a_file_that_loads_with_the_other_hosts_servers() {
     let env = Env::new();
     for dir in ["config/zed", ".vscode", "config/Claude"] {

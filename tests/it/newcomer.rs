@@ -45,3 +45,25 @@ fn each_error_a_newcomer_meets_names_the_next_step() {
     let run = env.run(&["ask", "q"]);
     assert!(run.code == 1 && run.stderr.contains("No key was sent: set OPENAI_API_KEY"), "{}", run.stderr);
 }
+
+/// What `cargo install --path .` gives: the binary alone in a bin directory, run from a directory with no
+/// checkout and no servers.toml, still starts its business servers (they are the same binary) and answers.
+#[test]
+fn the_binary_alone_works_from_any_directory() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("bin")).unwrap();
+    std::fs::create_dir_all(env.path("home")).unwrap();
+    let copy = env.path("bin/hub");
+    std::fs::copy(crate::util::HUB, &copy).unwrap();
+    let out = std::process::Command::new(&copy)
+        .args(["--offline", "ask", "What is the subscription status of john.smith@acme.com?"])
+        .current_dir(env.path("home"))
+        .env_clear()
+        .envs(env.command(&[]).get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("past_due"), "{stdout}");
+}
