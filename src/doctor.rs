@@ -158,8 +158,13 @@ async fn model(config: &Config, tool_tokens: usize, checks: &mut Vec<Check>) {
             return;
         }
         Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
-            let fix = Some("set OPENAI_API_KEY to a key this endpoint accepts".to_string());
-            checks.push(check(Mark::Broken, "model", format!("{base} refused the key ({})", r.status()), fix));
+            let (what, fix) = match &m.api_key {
+                Some(_) => {
+                    ("refused the key", "set OPENAI_API_KEY (or [model] api_key) to a key this endpoint accepts")
+                }
+                None => ("wants a key and none was sent", "set OPENAI_API_KEY (or [model] api_key in servers.toml)"),
+            };
+            checks.push(check(Mark::Broken, "model", format!("{base} {what} ({})", r.status()), Some(fix.into())));
             return;
         }
         Ok(r) if r.status().is_success() => {

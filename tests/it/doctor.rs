@@ -54,6 +54,13 @@ fn broken_parts_are_named_with_their_fix() {
         "{model:?}"
     );
 
+    let keyless = Model::start(vec![status(401, "missing key", &[])]);
+    env.config(&format!("[model]\nname = \"scripted\"\nbase_url = \"{}\"\n", keyless.url));
+    let doc = env.run(&["doctor", "--json"]).json();
+    let model = checks(&doc, "model");
+    let none = model.iter().find(|c| c["mark"] == "broken").unwrap();
+    assert!(none["what"].as_str().unwrap().contains("No key was sent: set OPENAI_API_KEY"), "{none}");
+
     env.config("[servers.x]\ncommand = \"y\"\ncomand = 1\n");
     let run = env.run(&["doctor"]);
     assert_eq!(run.code, 1);
