@@ -3,8 +3,10 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`.
+//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`.
 
+#[path = "hub/attach.rs"]
+mod attach;
 #[path = "hub/hostile.rs"]
 mod hostile;
 #[path = "hub/load.rs"]
@@ -278,7 +280,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 14] = [
+    let all: [(&str, fn()); 15] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -293,6 +295,7 @@ fn main() {
         ("oauth", oauth::oauth),
         ("transforms", transforms::transforms),
         ("replicas", replicas::replicas),
+        ("attach", attach::attach),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

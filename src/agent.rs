@@ -223,6 +223,17 @@ impl Agent {
                 out.status = Status::Interrupted;
                 return out;
             }
+            // A required server gone mid-question (the hub this command attached to): no answer can be trusted.
+            if let Some((name, why)) = self.registry.required_down().into_iter().next() {
+                out.status = Status::Error;
+                out.error = Some(match name == crate::attach::NAME {
+                    true => format!(
+                        "the hub went away during the question ({why}); the next command starts its own servers"
+                    ),
+                    false => format!("required server '{name}' went down during the question: {why}"),
+                });
+                return out;
+            }
         }
         out.status = Status::TurnCap;
         out.error = Some(format!("reached the turn cap of {} model turns before a final answer", self.cfg.max_turns));

@@ -125,6 +125,7 @@ pub fn document(o: &Outcome, registry: &Registry, started: Instant) -> serde_jso
         "error": o.error,
         "tools_omitted": o.tools_omitted,
         "server_requests": asked,
+        "via": crate::attach::via(registry),
     })
 }
 
@@ -152,6 +153,9 @@ pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shu
             o = crate::planner::answer(&registry, &a.question) => o,
             _ = shutdown.cancelled() => return Err(crate::frame::interrupted()),
         };
+        if let Some((name, why)) = registry.required_down().into_iter().next() {
+            return Err(Failure::runtime(format!("required server '{name}' went down during the question: {why}")));
+        }
         return report(&outcome, &registry, started, a.json, false);
     }
     let stream = !a.json && (a.stream || std::io::stdout().is_terminal());

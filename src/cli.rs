@@ -44,6 +44,12 @@ pub struct Global {
     /// Use the built-in offline planner even if a model is configured
     #[arg(long, global = true)]
     pub offline: bool,
+    /// Use this running hub (URL, or the path of its socket) instead of starting the servers
+    #[arg(long, global = true, value_name = "URL|PATH", env = "HUB_URL")]
+    pub hub: Option<String>,
+    /// Start the servers here even when a hub is running
+    #[arg(long, global = true, conflicts_with = "hub")]
+    pub no_hub: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,9 +175,6 @@ pub enum Command {
         /// Take it out of service instead (until it is restarted)
         #[arg(long)]
         stop: bool,
-        /// The running gateway
-        #[arg(long, value_name = "URL", env = "HUB_URL", default_value = "http://127.0.0.1:8080")]
-        hub: String,
         /// The gateway's admin token
         #[arg(long, env = "HUB_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
@@ -266,7 +269,14 @@ fn run(cli: Cli) -> exit::Result<u8> {
         requests_per_minute: rpm,
         long_running: false,
         serving: false,
+        hub: match (&g.hub, g.no_hub) {
+            (_, true) => crate::attach::Hub::Off,
+            (Some(hub), _) => crate::attach::Hub::At(hub.clone()),
+            (None, _) => crate::attach::Hub::Auto,
+        },
     };
+    // Resources and prompts are read from the servers themselves (an attached registry lists only tools).
+    let own = |o: config::Overrides| config::Overrides { hub: crate::attach::Hub::Off, ..o };
     // Serve and chat outlive a bad hour of one server: they never give up restarting it.
     let long = |o: config::Overrides| config::Overrides { long_running: true, ..o };
     let load = |o: config::Overrides| {
@@ -283,7 +293,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
         Command::Serve(args) => {
             // With --stdio, stdout is the protocol: logs stay on stderr, as always.
             init_logging(&g, "warn,rmcp=error");
-            let config = load(config::Overrides { serving: true, ..long(overrides(None, None)) })?;
+            let config = load(config::Overrides { serving: true, ..own(long(overrides(None, None))) })?;
             with_registry(config, false, OnSignal::Graceful, |c, r, s| async move {
                 gateway::serve(r, args, &c.identities, c.auth.as_ref(), s.token()).await
             })
@@ -333,23 +343,25 @@ fn run(cli: Cli) -> exit::Result<u8> {
         }
         Command::Resources { json } => {
             init_logging(&g, "warn,rmcp=error");
-            with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| catalog::resources(r, json))
+            with_registry(load(own(overrides(None, None)))?, false, OnSignal::Stop, |_, r, _| {
+                catalog::resources(r, json)
+            })
         }
         Command::Read { uri, server, json } => {
             init_logging(&g, "warn,rmcp=error");
-            let config = load(overrides(None, None))?;
+            let config = load(own(overrides(None, None)))?;
             with_registry(config, false, OnSignal::Stop, |_, r, _| async move {
                 catalog::read(r, &uri, server.as_deref(), json).await
             })
         }
         Command::Prompts { json } => {
             init_logging(&g, "warn,rmcp=error");
-            with_registry(load(overrides(None, None))?, false, OnSignal::Stop, |_, r, _| catalog::prompts(r, json))
+            with_registry(load(own(overrides(None, None)))?, false, OnSignal::Stop, |_, r, _| catalog::prompts(r, json))
         }
         Command::Prompt { name, args, json } => {
             init_logging(&g, "warn,rmcp=error");
             let args = commands::parse_args(args.as_deref())?;
-            let config = load(overrides(None, None))?;
+            let config = load(own(overrides(None, None)))?;
             with_registry(config, false, OnSignal::Stop, |_, r, _| async move {
                 catalog::prompt(r, &name, args, json).await
             })
@@ -366,7 +378,7 @@ fn run(cli: Cli) -> exit::Result<u8> {
         Command::Status { servers, json } => {
             init_logging(&g, "warn,rmcp=error");
             let config = commands::only_servers(load(overrides(None, None))?, &servers)?;
-            with_registry(config, false, OnSignal::Stop, |_, r, _| commands::status(r, json))
+            with_registry(config, false, OnSignal::Stop, |_, r, _| commands::status(r, servers, json))
         }
         Command::ImportConfig { file, from } => commands::import_config(file.as_deref(), from.as_deref()),
         Command::Auth { action } => {
@@ -374,7 +386,8 @@ fn run(cli: Cli) -> exit::Result<u8> {
             let config = load(overrides(None, None))?;
             runtime()?.block_on(crate::auth::run(&config, action))
         }
-        Command::Restart { name, stop, hub, admin_token } => {
+        Command::Restart { name, stop, admin_token } => {
+            let hub = g.hub.clone().unwrap_or_else(|| "http://127.0.0.1:8080".into());
             init_logging(&g, "warn");
             let action = if stop { "stop" } else { "restart" };
             runtime()?.block_on(commands::operate(&hub, &name, action, admin_token.as_deref()))

@@ -30,7 +30,9 @@ pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
         eprintln!("warning: {w}");
     }
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&output::tool_list(&registry)).unwrap_or_default());
+        let mut doc = output::tool_list(&registry);
+        doc["via"] = json!(crate::attach::via(&registry));
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(exit::OK);
     }
     let index = registry.index();
@@ -105,13 +107,19 @@ pub async fn accept(registry: Registry, names: &[String], server: Option<&str>, 
     Ok(exit::OK)
 }
 
-pub async fn status(registry: Registry, json_out: bool) -> exit::Result<u8> {
-    let statuses = registry.status(true).await;
+pub async fn status(registry: Registry, only: Vec<String>, json_out: bool) -> exit::Result<u8> {
+    let mut statuses = registry.status(true).await;
+    // Attached, the statuses are the hub's: all of its servers.
+    statuses.retain(|s| only.is_empty() || only.contains(&s.name));
+    let via = crate::attach::via(&registry);
     if json_out {
-        let doc = json!({"servers": statuses, "tools": registry.index().len()});
+        let doc = json!({"servers": statuses, "tools": registry.index().len(), "via": via});
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print!("{}", output::status_table(&statuses));
+        if via != "spawned" {
+            println!("(via {via})");
+        }
     }
     Ok(exit::OK)
 }

@@ -51,6 +51,11 @@ pub struct Config {
     pub token_store: crate::auth::vault::Mode,
     /// `[[plugins]]`: processes that see, rewrite or deny calls (see `registry::plugin`).
     pub plugins: Vec<plugin::PluginConfig>,
+    /// Attached to another hub (`attach`): the servers behind it as this configuration describes them, for the
+    /// settings that stay on this side (approval, triage_allow). Empty otherwise.
+    pub behind: Vec<ServerConfig>,
+    /// Whether the command uses a running hub instead of starting the servers itself.
+    pub hub: crate::attach::Hub,
 }
 
 /// `[security] pin = "enforce" | "warn" | "off"`.
@@ -138,6 +143,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How many processes or addresses serve it, and how calls pick one.
     pub replicas: replicas::Replicas,
+    /// Another hub (`attach`): its tools keep the names and servers that hub gives them.
+    pub flatten: bool,
 }
 
 impl ServerConfig {
@@ -185,6 +192,8 @@ pub struct Overrides {
     pub long_running: bool,
     /// The face is the gateway; see `Config::serving`.
     pub serving: bool,
+    /// Whether to use a running hub (`--hub`, `--no-hub`; see `attach`).
+    pub hub: crate::attach::Hub,
 }
 
 impl Config {
@@ -198,6 +207,7 @@ impl Config {
         m.requests_per_minute = o.requests_per_minute.or(m.requests_per_minute);
         m.offline |= o.offline;
         self.long_running = o.long_running;
+        self.hub = o.hub.clone();
         self.serving = o.serving;
         self
     }
@@ -331,6 +341,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             restart: restart(s.restart.as_ref().unwrap_or(&default_restart), &default_restart),
             limits: limits::resolve(s.limits.as_ref(), defaults.limits.as_ref(), &format!("servers.{name}."), &err)?,
             replicas,
+            flatten: false,
         });
     }
     let model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;
@@ -363,6 +374,8 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         pin,
         token_store,
         plugins,
+        behind: Vec::new(),
+        hub: crate::attach::Hub::Off,
     })
 }
 

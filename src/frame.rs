@@ -27,7 +27,7 @@ where
     Fut: Future<Output = exit::Result<u8>>,
 {
     // Startup is bounded by each server's startup timeout; a signal meanwhile is seen right after it.
-    let registry = Registry::start(config).await;
+    let registry = crate::attach::start(config).await?;
     // Until the face says otherwise (chat: a person; the gateway: each call's client), no one is present.
     registry.set_origin(std::sync::Arc::new(crate::sampling::Headless(crate::sampling::Sampler::new(config))));
     let down = registry.required_down();

@@ -13,6 +13,7 @@ pub mod mcp;
 mod offers;
 pub mod rest;
 pub mod sessions;
+pub mod socket;
 pub mod stats;
 mod stream;
 mod watch;
@@ -190,6 +191,13 @@ pub struct ServeArgs {
     /// Browser Origins accepted, with CORS for them (a request carrying any other Origin is refused, 403)
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
+    /// Also listen on this Unix socket, for this user's hub commands to attach to (default:
+    /// $XDG_RUNTIME_DIR/hub/hub.sock when HTTP is served)
+    #[arg(long, value_name = "PATH", conflicts_with = "no_socket")]
+    pub socket: Option<PathBuf>,
+    /// No Unix socket
+    #[arg(long)]
+    pub no_socket: bool,
     /// MCP-over-HTTP sessions idle this many seconds are closed and forgotten
     #[arg(long = "session-idle", value_name = "SECS", default_value = "1800", value_parser = seconds)]
     pub session_idle: Duration,
@@ -209,6 +217,8 @@ pub struct Options {
     /// The HTTP guards; used when `run` is given a listener.
     pub guards: guard::Guards,
     pub audit: Option<PathBuf>,
+    /// The Unix socket to serve on too (bound already).
+    pub socket: Option<socket::Bound>,
     /// MCP-over-HTTP sessions idle this long are closed.
     pub session_idle: Duration,
     /// JWT bearer tokens (`[gateway.auth]`).
@@ -244,6 +254,21 @@ pub async fn serve(
         }
     }
     warn_policies(&registry, identities);
+    // The socket is on whenever HTTP is served (a stdio-only gateway belongs to the host that launched it).
+    let socket = match (&a.socket, a.no_socket) {
+        (_, true) => None,
+        (Some(path), _) => Some(path.clone()),
+        (None, _) if http.is_some() => Some(crate::attach::default_socket()),
+        (None, _) => None,
+    };
+    let socket = match socket {
+        Some(path) => {
+            let bound = socket::bind(&path).await?;
+            eprintln!("hub serve: socket {} — hub commands of this user attach to it", path.display());
+            Some(bound)
+        }
+        None => None,
+    };
     let mut listener = None;
     if let Some(addr) = http {
         let addr: SocketAddr = addr
@@ -272,7 +297,7 @@ pub async fn serve(
         listener = Some(l);
     }
     let jwt = auth.map(|auth| Arc::new(jwt::Jwt::new(auth.clone())));
-    let opts = Options { stdio: a.stdio, guards, audit: a.audit, session_idle: a.session_idle, jwt };
+    let opts = Options { stdio: a.stdio, guards, audit: a.audit, socket, session_idle: a.session_idle, jwt };
     run(registry, listener, opts, shutdown).await
 }
 
@@ -331,6 +356,7 @@ pub async fn run(
         }
     });
 
+    let socket_task = opts.socket.map(|bound| socket::serve(bound, gateway.clone(), &opts.guards));
     let http_task = listener.map(|listener| {
         let app = rest::router(gateway.clone(), opts.guards, opts.jwt.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -360,6 +386,9 @@ pub async fn run(
         } => {}
     }
     gateway.shutdown.cancel();
+    if let Some(t) = socket_task {
+        let _ = tokio::time::timeout(DRAIN, t).await;
+    }
     if let Some(t) = http_task
         && let Ok(Ok(Err(e))) = tokio::time::timeout(DRAIN, t).await
     {

@@ -24,6 +24,7 @@
 
 pub mod agent;
 pub mod ask;
+pub mod attach;
 pub mod auth;
 pub mod backoff;
 pub mod catalog;

@@ -38,8 +38,9 @@ pub use subscriptions::Updated;
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 pub use vet::Problem;
+pub use watched::unix_client;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     #[default]
@@ -84,15 +85,18 @@ pub struct Server {
     /// What the pins say of its tools (withheld, new, changed), transforms naming no tool, replicas that
     /// disagree, as of the last rebuild.
     noted: Mutex<Vec<Problem>>,
+    /// A hub this registry is attached to (`cfg.flatten`, never restarted) that failed a call by going away: known
+    /// from the call itself, before its supervisor has noticed.
+    gone: std::sync::OnceLock<String>,
 }
 
-/// A server's status, for `hub status`, `/status` and the REPL.
-#[derive(Debug, Clone, serde::Serialize)]
+/// A server's status, for `hub status`, `/status` and the REPL (read back from a hub's `/status` when attached).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     pub name: String,
     /// starting, up, down (backing off until `next_attempt`), failed (gave up), disabled, stopped.
     pub state: Phase,
-    pub transport: &'static str,
+    pub transport: String,
     pub required: bool,
     pub pid: Option<u32>,
     pub uptime_s: Option<f64>,
@@ -106,10 +110,12 @@ pub struct Status {
     pub next_attempt_in_s: Option<f64>,
     pub tools: usize,
     pub ping_ms: Option<f64>,
-    /// What was wrong with its last tool listing: entries skipped, cut or fixed, and the cap.
+    /// What was wrong with its last tool listing: entries skipped, cut or fixed, and the cap (not read back from
+    /// a hub: it reports them itself).
+    #[serde(skip_deserializing)]
     pub problems: Vec<Problem>,
     /// Each replica, when it has several.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub replicas: Vec<control::ReplicaStatus>,
 }
 
@@ -175,6 +181,8 @@ pub(crate) struct Inner {
     pins: pins::Pins,
     /// `[[plugins]]`, in the order written.
     plugins: Vec<Arc<plugin::Plugin>>,
+    /// The servers behind an attached hub, as the local configuration describes them.
+    behind: Vec<crate::config::ServerConfig>,
 }
 
 impl Inner {
@@ -183,9 +191,9 @@ impl Inner {
         // One rebuild at a time: two supervisors rebuilding at once could otherwise store the one that read the
         // servers' lists first last, losing the other's tools (seen: a server up and listed, its tools unknown).
         let _one = self.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
-        let lists = self
-            .servers
-            .iter()
+        let (flat, plain): (Vec<_>, Vec<_>) = self.servers.iter().partition(|s| s.cfg.flatten);
+        let lists = plain
+            .into_iter()
             .map(|s| {
                 let disagree = s.agree();
                 let (tools, unknown) = s.listed(|l| {
@@ -204,7 +212,11 @@ impl Inner {
                 (s.cfg.name.clone(), tools)
             })
             .collect();
-        let index = Index::build(lists);
+        let mut index = Index::build(lists);
+        for s in flat {
+            // Another hub's index, as it lists it: its names, policies and pins are that hub's.
+            index.add_flat(&s.cfg.name, s.listed(|l| l.tools.clone()));
+        }
         for c in &index.collisions {
             tracing::warn!("tool name collision: {c}");
         }
@@ -243,7 +255,7 @@ impl Registry {
                     })
                     .collect();
                 let (balancer, noted) = (Default::default(), Mutex::default());
-                Arc::new(Server { cfg: cfg.clone(), replicas, balancer, noted })
+                Arc::new(Server { cfg: cfg.clone(), replicas, balancer, noted, gone: Default::default() })
             })
             .collect();
         let inner = Arc::new(Inner {
@@ -263,6 +275,7 @@ impl Registry {
                 pins::shipped(&config.servers),
             ),
             plugins: config.plugins.iter().map(|p| Arc::new(plugin::Plugin::new(p.clone()))).collect(),
+            behind: config.behind.clone(),
         });
         let mut waits = Vec::new();
         for (replica, orders) in orders {
@@ -306,6 +319,12 @@ impl Registry {
         &self.inner.servers
     }
 
+    /// The configuration of server `name`: a local server's, or one behind an attached hub as the local
+    /// configuration describes it.
+    pub fn settings(&self, name: &str) -> Option<&crate::config::ServerConfig> {
+        self.server(name).map(|s| &s.cfg).or_else(|| self.inner.behind.iter().find(|c| c.name == name))
+    }
+
     pub fn server(&self, name: &str) -> Option<&Arc<Server>> {
         self.inner.servers.iter().find(|s| s.cfg.name == name)
     }
@@ -323,8 +342,8 @@ impl Registry {
     pub fn required_down(&self) -> Vec<(String, String)> {
         self.servers()
             .iter()
-            .filter(|s| s.cfg.required && s.phase() != Phase::Up)
-            .map(|s| (s.cfg.name.clone(), s.down_reason().unwrap_or_default()))
+            .filter(|s| s.cfg.required && (s.phase() != Phase::Up || s.gone.get().is_some()))
+            .map(|s| (s.cfg.name.clone(), s.gone.get().cloned().or_else(|| s.down_reason()).unwrap_or_default()))
             .collect()
     }
 
@@ -348,6 +367,11 @@ impl Registry {
 
     /// Status of every configured server; `ping` measures a round trip to each one that is up.
     pub async fn status(&self, ping: bool) -> Vec<Status> {
+        if let Some(hub) = self.servers().iter().find(|s| s.cfg.flatten && s.phase() == Phase::Up)
+            && let Ok(statuses) = crate::attach::statuses(&hub.cfg, ping).await
+        {
+            return statuses;
+        }
         let pings = self.servers().iter().map(|s| async move {
             let peer = s.lead().read(|st| st.peer.clone());
             match (ping, peer) {

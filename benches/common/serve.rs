@@ -5,8 +5,14 @@ use std::process::{Child, Command, Stdio};
 
 /// The running gateway and its base URL (`http://127.0.0.1:PORT`); stderr keeps being drained.
 pub fn start(hub: &str, dir: &std::path::Path) -> (Child, String) {
+    start_with(hub, dir, &["--no-socket"])
+}
+
+/// `start` with these extra flags (`--socket PATH` to be attached to).
+pub fn start_with(hub: &str, dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(hub)
         .args(["serve", "--http", "127.0.0.1:0"])
+        .args(extra)
         .env("HUB_DATA_DIR", dir)
         .current_dir(dir)
         .stderr(Stdio::piped())

@@ -41,8 +41,8 @@ impl Policy {
             return Ok(());
         }
         let (approve, triage_allow) = registry
-            .server(&entry.server)
-            .map(|s| (s.cfg.approve, s.cfg.triage_allow.clone()))
+            .settings(&entry.server)
+            .map(|c| (c.approve, c.triage_allow.clone()))
             .unwrap_or((Approve::Ask, vec![]));
         let what = if entry.destructive() { "is destructive" } else { "changes data" };
         match approve {
@@ -60,7 +60,7 @@ impl Policy {
                 "not run: '{}' {what} and needs approval (the user can rerun with --yes, or set approve = \"always\" for server '{}')",
                 entry.name, entry.server
             )),
-            Mode::Triage if triage_allow.iter().any(|g| glob(g, entry.upstream())) => Ok(()),
+            Mode::Triage if triage_allow.iter().any(|g| glob(g, entry.own_name())) => Ok(()),
             Mode::Triage => {
                 Err(format!("not run: '{}' {what}; triage is read-only unless triage_allow permits it", entry.name))
             }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 const FAILURE_BURST: u32 = 10;
 const FAILURE_PERIOD: Duration = Duration::from_secs(6);
 
+#[derive(Clone)]
 pub struct Guards {
     pub token: Option<String>,
     /// The bearer token of the operator routes (`/servers/…`); they answer 403 when none is configured.

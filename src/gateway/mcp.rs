@@ -29,6 +29,8 @@ pub struct Hub {
 fn listed(e: &crate::registry::Entry) -> Tool {
     let mut t = e.tool.clone();
     t.name = e.name.clone().into();
+    // The server behind the tool, for clients that show it (and for hubs attached to this one).
+    t.meta.get_or_insert_with(Default::default).0.insert("hub/server".into(), e.server.clone().into());
     if t.description.as_deref().unwrap_or("").is_empty() {
         t.description = Some(format!("{} (from server {})", e.tool.name, e.server).into());
     }

@@ -9,7 +9,7 @@ use super::guard::{Guards, Limits, Who};
 use super::offers;
 use super::{Gateway, mcp::Hub};
 use crate::registry::{CallError, ControlError, Phase};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -245,9 +245,10 @@ pub(super) fn status_of(e: &CallError) -> StatusCode {
     }
 }
 
-async fn status(State(app): State<Arc<App>>) -> Json<Value> {
+/// `GET /status[?ping=true]`: every server's state (with a round trip to each when `ping`).
+async fn status(State(app): State<Arc<App>>, Query(q): Query<StatusQuery>) -> Json<Value> {
     let g = &app.gateway;
-    let statuses = g.registry.status(false).await;
+    let statuses = g.registry.status(q.ping.unwrap_or(false)).await;
     let online = statuses.iter().filter(|s| s.state == Phase::Up).count();
     let enabled = statuses.iter().filter(|s| s.state != Phase::Disabled).count();
     let refresh = g.registry.last_refresh().map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339());
@@ -257,6 +258,11 @@ async fn status(State(app): State<Arc<App>>) -> Json<Value> {
         "last_refresh": refresh, "servers": statuses,
         "sessions": {"http": g.table.count().await, "open": g.peers.live()},
     }))
+}
+
+#[derive(serde::Deserialize)]
+struct StatusQuery {
+    ping: Option<bool>,
 }
 
 /// `POST /servers/{name}/restart` and `/stop` (admin token): 202 with what became of the order, 404 for a name

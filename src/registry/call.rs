@@ -61,8 +61,8 @@ impl Registry {
         cancel: &CancellationToken,
         origin: Option<Arc<dyn origin::Origin>>,
     ) -> Result<Called, CallError> {
-        let server = self.server(&entry.server).cloned().ok_or_else(|| CallError::Down {
-            server: entry.server.clone(),
+        let server = self.server(entry.route()).cloned().ok_or_else(|| CallError::Down {
+            server: entry.route().to_string(),
             reason: "not configured".into(),
             retry_in: None,
         })?;
@@ -84,7 +84,13 @@ impl Registry {
                 other => return other.map_err(|f| f.error),
             }
         }
-        self.attempt(&server, session, avoid, entry, arguments, cancel, origin).await.map_err(|f| f.error)
+        let called = self.attempt(&server, session, avoid, entry, arguments, cancel, origin).await;
+        called.map_err(|f| {
+            if let (true, CallError::Down { reason, .. }) = (server.cfg.flatten, &f.error) {
+                let _ = server.gone.set(reason.clone());
+            }
+            f.error
+        })
     }
 
     /// One attempt on a leased replica. A replica that fails the call (down, or timed out: it is retired through
@@ -145,11 +151,11 @@ impl Registry {
             params = params.with_arguments(args);
         }
         if let Some(origin) = &origin {
-            self.inner.host.hand_roots(&entry.server, peer, origin).await;
+            self.inner.host.hand_roots(entry.route(), peer, origin).await;
         }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let started = Instant::now();
-        let server_name = entry.server.clone();
+        let server_name = entry.route().to_string();
         let down =
             |reason: &str| CallError::Down { server: server_name.clone(), reason: reason.to_string(), retry_in: None };
         let options = PeerRequestOptions::with_timeout(server.cfg.timeout);

@@ -136,7 +136,14 @@ pub async fn connect(
                     let value = v.parse().map_err(|_| format!("invalid value for header '{k}'"))?;
                     map.insert(name, value);
                 }
-                let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(map);
+                // `unix:///path/hub.sock`: another hub's socket, spoken to as http://localhost.
+                let socket = url.strip_prefix("unix://").map(std::path::Path::new);
+                let uri = if socket.is_some() { "http://localhost/mcp" } else { url.as_str() };
+                let mut config = StreamableHttpClientTransportConfig::with_uri(uri).custom_headers(map);
+                if socket.is_some() {
+                    // A hub whose socket closed is gone (or restarted, with other sessions): no stream to resume.
+                    config.retry_config = Arc::new(NoResume);
+                }
                 let authorized = match auth {
                     crate::config::oauth::HttpAuth::None => None,
                     _ => crate::auth::manager(&cfg.name, url, oauth).await?,
@@ -146,7 +153,13 @@ pub async fn connect(
                         let client = rmcp::transport::AuthClient::new(super::watched::client(), m);
                         dial(handler, Watched::around(client, fault.clone()), config).await
                     }
-                    None => dial(handler, Watched::new(fault.clone()), config).await,
+                    None => match socket {
+                        Some(path) => {
+                            let client = super::watched::unix_client(path);
+                            dial(handler, Watched::around(client, fault.clone()), config).await
+                        }
+                        None => dial(handler, Watched::new(fault.clone()), config).await,
+                    },
                 };
                 Ok((service.map_err(|e| format!("cannot connect to {url}: {e}"))?, None))
             }
@@ -172,6 +185,16 @@ pub async fn connect(
             })
         }
         Err(_) => Err(format!("no answer to tools/list within {:.1}s", cfg.timeout.as_secs_f64()).into()),
+    }
+}
+
+/// The stream of a hub's socket is never resumed: a hub whose socket closed is gone (or is another one now).
+#[derive(Debug)]
+struct NoResume;
+
+impl rmcp::transport::common::client_side_sse::SseRetryPolicy for NoResume {
+    fn retry(&self, _: usize) -> Option<std::time::Duration> {
+        None
     }
 }
 

@@ -126,7 +126,8 @@ impl Server {
             transport: match self.cfg.transport {
                 crate::config::Transport::Stdio { .. } => "stdio",
                 crate::config::Transport::Http { .. } => "http",
-            },
+            }
+            .to_string(),
             required: self.cfg.required,
             pid: st.pid,
             uptime_s: st.up_since.map(|t| (t.elapsed().as_secs_f64() * 10.0).round() / 10.0),
@@ -147,7 +148,7 @@ impl Server {
 }
 
 /// One replica's row in a server's status.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ReplicaStatus {
     /// `NAME#N`.
     pub replica: String,

@@ -21,12 +21,31 @@ pub struct Entry {
     pub tool: Tool,
     /// What a call needs when transforms apply (the server's own name for it, arguments, result rewriting).
     pub plan: Option<Arc<Plan>>,
+    /// Set when the tool is reached through another hub (`attach`): `server` is the server behind that hub.
+    pub via: Option<Arc<Via>>,
+}
+
+/// How a tool listed by another hub is reached: the connection to that hub, and the tool's own name on its server.
+#[derive(Debug)]
+pub struct Via {
+    /// The local server (the connection to the hub) calls go to.
+    pub route: String,
+    /// The tool's name on the server behind the hub (what policies such as `triage_allow` match).
+    pub own: String,
 }
 
 impl Entry {
-    /// The tool's name on its server.
+    /// The name a call sends: the tool's name on its server, or the other hub's name for it.
     pub fn upstream(&self) -> &str {
         self.plan.as_ref().map_or(&self.tool.name, |p| &p.upstream)
+    }
+    /// The local server a call goes to.
+    pub fn route(&self) -> &str {
+        self.via.as_ref().map_or(&self.server, |v| &v.route)
+    }
+    /// The tool's name on the server that runs it.
+    pub fn own_name(&self) -> &str {
+        self.via.as_ref().map_or_else(|| self.upstream(), |v| &v.own)
     }
     pub fn read_only(&self) -> bool {
         self.tool.annotations.as_ref().and_then(|a| a.read_only_hint).unwrap_or(false)
@@ -113,10 +132,36 @@ impl Index {
                 let i = idx.entries.len();
                 idx.by_name.insert(name.clone(), i);
                 idx.by_origin.insert(origin, i);
-                idx.entries.push(Entry { name, server: server.clone(), tool, plan });
+                idx.entries.push(Entry { name, server: server.clone(), tool, plan, via: None });
             }
         }
         idx
+    }
+
+    /// Adds the tools another hub lists through the local server `route`, under the names that hub gives them
+    /// (already `server__tool`); the server behind each is its `_meta["hub/server"]`, else the name's prefix.
+    pub fn add_flat(&mut self, route: &str, tools: Vec<Tool>) {
+        for tool in tools {
+            let name = tool.name.to_string();
+            let meta = tool.meta.as_ref().and_then(|m| m.get("hub/server")).and_then(|v| v.as_str());
+            let (server, own) = match (meta, name.split_once("__")) {
+                (Some(s), Some((_, own))) => (s.to_string(), own.to_string()),
+                (Some(s), None) => (s.to_string(), name.clone()),
+                (None, Some((s, own))) => (s.to_string(), own.to_string()),
+                (None, None) => (route.to_string(), name.clone()),
+            };
+            let valid =
+                name.len() <= MAX_NAME && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if self.by_name.contains_key(&name) || name.is_empty() || !valid {
+                self.collisions.push(format!("'{name}' from {route} is left out: the name is taken or not valid"));
+                continue;
+            }
+            let via = Some(Arc::new(Via { route: route.to_string(), own: own.clone() }));
+            let i = self.entries.len();
+            self.by_name.insert(name.clone(), i);
+            self.by_origin.insert((server.clone(), own), i);
+            self.entries.push(Entry { name, server, tool, plan: None, via });
+        }
     }
 
     pub fn entries(&self) -> &[Entry] {

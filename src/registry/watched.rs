@@ -101,6 +101,15 @@ impl<C> Watched<C> {
 /// connection whose last body was not read to the end stalls ~40 ms on delayed ACKs), and only same-origin 307/308
 /// redirects followed, at most 10 — others would drop the POST body or replay the session and headers elsewhere.
 pub fn client() -> reqwest::Client {
+    builder().build().unwrap_or_default()
+}
+
+/// The same client speaking HTTP over the Unix socket at `path` (another hub's, `attach`).
+pub fn unix_client(path: &std::path::Path) -> reqwest::Client {
+    builder().unix_socket(path).build().unwrap_or_default()
+}
+
+fn builder() -> reqwest::ClientBuilder {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let keeps_body = matches!(
             attempt.status(),
@@ -115,7 +124,7 @@ pub fn client() -> reqwest::Client {
             attempt.follow()
         }
     });
-    reqwest::Client::builder().pool_max_idle_per_host(0).redirect(policy).build().unwrap_or_default()
+    reqwest::Client::builder().pool_max_idle_per_host(0).redirect(policy)
 }
 
 /// A progress or log notification's JSON with its arrival number in `params._meta` (see `wire::barrier`).

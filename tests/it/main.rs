@@ -2,6 +2,7 @@
 //! temporary directories. One test target; `util` holds the helpers.
 
 mod agent;
+mod attach;
 mod bounded;
 mod browser;
 mod chat_offers;

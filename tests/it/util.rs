@@ -51,6 +51,8 @@ impl Env {
             ("XDG_STATE_HOME".into(), p("state")),
             ("HUB_DATA_DIR".into(), p("data/hub")),
             ("HUB_DEMO_CUSTOMERS".into(), "300".into()),
+            // Each test its own runtime directory: a gateway's socket is found by this test's commands only.
+            ("XDG_RUNTIME_DIR".into(), p("rt")),
             ("NO_COLOR".into(), "1".into()),
         ];
         Env { dir, vars }
@@ -158,8 +160,15 @@ impl Drop for Served {
     }
 }
 
-/// Starts `hub serve --http 127.0.0.1:0 EXTRA…` and waits for the address it prints.
+/// Starts `hub serve --http 127.0.0.1:0 --no-socket EXTRA…` and waits for the address it prints.
 pub fn serve(env: &Env, extra: &[&str]) -> Served {
+    let mut with = vec!["--no-socket"];
+    with.extend_from_slice(extra);
+    serve_socket(env, &with)
+}
+
+/// `serve` with its Unix socket as configured by `extra` (the default one when it says nothing).
+pub fn serve_socket(env: &Env, extra: &[&str]) -> Served {
     let mut args = vec!["serve", "--http", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     let mut child =

@@ -1,0 +1,149 @@
+//! Attaching to a running hub: `hub ask`, `chat`, `triage`, `tools`, `call` and `status` use the servers a
+//! `hub serve` already has up — found on its Unix socket (`$XDG_RUNTIME_DIR/hub/hub.sock`), or named with
+//! `--hub URL|PATH` / `HUB_URL` — instead of starting their own; with none there they start their own, and
+//! `--no-hub` always does.
+//!
+//! The attached registry has one server, the hub, connected over MCP like any url server (one session, one
+//! listing); its tools keep the hub's names and the servers behind them (`Index::add_flat`), so the index, the
+//! routing, the supervision and the errors are the hub's, while the model loop and the approvals stay here
+//! (approval settings come from this side's configuration of those servers). The hub is a required server that
+//! is never restarted: if it goes away the question fails at once, and the next command starts its own servers.
+
+use crate::config::{Config, ServerConfig, Transport, oauth};
+use crate::exit::{self, Failure};
+use crate::registry::Registry;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The name of the connection to the hub in the attached registry.
+pub const NAME: &str = "hub";
+
+/// Whether a command uses a running hub.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Hub {
+    /// The default socket when a hub answers there, else the command's own servers.
+    Auto,
+    /// Always the command's own servers (`--no-hub`; also `serve` and `doctor`).
+    #[default]
+    Off,
+    /// This hub (`--hub`, `HUB_URL`): a URL, or the path of a socket. Not reaching it is an error.
+    At(String),
+}
+
+/// Where `hub serve` listens for this user by default, and where commands look for it.
+pub fn default_socket() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("hub/hub.sock"),
+        // SAFETY: getuid has no preconditions and cannot fail.
+        None => std::env::temp_dir().join(format!("hub-{}", unsafe { libc::getuid() })).join("hub.sock"),
+    }
+}
+
+/// The registry a command runs on: the running hub's when `config.hub` finds one, else its own servers.
+pub async fn start(config: &Config) -> exit::Result<Registry> {
+    let target = match &config.hub {
+        Hub::Off => None,
+        Hub::Auto => {
+            let socket = default_socket();
+            // Only a socket that takes a connection is worth a handshake; a stale file is not.
+            let live = tokio::net::UnixStream::connect(&socket).await.is_ok();
+            live.then(|| format!("unix://{}", socket.display()))
+        }
+        Hub::At(hub) if hub.starts_with("http://") || hub.starts_with("https://") => {
+            let base = hub.trim_end_matches('/');
+            Some(if base.ends_with("/mcp") { base.to_string() } else { format!("{base}/mcp") })
+        }
+        Hub::At(path) => Some(format!("unix://{path}")),
+    };
+    let Some(url) = target else {
+        if config.hub == Hub::Auto {
+            tracing::info!("no hub answers on {}; starting the servers here", default_socket().display());
+        }
+        return Ok(Registry::start(config).await);
+    };
+    let attached = Config { servers: vec![server(config, &url)], behind: config.servers.clone(), ..config.clone() };
+    let registry = Registry::start(&attached).await;
+    let Some((_, why)) = registry.required_down().into_iter().next() else {
+        tracing::info!("attached to the hub at {url}");
+        return Ok(registry);
+    };
+    registry.shutdown().await;
+    match &config.hub {
+        Hub::At(hub) => Err(Failure::runtime(format!("no hub answers at {hub}: {why}"))),
+        _ => {
+            tracing::info!("the hub at {url} did not answer ({why}); starting the servers here");
+            Ok(Registry::start(config).await)
+        }
+    }
+}
+
+/// The connection to the hub at `url` (`unix://PATH` or http(s)): required, never restarted, its calls bounded
+/// by the hub's own deadlines (this side waits longer than any of them).
+fn server(config: &Config, url: &str) -> ServerConfig {
+    let mut headers = vec![];
+    if let Some(token) = std::env::var("HUB_TOKEN").ok().filter(|t| !t.is_empty() && !url.starts_with("unix://")) {
+        headers.push(("Authorization".to_string(), format!("Bearer {token}")));
+    }
+    let longest = config.servers.iter().map(|s| s.timeout).max().unwrap_or(Duration::from_secs(60));
+    let mut restart = config.servers.first().map(|s| s.restart.clone()).unwrap_or_else(never_restart);
+    (restart.max_restarts, restart.give_up) = (0, Some(true));
+    ServerConfig {
+        name: NAME.to_string(),
+        transport: Transport::Http {
+            url: url.to_string(),
+            headers,
+            auth: oauth::HttpAuth::None,
+            oauth: oauth::OAuthClient::default(),
+        },
+        enabled: true,
+        required: true,
+        timeout: longest * 2 + Duration::from_secs(30),
+        startup_timeout: Duration::from_secs(5),
+        allow: vec![],
+        deny: vec![],
+        transforms: vec![],
+        approve: crate::config::Approve::Ask,
+        sampling: crate::config::Approve::Ask,
+        triage_allow: vec![],
+        restart,
+        limits: Default::default(),
+        replicas: Default::default(),
+        flatten: true,
+    }
+}
+
+fn never_restart() -> crate::config::RestartPolicy {
+    crate::config::RestartPolicy {
+        max_restarts: 0,
+        backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(1),
+        stable: Duration::from_secs(60),
+        give_up: Some(true),
+    }
+}
+
+/// How a registry reaches its servers: `"hub <path or url>"` when attached, else `"spawned"`.
+pub fn via(registry: &Registry) -> String {
+    let hub = registry.servers().iter().find(|s| s.cfg.flatten).map(|s| match &s.cfg.transport {
+        Transport::Http { url, .. } => url.strip_prefix("unix://").unwrap_or(url).to_string(),
+        Transport::Stdio { command, .. } => command.clone(),
+    });
+    hub.map_or_else(|| "spawned".to_string(), |h| format!("hub {h}"))
+}
+
+/// The hub's own `/status` (pinging its servers when `ping`), for `hub status` and `/servers` when attached.
+pub async fn statuses(hub: &ServerConfig, ping: bool) -> Result<Vec<crate::registry::Status>, String> {
+    let Transport::Http { url, headers, .. } = &hub.transport else { return Err("not a hub".into()) };
+    let (client, base) = match url.strip_prefix("unix://") {
+        Some(path) => (crate::registry::unix_client(std::path::Path::new(path)), "http://localhost"),
+        None => (reqwest::Client::new(), url.trim_end_matches("/mcp")),
+    };
+    let mut request = client.get(format!("{base}/status?ping={ping}")).timeout(Duration::from_secs(10));
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let mut doc: serde_json::Value =
+        response.error_for_status().map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+    serde_json::from_value(doc["servers"].take()).map_err(|e| format!("the hub's /status: {e}"))
+}

@@ -1,0 +1,111 @@
+//! Attaching to a running hub (issue 18, part 1): `hub serve` listens on its Unix socket (0600 in a 0700
+//! directory); `hub call`, `tools`, `status` and `ask` use it — the hub's servers, not new ones — and say so
+//! (`"via"`); `--no-hub` starts its own; a hub that stops takes its socket with it and the next command falls back;
+//! a hub that dies mid-question fails the question at once; `--hub` names a hub (socket or URL), and one that does
+//! not answer is an error.
+
+use crate::model::{Model, answer, calls};
+use crate::util::{Env, LIMIT, eventually, serve_socket};
+use std::os::unix::fs::PermissionsExt;
+
+fn servers_pids(doc: &serde_json::Value) -> Vec<u64> {
+    let mut pids: Vec<u64> = doc["servers"].as_array().unwrap().iter().filter_map(|s| s["pid"].as_u64()).collect();
+    pids.sort();
+    pids
+}
+
+#[test]
+fn commands_use_the_running_hub_and_fall_back_without_it() {
+    let env = Env::new();
+    env.config(&format!("{}{}", Env::server_entry("crm", "crm"), Env::server_entry("tickets", "tickets")));
+    let mut hub = serve_socket(&env, &[]);
+    let socket = env.path("rt/hub/hub.sock");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&socket), 0o600, "the socket is the user's alone");
+    assert_eq!(mode(socket.parent().unwrap()), 0o700);
+    let via = format!("hub {}", socket.display());
+
+    // The hub's servers answer: the status is the hub's own (its children's pids), no new server is started.
+    let hub_status: serde_json::Value = crate::util::rt().block_on(async {
+        crate::util::client().get(format!("{}/status", hub.base)).send().await.unwrap().json().await.unwrap()
+    });
+    let status = env.run(&["status", "--json"]).ok().json();
+    assert_eq!(status["via"], via.as_str());
+    assert_eq!(servers_pids(&status), servers_pids(&hub_status), "{status}");
+    assert_eq!(status["servers"].as_array().unwrap().len(), 2);
+    let table = env.run(&["status", "crm"]).ok().stdout;
+    assert!(table.contains("crm") && !table.contains("tickets") && table.contains(&format!("(via {via})")), "{table}");
+
+    let call = env.run(&["-v", "call", "crm__get_customer", r#"{"id": "cus_000001"}"#]).ok();
+    assert_eq!(call.json()["customer"]["email"], "john.smith@acme.com");
+    assert!(call.stderr.contains("attached to the hub at unix://"), "-v says so: {}", call.stderr);
+    let tools = env.run(&["tools", "--json"]).ok().json();
+    assert_eq!(tools["via"], via.as_str());
+    let names: Vec<(&str, &str)> = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["server"].as_str().unwrap()))
+        .collect();
+    assert!(names.contains(&("crm__get_customer", "crm")) && names.contains(&("tickets__list_tickets", "tickets")));
+    assert_eq!(names.len(), 9, "the hub's index, as it names it: {names:?}");
+    let unknown = env.run(&["call", "crm__get_custmer", "{}"]);
+    assert!(unknown.code == 1 && unknown.stderr.contains("did you mean crm__get_customer"), "{}", unknown.stderr);
+
+    // ask: the offline planner and the model loop both run here, on the hub's tools.
+    let offline = env.run(&["--offline", "ask", "--json", "What is the subscription status of john.smith@acme.com?"]);
+    let offline = offline.ok().json();
+    assert!(offline["via"] == via.as_str() && offline["status"] == "ok", "{offline}");
+    let m = Model::start(vec![
+        calls(&[("c1", "crm__update_customer", r#"{"id": "cus_000001", "plan": "free"}"#)]),
+        answer("I may not change it without your approval."),
+    ]);
+    env.config(&format!("{}{}", m.config(""), Env::server_entry("crm", "crm")));
+    let asked = env.run(&["ask", "--json", "Downgrade John Smith to free"]).ok().json();
+    assert_eq!(asked["via"], via.as_str());
+    let record = &asked["tool_calls"][0];
+    assert!(record["denied"] == true && record["server"] == "crm", "approvals stay on this side: {record}");
+
+    assert_eq!(env.run(&["--no-hub", "status", "--json"]).ok().json()["via"], "spawned");
+    let missing = env.run(&["--hub", env.path("nowhere.sock").to_str().unwrap(), "tools"]);
+    assert!(missing.code == 1 && missing.stderr.contains("no hub answers at"), "{}", missing.stderr);
+    let by_url = env.run(&["--hub", &hub.base, "tools", "--json"]).ok().json();
+    assert_eq!(by_url["via"], format!("hub {}/mcp", hub.base));
+
+    // A second gateway does not take the socket of a live one.
+    let second = env.run(&["serve", "--http", "127.0.0.1:0"]);
+    assert!(second.code == 2 && second.stderr.contains("another hub serves"), "{}", second.stderr);
+    assert_eq!(hub.stop(), Some(0));
+    assert!(!socket.exists(), "the socket goes with the hub");
+    assert_eq!(env.run(&["status", "--json"]).ok().json()["via"], "spawned", "the next command falls back");
+}
+
+#[test]
+fn a_hub_that_dies_mid_question_fails_it_at_once() {
+    let mut env = Env::new();
+    let log = env.path("kit.log");
+    env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
+    let kit = "[servers.kit]\ncommand = \"".to_string() + crate::util::HUB + "\"\nargs = [\"server\", \"testkit\"]\n";
+    env.config(&kit);
+    let hub = serve_socket(&env, &[]);
+    let m = Model::start(vec![calls(&[("c1", "kit__sleep", r#"{"ms": 60000}"#)]), answer("never asked")]);
+    env.config(&format!("{}{kit}", m.config("")));
+    let asking = env
+        .command(&["ask", "sleep a minute"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = eventually(LIMIT, || std::fs::read_to_string(&log).unwrap_or_default().contains("start sleep"));
+    assert!(started, "the call reached the hub's server");
+    unsafe { libc::kill(hub.child.id() as i32, libc::SIGKILL) };
+    let out = crate::util::wait_limited(asking, LIMIT).expect("the question ended, no hang");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the hub went away during the question"), "{stderr}");
+    assert_eq!(m.requests().len(), 1, "the model is not asked again after the hub is gone");
+    drop(hub);
+    // A stale socket file is no obstacle: the next command starts its own servers.
+    let status = env.run(&["status", "--json"]).ok().json();
+    assert_eq!(status["via"], "spawned");
+}
