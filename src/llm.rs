@@ -84,10 +84,14 @@ pub struct Llm {
 
 impl Llm {
     pub fn new(cfg: &ModelConfig) -> Result<Llm, LlmError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| LlmError::Unreachable { url: cfg.base_url.clone(), message: e.to_string() })?;
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if cfg.base_url.starts_with("http://") {
+            // A plain-HTTP endpoint (a local model server) needs no root certificates: loading the system's
+            // costs milliseconds of every command's start.
+            builder = builder.tls_certs_only(Vec::new());
+        }
+        let http =
+            builder.build().map_err(|e| LlmError::Unreachable { url: cfg.base_url.clone(), message: e.to_string() })?;
         Ok(Llm {
             http,
             url: format!("{}/chat/completions", cfg.base_url.trim_end_matches('/')),

@@ -172,7 +172,11 @@ pub async fn connect(
         Err(_) => return Err(format!("no answer to initialize within {:.1}s", timeout.as_secs_f64()).into()),
     };
     // The tool listing shares the startup budget's spirit: bounded by the call timeout.
-    let caps = service.peer().peer_info().map(|i| i.capabilities.clone());
+    let mut caps = service.peer().peer_info().map(|i| i.capabilities.clone());
+    if let Some(c) = caps.as_mut().filter(|_| cfg.flatten) {
+        // An attached hub is used for its tools only (resources and prompts are read from the servers).
+        (c.resources, c.prompts) = (None, None);
+    }
     let listed = listing::list_all(service.peer(), caps.as_ref(), &cfg.limits, &fault);
     match tokio::time::timeout(cfg.timeout, listed).await {
         Ok(Ok(listing)) => Ok(Conn { service, child, fault, listing }),
