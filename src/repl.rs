@@ -185,14 +185,10 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
         sampler: crate::sampling::Sampler::new(config),
         always: Mutex::default(),
     };
-    registry.set_origin(Arc::new(person));
-    let mut progress = registry.progress();
-    let shown = view.clone();
-    tokio::spawn(async move {
-        while let Ok(p) = progress.recv().await {
-            shown.progress(&p);
-        }
-    });
+    let person = Arc::new(person);
+    registry.set_origin(person.clone());
+    show_progress(&registry, &view);
+    let (mut registry, mut own) = (registry, None::<Registry>);
     let mut agent = Agent {
         registry: registry.clone(),
         llm: Llm::new(&cfg).map_err(|e| Failure::runtime(e.to_string()))?,
@@ -230,6 +226,14 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
         let line = line.trim();
         if line.is_empty() {
             continue;
+        }
+        if let Some(fresh) = fall_back(config, &registry).await {
+            eprintln!("(the hub is gone: the servers now run here, for the rest of this chat)");
+            fresh.set_origin(person.clone());
+            show_progress(&fresh, &view);
+            agent.registry = fresh.clone();
+            registry = fresh.clone();
+            own = Some(fresh);
         }
         let message = if line.starts_with('/') {
             let prompted = match commands::parse(line) {
@@ -306,7 +310,30 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
         }
     }
     view.clear();
+    if let Some(r) = own {
+        r.shutdown().await;
+    }
     ended
+}
+
+/// A server's progress on a running call, shown as it comes.
+fn show_progress(registry: &Registry, view: &Arc<view::View>) {
+    let (mut progress, shown) = (registry.progress(), view.clone());
+    tokio::spawn(async move {
+        while let Ok(p) = progress.recv().await {
+            shown.progress(&p);
+        }
+    });
+}
+
+/// When the hub this chat attached to is gone, the chat's own servers (`None` while it is there, or when the chat
+/// started its own, or they cannot be had).
+async fn fall_back(config: &Config, registry: &Registry) -> Option<Registry> {
+    if crate::attach::via(registry) == "spawned" || registry.required_down().is_empty() {
+        return None;
+    }
+    let own = Config { hub: crate::attach::Hub::Off, ..config.clone() };
+    crate::attach::start(&own).await.ok()
 }
 
 #[cfg(test)]

@@ -109,3 +109,52 @@ fn a_hub_that_dies_mid_question_fails_it_at_once() {
     let status = env.run(&["status", "--json"]).ok().json();
     assert_eq!(status["via"], "spawned");
 }
+
+#[test]
+fn chat_goes_on_with_its_own_servers_after_its_hub_died() {
+    use std::io::{BufRead, Write};
+    let mut env = Env::new();
+    let log = env.path("kit.log");
+    env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
+    let kit = "[servers.kit]\ncommand = \"".to_string() + crate::util::HUB + "\"\nargs = [\"server\", \"testkit\"]\n";
+    env.config(&kit);
+    let hub = serve_socket(&env, &[]);
+    let m = Model::start(vec![
+        calls(&[("c1", "kit__sleep", r#"{"ms": 60000}"#)]),
+        calls(&[("c2", "kit__echo", r#"{"text": "still here"}"#)]),
+        answer("The echo said: still here."),
+    ]);
+    env.config(&format!("{}{kit}", m.config("")));
+    let mut chat = env
+        .command(&["chat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = chat.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = chat.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |what: &str| {
+        let found = std::iter::from_fn(|| rx.recv_timeout(LIMIT).ok()).any(|l| l.contains(what));
+        assert!(found, "stderr never said {what:?}");
+    };
+    writeln!(input, "sleep a minute").unwrap();
+    assert!(eventually(LIMIT, || std::fs::read_to_string(&log).unwrap_or_default().contains("start sleep")));
+    unsafe { libc::kill(hub.child.id() as i32, libc::SIGKILL) };
+    wait_for("the hub went away during the question");
+    writeln!(input, "echo something").unwrap();
+    wait_for("the servers now run here");
+    drop(input);
+    let out = crate::util::wait_limited(chat, LIMIT).expect("chat ends at EOF");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("The echo said: still here."), "{stdout}");
+    let echoed = m.requests()[2].to_string();
+    assert!(echoed.contains("still here"), "the echo ran on the chat's own kit: {echoed}");
+    drop(hub);
+}
