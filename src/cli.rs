@@ -1,5 +1,5 @@
 //! The command line: clap definitions mirroring what the user typed (`Cli`), logging setup, the tokio
-//! runtime, and dispatch to the command modules. Every command returns `exit::Result`; this module turns it
+//! runtime, and dispatch to the command modules. Every command returns `exit::Result`; `setup::main` turns it
 //! into the process exit code and prints the error (one line, `hub: …`) on stderr.
 
 use crate::commands::ToolsAction;
@@ -7,15 +7,15 @@ use crate::config;
 use crate::exit;
 use crate::frame::OnSignal;
 use crate::{ask, catalog, commands, gateway, repl, triage};
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 mod complete;
 mod examples;
 mod setup;
 mod shell;
 pub use complete::{live, servers};
+pub use setup::main;
 use setup::{init_logging, init_logging_file, read_question, runtime, with_registry};
 
 #[derive(Debug, Parser)]
@@ -238,28 +238,7 @@ pub fn command() -> clap::Command {
     examples::attach(Cli::command())
 }
 
-pub fn main() -> ExitCode {
-    complete::answer_if_asked();
-    let cli = match command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
-    };
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(f) => {
-            if !f.message.is_empty() {
-                eprintln!("hub: {}", f.message);
-            }
-            ExitCode::from(f.code)
-        }
-    }
-}
-
-fn run(cli: Cli) -> exit::Result<u8> {
+pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
     let g = cli.global.clone();
     // The model flags, resolved once into the configuration every front end reads.
     let overrides = |max_turns: Option<u32>, rpm: Option<u32>| config::Overrides {

@@ -27,7 +27,7 @@ mod watched;
 mod wire;
 
 use crate::config::{Config, ServerConfig};
-pub use control::{Accepted, ControlError, ReplicaStatus};
+pub use control::{Accepted, ControlError, ReplicaStatus, Status};
 pub use index::{Entry, Index};
 pub use prompts::{Offered, describe as describe_argument};
 use rmcp::model::CallToolResult;
@@ -88,35 +88,6 @@ pub struct Server {
     /// A hub this registry is attached to (`cfg.flatten`, never restarted) that failed a call by going away: known
     /// from the call itself, before its supervisor has noticed.
     gone: std::sync::OnceLock<String>,
-}
-
-/// A server's status, for `hub status`, `/status` and the REPL (read back from a hub's `/status` when attached).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Status {
-    pub name: String,
-    /// starting, up, down (backing off until `next_attempt`), failed (gave up), disabled, stopped.
-    pub state: Phase,
-    pub transport: String,
-    pub required: bool,
-    pub pid: Option<u32>,
-    pub uptime_s: Option<f64>,
-    pub restarts: u32,
-    /// Times it went down in the last 10 minutes.
-    pub crashes_10m: usize,
-    /// The last exit reason with the tail of its stderr.
-    pub last_error: Option<String>,
-    /// While backing off: when the next attempt starts (RFC 3339) and in how many seconds.
-    pub next_attempt: Option<String>,
-    pub next_attempt_in_s: Option<f64>,
-    pub tools: usize,
-    pub ping_ms: Option<f64>,
-    /// What was wrong with its last tool listing: entries skipped, cut or fixed, and the cap (not read back from
-    /// a hub: it reports them itself).
-    #[serde(skip_deserializing)]
-    pub problems: Vec<Problem>,
-    /// Each replica, when it has several.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub replicas: Vec<control::ReplicaStatus>,
 }
 
 /// Why a call did not produce a tool result.

@@ -7,6 +7,8 @@ use crate::exit::{self, Failure};
 use crate::frame::{self, OnSignal};
 use crate::registry::Registry;
 use crate::shutdown::Shutdown;
+use clap::FromArgMatches;
+use std::process::ExitCode;
 
 pub(super) fn init_logging(global: &Global, default: &str) {
     let level = match (global.quiet, global.verbose) {
@@ -87,4 +89,27 @@ pub(super) fn business_server(name: &str) -> exit::Result<u8> {
         .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
     rt.block_on(hub_servers::run(name))?;
     Ok(exit::OK)
+}
+
+/// The process: answers a shell's completion request, or parses the command line, runs it and turns the
+/// outcome into the exit code (printing the error, one line, `hub: …`).
+pub fn main() -> ExitCode {
+    super::complete::answer_if_asked();
+    let cli = match super::command().try_get_matches().and_then(|m| super::Cli::from_arg_matches(&m)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match super::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("hub: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! minutes, the next attempt while backing off, the status row. The orders are carried out by the server's
 //! supervisor task (`supervise`); concurrent restart requests make one restart.
 
-use super::{Phase, Registry, Server, Status};
+use super::{Phase, Registry, Server};
 use std::time::{Duration, Instant};
 
 /// Crashes are counted over this window in the status.
@@ -145,6 +145,35 @@ impl Server {
             replicas: if several { replicas } else { Vec::new() },
         })
     }
+}
+
+/// A server's status, for `hub status`, `/status` and the REPL (read back from a hub's `/status` when attached).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Status {
+    pub name: String,
+    /// starting, up, down (backing off until `next_attempt`), failed (gave up), disabled, stopped.
+    pub state: Phase,
+    pub transport: String,
+    pub required: bool,
+    pub pid: Option<u32>,
+    pub uptime_s: Option<f64>,
+    pub restarts: u32,
+    /// Times it went down in the last 10 minutes.
+    pub crashes_10m: usize,
+    /// The last exit reason with the tail of its stderr.
+    pub last_error: Option<String>,
+    /// While backing off: when the next attempt starts (RFC 3339) and in how many seconds.
+    pub next_attempt: Option<String>,
+    pub next_attempt_in_s: Option<f64>,
+    pub tools: usize,
+    pub ping_ms: Option<f64>,
+    /// What was wrong with its last tool listing: entries skipped, cut or fixed, and the cap (not read back from
+    /// a hub: it reports them itself).
+    #[serde(skip_deserializing)]
+    pub problems: Vec<super::Problem>,
+    /// Each replica, when it has several.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub replicas: Vec<ReplicaStatus>,
 }
 
 /// One replica's row in a server's status.
