@@ -3,10 +3,12 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`.
+//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`, `fleet`.
 
 #[path = "hub/attach.rs"]
 mod attach;
+#[path = "hub/fleet.rs"]
+mod fleet;
 #[path = "hub/hostile.rs"]
 mod hostile;
 #[path = "hub/load.rs"]
@@ -19,6 +21,8 @@ mod oauth;
 mod offers;
 #[path = "hub/policy.rs"]
 mod policy;
+#[path = "common/procs.rs"]
+mod procs;
 #[path = "hub/replicas.rs"]
 mod replicas;
 #[path = "common/serve.rs"]
@@ -280,7 +284,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 15] = [
+    let all: [(&str, fn()); 16] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -296,6 +300,7 @@ fn main() {
         ("transforms", transforms::transforms),
         ("replicas", replicas::replicas),
         ("attach", attach::attach),
+        ("fleet", fleet::fleet),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {
