@@ -310,19 +310,21 @@ fn appendable(file: &Path) -> std::io::Result<()> {
     if file.exists() {
         return std::fs::OpenOptions::new().append(true).open(file).map(drop);
     }
-    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    writable(file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+}
+
+/// Whether a file can be created in `dir`: a probe is written there and removed.
+fn writable(dir: &Path) -> std::io::Result<()> {
     let probe = dir.join(format!(".hub-doctor-{}", std::process::id()));
-    std::fs::write(&probe, b"ok")?;
-    std::fs::remove_file(&probe)
+    let written = std::fs::write(&probe, b"ok");
+    let _ = std::fs::remove_file(&probe);
+    written
 }
 
 fn dirs(checks: &mut Vec<Check>) {
     let state = hub_servers::store::xdg_dir("XDG_STATE_HOME", ".local/state").join("hub");
     for (what, dir) in [("data", hub_servers::store::data_dir()), ("state", state)] {
-        let probe = dir.join(".hub-doctor");
-        let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&probe, b"ok"));
-        let _ = std::fs::remove_file(&probe);
-        checks.push(match written {
+        checks.push(match std::fs::create_dir_all(&dir).and_then(|_| writable(&dir)) {
             Ok(()) => check(Mark::Ok, "paths", format!("{what} directory {} is writable", dir.display()), None),
             Err(e) => check(
                 Mark::Broken,
