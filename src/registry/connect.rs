@@ -233,13 +233,11 @@ where
 /// A stdio server's failure to start, with the command line that was run (as a shell would take it).
 pub fn with_command(cfg: &ServerConfig, msg: String) -> String {
     let Transport::Stdio { command, args, .. } = &cfg.transport else { return msg };
-    let quote = |w: &str| {
-        let plain = !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c));
-        if plain { w.to_string() } else { format!("'{}'", w.replace('\'', r"'\''")) }
-    };
-    let line: Vec<String> =
-        std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).map(quote).collect();
-    format!("{msg}; command: {}", line.join(" "))
+    let words = std::iter::once(command.as_str()).chain(args.iter().map(String::as_str));
+    // A word shlex cannot quote (a NUL byte) is shown as Rust would debug-print it.
+    let line = shlex::try_join(words.clone())
+        .unwrap_or_else(|_| words.map(|w| format!("{w:?}")).collect::<Vec<_>>().join(" "));
+    format!("{msg}; command: {line}")
 }
 
 /// Adds the child's exit status to `msg` if it has exited (waiting briefly for it to do so).
