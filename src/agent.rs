@@ -224,14 +224,9 @@ impl Agent {
                 return out;
             }
             // A required server gone mid-question (the hub this command attached to): no answer can be trusted.
-            if let Some((name, why)) = self.registry.required_down().into_iter().next() {
+            if let Some(why) = crate::attach::lost(&self.registry) {
                 out.status = Status::Error;
-                out.error = Some(match name == crate::attach::NAME {
-                    true => format!(
-                        "the hub went away during the question ({why}); the next command starts its own servers"
-                    ),
-                    false => format!("required server '{name}' went down during the question: {why}"),
-                });
+                out.error = Some(why);
                 return out;
             }
         }

@@ -153,8 +153,8 @@ pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shu
             o = crate::planner::answer(&registry, &a.question) => o,
             _ = shutdown.cancelled() => return Err(crate::frame::interrupted()),
         };
-        if let Some((name, why)) = registry.required_down().into_iter().next() {
-            return Err(Failure::runtime(format!("required server '{name}' went down during the question: {why}")));
+        if let Some(why) = crate::attach::lost(&registry) {
+            return Err(Failure::runtime(why));
         }
         return report(&outcome, &registry, started, a.json, false);
     }

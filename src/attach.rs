@@ -85,8 +85,6 @@ fn server(config: &Config, url: &str) -> ServerConfig {
         headers.push(("Authorization".to_string(), format!("Bearer {token}")));
     }
     let longest = config.servers.iter().map(|s| s.timeout).max().unwrap_or(Duration::from_secs(60));
-    let mut restart = config.servers.first().map(|s| s.restart.clone()).unwrap_or_else(never_restart);
-    (restart.max_restarts, restart.give_up) = (0, Some(true));
     ServerConfig {
         name: NAME.to_string(),
         transport: Transport::Http {
@@ -105,7 +103,7 @@ fn server(config: &Config, url: &str) -> ServerConfig {
         approve: crate::config::Approve::Ask,
         sampling: crate::config::Approve::Ask,
         triage_allow: vec![],
-        restart,
+        restart: never_restart(),
         limits: Default::default(),
         replicas: Default::default(),
         flatten: true,
@@ -120,6 +118,16 @@ fn never_restart() -> crate::config::RestartPolicy {
         stable: Duration::from_secs(60),
         give_up: Some(true),
     }
+}
+
+/// Why the question in progress cannot go on: a required server went down during it — the hub this command
+/// attached to, or one of its own required servers.
+pub fn lost(registry: &Registry) -> Option<String> {
+    let (name, why) = registry.required_down().into_iter().next()?;
+    Some(match name == NAME {
+        true => format!("the hub went away during the question ({why}); the next command starts its own servers"),
+        false => format!("required server '{name}' went down during the question: {why}"),
+    })
 }
 
 /// How a registry reaches its servers: `"hub <path or url>"` when attached, else `"spawned"`.
