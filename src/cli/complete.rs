@@ -3,10 +3,11 @@
 //! `hub auth login`/`logout`, resource URIs for `hub read`, prompt names for `hub prompt` — completed from the
 //! configuration the command line would load (`--config` on the line being completed, else the usual lookup).
 //!
-//! Server names come from the configuration alone. Tools, resources and prompts need the servers' listings: the
-//! servers are started as `hub tools` would start them, bounded by a short budget, and whatever answered within
-//! it is offered. A completion never prints an error: a broken setup completes nothing.
+//! Server names come from the configuration alone. Tools come from a running hub when one answers on its socket
+//! (instant), else — like resources and prompts — from the servers started as `hub tools` would start them,
+//! bounded by a short budget: whatever answered within it is offered. A completion never prints an error: a broken setup completes nothing.
 
+use crate::attach::Hub;
 use crate::config;
 use crate::registry::Registry;
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
@@ -42,14 +43,16 @@ pub fn servers() -> Vec<CompletionCandidate> {
     config.servers.iter().map(|s| CompletionCandidate::new(&s.name)).collect()
 }
 
-/// Starts the servers (bounded), takes what `pick` wants from the listings, stops them.
-fn listed(pick: fn(&Registry) -> Vec<CompletionCandidate>) -> Vec<CompletionCandidate> {
+/// Takes what `pick` wants from the listings: a running hub's (for tools, when `hub` is `Auto` and one answers),
+/// else those of the servers started for it (bounded) and stopped after.
+fn listed(hub: Hub, pick: fn(&Registry) -> Vec<CompletionCandidate>) -> Vec<CompletionCandidate> {
     let Some(config) = load() else { return Vec::new() };
+    let config = config::Config { hub, ..config };
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return Vec::new();
     };
     runtime.block_on(async {
-        let Ok(registry) = tokio::time::timeout(BUDGET, Registry::start(&config)).await else {
+        let Ok(Ok(registry)) = tokio::time::timeout(BUDGET, crate::attach::start(&config)).await else {
             return Vec::new();
         };
         let found = pick(&registry);
@@ -59,7 +62,7 @@ fn listed(pick: fn(&Registry) -> Vec<CompletionCandidate>) -> Vec<CompletionCand
 }
 
 pub fn tools() -> Vec<CompletionCandidate> {
-    listed(|r| {
+    listed(Hub::Auto, |r| {
         r.index()
             .entries()
             .iter()
@@ -71,8 +74,9 @@ pub fn tools() -> Vec<CompletionCandidate> {
     })
 }
 
+// An attached registry lists tools only: resources and prompts come from the servers.
 pub fn resources() -> Vec<CompletionCandidate> {
-    listed(|r| {
+    listed(Hub::Off, |r| {
         let fixed = r.resources().into_iter().map(|(_, res)| CompletionCandidate::new(&res.uri));
         // A template completes to its fixed part (`customer://{id}` → `customer://`); the rest is the user's.
         let templates = r.templates().into_iter().map(|(_, t)| {
@@ -84,5 +88,5 @@ pub fn resources() -> Vec<CompletionCandidate> {
 }
 
 pub fn prompts() -> Vec<CompletionCandidate> {
-    listed(|r| r.prompts().into_iter().map(|p| CompletionCandidate::new(p.name)).collect())
+    listed(Hub::Off, |r| r.prompts().into_iter().map(|p| CompletionCandidate::new(p.name)).collect())
 }

@@ -66,6 +66,15 @@ fn commands_use_the_running_hub_and_fall_back_without_it() {
     let record = &asked["tool_calls"][0];
     assert!(record["denied"] == true && record["server"] == "crm", "approvals stay on this side: {record}");
 
+    // TAB completes tools from the hub: tickets is the hub's, no longer in this servers.toml.
+    let out = env
+        .command(&["--", "hub", "call", "tickets__l"])
+        .env("HUB_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tickets__list_tickets", "completed from the hub");
+
     assert_eq!(env.run(&["--no-hub", "status", "--json"]).ok().json()["via"], "spawned");
     let missing = env.run(&["--hub", env.path("nowhere.sock").to_str().unwrap(), "tools"]);
     assert!(missing.code == 1 && missing.stderr.contains("no hub answers at"), "{}", missing.stderr);
