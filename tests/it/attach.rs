@@ -89,25 +89,30 @@ fn commands_use_the_running_hub_and_fall_back_without_it() {
     assert_eq!(env.run(&["status", "--json"]).ok().json()["via"], "spawned", "the next command falls back");
 }
 
+/// A hub serving testkit `kit` on its socket, the kit's call log, and the `[servers.kit]` entry.
+fn kit_hub(env: &mut Env) -> (crate::util::Served, std::path::PathBuf, String) {
+    let log = env.path("kit.log");
+    env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
+    let kit = format!("[servers.kit]\ncommand = \"{}\"\nargs = [\"server\", \"testkit\"]\n", crate::util::HUB);
+    env.config(&kit);
+    (serve_socket(env, &[]), log, kit)
+}
+
+/// SIGKILLs the hub once kit's sleep has started on it.
+fn kill_during_sleep(hub: &crate::util::Served, log: &std::path::Path) {
+    let started = eventually(LIMIT, || std::fs::read_to_string(log).unwrap_or_default().contains("start sleep"));
+    assert!(started, "the call reached the hub's server");
+    unsafe { libc::kill(hub.child.id() as i32, libc::SIGKILL) };
+}
+
 #[test]
 fn a_hub_that_dies_mid_question_fails_it_at_once() {
     let mut env = Env::new();
-    let log = env.path("kit.log");
-    env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
-    let kit = "[servers.kit]\ncommand = \"".to_string() + crate::util::HUB + "\"\nargs = [\"server\", \"testkit\"]\n";
-    env.config(&kit);
-    let hub = serve_socket(&env, &[]);
+    let (hub, log, kit) = kit_hub(&mut env);
     let m = Model::start(vec![calls(&[("c1", "kit__sleep", r#"{"ms": 60000}"#)]), answer("never asked")]);
     env.config(&format!("{}{kit}", m.config("")));
-    let asking = env
-        .command(&["ask", "sleep a minute"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = eventually(LIMIT, || std::fs::read_to_string(&log).unwrap_or_default().contains("start sleep"));
-    assert!(started, "the call reached the hub's server");
-    unsafe { libc::kill(hub.child.id() as i32, libc::SIGKILL) };
+    let asking = env.spawn_piped(&["ask", "sleep a minute"]);
+    kill_during_sleep(&hub, &log);
     let out = crate::util::wait_limited(asking, LIMIT).expect("the question ended, no hang");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -123,24 +128,14 @@ fn a_hub_that_dies_mid_question_fails_it_at_once() {
 fn chat_goes_on_with_its_own_servers_after_its_hub_died() {
     use std::io::{BufRead, Write};
     let mut env = Env::new();
-    let log = env.path("kit.log");
-    env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
-    let kit = "[servers.kit]\ncommand = \"".to_string() + crate::util::HUB + "\"\nargs = [\"server\", \"testkit\"]\n";
-    env.config(&kit);
-    let hub = serve_socket(&env, &[]);
+    let (hub, log, kit) = kit_hub(&mut env);
     let m = Model::start(vec![
         calls(&[("c1", "kit__sleep", r#"{"ms": 60000}"#)]),
         calls(&[("c2", "kit__echo", r#"{"text": "still here"}"#)]),
         answer("The echo said: still here."),
     ]);
     env.config(&format!("{}{kit}", m.config("")));
-    let mut chat = env
-        .command(&["chat"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut chat = env.spawn_piped(&["chat"]);
     let mut input = chat.stdin.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let stderr = chat.stderr.take().unwrap();
@@ -154,8 +149,7 @@ fn chat_goes_on_with_its_own_servers_after_its_hub_died() {
         assert!(found, "stderr never said {what:?}");
     };
     writeln!(input, "sleep a minute").unwrap();
-    assert!(eventually(LIMIT, || std::fs::read_to_string(&log).unwrap_or_default().contains("start sleep")));
-    unsafe { libc::kill(hub.child.id() as i32, libc::SIGKILL) };
+    kill_during_sleep(&hub, &log);
     wait_for("the hub went away during the question");
     writeln!(input, "echo something").unwrap();
     wait_for("the servers now run here");

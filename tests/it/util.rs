@@ -89,6 +89,12 @@ impl Env {
         cmd
     }
 
+    /// Starts hub with `args`, its stdin, stdout and stderr piped to the test.
+    pub fn spawn_piped(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = self.command(args);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn hub")
+    }
+
     /// Runs hub with `args` and `stdin`, killing it (and failing) past `LIMIT`.
     pub fn run_with(&self, args: &[&str], stdin: &str) -> Run {
         let mut cmd = self.command(args);
