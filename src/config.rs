@@ -45,6 +45,8 @@ pub struct Config {
     pub identities: Vec<gateway::Identity>,
     /// `[gateway.auth]`: JWT bearer tokens mapped to those policies.
     pub auth: Option<gateway::Auth>,
+    /// `[gateway] redis`: the fleet's shared Redis.
+    pub redis: Option<String>,
     /// `[security] pin`: what a changed tool definition does (see `registry::pins`).
     pub pin: PinMode,
     /// `[security] token_store`: where OAuth secrets go (see `auth::vault`).
@@ -353,7 +355,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         }
         roots.push(path);
     }
-    let (identities, auth) = gateway::resolve(raw.gateway, env, &err)?;
+    let (identities, auth, redis) = gateway::resolve(raw.gateway, env, &err)?;
     let security = raw.security.unwrap_or_default();
     let pins = [("enforce", PinMode::Enforce), ("warn", PinMode::Warn), ("off", PinMode::Off)];
     let pin = one_of(security.pin.as_ref(), "security.pin", &pins, &err)?;
@@ -371,6 +373,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         roots,
         identities,
         auth,
+        redis,
         pin,
         token_store,
         plugins,

@@ -6,18 +6,24 @@
 //! (bounded) and writes out the audit log, then the caller's frame stops the children.
 
 pub mod browser;
+pub mod cluster;
 mod downstream;
+mod fleet;
 pub mod guard;
 pub mod jwt;
 pub mod mcp;
 mod offers;
 pub mod rest;
+pub mod seal;
 pub mod sessions;
+mod setup;
 pub mod socket;
 pub mod stats;
 mod stream;
 mod watch;
 mod ws;
+
+pub use setup::{ServeArgs, serve};
 
 use crate::exit::{self, Failure};
 use crate::registry::{CallError, Called, Registry};
@@ -42,6 +48,10 @@ pub struct Gateway {
     pub started: Instant,
     /// Cancelled when the gateway stops (a signal, or the stdio client leaving when stdio is the only face).
     pub shutdown: CancellationToken,
+    /// Sealed session ids (`HUB_SESSION_KEY`), so that any replica serves any session.
+    pub sealed: Option<Arc<seal::Store>>,
+    /// The fleet's Redis: cluster-wide rate limits, `list_changed` between replicas.
+    pub cluster: Option<Arc<cluster::Cluster>>,
 }
 
 /// The metrics label of a failed call.
@@ -161,56 +171,6 @@ pub fn visible(who: Option<&guard::Who>, e: &crate::registry::Entry) -> bool {
     who.is_none_or(|w| w.policy.permits(&e.name, &e.server, e.read_only()).is_ok())
 }
 
-/// `hub serve` as typed on the command line (its flags are defined here, beside what they configure).
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Listen address for HTTP (MCP at /mcp, REST API); default 127.0.0.1:8080 unless only --stdio
-    #[arg(long, value_name = "ADDR")]
-    pub http: Option<String>,
-    /// Serve MCP over stdin/stdout
-    #[arg(long)]
-    pub stdio: bool,
-    /// Bearer token required on every HTTP route but /healthz (required for non-loopback binds)
-    #[arg(long, env = "HUB_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// Bearer token of the operator routes (POST /servers/NAME/restart, /stop); they are off without one
-    #[arg(long, env = "HUB_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
-    /// Append one JSON line per tool call to this file
-    #[arg(long, value_name = "FILE", env = "HUB_AUDIT_LOG")]
-    pub audit: Option<PathBuf>,
-    /// Largest accepted request body in bytes (413 above)
-    #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
-    pub body_limit: usize,
-    /// Requests per second per client (429 above; 0 = off; default off on loopback, 50 otherwise)
-    #[arg(long, value_name = "RPS")]
-    pub rate_limit: Option<f64>,
-    /// Extra Host names accepted (every route answers only to loopback names, the bound address and these)
-    #[arg(long = "allow-host", value_name = "HOST")]
-    pub allow_hosts: Vec<String>,
-    /// Browser Origins accepted, with CORS for them (a request carrying any other Origin is refused, 403)
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
-    pub allow_origins: Vec<String>,
-    /// Also listen on this Unix socket, for this user's hub commands to attach to (default:
-    /// $XDG_RUNTIME_DIR/hub/hub.sock when HTTP is served)
-    #[arg(long, value_name = "PATH", conflicts_with = "no_socket")]
-    pub socket: Option<PathBuf>,
-    /// No Unix socket
-    #[arg(long)]
-    pub no_socket: bool,
-    /// MCP-over-HTTP sessions idle this many seconds are closed and forgotten
-    #[arg(long = "session-idle", value_name = "SECS", default_value = "1800", value_parser = seconds)]
-    pub session_idle: Duration,
-}
-
-/// A whole number of seconds, 1 to a week.
-fn seconds(text: &str) -> Result<Duration, String> {
-    match text.parse::<u64>() {
-        Ok(n @ 1..=604_800) => Ok(Duration::from_secs(n)),
-        _ => Err(format!("'{text}' is not a number of seconds between 1 and 604800")),
-    }
-}
-
 /// What `run` serves, resolved from `ServeArgs` (or built by a test).
 pub struct Options {
     pub stdio: bool,
@@ -223,97 +183,10 @@ pub struct Options {
     pub session_idle: Duration,
     /// JWT bearer tokens (`[gateway.auth]`).
     pub jwt: Option<Arc<jwt::Jwt>>,
-}
-
-/// Resolves the arguments, binds the listener and runs the gateway until `shutdown`.
-pub async fn serve(
-    registry: Registry,
-    a: ServeArgs,
-    identities: &[crate::config::gateway::Identity],
-    auth: Option<&crate::config::gateway::Auth>,
-    shutdown: CancellationToken,
-) -> exit::Result<u8> {
-    let http = match (&a.http, a.stdio) {
-        (Some(addr), _) => Some(addr.clone()),
-        (None, true) => None,
-        (None, false) => Some("127.0.0.1:8080".to_string()),
-    };
-    let mut guards = guard::Guards {
-        token: a.token.clone(),
-        admin_token: a.admin_token.clone(),
-        body_limit: a.body_limit,
-        rate: None,
-        allowed_hosts: vec![],
-        allowed_origins: a.allow_origins.clone(),
-        identities: identities.to_vec(),
-        jwt: auth.is_some(),
-    };
-    for i in identities {
-        if let Some(Err(e)) = &i.token {
-            return Err(Failure::usage(e.clone()));
-        }
-    }
-    warn_policies(&registry, identities);
-    // The socket is on whenever HTTP is served (a stdio-only gateway belongs to the host that launched it).
-    let socket = match (&a.socket, a.no_socket) {
-        (_, true) => None,
-        (Some(path), _) => Some(path.clone()),
-        (None, _) if http.is_some() => Some(crate::attach::default_socket()),
-        (None, _) => None,
-    };
-    let socket = match socket {
-        Some(path) => {
-            let bound = socket::bind(&path).await?;
-            eprintln!("hub serve: socket {} — hub commands of this user attach to it", path.display());
-            Some(bound)
-        }
-        None => None,
-    };
-    let mut listener = None;
-    if let Some(addr) = http {
-        let addr: SocketAddr = addr
-            .parse()
-            .map_err(|_| Failure::usage(format!("--http: '{addr}' is not an address like 127.0.0.1:8080")))?;
-        let loopback = addr.ip().is_loopback();
-        if !loopback && a.token.is_none() && identities.iter().all(|i| i.token.is_none()) && auth.is_none() {
-            return Err(Failure::usage(format!(
-                "refusing to bind {addr} (not loopback) without a token: set --token or HUB_TOKEN, or [gateway.tokens]"
-            )));
-        }
-        guards.allowed_hosts = browser::LOOPBACK.iter().map(|h| h.to_string()).collect();
-        if !loopback {
-            guards.allowed_hosts.push(addr.ip().to_string());
-        }
-        guards.allowed_hosts.extend(a.allow_hosts.iter().cloned());
-        guards.rate = match a.rate_limit {
-            Some(r) if r > 0.0 => Some(r),
-            Some(_) => None,
-            None if loopback => None,
-            None => Some(50.0),
-        };
-        let l = TcpListener::bind(addr).await.map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?;
-        let bound = l.local_addr().map_err(|e| Failure::runtime(e.to_string()))?;
-        eprintln!("hub serve: http://{bound} — MCP at /mcp; REST at /tools /call /status /healthz /metrics");
-        listener = Some(l);
-    }
-    let jwt = auth.map(|auth| Arc::new(jwt::Jwt::new(auth.clone())));
-    let opts = Options { stdio: a.stdio, guards, audit: a.audit, socket, session_idle: a.session_idle, jwt };
-    run(registry, listener, opts, shutdown).await
-}
-
-/// Warns (stderr) about a token policy that names servers that are not configured or globs that match no tool.
-fn warn_policies(registry: &Registry, identities: &[crate::config::gateway::Identity]) {
-    let index = registry.index();
-    for i in identities {
-        for s in i.policy.servers.iter().filter(|s| registry.server(s).is_none()) {
-            eprintln!("hub serve: warning: token '{}' names server '{s}', which is not configured", i.name);
-        }
-        for g in i.policy.allow.iter().chain(&i.policy.deny) {
-            if !index.entries().iter().any(|e| crate::config::glob(g, &e.name)) {
-                eprintln!("hub serve: warning: token '{}': '{g}' matches no tool", i.name);
-            }
-        }
-    }
+    /// Seals session ids (`HUB_SESSION_KEY`).
+    pub sealer: Option<seal::Sealer>,
+    /// The fleet's Redis (`[gateway] redis`, `--redis`).
+    pub cluster: Option<cluster::Cluster>,
 }
 
 /// The gateway: MCP over stdio when `opts.stdio`, HTTP (MCP + REST) on `listener` when given, until `shutdown`
@@ -331,19 +204,26 @@ pub async fn run(
             opts.audit.as_deref().unwrap_or_else(|| "".as_ref()).display()
         ))
     })?;
+    let sealed = opts.sealer.map(|s| Arc::new(seal::Store::new(s)));
     let gateway = Arc::new(Gateway {
         registry: registry.clone(),
         stats,
         peers: sessions::Peers::default(),
-        table: sessions::Table::new(opts.session_idle),
+        table: sessions::Table::new(opts.session_idle, sealed.clone()),
         watchers: watch::Watchers::default(),
         started: Instant::now(),
         shutdown: shutdown.child_token(),
+        sealed,
+        cluster: opts.cluster.map(Arc::new),
     });
     gateway.watchers.forward(registry.clone(), gateway.shutdown.clone());
-    // Tell every MCP session when servers or their lists change.
+    // Tell every MCP session when servers or their lists change — here, and through Redis on the other replicas.
     let mut changes = registry.subscribe();
     let (peers, stop, watched) = (gateway.peers.clone(), gateway.shutdown.clone(), registry.clone());
+    let cluster = gateway.cluster.clone();
+    if let Some(c) = &cluster {
+        c.clone().listen(peers.clone(), stop.clone());
+    }
     tokio::spawn(async move {
         let mut fingerprints = sessions::Fingerprints::default();
         fingerprints.update(&watched);
@@ -352,7 +232,11 @@ pub async fn run(
                 c = changes.changed() => if c.is_err() { break },
                 _ = stop.cancelled() => break,
             }
-            peers.notify_all(fingerprints.update(&watched)).await;
+            let changed = fingerprints.update(&watched);
+            peers.notify_all(changed).await;
+            if let Some(c) = &cluster {
+                c.publish(changed).await;
+            }
         }
     });
 

@@ -23,6 +23,8 @@ use toml::Spanned;
 pub struct RawGateway {
     pub tokens: Option<BTreeMap<String, Spanned<RawToken>>>,
     pub auth: Option<Spanned<RawAuth>>,
+    /// The fleet's Redis, `redis://[user:password@]host[:port][/db]`.
+    pub redis: Option<Spanned<String>>,
 }
 
 /// `[gateway.auth]`: JWT bearer tokens from an identity provider, their claims mapped to the named policies.
@@ -116,14 +118,31 @@ impl Policy {
     }
 }
 
-/// The identities of `[gateway.tokens]`, sorted by name, and `[gateway.auth]`.
+/// `[gateway]` resolved: the identities of `[gateway.tokens]` (sorted by name), `[gateway.auth]`, `redis`.
+pub type Resolved = (Vec<Identity>, Option<Auth>, Option<String>);
+
+/// `[gateway]`, checked, with `${VAR}`s expanded.
 pub fn resolve(
     raw: Option<RawGateway>,
     env: &dyn Fn(&str) -> Option<String>,
     err: &ErrAt<'_>,
-) -> Result<(Vec<Identity>, Option<Auth>), Failure> {
+) -> Result<Resolved, Failure> {
     let mut identities = Vec::new();
-    let (tokens, auth) = raw.map(|g| (g.tokens, g.auth)).unwrap_or_default();
+    let (tokens, auth, redis) = raw.map(|g| (g.tokens, g.auth, g.redis)).unwrap_or_default();
+    let redis = match redis {
+        None => None,
+        Some(r) => match super::expand(r.get_ref(), env) {
+            Ok(url) if url.starts_with("redis://") => Some(url),
+            Ok(_) => {
+                return Err(err(
+                    r.span().start,
+                    "gateway.redis",
+                    "must be a redis:// URL (rediss:// is not supported)",
+                ));
+            }
+            Err(m) => return Err(err(r.span().start, "gateway.redis", &m)),
+        },
+    };
     for (name, spanned) in tokens.unwrap_or_default() {
         let at = spanned.span().start;
         let key = |k: &str| format!("gateway.tokens.{name}.{k}");
@@ -171,7 +190,7 @@ pub fn resolve(
             Some(Auth { issuer, audience, jwks_url, claim: a.claim.unwrap_or_else(|| "scope".into()), policies })
         }
     };
-    Ok((identities, auth))
+    Ok((identities, auth, redis))
 }
 
 #[cfg(test)]

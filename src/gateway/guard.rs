@@ -47,6 +47,8 @@ pub struct Who {
     pub policy: crate::config::gateway::Policy,
     /// The JWT's `sub`, for a caller known by a JWT (the audit log names it).
     pub subject: Option<String>,
+    /// Its own rate limit, requests per second (also applied cluster-wide with a fleet's Redis).
+    pub rate: Option<f64>,
     limiter: Option<std::sync::Arc<governor::DefaultDirectRateLimiter>>,
 }
 
@@ -96,7 +98,7 @@ impl IntoResponse for Refused {
     }
 }
 
-fn too_many(message: &'static str, wait: Duration) -> Refused {
+pub(super) fn too_many(message: &'static str, wait: Duration) -> Refused {
     Refused { status: StatusCode::TOO_MANY_REQUESTS, message, retry_after: Some(wait) }
 }
 
@@ -124,12 +126,12 @@ impl Limits {
         let (mut tokens, mut named) = (Vec::new(), HashMap::new());
         if let Some(t) = &g.token {
             let policy = crate::config::gateway::Policy::full();
-            let who = Who { name: "token".into(), policy, subject: None, limiter: None };
+            let who = Who { name: "token".into(), policy, subject: None, rate: None, limiter: None };
             tokens.push((t.clone(), std::sync::Arc::new(who)));
         }
         for i in &g.identities {
             let limiter = i.rate.map(|r| std::sync::Arc::new(governor::RateLimiter::direct(quota(r))));
-            let who = Who { name: i.name.clone(), policy: i.policy.clone(), subject: None, limiter };
+            let who = Who { name: i.name.clone(), policy: i.policy.clone(), subject: None, rate: i.rate, limiter };
             if let Some(Ok(t)) = &i.token {
                 tokens.push((t.clone(), std::sync::Arc::new(who.clone())));
             }

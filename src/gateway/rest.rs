@@ -27,7 +27,7 @@ pub(super) fn error(status: StatusCode, message: &str) -> Response {
 
 pub(super) struct App {
     pub(super) gateway: Arc<Gateway>,
-    guards: Guards,
+    pub(super) guards: Guards,
     limits: Limits,
     browser: browser::Allowed,
     jwt: Option<Arc<super::jwt::Jwt>>,
@@ -62,10 +62,15 @@ async fn guard(
     let mut response = match checked {
         Ok(who) => {
             // For the handlers (and, through rmcp's request parts, the MCP ones): who is calling.
-            if let Some(who) = who {
-                req.extensions_mut().insert(who);
+            match super::fleet::limit(&app, addr.ip(), who.as_deref()).await {
+                Err(refused) => refused,
+                Ok(()) => {
+                    if let Some(who) = who {
+                        req.extensions_mut().insert(who);
+                    }
+                    next.run(req).await
+                }
             }
-            next.run(req).await
         }
         Err(refused) => refused,
     };
@@ -257,6 +262,7 @@ async fn status(State(app): State<Arc<App>>, Query(q): Query<StatusQuery>) -> Js
         "servers_count": enabled, "servers_online": online, "tools_count": g.registry.index().len(),
         "last_refresh": refresh, "servers": statuses,
         "sessions": {"http": g.table.count().await, "open": g.peers.live()},
+        "fleet": super::fleet::status(g),
     }))
 }
 
@@ -298,7 +304,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let statuses = app.gateway.registry.status(false).await;
     let g = &app.gateway;
-    let extra = format!(
+    let mut extra = format!(
         "# HELP hub_mcp_sessions Open MCP sessions (streamable HTTP table; all faces).\n# TYPE hub_mcp_sessions gauge\n\
          hub_mcp_sessions{{table=\"http\"}} {}\nhub_mcp_sessions{{table=\"peers\"}} {}\n\
          # HELP hub_rate_limit_clients Client addresses the rate limiters remember.\n# TYPE hub_rate_limit_clients gauge\n\
@@ -307,6 +313,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         g.peers.live(),
         app.limits.tracked()
     );
+    super::fleet::metrics(g, &mut extra);
     let text = g.stats.prometheus(&g.registry, &statuses, &extra);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
@@ -320,6 +327,9 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
     if !guards.allowed_origins.is_empty() {
         config = config.with_allowed_origins(guards.allowed_origins.clone());
     }
+    if let Some(sealed) = &gateway.sealed {
+        config.session_store = Some(sealed.clone());
+    }
     let hub = Hub { gateway: gateway.clone(), via: "mcp-http" };
     let mcp = StreamableHttpService::new(move || Ok(hub.clone()), Arc::new(gateway.table.clone()), config);
     let body_limit = guards.body_limit;
@@ -328,6 +338,9 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
         origins: guards.allowed_origins.iter().map(|o| browser::normal_origin(o)).collect(),
     };
     let app = Arc::new(App { gateway, limits: Limits::new(&guards), guards, browser, jwt });
+    let mcp = Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), super::fleet::reseal));
     // The limiters forget idle clients once a minute, so their state stays bounded by the active ones.
     let (pruned, stop) = (app.clone(), app.gateway.shutdown.clone());
     tokio::spawn(async move {
@@ -353,7 +366,7 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
         .route("/.well-known/oauth-protected-resource/mcp", get(resource_metadata))
         .route("/metrics", get(metrics))
         .route("/servers/{name}/{action}", post(operate))
-        .nest_service("/mcp", mcp)
+        .merge(mcp)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)

@@ -2,6 +2,8 @@
 //! close), and the streamable-HTTP session table — rmcp's `LocalSessionManager` wrapped so that a session
 //! whose worker ends (closed by the client, idled out after `keep_alive`, never initialised) leaves the table
 //! too. rmcp's own manager removes a session only on an explicit DELETE; an idled-out one would stay forever.
+//! With sealed ids (`seal`), every id rmcp hands the table is mapped to the local session it seals, and a sealed
+//! session this replica does not have is restored under its local id.
 
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
@@ -10,7 +12,7 @@ use rmcp::transport::WorkerTransport;
 use rmcp::transport::streamable_http_server::session::local::{
     LocalSessionManager, LocalSessionManagerError, LocalSessionWorker,
 };
-use rmcp::transport::streamable_http_server::session::{ServerSseMessage, SessionId, SessionManager};
+use rmcp::transport::streamable_http_server::session::{RestoreOutcome, ServerSseMessage, SessionId, SessionManager};
 use rmcp::{Peer, RoleServer};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -85,21 +87,43 @@ fn fingerprint(value: &impl serde::Serialize) -> u64 {
 
 /// The streamable-HTTP session table; cheap to clone.
 #[derive(Clone)]
-pub struct Table(Arc<LocalSessionManager>);
+pub struct Table {
+    local: Arc<LocalSessionManager>,
+    sealed: Option<Arc<super::seal::Store>>,
+}
 
 impl Table {
-    /// Sessions idle for `keep_alive` are closed (and forgotten).
-    pub fn new(keep_alive: Duration) -> Table {
+    /// Sessions idle for `keep_alive` are closed (and forgotten); `sealed`: ids are sealed (`seal`).
+    pub fn new(keep_alive: Duration, sealed: Option<Arc<super::seal::Store>>) -> Table {
         let mut manager = LocalSessionManager::default();
         manager.session_config.keep_alive = Some(keep_alive);
-        Table(Arc::new(manager))
+        Table { local: Arc::new(manager), sealed }
     }
 
     /// Sessions in the table.
     pub async fn count(&self) -> usize {
-        self.0.sessions.read().await.len()
+        self.local.sessions.read().await.len()
+    }
+
+    /// The local session a client's id names (itself unless sealed).
+    fn id(&self, id: &SessionId) -> SessionId {
+        match self.sealed.as_ref().and_then(|s| s.local_id(id)) {
+            Some((local, _)) => local.into(),
+            None => id.clone(),
+        }
+    }
+
+    fn track(&self, id: SessionId, inner: WorkerTransport<LocalSessionWorker>) -> Tracked {
+        Tracked { inner, _forget: Forget { id, table: self.local.clone() } }
     }
 }
+
+/// A stream of the local table, no longer tied to the id it was asked for by.
+fn boxed(stream: impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static) -> SseStream {
+    Box::pin(stream)
+}
+
+type SseStream = std::pin::Pin<Box<dyn futures::Stream<Item = ServerSseMessage> + Send + Sync>>;
 
 /// Removes its session from the table when the session's transport goes (the session ended).
 struct Forget {
@@ -148,8 +172,18 @@ impl SessionManager for Table {
     type Transport = Tracked;
 
     async fn create_session(&self) -> Result<(SessionId, Tracked), Self::Error> {
-        let (id, inner) = self.0.create_session().await?;
-        Ok((id.clone(), Tracked { inner, _forget: Forget { id, table: self.0.clone() } }))
+        let (id, inner) = self.local.create_session().await?;
+        Ok((id.clone(), self.track(id, inner)))
+    }
+
+    /// A sealed session this replica does not have: a new local worker under the id it seals.
+    async fn restore_session(&self, id: SessionId) -> Result<RestoreOutcome<Tracked>, Self::Error> {
+        let local = self.id(&id);
+        Ok(match self.local.restore_session(local.clone()).await? {
+            RestoreOutcome::Restored(inner) => RestoreOutcome::Restored(self.track(local, inner)),
+            RestoreOutcome::AlreadyPresent => RestoreOutcome::AlreadyPresent,
+            _ => RestoreOutcome::NotSupported,
+        })
     }
 
     async fn initialize_session(
@@ -157,16 +191,16 @@ impl SessionManager for Table {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<ServerJsonRpcMessage, Self::Error> {
-        self.0.initialize_session(id, message).await
+        self.local.initialize_session(&self.id(id), message).await
     }
 
     async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
-        self.0.has_session(id).await
+        self.local.has_session(&self.id(id)).await
     }
 
     /// DELETE from the client: the session goes at once (and `Forget` then finds nothing left to remove).
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
-        self.0.close_session(id).await
+        self.local.close_session(&self.id(id)).await
     }
 
     /// The SSE stream that answers one POSTed request.
@@ -175,11 +209,12 @@ impl SessionManager for Table {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        self.0.create_stream(id, message).await
+        let local = self.id(id);
+        Ok(boxed(self.local.create_stream(&local, message).await?))
     }
 
     async fn accept_message(&self, id: &SessionId, message: ClientJsonRpcMessage) -> Result<(), Self::Error> {
-        self.0.accept_message(id, message).await
+        self.local.accept_message(&self.id(id), message).await
     }
 
     /// The GET stream of server-initiated messages (list_changed and the like).
@@ -187,7 +222,8 @@ impl SessionManager for Table {
         &self,
         id: &SessionId,
     ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        self.0.create_standalone_stream(id).await
+        let local = self.id(id);
+        Ok(boxed(self.local.create_standalone_stream(&local).await?))
     }
 
     /// A reconnecting client's stream from `last_event_id` on.
@@ -196,6 +232,7 @@ impl SessionManager for Table {
         id: &SessionId,
         last_event_id: String,
     ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        self.0.resume(id, last_event_id).await
+        let local = self.id(id);
+        Ok(boxed(self.local.resume(&local, last_event_id).await?))
     }
 }

@@ -90,7 +90,16 @@ async fn a_thousand_short_lived_sessions_leave_only_the_live_ones() {
         jwt: false,
     };
     let idle = Duration::from_secs(2);
-    let opts = hub::gateway::Options { stdio: false, guards, audit: None, socket: None, session_idle: idle, jwt: None };
+    let opts = hub::gateway::Options {
+        stdio: false,
+        guards,
+        audit: None,
+        socket: None,
+        session_idle: idle,
+        jwt: None,
+        sealer: None,
+        cluster: None,
+    };
     let stop = tokio_util::sync::CancellationToken::new();
     let gateway = tokio::spawn(hub::gateway::run(registry.clone(), Some(listener), opts, stop.clone()));
     let (c, url) = (client(), format!("{base}/mcp"));

@@ -3,8 +3,9 @@
 //! replica without affinity; a replica killed during 5 000 calls through the balancer fails only calls that were
 //! in flight on it.
 //!
-//! HAProxy comes from Debian (`.ci/run` installs it); without it this test says so loudly and skips, unless
-//! HUB_REQUIRE_FLEET is set (CI sets it).
+//! HAProxy and Redis come from Debian (`.ci/run` installs them); without them these tests say so loudly and skip,
+//! unless HUB_REQUIRE_FLEET is set (CI sets it). What the replicas share (sealed sessions, Redis) is tested in
+//! `fleet_shared`.
 
 use crate::util::{Env, HUB, client, rt};
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
@@ -14,12 +15,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A running fleet; stopped (replicas and HAProxy) on drop.
-struct Fleet {
-    dir: PathBuf,
-    front: String,
-    replicas: Vec<String>,
-    pids: Vec<i32>,
+/// A running fleet; stopped (replicas, HAProxy, Redis) on drop.
+pub struct Fleet {
+    pub dir: PathBuf,
+    pub front: String,
+    pub replicas: Vec<String>,
+    pub pids: Vec<i32>,
 }
 
 impl Drop for Fleet {
@@ -28,24 +29,33 @@ impl Drop for Fleet {
     }
 }
 
-fn script() -> PathBuf {
+pub fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/local.sh")
 }
 
-fn start(env: &Env, n: usize, config: &str) -> Option<Fleet> {
-    if std::process::Command::new("haproxy").arg("-v").output().is_err() {
-        assert!(std::env::var_os("HUB_REQUIRE_FLEET").is_none(), "haproxy is required (HUB_REQUIRE_FLEET)");
-        eprintln!("\n*** SKIPPED: the fleet tests need haproxy (apt-get install haproxy) ***\n");
+/// `n` replicas of `config` behind HAProxy, sharing a session key and a Redis (None: skipped, said loudly).
+pub fn start(env: &Env, n: usize, config: &str) -> Option<Fleet> {
+    start_with(env, n, config, &[])
+}
+
+/// `start`, with extra environment for the replicas.
+pub fn start_with(env: &Env, n: usize, config: &str, vars: &[(&str, &str)]) -> Option<Fleet> {
+    let have = |tool: &str, arg: &str| std::process::Command::new(tool).arg(arg).output().is_ok();
+    if !have("haproxy", "-v") || !have("redis-server", "--version") {
+        assert!(std::env::var_os("HUB_REQUIRE_FLEET").is_none(), "haproxy and redis-server are required");
+        eprintln!("\n*** SKIPPED: the fleet tests need haproxy and redis-server (apt-get install) ***\n");
         return None;
     }
     let dir = env.path("fleet");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("servers.toml"), config).unwrap();
     let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let vars = env.command(&[]).get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))).collect::<Vec<_>>();
+    let inherited =
+        env.command(&[]).get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))).collect::<Vec<_>>();
     let out = std::process::Command::new(script())
         .args(["start", dir.to_str().unwrap(), &n.to_string(), &front.to_string()])
-        .envs(vars)
+        .envs(inherited)
+        .envs(vars.iter().copied())
         .env("HUB", HUB)
         .output()
         .unwrap();
@@ -65,7 +75,7 @@ fn start(env: &Env, n: usize, config: &str) -> Option<Fleet> {
 }
 
 /// Tool calls a replica has served (its /metrics).
-fn served(replica: &str) -> u64 {
+pub fn served(replica: &str) -> u64 {
     let text =
         rt().block_on(async { client().get(format!("{replica}/metrics")).send().await.unwrap().text().await.unwrap() });
     text.lines()

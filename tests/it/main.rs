@@ -10,6 +10,7 @@ mod client_side;
 mod core;
 mod doctor;
 mod fleet;
+mod fleet_shared;
 mod fuzz;
 mod gateway;
 mod hostile;
