@@ -204,7 +204,8 @@ pub async fn run(
             opts.audit.as_deref().unwrap_or_else(|| "".as_ref()).display()
         ))
     })?;
-    let sealed = opts.sealer.map(|s| Arc::new(seal::Store::new(s)));
+    let cluster = opts.cluster.map(Arc::new);
+    let sealed = opts.sealer.map(|s| Arc::new(seal::Store::new(s, cluster.clone())));
     let gateway = Arc::new(Gateway {
         registry: registry.clone(),
         stats,
@@ -214,7 +215,7 @@ pub async fn run(
         started: Instant::now(),
         shutdown: shutdown.child_token(),
         sealed,
-        cluster: opts.cluster.map(Arc::new),
+        cluster,
     });
     gateway.watchers.forward(registry.clone(), gateway.shutdown.clone());
     // Tell every MCP session when servers or their lists change — here, and through Redis on the other replicas.
@@ -222,7 +223,7 @@ pub async fn run(
     let (peers, stop, watched) = (gateway.peers.clone(), gateway.shutdown.clone(), registry.clone());
     let cluster = gateway.cluster.clone();
     if let Some(c) = &cluster {
-        c.clone().listen(peers.clone(), stop.clone());
+        c.clone().listen(peers.clone(), gateway.table.clone(), stop.clone());
     }
     tokio::spawn(async move {
         let mut fingerprints = sessions::Fingerprints::default();

@@ -1,7 +1,8 @@
 //! What running as one replica of a fleet adds to each HTTP request: the cluster-wide rate limits (after this
 //! replica's own, which alone decide when Redis cannot be asked — see `cluster`) and sealed session ids on /mcp
 //! (`seal`: the `initialize` response's local id is replaced by the sealed one; a sealed id presented by another
-//! caller than the one that created it is an unknown session). Also their parts of /status and /metrics.
+//! caller than the one that created it is an unknown session; one its client DELETEs is closed fleet-wide).
+//! Also their parts of /status and /metrics.
 
 use super::guard::{Who, too_many};
 use super::rest::{App, error};
@@ -34,13 +35,19 @@ pub(super) async fn limit(app: &App, ip: IpAddr, who: Option<&Who>) -> Result<()
 pub(super) async fn reseal(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let Some(store) = app.gateway.sealed.clone() else { return next.run(req).await };
     let who = req.extensions().get::<Arc<Who>>().map(|w| w.name.clone());
-    let presented = req.headers().get(SESSION).and_then(|v| v.to_str().ok());
-    if let Some((_, owner)) = presented.and_then(|id| store.local_id(id))
-        && owner != who
+    let presented = req.headers().get(SESSION).and_then(|v| v.to_str().ok()).and_then(|id| store.local_id(id));
+    if let Some((_, owner)) = &presented
+        && *owner != who
     {
         return error(StatusCode::NOT_FOUND, "session not found (it belongs to another caller)");
     }
+    let closing = req.method() == axum::http::Method::DELETE;
     let mut response = next.run(req).await;
+    if let (true, Some((local, _)), Some(cluster)) = (closing, &presented, &app.gateway.cluster)
+        && response.status().is_success()
+    {
+        cluster.closed(local, app.gateway.table.keep_alive()).await;
+    }
     let local = response.headers().get(SESSION).and_then(|v| v.to_str().ok());
     if let Some(sealed) = local.and_then(|id| store.seal_new(id, who.as_deref()))
         && let Ok(value) = HeaderValue::from_str(&sealed)

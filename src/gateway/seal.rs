@@ -14,8 +14,8 @@ use rmcp::model::InitializeRequestParams;
 use rmcp::transport::streamable_http_server::session::store::{SessionState, SessionStore, SessionStoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// What marks a sealed id (a local one never starts so).
 const PREFIX: &str = "h1.";
@@ -97,13 +97,15 @@ struct Payload {
 /// `initialize` parameters until its response is sealed (`seal_new`).
 pub struct Store {
     sealer: Sealer,
+    /// The fleet's Redis, which knows the sessions their clients closed.
+    cluster: Option<Arc<super::cluster::Cluster>>,
     fresh: Mutex<HashMap<String, InitializeRequestParams>>,
     restored: AtomicU64,
 }
 
 impl Store {
-    pub fn new(sealer: Sealer) -> Store {
-        Store { sealer, fresh: Mutex::default(), restored: AtomicU64::new(0) }
+    pub fn new(sealer: Sealer, cluster: Option<Arc<super::cluster::Cluster>>) -> Store {
+        Store { sealer, cluster, fresh: Mutex::default(), restored: AtomicU64::new(0) }
     }
 
     /// The sealed id for the new local session `local` created by `who`, once its handshake was stored.
@@ -127,12 +129,19 @@ impl Store {
 
 #[async_trait::async_trait]
 impl SessionStore for Store {
+    /// The session a sealed id holds, unless its client closed it (as far as the fleet's Redis knows).
     async fn load(&self, id: &str) -> Result<Option<SessionState>, SessionStoreError> {
-        let payload = self.sealer.open(id).and_then(|plain| serde_json::from_slice::<Payload>(&plain).ok());
-        Ok(payload.map(|p| {
-            self.restored.fetch_add(1, Ordering::Relaxed);
-            SessionState::new(p.init)
-        }))
+        let Some(payload) = self.sealer.open(id).and_then(|plain| serde_json::from_slice::<Payload>(&plain).ok())
+        else {
+            return Ok(None);
+        };
+        if let Some(cluster) = &self.cluster
+            && cluster.is_closed(&payload.id).await
+        {
+            return Ok(None);
+        }
+        self.restored.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(SessionState::new(payload.init)))
     }
 
     async fn store(&self, id: &str, state: &SessionState) -> Result<(), SessionStoreError> {

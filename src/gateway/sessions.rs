@@ -90,6 +90,7 @@ fn fingerprint(value: &impl serde::Serialize) -> u64 {
 pub struct Table {
     local: Arc<LocalSessionManager>,
     sealed: Option<Arc<super::seal::Store>>,
+    keep_alive: Duration,
 }
 
 impl Table {
@@ -97,7 +98,17 @@ impl Table {
     pub fn new(keep_alive: Duration, sealed: Option<Arc<super::seal::Store>>) -> Table {
         let mut manager = LocalSessionManager::default();
         manager.session_config.keep_alive = Some(keep_alive);
-        Table { local: Arc::new(manager), sealed }
+        Table { local: Arc::new(manager), sealed, keep_alive }
+    }
+
+    /// How long an idle session lives.
+    pub fn keep_alive(&self) -> Duration {
+        self.keep_alive
+    }
+
+    /// Closes local session `id` if there is one (its client closed it on another replica).
+    pub async fn close_local(&self, id: &str) {
+        let _ = self.local.close_session(&id.into()).await;
     }
 
     /// Sessions in the table.

@@ -1,7 +1,7 @@
 //! What the replicas of a fleet share (issue 18, part 2): sealed session ids (`HUB_SESSION_KEY`, one per fleet,
 //! made by `deploy/local.sh`), so a stateful (2025-11-25) session is served by any replica — by the official Python
 //! SDK through HAProxy, and request by request against chosen replicas —, but never for another caller or with
-//! an altered id; and their Redis: `list_changed` fanned out to a session on another replica, a rate limit that
+//! an altered id, nor after its client ended it; and their Redis: `list_changed` fanned out to a session on another replica, a rate limit that
 //! holds across the replicas within 10%, and Redis stopped and started mid-run without a failed call.
 
 use crate::fleet::{script, start_with};
@@ -57,7 +57,7 @@ fn a_sealed_session_is_served_by_any_replica_but_only_for_its_caller() {
     let env = Env::new();
     let Some(fleet) = start_with(&env, 3, &config(1000.0), &[]) else { return };
     let r = &fleet.replicas;
-    rt().block_on(async {
+    let id = rt().block_on(async {
         let init = post(&r[0], A, None, initialize()).await;
         assert_eq!(init.status(), 200);
         let id = init.headers()["mcp-session-id"].to_str().unwrap().to_string();
@@ -77,10 +77,19 @@ fn a_sealed_session_is_served_by_any_replica_but_only_for_its_caller() {
         altered[at] = if altered[at] == b'x' { b'y' } else { b'x' };
         let altered = String::from_utf8(altered).unwrap();
         assert_eq!(post(&r[2], A, Some(&altered), list_tools()).await.status(), 404, "an altered id opens nowhere");
+        id
     });
     for replica in &r[1..] {
         assert_eq!(status(replica)["fleet"]["sessions_restored"], 1, "{replica} took the session over once");
     }
+    // Its client ends it on one replica: it is gone on all of them, and none restores it from the id again.
+    let ended = rt().block_on(async {
+        let http = client().delete(format!("{}/mcp", r[2])).bearer_auth(A).header("mcp-session-id", &id);
+        http.header("mcp-protocol-version", "2025-11-25").send().await.unwrap().status()
+    });
+    assert!(ended.is_success(), "{ended}");
+    let gone = |replica: &String| rt().block_on(post(replica, A, Some(&id), list_tools())).status() == 404;
+    assert!(eventually(LIMIT, || r.iter().all(gone)), "the closed session is unknown on every replica");
 
     // The official Python SDK, through the balancer: its requests land on different replicas.
     let Some(python) = interop_python() else { return };
@@ -231,4 +240,32 @@ fn a_rate_limit_holds_across_the_replicas_and_survives_redis_going_away() {
     stop.store(true, Ordering::SeqCst);
     let (ok, _, _) = load.join().expect("no call failed while Redis went and came back");
     assert!(ok > 0, "calls were served throughout");
+}
+
+#[test]
+fn bad_fleet_settings_are_refused_and_an_unreachable_redis_is_not_fatal() {
+    let mut env = Env::new();
+    env.config(&format!("{}[gateway]\nredis = \"http://127.0.0.1:6379\"\n", Env::server_entry("crm", "crm")));
+    let run = env.run(&["serve", "--http", "127.0.0.1:0", "--no-socket"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("gateway.redis") && run.stderr.contains("redis:// URL"), "{}", run.stderr);
+
+    env.config(&Env::server_entry("crm", "crm"));
+    env.set("HUB_SESSION_KEY", "too-short");
+    let run = env.run(&["serve", "--http", "127.0.0.1:0", "--no-socket"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("HUB_SESSION_KEY must be a secret of at least 32 characters"), "{}", run.stderr);
+
+    // Nothing listens on port 1: the replica serves, with its own limits, and says why.
+    env.set("HUB_SESSION_KEY", "a fleet-wide secret of at least thirty-two characters");
+    let s = crate::util::serve(&env, &["--redis", "redis://127.0.0.1:1", "--rate-limit", "100"]);
+    let call = rt().block_on(async {
+        let r = client().post(format!("{}/call", s.base));
+        r.json(&json!({"tool": "crm__get_customer", "arguments": {"id": "cus_000001"}})).send().await.unwrap()
+    });
+    assert_eq!(call.status(), 200, "served without Redis");
+    let cluster = &status(&s.base)["fleet"];
+    assert_eq!(cluster["sessions"], "sealed");
+    assert_eq!(cluster["cluster"]["connected"], false, "{cluster}");
+    assert_eq!(cluster["cluster"]["rate_limits"], "local", "{cluster}");
 }
