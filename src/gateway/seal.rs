@@ -4,7 +4,8 @@
 //! parameters, encrypted and authenticated (AES-256-GCM, key = SHA-256 of the secret). A replica that does not
 //! know the session opens the id and replays the handshake (rmcp's `SessionStore` restore); one that does maps
 //! it back to its local session (`sessions::Table`). A forged or altered id does not open and is an unknown
-//! session (404: the client starts a new one). Rotation: `HUB_SESSION_KEY_PREVIOUS` is accepted for opening,
+//! session (404: the client starts a new one), and so is one older than a day on a replica that does not have
+//! it. Rotation: `HUB_SESSION_KEY_PREVIOUS` is accepted for opening,
 //! never for sealing. No shared state: nothing is stored anywhere but in the id.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -21,6 +22,9 @@ use std::sync::{Arc, Mutex};
 const PREFIX: &str = "h1.";
 /// Bound on handshakes whose response has not been sealed yet (each is removed when its response passes).
 const FRESH_MAX: usize = 10_000;
+/// How long after its creation a sealed session may still be taken over by another replica (a replica that has
+/// it keeps serving it; a client refused starts a new session, as on any 404).
+const MAX_AGE_SECS: u64 = 24 * 3600;
 /// The shortest secret accepted.
 const MIN_SECRET: usize = 32;
 
@@ -90,7 +94,13 @@ struct Payload {
     id: String,
     /// The name of the caller that created it (None: no token needed); another caller cannot use it.
     who: Option<String>,
+    /// When it was created (Unix seconds).
+    issued: u64,
     init: InitializeRequestParams,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// rmcp's session store for sealed sessions: `load` opens the id; `store` only holds a new session's
@@ -111,7 +121,7 @@ impl Store {
     /// The sealed id for the new local session `local` created by `who`, once its handshake was stored.
     pub fn seal_new(&self, local: &str, who: Option<&str>) -> Option<String> {
         let init = self.fresh.lock().unwrap_or_else(|p| p.into_inner()).remove(local)?;
-        let payload = Payload { id: local.to_string(), who: who.map(str::to_string), init };
+        let payload = Payload { id: local.to_string(), who: who.map(str::to_string), issued: now(), init };
         self.sealer.seal(&serde_json::to_vec(&payload).ok()?)
     }
 
@@ -135,6 +145,9 @@ impl SessionStore for Store {
         else {
             return Ok(None);
         };
+        if now().saturating_sub(payload.issued) > MAX_AGE_SECS {
+            return Ok(None);
+        }
         if let Some(cluster) = &self.cluster
             && cluster.is_closed(&payload.id).await
         {
@@ -191,6 +204,25 @@ mod tests {
         for junk in ["", "h1.", "h1.!!", "6c1b2e9e-local-id", &id[..id.len() / 2]] {
             assert!(s.open(junk).is_none(), "{junk}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_replica_takes_over_a_fresh_session_not_a_stale_one() {
+        let store = Store::new(Sealer::new(A, None).unwrap(), None);
+        let init: InitializeRequestParams = serde_json::from_value(serde_json::json!({
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}
+        }))
+        .unwrap();
+        store.store("local-1", &SessionState::new(init.clone())).await.unwrap();
+        let id = store.seal_new("local-1", Some("team-a")).unwrap();
+        assert_eq!(store.local_id(&id), Some(("local-1".into(), Some("team-a".into()))));
+        let state = store.load(&id).await.unwrap().expect("a fresh id is taken over");
+        assert_eq!(state.initialize_params.client_info.name, "c");
+        assert!(store.seal_new("local-1", None).is_none(), "sealed once, when its handshake response passes");
+        let stale = Payload { id: "local-2".into(), who: None, issued: now() - MAX_AGE_SECS - 1, init };
+        let stale = store.sealer.seal(&serde_json::to_vec(&stale).unwrap()).unwrap();
+        assert!(store.load(&stale).await.unwrap().is_none(), "a day-old id is not taken over");
+        assert_eq!(store.restored(), 1);
     }
 
     #[test]
