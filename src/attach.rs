@@ -107,8 +107,6 @@ fn server(config: &Config, url: &str) -> ServerConfig {
         limits: Default::default(),
         replicas: Default::default(),
         flatten: true,
-        // A one-shot command needs no session (nor its list_changed): fewer round trips; chat keeps one.
-        stateless: !config.long_running && url.starts_with("unix://"),
     }
 }
 

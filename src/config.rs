@@ -147,9 +147,6 @@ pub struct ServerConfig {
     pub replicas: replicas::Replicas,
     /// Another hub (`attach`): its tools keep the names and servers that hub gives them.
     pub flatten: bool,
-    /// Spoken to in the stateless protocol revision (2026-07-28): no session to open or close — a hub attached
-    /// to by a one-shot command, which needs no notifications.
-    pub stateless: bool,
 }
 
 impl ServerConfig {
@@ -347,7 +344,6 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             limits: limits::resolve(s.limits.as_ref(), defaults.limits.as_ref(), &format!("servers.{name}."), &err)?,
             replicas,
             flatten: false,
-            stateless: false,
         });
     }
     let model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;

@@ -151,14 +151,14 @@ pub async fn connect(
                 let service = match authorized {
                     Some(m) => {
                         let client = rmcp::transport::AuthClient::new(super::watched::client(), m);
-                        dial(handler, Watched::around(client, fault.clone()), config, cfg.stateless).await
+                        dial(handler, Watched::around(client, fault.clone()), config).await
                     }
                     None => match socket {
                         Some(path) => {
                             let client = super::watched::unix_client(path);
-                            dial(handler, Watched::around(client, fault.clone()), config, cfg.stateless).await
+                            dial(handler, Watched::around(client, fault.clone()), config).await
                         }
-                        None => dial(handler, Watched::new(fault.clone()), config, cfg.stateless).await,
+                        None => dial(handler, Watched::new(fault.clone()), config).await,
                     },
                 };
                 Ok((service.map_err(|e| format!("cannot connect to {url}: {e}"))?, None))
@@ -223,20 +223,11 @@ async fn dial<C>(
     handler: Handler,
     client: Watched<C>,
     config: rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig,
-    stateless: bool,
 ) -> Result<Service, rmcp::service::ClientInitializeError>
 where
     C: rmcp::transport::streamable_http_client::StreamableHttpClient<Error = reqwest::Error> + Sync,
 {
-    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
-    let transport = HttpTransport::with_client(client, config);
-    match stateless {
-        true => {
-            let preferred_versions = vec![rmcp::model::ProtocolVersion::V_2026_07_28];
-            handler.serve_with_lifecycle(transport, ClientLifecycleMode::Discover { preferred_versions }).await
-        }
-        false => handler.serve(transport).await,
-    }
+    handler.serve(HttpTransport::with_client(client, config)).await
 }
 
 /// A stdio server's failure to start, with the command line that was run (as a shell would take it).
