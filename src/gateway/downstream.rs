@@ -48,6 +48,11 @@ impl Downstream {
     }
 }
 
+/// Names the server that asked, for a client that is itself a hub (it applies that server's policy).
+fn asked_by(meta: &mut Option<rmcp::model::RequestMetaObject>, server: &str) {
+    meta.get_or_insert_with(Default::default).0.0.insert(crate::registry::host::ASKED_BY.into(), server.into());
+}
+
 fn refused(what: &str) -> ErrorData {
     ErrorData::invalid_request(format!("{what} refused: the client that made this call did not declare it"), None)
 }
@@ -94,6 +99,8 @@ impl Origin for Downstream {
                 tracing::info!(server = %server, client = %self.key, "sampling refused: the client did not declare it");
                 return Err(refused("sampling"));
             }
+            let mut params = params;
+            asked_by(&mut params.meta, server);
             self.peer.create_message(params).await.map_err(|e| failed("the sampling request", e))
         })
     }
@@ -108,6 +115,8 @@ impl Origin for Downstream {
                 tracing::info!(server = %server, client = %self.key, "elicitation refused: the client did not declare it");
                 return Err(refused("elicitation"));
             }
+            let mut params = params;
+            asked_by(rmcp::model::RequestParamsMeta::meta_mut(&mut params), server);
             self.peer.create_elicitation(params).await.map_err(|e| failed("the elicitation request", e))
         })
     }

@@ -87,7 +87,8 @@ pub async fn connect(
     let sampling = host.can_sample && cfg.sampling != crate::config::Approve::Never;
     let progress = fault.progress.clone();
     let said = Arc::new(super::transform::Said::of(&cfg.transforms));
-    let handler = Handler { server: cfg.name.clone(), host, lists_changed, sampling, progress, said };
+    let relays = cfg.flatten;
+    let handler = Handler { server: cfg.name.clone(), host, lists_changed, sampling, progress, said, relays };
     let attempt = async {
         match &cfg.transport {
             Transport::Stdio { command, args, env, cwd } => {

@@ -169,9 +169,24 @@ pub struct Handler {
     pub progress: super::wire::barrier::Barrier,
     /// The server's redactions, for the progress and log messages it sends.
     pub said: Arc<super::transform::Said>,
+    /// The connection is to another hub (attached): its requests name the server behind it that asked.
+    pub relays: bool,
 }
 
+/// The `_meta` key under which a hub names the server behind a request it relays.
+pub const ASKED_BY: &str = "hub/server";
+
 impl Handler {
+    /// The handler as the server that asked: on a connection to another hub, the server behind it that made the
+    /// request (as that hub names it), so that server's own policy applies and the record names it.
+    fn for_asker(&self, meta: Option<&rmcp::model::RequestMetaObject>) -> std::borrow::Cow<'_, Handler> {
+        let behind = meta.and_then(|m| m.0.get(ASKED_BY)).and_then(|v| v.as_str()).filter(|_| self.relays);
+        match behind {
+            Some(server) => std::borrow::Cow::Owned(Handler { server: server.to_string(), ..self.clone() }),
+            None => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
     /// A server's elicitation, answered by `origin` (the origin of its call in flight) and recorded.
     async fn elicit(
         &self,
@@ -271,17 +286,19 @@ impl ClientHandler for Handler {
     async fn create_elicitation(
         &self,
         request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        self.elicit(self.host.origins.for_server(&self.server), request).await
+        let origin = self.host.origins.for_server(&self.server);
+        self.for_asker(Some(&context.meta)).elicit(origin, request).await
     }
 
     async fn create_message(
         &self,
         params: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        self.sample(self.host.origins.for_server(&self.server), params).await
+        let origin = self.host.origins.for_server(&self.server);
+        self.for_asker(Some(&context.meta)).sample(origin, params).await
     }
 
     async fn on_custom_request(

@@ -2,7 +2,7 @@
 //! directory); `hub call`, `tools`, `status` and `ask` use it — the hub's servers, not new ones — and say so
 //! (`"via"`); `--no-hub` starts its own; a hub that stops takes its socket with it and the next command falls back;
 //! a hub that dies mid-question fails the question at once; `--hub` names a hub (socket or URL), and one that does
-//! not answer is an error.
+//! not answer is an error; what a server asks through the hub (sampling) is answered under that server's policy.
 
 use crate::model::{Model, answer, calls};
 use crate::util::{Env, LIMIT, eventually, serve_socket};
@@ -160,4 +160,26 @@ fn chat_goes_on_with_its_own_servers_after_its_hub_died() {
     let echoed = m.requests()[2].to_string();
     assert!(echoed.contains("still here"), "the echo ran on the chat's own kit: {echoed}");
     drop(hub);
+}
+
+#[test]
+fn what_a_server_asks_through_the_hub_is_answered_under_that_servers_own_policy() {
+    let model = Model::start(vec![answer("Hello from the model.")]);
+    let env = Env::new();
+    let kit = |extra: &str| {
+        let entry = format!("[servers.kit]\ncommand = \"{}\"\nargs = [\"server\", \"testkit\"]\n", crate::util::HUB);
+        format!("{}{entry}{extra}\n", model.config(""))
+    };
+    env.config(&kit("sampling = \"always\""));
+    let _hub = serve_socket(&env, &[]);
+    // The hub relays kit's request to this command, naming kit: kit's "always" applies, not the "ask" of the
+    // connection to the hub, and this command's model answers.
+    let sampled = env.run(&["-v", "call", "kit__sample"]).ok();
+    assert!(sampled.stderr.contains("attached to the hub"), "{}", sampled.stderr);
+    assert_eq!(sampled.json()["model"], "scripted", "{}", sampled.stderr);
+    assert_eq!(model.requests().len(), 1);
+    env.config(&kit("sampling = \"never\""));
+    let never = env.run(&["call", "kit__sample"]);
+    assert!(never.stderr.contains(r#"sampling = "never" for it"#), "{}", never.stderr);
+    assert_eq!(model.requests().len(), 1, "a refused request never reaches the model");
 }
