@@ -106,8 +106,13 @@ impl Observer for Console {
 }
 
 /// The versioned `--json` document of DESIGN.md.
-pub fn document(o: &Outcome, registry: &Registry, started: Instant) -> serde_json::Value {
-    let servers = crate::output::server_states(registry);
+pub fn document(
+    o: &Outcome,
+    registry: &Registry,
+    behind: &[crate::registry::Status],
+    started: Instant,
+) -> serde_json::Value {
+    let servers = crate::output::server_states(registry, behind);
     let asked = registry.server_requests();
     // The tokens spent on the question: the model loop's and the sampling requests hub's model answered.
     let mut usage = o.usage;
@@ -142,8 +147,10 @@ pub fn exit_code(status: Status) -> u8 {
 /// with exit 130.
 pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shutdown) -> exit::Result<u8> {
     let started = Instant::now();
+    // The servers behind an attached hub, for the warnings and `--json` (none when not attached).
+    let behind = crate::attach::behind(&registry).await;
     if !a.quiet {
-        for w in crate::output::warnings(&registry) {
+        for w in crate::output::warnings(&registry, &behind) {
             eprintln!("warning: {w}");
         }
     }
@@ -156,7 +163,7 @@ pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shu
         if let Some(why) = crate::attach::lost(&registry) {
             return Err(Failure::runtime(why));
         }
-        return report(&outcome, &registry, started, a.json, false);
+        return report(&outcome, &registry, &behind, started, a.json, false);
     }
     let stream = !a.json && (a.stream || std::io::stdout().is_terminal());
     let console = Arc::new(Console::new(a.verbose > 0, a.quiet, stream));
@@ -188,13 +195,20 @@ pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shu
              from your servers, `hub doctor` checks whether this model makes tool calls"
         );
     }
-    report(&outcome, &registry, started, a.json, console.streamed.load(Ordering::Relaxed))
+    report(&outcome, &registry, &behind, started, a.json, console.streamed.load(Ordering::Relaxed))
 }
 
 /// Prints the outcome (answer or document) and returns its exit code; errors and caps also go to stderr.
-pub fn report(o: &Outcome, registry: &Registry, started: Instant, json_out: bool, streamed: bool) -> exit::Result<u8> {
+pub fn report(
+    o: &Outcome,
+    registry: &Registry,
+    behind: &[crate::registry::Status],
+    started: Instant,
+    json_out: bool,
+    streamed: bool,
+) -> exit::Result<u8> {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&document(o, registry, started)).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(&document(o, registry, behind, started)).unwrap_or_default());
     } else if streamed {
         println!();
     } else if !o.answer.is_empty() {

@@ -139,6 +139,15 @@ pub fn via(registry: &Registry) -> String {
     hub.map_or_else(|| "spawned".to_string(), |h| format!("hub {h}"))
 }
 
+/// The servers behind the hub a registry is attached to, as the hub reports them (none when not attached, or
+/// when the hub does not answer — the command's own error then says so).
+pub async fn behind(registry: &Registry) -> Vec<crate::registry::Status> {
+    match registry.servers().iter().find(|s| s.cfg.flatten) {
+        Some(hub) => statuses(&hub.cfg, false).await.unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
 /// The hub's own `/status` (pinging its servers when `ping`), for `hub status` and `/servers` when attached.
 pub async fn statuses(hub: &ServerConfig, ping: bool) -> Result<Vec<crate::registry::Status>, String> {
     let Transport::Http { url, headers, .. } = &hub.transport else { return Err("not a hub".into()) };

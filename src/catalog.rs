@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 
 /// `hub resources [--json]`.
 pub async fn resources(registry: Registry, json_out: bool) -> exit::Result<u8> {
-    for w in output::warnings(&registry) {
+    for w in output::warnings(&registry, &[]) {
         eprintln!("warning: {w}");
     }
     if json_out {
         let mut doc = resource_list(&registry);
-        doc["servers"] = Value::Object(output::server_states(&registry));
+        doc["servers"] = Value::Object(output::server_states(&registry, &[]));
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(exit::OK);
     }
@@ -77,12 +77,12 @@ pub async fn read(registry: Registry, uri: &str, server: Option<&str>, json_out:
 
 /// `hub prompts [--json]`.
 pub async fn prompts(registry: Registry, json_out: bool) -> exit::Result<u8> {
-    for w in output::warnings(&registry) {
+    for w in output::warnings(&registry, &[]) {
         eprintln!("warning: {w}");
     }
     if json_out {
         let mut doc = prompt_list(&registry);
-        doc["servers"] = Value::Object(output::server_states(&registry));
+        doc["servers"] = Value::Object(output::server_states(&registry, &[]));
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(exit::OK);
     }

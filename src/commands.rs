@@ -26,11 +26,12 @@ pub enum ToolsAction {
 }
 
 pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
-    for w in output::warnings(&registry) {
+    let behind = crate::attach::behind(&registry).await;
+    for w in output::warnings(&registry, &behind) {
         eprintln!("warning: {w}");
     }
     if json_out {
-        let mut doc = output::tool_list(&registry);
+        let mut doc = output::tool_list(&registry, &behind);
         doc["via"] = json!(crate::attach::via(&registry));
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(exit::OK);

@@ -2,7 +2,7 @@
 //! list and of the servers' states that every face prints. Everything here returns a value; callers decide
 //! between stdout (results) and stderr (diagnostics).
 
-use crate::registry::{Registry, Status};
+use crate::registry::{Phase, Registry, Status};
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::Value;
 
@@ -98,22 +98,23 @@ pub fn millis(d: std::time::Duration) -> f64 {
 }
 
 /// Each server's state and, when it is not up, why: the `servers` map of `hub tools --json`, `hub ask --json`
-/// and REST `/tools`.
-pub fn server_states(registry: &Registry) -> serde_json::Map<String, Value> {
-    registry
-        .servers()
-        .iter()
-        .map(|s| {
-            let doc = serde_json::json!({"state": s.phase(), "error": s.down_reason(), "problems": s.problems()});
-            (s.cfg.name.clone(), doc)
-        })
-        .collect()
+/// and REST `/tools` — with the servers `behind` an attached hub, as it reported them.
+pub fn server_states(registry: &Registry, behind: &[Status]) -> serde_json::Map<String, Value> {
+    let own = registry.servers().iter().map(|s| {
+        let doc = serde_json::json!({"state": s.phase(), "error": s.down_reason(), "problems": s.problems()});
+        (s.cfg.name.clone(), doc)
+    });
+    let theirs = behind.iter().map(|s| {
+        let error = (s.state != Phase::Up).then(|| s.last_error.clone()).flatten();
+        (s.name.clone(), serde_json::json!({"state": s.state, "error": error, "problems": s.problems}))
+    });
+    own.chain(theirs).collect()
 }
 
 /// What the person should know about the servers before reading a result, one line each: servers that are
 /// not up and why, what was wrong with their tool listings, name collisions. `hub tools` and `hub ask` print
 /// them on stderr; `--json` carries the same facts in `servers`.
-pub fn warnings(registry: &Registry) -> Vec<String> {
+pub fn warnings(registry: &Registry, behind: &[Status]) -> Vec<String> {
     let mut lines = Vec::new();
     for s in registry.servers().iter().filter(|s| s.cfg.enabled) {
         if let Some(reason) = s.down_reason() {
@@ -121,18 +122,29 @@ pub fn warnings(registry: &Registry) -> Vec<String> {
         }
         lines.extend(s.problems().iter().map(|p| format!("server '{}': {p}", s.cfg.name)));
     }
+    for s in behind.iter().filter(|s| !matches!(s.state, Phase::Up | Phase::Disabled)) {
+        let reason = s.last_error.as_deref().unwrap_or("no reason given");
+        lines.push(format!("server '{}' (behind the hub) is {:?}: {reason}", s.name, s.state));
+    }
+    for s in behind {
+        lines.extend(s.problems.iter().map(|p| format!("server '{}': {p}", s.name)));
+    }
     lines.extend(registry.index().collisions.iter().cloned());
     lines.extend(registry.resource_collisions());
     lines
 }
 
 /// The tool index as one document — the same shape for `hub tools --json` and REST `GET /tools`.
-pub fn tool_list(registry: &Registry) -> Value {
-    tool_list_of(registry, |_| true)
+pub fn tool_list(registry: &Registry, behind: &[Status]) -> Value {
+    tool_list_of(registry, behind, |_| true)
 }
 
 /// `tool_list` with only the entries `keep` lets through (a gateway identity's view).
-pub fn tool_list_of(registry: &Registry, keep: impl Fn(&crate::registry::index::Entry) -> bool) -> Value {
+pub fn tool_list_of(
+    registry: &Registry,
+    behind: &[Status],
+    keep: impl Fn(&crate::registry::index::Entry) -> bool,
+) -> Value {
     let index = registry.index();
     let tools: Vec<Value> = index
         .entries()
@@ -147,7 +159,7 @@ pub fn tool_list_of(registry: &Registry, keep: impl Fn(&crate::registry::index::
             })
         })
         .collect();
-    serde_json::json!({"tools": tools, "count": tools.len(), "collisions": index.collisions, "servers": server_states(registry)})
+    serde_json::json!({"tools": tools, "count": tools.len(), "collisions": index.collisions, "servers": server_states(registry, behind)})
 }
 
 /// A state as the tables write it ("needs login").

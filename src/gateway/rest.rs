@@ -133,7 +133,7 @@ pub(super) type Caller = Option<axum::Extension<Arc<Who>>>;
 
 async fn tools(State(app): State<Arc<App>>, who: Caller) -> Json<Value> {
     let who = who.as_deref().map(|w| &**w);
-    Json(crate::output::tool_list_of(&app.gateway.registry, |e| super::visible(who, e)))
+    Json(crate::output::tool_list_of(&app.gateway.registry, &[], |e| super::visible(who, e)))
 }
 
 async fn call(

@@ -167,9 +167,8 @@ pub struct Status {
     pub next_attempt_in_s: Option<f64>,
     pub tools: usize,
     pub ping_ms: Option<f64>,
-    /// What was wrong with its last tool listing: entries skipped, cut or fixed, and the cap (not read back from
-    /// a hub: it reports them itself).
-    #[serde(skip_deserializing)]
+    /// What was wrong with its last tool listing: entries skipped, cut or fixed, and the cap.
+    #[serde(default)]
     pub problems: Vec<super::Problem>,
     /// Each replica, when it has several.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 /// Longest tool name accepted (MCP's limit; the index cuts names to the model APIs' 64 with a stable suffix).
 pub const MAX_TOOL_NAME: usize = 128;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Left out of the index.
@@ -33,7 +33,7 @@ pub enum Action {
     Noted,
 }
 
-/// One thing wrong with a server's listing.
+/// One thing wrong with a server's listing (read back from a hub's /status by a command attached to it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Problem {
     /// What was listed: tool, resource, resource template, prompt.
@@ -42,6 +42,23 @@ pub struct Problem {
     pub name: Option<String>,
     pub action: Action,
     pub reason: String,
+}
+
+/// Read back with its kind one of those hub reports ("entry" for any other).
+impl<'de> serde::Deserialize<'de> for Problem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Problem, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            kind: String,
+            name: Option<String>,
+            action: Action,
+            reason: String,
+        }
+        const KINDS: [&str; 4] = ["tool", "resource", "resource template", "prompt"];
+        let r = <Raw as serde::Deserialize>::deserialize(d)?;
+        let kind = KINDS.into_iter().find(|k| *k == r.kind).unwrap_or("entry");
+        Ok(Problem { kind, name: r.name, action: r.action, reason: r.reason })
+    }
 }
 
 impl std::fmt::Display for Problem {

@@ -183,3 +183,26 @@ fn what_a_server_asks_through_the_hub_is_answered_under_that_servers_own_policy(
     assert!(never.stderr.contains(r#"sampling = "never" for it"#), "{}", never.stderr);
     assert_eq!(model.requests().len(), 1, "a refused request never reaches the model");
 }
+
+#[test]
+fn an_attached_command_warns_about_the_servers_behind_the_hub_as_one_of_its_own_would() {
+    let mut env = Env::new();
+    env.set("HUB_BADKIT_MODE", "mixed");
+    let hub = crate::util::HUB;
+    env.config(&format!(
+        "[servers.bad]\ncommand = \"{hub}\"\nargs = [\"server\", \"badkit\"]\nrestart = {{ max_restarts = 0 }}\n\
+         [servers.gone]\ncommand = \"/nonexistent/server\"\nrestart = {{ max_restarts = 0 }}\n\
+         [servers.kit]\ncommand = \"{hub}\"\nargs = [\"server\", \"testkit\"]\n"
+    ));
+    let _hub = serve_socket(&env, &[]);
+    let run = env.run(&["tools", "--json"]).ok();
+    let doc = run.json();
+    assert!(doc["via"].as_str().unwrap().starts_with("hub "), "{doc}");
+    assert!(run.stderr.contains("server 'gone' (behind the hub) is"), "{}", run.stderr);
+    assert!(run.stderr.contains("server 'bad': tool 'ping' skipped"), "{}", run.stderr);
+    assert_ne!(doc["servers"]["gone"]["state"], "up", "{doc}");
+    let problems = doc["servers"]["bad"]["problems"].as_array().unwrap();
+    assert_eq!(problems.iter().filter(|p| p["action"] == "skipped").count(), 10, "{problems:#?}");
+    let own = env.run(&["--no-hub", "tools", "--json"]).ok().json();
+    assert_eq!(own["servers"]["bad"]["problems"], doc["servers"]["bad"]["problems"], "the same report either way");
+}
