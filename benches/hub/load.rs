@@ -27,6 +27,28 @@ fn peak_rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// `n` rmcp clients of `url`: sessions (2025-11-25), or clients of the stateless revision (2026-07-28).
+async fn mcp_clients(
+    url: &str,
+    n: usize,
+    stateless: bool,
+) -> Vec<Arc<rmcp::service::RunningService<rmcp::RoleClient, ()>>> {
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+    let mut clients = Vec::new();
+    for _ in 0..n {
+        let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(url.to_string());
+        let client = match stateless {
+            true => {
+                let preferred_versions = vec![rmcp::model::ProtocolVersion::V_2026_07_28];
+                ().serve_with_lifecycle(transport, ClientLifecycleMode::Discover { preferred_versions }).await
+            }
+            false => ().serve(transport).await,
+        };
+        clients.push(Arc::new(client.unwrap()));
+    }
+    clients
+}
+
 /// Runs `clients` concurrent loops of `call` for `secs`; returns (calls per second, sorted latencies).
 pub async fn load<F, Fut>(clients: usize, secs: f64, make: impl Fn() -> F) -> (f64, Vec<Duration>)
 where
@@ -88,33 +110,29 @@ pub fn gateway() {
                     ms(percentile(&lat, 0.99))
                 );
             }
-            for clients in [1, 16] {
-                let url = format!("{base}/mcp");
-                let mut sessions = Vec::new();
-                for _ in 0..clients {
-                    sessions.push(Arc::new(
-                        ().serve(rmcp::transport::StreamableHttpClientTransport::from_uri(url.clone())).await.unwrap(),
-                    ));
-                }
-                let next = std::sync::atomic::AtomicUsize::new(0);
-                let (rate, lat) = load(clients, 5.0, || {
-                    let s = sessions[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)].clone();
-                    let params =
-                        rmcp::model::CallToolRequestParams::new(tool).with_arguments(args.as_object().unwrap().clone());
-                    move || {
-                        let (s, params) = (s.clone(), params.clone());
-                        async move {
-                            let r = s.peer().call_tool(params).await.unwrap();
-                            assert_ne!(r.is_error, Some(true));
+            for (revision, stateless) in [("2025-11-25, sessions", false), ("2026-07-28, stateless", true)] {
+                for clients in [1, 16] {
+                    let sessions = mcp_clients(&format!("{base}/mcp"), clients, stateless).await;
+                    let next = std::sync::atomic::AtomicUsize::new(0);
+                    let (rate, lat) = load(clients, 5.0, || {
+                        let s = sessions[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)].clone();
+                        let arguments = args.as_object().unwrap().clone();
+                        let params = rmcp::model::CallToolRequestParams::new(tool).with_arguments(arguments);
+                        move || {
+                            let (s, params) = (s.clone(), params.clone());
+                            async move {
+                                let r = s.peer().call_tool(params).await.unwrap();
+                                assert_ne!(r.is_error, Some(true));
+                            }
                         }
-                    }
-                })
-                .await;
-                println!(
-                    "MCP  /mcp  {tool}, {clients} client(s): {rate:.0} calls/s, p50 {} p99 {}",
-                    ms(percentile(&lat, 0.5)),
-                    ms(percentile(&lat, 0.99))
-                );
+                    })
+                    .await;
+                    println!(
+                        "MCP  /mcp  {tool} ({revision}), {clients} client(s): {rate:.0} calls/s, p50 {} p99 {}",
+                        ms(percentile(&lat, 0.5)),
+                        ms(percentile(&lat, 0.99))
+                    );
+                }
             }
         }
     });

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Longest a rate-limit check may wait for Redis before the local limit decides.
-const TIMEOUT: Duration = Duration::from_millis(250);
+const TIMEOUT: Duration = Duration::from_millis(500);
 /// How long after a failure Redis is left alone (rate limits stay local meanwhile).
 const RETRY: Duration = Duration::from_secs(1);
 const CHANNEL: &str = "hub:changed";
@@ -96,7 +96,7 @@ impl Cluster {
         let mut invocation = self.gcra.key(format!("hub:rate:{key}"));
         invocation.arg(interval.round() as u64).arg((interval * (burst - 1.0)).round() as u64);
         let mut conn = self.conn.clone();
-        match self.run(invocation.invoke_async::<u64>(&mut conn)).await {
+        match self.run(invocation.invoke_async::<u64>(&mut conn), true).await {
             Some(0) => Verdict::Allowed,
             Some(wait) => Verdict::Limited(Duration::from_micros(wait)),
             None => {
@@ -112,7 +112,7 @@ impl Cluster {
         let mut publish = redis::cmd("PUBLISH");
         publish.arg(CHANNEL).arg(message.to_string());
         let mut conn = self.conn.clone();
-        self.run(publish.query_async::<i64>(&mut conn)).await;
+        self.run(publish.query_async::<i64>(&mut conn), false).await;
     }
 
     /// Session `local` was closed by its client: a tombstone for `ttl`, and every replica closes its copy.
@@ -122,7 +122,7 @@ impl Cluster {
         let message = json!({"from": self.replica, "closed": local});
         pipe.cmd("PUBLISH").arg(CHANNEL).arg(message.to_string()).ignore();
         let mut conn = self.conn.clone();
-        self.run(pipe.query_async::<()>(&mut conn)).await;
+        self.run(pipe.query_async::<()>(&mut conn), false).await;
     }
 
     /// Whether session `local` was closed by its client (false when Redis cannot say).
@@ -130,12 +130,14 @@ impl Cluster {
         let mut exists = redis::cmd("EXISTS");
         exists.arg(format!("hub:closed:{local}"));
         let mut conn = self.conn.clone();
-        self.run(exists.query_async::<i64>(&mut conn)).await.is_some_and(|n| n > 0)
+        self.run(exists.query_async::<i64>(&mut conn), true).await.is_some_and(|n| n > 0)
     }
 
-    /// One command or pipeline, bounded by `TIMEOUT`; None (Redis marked down) when it fails.
-    async fn run<T>(&self, command: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
-        if self.resting() {
+    /// One command or pipeline, bounded by `TIMEOUT`; None (Redis marked down) when it fails. `on_the_path`:
+    /// a request waits for it, so it is not even tried while Redis is left alone after a failure (what other
+    /// replicas must hear — a list change, a closed session — is always tried).
+    async fn run<T>(&self, command: impl Future<Output = redis::RedisResult<T>>, on_the_path: bool) -> Option<T> {
+        if on_the_path && self.resting() {
             return None;
         }
         match tokio::time::timeout(TIMEOUT, command).await {

@@ -323,6 +323,10 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(gateway.shutdown.child_token())
         .with_max_request_body_bytes(guards.body_limit)
+        // A stateless-revision (2026-07-28) request whose first message is its answer gets it as plain JSON, not
+        // an SSE stream (a call that reports progress or asks something first still streams). Sessions of older
+        // revisions are unaffected: rmcp frames their answers as SSE.
+        .with_json_response(true)
         .with_allowed_hosts(guards.allowed_hosts.clone());
     if !guards.allowed_origins.is_empty() {
         config = config.with_allowed_origins(guards.allowed_origins.clone());
