@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod cluster;
 mod downstream;
+mod fast;
 mod fleet;
 pub mod guard;
 pub mod jwt;
@@ -210,7 +211,7 @@ pub async fn run(
         registry: registry.clone(),
         stats,
         peers: sessions::Peers::default(),
-        table: sessions::Table::new(opts.session_idle, sealed.clone()),
+        table: sessions::Table::new(opts.session_idle, sealed.clone(), shutdown.clone()),
         watchers: watch::Watchers::default(),
         started: Instant::now(),
         shutdown: shutdown.child_token(),
@@ -246,6 +247,10 @@ pub async fn run(
         let app = rest::router(gateway.clone(), opts.guards, opts.jwt.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
         let stop = gateway.shutdown.clone();
+        // No Nagle: an answer written in pieces (SSE) would wait for the client's delayed ACK (API-NOTES).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move {
             axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
         })

@@ -208,19 +208,24 @@ impl ServerHandler for Hub {
         let who = who(&context);
         let result = self.gateway.call(who, &request.name, request.arguments, &context.ct, Some(origin)).await;
         self.gateway.record(&client, who, self.via, &request.name, &result, start.elapsed()).await;
-        match result {
-            Ok(c) => {
-                // Passed through from upstream, where the field may have been absent (older protocol); this
-                // hop's peer may need it (2026-07-28). rmcp clears it again for older peers.
-                let mut result = c.result;
-                result.result_type = Some(ResultType::COMPLETE);
-                Ok(result.into())
-            }
-            Err(e @ CallError::UnknownTool { .. }) => Err(ErrorData::invalid_params(e.to_string(), None)),
-            Err(e @ CallError::Forbidden { .. }) => Err(forbidden(e)),
-            // Down, timed out, cancelled or rejected upstream: a tool error the client's model can read.
-            Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into()),
-        }
+        answer(result).map(|mut result| {
+            // Passed through from upstream, where the field may have been absent (older protocol); this hop's
+            // peer may need it (2026-07-28). rmcp clears it again for older peers.
+            result.result_type = Some(ResultType::COMPLETE);
+            result.into()
+        })
+    }
+}
+
+/// What a call's outcome is to an MCP client: the tool's result; a tool error its model can read when the server
+/// is down, timed out, cancelled or refused upstream; a JSON-RPC error for an unknown tool or one outside the
+/// caller's policy.
+pub(super) fn answer(result: Result<crate::registry::Called, CallError>) -> Result<CallToolResult, ErrorData> {
+    match result {
+        Ok(c) => Ok(c.result),
+        Err(e @ CallError::UnknownTool { .. }) => Err(ErrorData::invalid_params(e.to_string(), None)),
+        Err(e @ CallError::Forbidden { .. }) => Err(forbidden(e)),
+        Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())])),
     }
 }
 

@@ -344,6 +344,7 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
     let app = Arc::new(App { gateway, limits: Limits::new(&guards), guards, browser, jwt });
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(super::fast::Fast::new(app.clone()), super::fast::answer))
         .layer(axum::middleware::from_fn_with_state(app.clone(), super::fleet::reseal));
     // The limiters forget idle clients once a minute, so their state stays bounded by the active ones.
     let (pruned, stop) = (app.clone(), app.gateway.shutdown.clone());

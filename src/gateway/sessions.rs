@@ -4,8 +4,13 @@
 //! too. rmcp's own manager removes a session only on an explicit DELETE; an idled-out one would stay forever.
 //! With sealed ids (`seal`), every id rmcp hands the table is mapped to the local session it seals, and a sealed
 //! session this replica does not have is restored under its local id.
+//!
+//! The table also knows each session's client (its name, and whether it is *plain*: it declared no sampling,
+//! elicitation or roots and never set a log level, so nothing but the answer can flow back during its calls — see
+//! `fast`), and when its client was last heard from: a session whose client has sent nothing for `keep_alive` is
+//! closed (here, not by rmcp's worker, which cannot see the calls `fast` answers).
 
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::transport::WorkerTransport;
@@ -14,8 +19,10 @@ use rmcp::transport::streamable_http_server::session::local::{
 };
 use rmcp::transport::streamable_http_server::session::{RestoreOutcome, ServerSseMessage, SessionId, SessionManager};
 use rmcp::{Peer, RoleServer};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Connected MCP sessions (stdio and HTTP), told about tool list changes.
 #[derive(Default, Clone)]
@@ -91,14 +98,81 @@ pub struct Table {
     local: Arc<LocalSessionManager>,
     sealed: Option<Arc<super::seal::Store>>,
     keep_alive: Duration,
+    clients: Arc<Mutex<HashMap<SessionId, Client>>>,
+}
+
+/// What the table knows of a session's client.
+struct Client {
+    name: String,
+    plain: bool,
+    seen: Instant,
 }
 
 impl Table {
-    /// Sessions idle for `keep_alive` are closed (and forgotten); `sealed`: ids are sealed (`seal`).
-    pub fn new(keep_alive: Duration, sealed: Option<Arc<super::seal::Store>>) -> Table {
+    /// Sessions idle for `keep_alive` are closed (and forgotten) until `stop`; `sealed`: ids are sealed (`seal`).
+    pub fn new(keep_alive: Duration, sealed: Option<Arc<super::seal::Store>>, stop: CancellationToken) -> Table {
         let mut manager = LocalSessionManager::default();
-        manager.session_config.keep_alive = Some(keep_alive);
-        Table { local: Arc::new(manager), sealed, keep_alive }
+        manager.session_config.keep_alive = None;
+        let table = Table { local: Arc::new(manager), sealed, keep_alive, clients: Default::default() };
+        let reaper = table.clone();
+        tokio::spawn(async move {
+            let mut every =
+                tokio::time::interval((keep_alive / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => reaper.close_idle().await,
+                    _ = stop.cancelled() => break,
+                }
+            }
+        });
+        table
+    }
+
+    /// Closes the sessions whose clients have been silent for `keep_alive` (and forgets those never initialised).
+    async fn close_idle(&self) {
+        let ids: Vec<SessionId> = self.local.sessions.read().await.keys().cloned().collect();
+        let idle: Vec<SessionId> = {
+            let mut clients = self.lock();
+            let now = Instant::now();
+            ids.into_iter()
+                .filter(|id| {
+                    let seen = clients.entry(id.clone()).or_insert_with(|| Client::unknown(now)).seen;
+                    now.duration_since(seen) >= self.keep_alive
+                })
+                .collect()
+        };
+        for id in idle {
+            self.lock().remove(&id);
+            let _ = self.local.close_session(&id).await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Client>> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks the client of local session `id` as heard from now.
+    fn seen(&self, id: &SessionId) {
+        let now = Instant::now();
+        self.lock().entry(id.clone()).or_insert_with(|| Client::unknown(now)).seen = now;
+    }
+
+    /// The name of the client of session `id` (as presented, sealed or not) when the session is here and plain —
+    /// its calls may be answered without rmcp (`fast`) — marking it heard from; the local id too.
+    pub fn plain(&self, id: &SessionId) -> Option<(SessionId, String)> {
+        let local = self.id(id);
+        let mut clients = self.lock();
+        let client = clients.get_mut(&local).filter(|c| c.plain)?;
+        client.seen = Instant::now();
+        let name = client.name.clone();
+        Some((local, name))
+    }
+
+    /// Session `id` (as presented) set a log level: its calls go through rmcp, which relays the log messages.
+    pub fn not_plain(&self, id: &SessionId) {
+        if let Some(c) = self.lock().get_mut(&self.id(id)) {
+            c.plain = false;
+        }
     }
 
     /// How long an idle session lives.
@@ -117,6 +191,10 @@ impl Table {
     }
 
     /// The local session a client's id names (itself unless sealed).
+    pub fn local(&self, id: &SessionId) -> SessionId {
+        self.id(id)
+    }
+
     fn id(&self, id: &SessionId) -> SessionId {
         match self.sealed.as_ref().and_then(|s| s.local_id(id)) {
             Some((local, _)) => local.into(),
@@ -125,7 +203,23 @@ impl Table {
     }
 
     fn track(&self, id: SessionId, inner: WorkerTransport<LocalSessionWorker>) -> Tracked {
-        Tracked { inner, _forget: Forget { id, table: self.local.clone() } }
+        self.seen(&id);
+        Tracked { inner, _forget: Forget { id, table: self.local.clone(), clients: self.clients.clone() } }
+    }
+}
+
+impl Client {
+    fn unknown(now: Instant) -> Client {
+        Client { name: "mcp".into(), plain: false, seen: now }
+    }
+
+    /// The client an initialize request presents.
+    fn of(message: &ClientJsonRpcMessage) -> Option<Client> {
+        let ClientJsonRpcMessage::Request(r) = message else { return None };
+        let ClientRequest::InitializeRequest(init) = &r.request else { return None };
+        let caps = &init.params.capabilities;
+        let plain = caps.sampling.is_none() && caps.elicitation.is_none() && caps.roots.is_none();
+        Some(Client { name: init.params.client_info.name.clone(), plain, seen: Instant::now() })
     }
 }
 
@@ -140,10 +234,12 @@ type SseStream = std::pin::Pin<Box<dyn futures::Stream<Item = ServerSseMessage> 
 struct Forget {
     id: SessionId,
     table: Arc<LocalSessionManager>,
+    clients: Arc<Mutex<HashMap<SessionId, Client>>>,
 }
 
 impl Drop for Forget {
     fn drop(&mut self) {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
         let (id, table) = (self.id.clone(), self.table.clone());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
@@ -202,7 +298,11 @@ impl SessionManager for Table {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<ServerJsonRpcMessage, Self::Error> {
-        self.local.initialize_session(&self.id(id), message).await
+        let local = self.id(id);
+        if let Some(client) = Client::of(&message) {
+            self.lock().insert(local.clone(), client);
+        }
+        self.local.initialize_session(&local, message).await
     }
 
     async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
@@ -221,11 +321,14 @@ impl SessionManager for Table {
         message: ClientJsonRpcMessage,
     ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
         let local = self.id(id);
+        self.seen(&local);
         Ok(boxed(self.local.create_stream(&local, message).await?))
     }
 
     async fn accept_message(&self, id: &SessionId, message: ClientJsonRpcMessage) -> Result<(), Self::Error> {
-        self.local.accept_message(&self.id(id), message).await
+        let local = self.id(id);
+        self.seen(&local);
+        self.local.accept_message(&local, message).await
     }
 
     /// The GET stream of server-initiated messages (list_changed and the like).
@@ -234,6 +337,7 @@ impl SessionManager for Table {
         id: &SessionId,
     ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
         let local = self.id(id);
+        self.seen(&local);
         Ok(boxed(self.local.create_standalone_stream(&local).await?))
     }
 
@@ -244,6 +348,7 @@ impl SessionManager for Table {
         last_event_id: String,
     ) -> Result<impl futures::Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
         let local = self.id(id);
+        self.seen(&local);
         Ok(boxed(self.local.resume(&local, last_event_id).await?))
     }
 }

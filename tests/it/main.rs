@@ -9,6 +9,7 @@ mod chat_offers;
 mod client_side;
 mod core;
 mod doctor;
+mod fast;
 mod fleet;
 mod fleet_shared;
 mod fuzz;

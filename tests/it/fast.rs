@@ -1,0 +1,147 @@
+//! The short way through `/mcp` (`gateway::fast`), spoken to with raw HTTP so that what goes over the wire is
+//! seen: a plain session's call is answered as one JSON body; a call with a progress token, a session that
+//! declared a capability a server's requests are relayed by, or a stateless request whose headers disagree with
+//! its body go the long way (rmcp) and are answered as before; a cancellation reaches a call answered the short
+//! way, and the server behind it; errors keep their JSON-RPC form.
+
+use crate::util::{Env, HUB, client, eventually, rt, serve};
+use serde_json::{Value, json};
+
+const ACCEPT: &str = "application/json, text/event-stream";
+
+/// A session opened over raw HTTP with `capabilities`; its id.
+async fn open(c: &reqwest::Client, url: &str, capabilities: Value) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": capabilities, "clientInfo": {"name": "raw", "version": "1"}}});
+    let r = c.post(url).header("accept", ACCEPT).json(&init).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    let _ = r.bytes().await;
+    let done = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let r = c.post(url).header("accept", ACCEPT).header("mcp-session-id", &id).json(&done).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    id
+}
+
+/// POSTs `body` in session `id`: the content type and the JSON-RPC response (the last SSE `data:` line when
+/// streamed).
+async fn post(c: &reqwest::Client, url: &str, id: &str, body: Value) -> (String, Value) {
+    let r = c.post(url).header("accept", ACCEPT).header("mcp-session-id", id).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{body}");
+    let kind = r.headers()["content-type"].to_str().unwrap().to_string();
+    let text = r.text().await.unwrap();
+    let json = match kind.starts_with("text/event-stream") {
+        true => text.lines().filter_map(|l| l.strip_prefix("data:")).filter(|d| d.contains("\"id\"")).last().unwrap(),
+        false => &text,
+    };
+    (kind, serde_json::from_str(json.trim()).unwrap())
+}
+
+fn call(id: u64, tool: &str, args: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args}})
+}
+
+fn kit(env: &mut Env) -> std::path::PathBuf {
+    let log = env.path("kit.log");
+    env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
+    env.config(&format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\ntimeout_s = 120\n"));
+    log
+}
+
+#[test]
+fn a_plain_sessions_call_is_answered_as_one_json_body_and_the_rest_as_before() {
+    let mut env = Env::new();
+    kit(&mut env);
+    let s = serve(&env, &[]);
+    let url = format!("{}/mcp", s.base);
+    rt().block_on(async {
+        let c = client();
+        let plain = open(&c, &url, json!({})).await;
+        let (kind, r) = post(&c, &url, &plain, call(1, "kit__echo", json!({"text": "hi"}))).await;
+        assert!(kind.starts_with("application/json"), "{kind}");
+        assert_eq!((r["id"].clone(), r["result"]["structuredContent"]["text"].clone()), (json!(1), json!("hi")));
+        assert!(r["result"].get("resultType").is_none(), "an older revision's result has no resultType: {r}");
+        // An unknown tool stays a JSON-RPC error; a string id is kept as given.
+        let unknown = json!({"jsonrpc": "2.0", "id": "x", "method": "tools/call", "params": {"name": "kit__nope"}});
+        let (_, r) = post(&c, &url, &plain, unknown).await;
+        assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!("x"), json!(-32602)), "{r}");
+        // A progress token: the long way, streamed.
+        let mut progress = call(2, "kit__steps", json!({"n": 2}));
+        progress["params"]["_meta"] = json!({"progressToken": "p"});
+        let (kind, r) = post(&c, &url, &plain, progress).await;
+        assert!(kind.starts_with("text/event-stream"), "{kind}");
+        assert_eq!(r["id"], 2, "{r}");
+        // A session that may be asked things (elicitation): the long way.
+        let asked = open(&c, &url, json!({"elicitation": {}})).await;
+        let (kind, r) = post(&c, &url, &asked, call(3, "kit__echo", json!({"text": "yo"}))).await;
+        assert!(kind.starts_with("text/event-stream"), "{kind}");
+        assert_eq!(r["result"]["structuredContent"]["text"], "yo");
+        // A session that set a log level is no longer plain.
+        let level = json!({"jsonrpc": "2.0", "id": 4, "method": "logging/setLevel", "params": {"level": "info"}});
+        post(&c, &url, &plain, level).await;
+        let (kind, _) = post(&c, &url, &plain, call(5, "kit__echo", json!({"text": "hi"}))).await;
+        assert!(kind.starts_with("text/event-stream"), "{kind}");
+        // An unknown session is rmcp's to refuse, as before.
+        let r = c.post(&url).header("accept", ACCEPT).header("mcp-session-id", "nope").json(&call(
+            6,
+            "kit__echo",
+            json!({}),
+        ));
+        assert_eq!(r.send().await.unwrap().status(), 404);
+    });
+}
+
+#[test]
+fn a_stateless_call_is_answered_as_json_when_its_headers_say_what_its_body_says() {
+    let mut env = Env::new();
+    kit(&mut env);
+    let s = serve(&env, &[]);
+    let url = format!("{}/mcp", s.base);
+    rt().block_on(async {
+        let c = client();
+        let mut body = call(1, "kit__echo", json!({"text": "hi"}));
+        body["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}});
+        let send = |name: &'static str| {
+            c.post(&url)
+                .header("accept", ACCEPT)
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", name)
+                .json(&body)
+                .send()
+        };
+        let r = send("kit__echo").await.unwrap();
+        assert_eq!(r.status(), 200);
+        let r: Value = r.json().await.unwrap();
+        assert_eq!((r["result"]["structuredContent"]["text"].clone(), r["result"]["resultType"].clone()), (json!("hi"), json!("complete")));
+        let mismatched = send("kit__other").await.unwrap();
+        assert_eq!(mismatched.status(), 400, "rmcp refuses a header that disagrees with the body");
+    });
+}
+
+#[test]
+fn a_cancellation_reaches_a_call_answered_the_short_way_and_the_server_behind_it() {
+    let mut env = Env::new();
+    let log = kit(&mut env);
+    let s = serve(&env, &[]);
+    let url = format!("{}/mcp", s.base);
+    rt().block_on(async {
+        let c = client();
+        let id = open(&c, &url, json!({})).await;
+        let call = tokio::spawn({
+            let (c, url, id) = (c.clone(), url.clone(), id.clone());
+            async move { post(&c, &url, &id, call(7, "kit__sleep", json!({"ms": 60000}))).await }
+        });
+        let started = || std::fs::read_to_string(&log).unwrap_or_default().contains("start sleep");
+        assert!(eventually(crate::util::LIMIT, started));
+        let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7}});
+        let r = c.post(&url).header("accept", ACCEPT).header("mcp-session-id", &id).json(&cancel).send().await.unwrap();
+        assert_eq!(r.status(), 202);
+        let (kind, r) = call.await.unwrap();
+        assert!(kind.starts_with("application/json"), "{kind}");
+        assert_eq!(r["result"]["isError"], true, "{r}");
+        let cancelled = || std::fs::read_to_string(&log).unwrap_or_default().contains("cancelled sleep");
+        assert!(eventually(crate::util::LIMIT, cancelled), "the upstream server never saw the cancellation");
+    });
+}
