@@ -3,10 +3,12 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`, `fleet`.
+//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`, `fleet`, `compare`.
 
 #[path = "hub/attach.rs"]
 mod attach;
+#[path = "hub/compare.rs"]
+mod compare;
 #[path = "hub/fleet.rs"]
 mod fleet;
 #[path = "hub/hostile.rs"]
@@ -117,6 +119,10 @@ impl Raw {
         }
     }
 
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn handshake(&mut self) {
         let init = json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}});
         self.request("initialize", init);
@@ -187,8 +193,8 @@ fn search() {
     }
 }
 
-fn tools_cold() {
-    println!("## tools_cold: `hub tools --json` with the five servers, whole process, data dir already seeded");
+/// 30 measured `hub tools --json` processes (after one warm-up) with the five servers on a seeded data dir.
+fn tools_cold_runs() -> Vec<Usage> {
     let dir = tempfile::tempdir().unwrap();
     let cmd = || {
         let mut c = Command::new(HUB);
@@ -196,7 +202,12 @@ fn tools_cold() {
         c
     };
     run_measured(&mut cmd());
-    let runs: Vec<Usage> = (0..30).map(|_| run_measured(&mut cmd())).collect();
+    (0..30).map(|_| run_measured(&mut cmd())).collect()
+}
+
+fn tools_cold() {
+    println!("## tools_cold: `hub tools --json` with the five servers, whole process, data dir already seeded");
+    let runs = tools_cold_runs();
     summary("wall", runs.iter().map(|u| u.wall).collect());
     summary("cpu (hub + 5 servers)", runs.iter().map(|u| u.cpu).collect());
     println!(
@@ -205,12 +216,11 @@ fn tools_cold() {
     );
 }
 
-fn call_roundtrip() {
-    println!("## call_roundtrip: Registry::call → crm.get_customer → result, in-process hub, 2000 sequential calls");
-    let dir = tempfile::tempdir().unwrap();
+/// 2000 sequential `Registry::call`s of crm get_customer, in-process, with the server's data in `data`.
+fn call_roundtrip_latencies(data: &std::path::Path) -> Vec<Duration> {
     let text = format!(
         "[servers.crm]\ncommand = \"{HUB}\"\nargs = [\"server\", \"crm\"]\nenv = {{ HUB_DATA_DIR = \"{}\" }}\n",
-        dir.path().display()
+        data.display()
     );
     let config = hub::config::parse(&text, "bench", &|_| None).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -223,9 +233,16 @@ fn call_roundtrip() {
             reg.call("crm__get_customer", args.clone()).await.unwrap();
             xs.push(t.elapsed());
         }
-        summary("round trip", xs);
         reg.shutdown().await;
-    });
+        xs.sort();
+        xs
+    })
+}
+
+fn call_roundtrip() {
+    println!("## call_roundtrip: Registry::call → crm.get_customer → result, in-process hub, 2000 sequential calls");
+    let dir = tempfile::tempdir().unwrap();
+    summary("round trip", call_roundtrip_latencies(dir.path()));
 }
 
 const SEED: &str = "Customer john.smith@acme.com says their subscription renewal failed last week. What is their \
@@ -284,7 +301,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 16] = [
+    let all: [(&str, fn()); 17] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -301,6 +318,7 @@ fn main() {
         ("replicas", replicas::replicas),
         ("attach", attach::attach),
         ("fleet", fleet::fleet),
+        ("compare", compare::compare),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

@@ -22,9 +22,9 @@ pub fn children(pid: u32) -> Vec<u32> {
     out
 }
 
-/// A `kB` field of /proc/PID/status (`VmRSS:`, `VmHWM:`), 0 when the process is gone.
-pub fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// A `kB` field of /proc/PID/FILE (`smaps_rollup`'s `Pss:`), 0 when the process is gone.
+pub fn status_kb_in(pid: u32, file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix(field))
@@ -32,7 +32,22 @@ pub fn status_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A `kB` field of /proc/PID/status (`VmRSS:`, `VmHWM:`), 0 when the process is gone.
+pub fn status_kb(pid: u32, field: &str) -> u64 {
+    status_kb_in(pid, "status", field)
+}
+
 /// Open file descriptors of `pid`.
 pub fn fds(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64)
+}
+
+/// User + system CPU of `pid` and every process below it, in seconds.
+pub fn tree_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the command's ")": state is field 0, utime 11, stime 12.
+    let own = (ticks(11) + ticks(12)) / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    own + children(pid).into_iter().map(tree_cpu).sum::<f64>()
 }

@@ -4,7 +4,8 @@
 //! /proc, so a flat calls/s on 2 cores can be told apart from scaling lost in hub; then 3 replicas whose calls all
 //! pass a cluster-wide rate limit (one Redis GCRA script per call).
 
-use super::{HUB, ms, percentile, procs};
+use super::procs::tree_cpu;
+use super::{HUB, ms, percentile};
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
@@ -12,16 +13,6 @@ use std::time::Duration;
 
 const SECS: f64 = 5.0;
 const CALLERS: usize = 16;
-
-/// User + system CPU of `pid` and every process below it, in seconds.
-fn tree_cpu(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // After the command's ")": state is field 0, utime 11, stime 12.
-    let own = (ticks(11) + ticks(12)) / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    own + procs::children(pid).into_iter().map(tree_cpu).sum::<f64>()
-}
 
 fn pids(dir: &Path, file: &str) -> Vec<u32> {
     std::fs::read_to_string(dir.join(file)).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `hub serve --http 127.0.0.1:0` with crm and testkit; returns the child and its base URL.
-fn start_gateway(dir: &std::path::Path) -> (std::process::Child, String) {
+pub fn start_gateway(dir: &std::path::Path) -> (std::process::Child, String) {
     std::fs::write(
         dir.join("servers.toml"),
         format!("[servers.crm]\ncommand = \"{HUB}\"\nargs = [\"server\", \"crm\"]\n[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n"),
@@ -28,21 +28,32 @@ fn peak_rss_kb(pid: u32) -> u64 {
 }
 
 /// `n` rmcp clients of `url`: sessions (2025-11-25), or clients of the stateless revision (2026-07-28).
-async fn mcp_clients(
+pub async fn mcp_clients(
     url: &str,
     n: usize,
     stateless: bool,
 ) -> Vec<Arc<rmcp::service::RunningService<rmcp::RoleClient, ()>>> {
+    mcp_clients_as(url, n, stateless, ()).await
+}
+
+/// `mcp_clients` with `handler` (its capabilities) as the client.
+pub async fn mcp_clients_as<H: rmcp::ClientHandler + Clone>(
+    url: &str,
+    n: usize,
+    stateless: bool,
+    handler: H,
+) -> Vec<Arc<rmcp::service::RunningService<rmcp::RoleClient, H>>> {
     use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
     let mut clients = Vec::new();
     for _ in 0..n {
         let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(url.to_string());
+        let h = handler.clone();
         let client = match stateless {
             true => {
                 let preferred_versions = vec![rmcp::model::ProtocolVersion::V_2026_07_28];
-                ().serve_with_lifecycle(transport, ClientLifecycleMode::Discover { preferred_versions }).await
+                h.serve_with_lifecycle(transport, ClientLifecycleMode::Discover { preferred_versions }).await
             }
-            false => ().serve(transport).await,
+            false => h.serve(transport).await,
         };
         clients.push(Arc::new(client.unwrap()));
     }
@@ -138,35 +149,56 @@ pub fn gateway() {
     });
     // wrk (Debian package `wrk`), when installed: a load generator that is not this process.
     let lua = dir.path().join("post.lua");
-    std::fs::write(&lua, "wrk.method = \"POST\"\nwrk.body = '{\"tool\":\"kit__echo\",\"arguments\":{\"text\":\"hi\"}}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n").unwrap();
-    for threads in ["1", "2"] {
-        match Command::new("wrk")
-            .args(["-t", threads, "-c16", "-d5s", "--latency", "-s"])
-            .arg(&lua)
-            .arg(format!("{base}/call"))
-            .output()
-        {
-            Ok(out) => {
-                let text = String::from_utf8_lossy(&out.stdout);
-                let pick = |k: &str| {
-                    text.lines()
-                        .find(|l| l.trim_start().starts_with(k))
-                        .map(|l| l.trim().to_string())
-                        .unwrap_or_default()
-                };
-                println!(
-                    "wrk -t{threads} -c16 -d5s POST /call kit__echo: {} | latency {} | {}",
-                    pick("Requests/sec"),
-                    pick("50%"),
-                    pick("99%")
-                );
-            }
-            Err(_) => println!("wrk not installed (apt-get install wrk): skipped the external load generator"),
+    std::fs::write(&lua, REST_LUA).unwrap();
+    for threads in [1, 2] {
+        match wrk(&lua, &format!("{base}/call"), threads) {
+            Some(w) => println!("wrk -t{threads} -c16 -d5s POST /call kit__echo: {w}"),
+            None => println!("wrk not installed (apt-get install wrk): skipped the external load generator"),
         }
     }
     println!("gateway process peak RSS after the load: {} MiB", peak_rss_kb(child.id()) / 1024);
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
+}
+
+/// wrk's script for REST `/call kit__echo`.
+pub const REST_LUA: &str = "wrk.method = \"POST\"\nwrk.body = '{\"tool\":\"kit__echo\",\"arguments\":{\"text\":\"hi\"}}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n";
+
+/// What one wrk run reported.
+pub struct Wrk {
+    pub rate: f64,
+    pub requests: f64,
+    pub p50: String,
+    pub p99: String,
+    pub failed: bool,
+}
+
+impl std::fmt::Display for Wrk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let failed = if self.failed { " (SOME REQUESTS FAILED)" } else { "" };
+        write!(f, "Requests/sec: {:.0} | latency 50% {} | 99% {}{failed}", self.rate, self.p50, self.p99)
+    }
+}
+
+/// `wrk -tTHREADS -c16 -d5s --latency -s LUA URL`; None when wrk is not installed.
+pub fn wrk(lua: &std::path::Path, url: &str, threads: usize) -> Option<Wrk> {
+    let out = Command::new("wrk")
+        .args(["-t", &threads.to_string(), "-c16", "-d5s", "--latency", "-s"])
+        .arg(lua)
+        .arg(url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |k: &str| text.lines().find(|l| l.trim_start().starts_with(k)).map(|l| l.trim().to_string());
+    let second = |k: &str| line(k).and_then(|l| l.split_whitespace().nth(1).map(String::from)).unwrap_or_default();
+    let requests = text.lines().find_map(|l| l.trim().split_once(" requests in ")).and_then(|(n, _)| n.parse().ok());
+    Some(Wrk {
+        rate: second("Requests/sec:").parse().unwrap_or(0.0),
+        requests: requests.unwrap_or(0.0),
+        p50: second("50%"),
+        p99: second("99%"),
+        failed: text.contains("Non-2xx") || text.contains("Socket errors"),
+    })
 }
 
 pub fn triage() {

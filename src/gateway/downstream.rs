@@ -33,9 +33,33 @@ pub fn session_key(context: &RequestContext<RoleServer>) -> String {
         .map(|parts| parts.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(String::from));
     match session {
         None => "stdio".to_string(),
-        Some(Some(id)) => format!("session {id}"),
-        Some(None) => format!("stateless request {}", STATELESS.fetch_add(1, Ordering::Relaxed)),
+        Some(id) => http_key(id.as_deref()),
     }
+}
+
+/// The key of an HTTP request in session `id` (as presented), or of a stateless request of its own.
+pub fn http_key(id: Option<&str>) -> String {
+    match id {
+        Some(id) => format!("session {id}"),
+        None => format!("stateless request {}", STATELESS.fetch_add(1, Ordering::Relaxed)),
+    }
+}
+
+/// Progress as the client is told it: under the client's own token.
+pub fn progress_for(token: ProgressToken, p: &ProgressNotificationParam) -> ProgressNotificationParam {
+    let mut passed = ProgressNotificationParam::new(token, p.progress);
+    passed.total = p.total;
+    passed.message = p.message.clone();
+    passed
+}
+
+/// A server's log message as the client is told it: the logger named after the server.
+pub fn log_for(server: &str, m: &LoggingMessageNotificationParam) -> LoggingMessageNotificationParam {
+    let mut passed = m.clone();
+    passed.meta = None;
+    let logger = m.logger.as_deref().map(|l| format!("/{l}")).unwrap_or_default();
+    passed.logger = Some(format!("{server}{logger}"));
+    passed
 }
 
 impl Downstream {
@@ -53,7 +77,7 @@ fn asked_by(meta: &mut Option<rmcp::model::RequestMetaObject>, server: &str) {
     meta.get_or_insert_with(Default::default).0.0.insert(crate::registry::host::ASKED_BY.into(), server.into());
 }
 
-fn refused(what: &str) -> ErrorData {
+pub fn refused(what: &str) -> ErrorData {
     ErrorData::invalid_request(format!("{what} refused: the client that made this call did not declare it"), None)
 }
 
@@ -72,20 +96,13 @@ impl Origin for Downstream {
     fn progress<'a>(&'a self, _tool: &'a str, p: &'a ProgressNotificationParam) -> Boxed<'a, ()> {
         Box::pin(async move {
             let Some(token) = self.token.clone() else { return };
-            let mut passed = ProgressNotificationParam::new(token, p.progress);
-            passed.total = p.total;
-            passed.message = p.message.clone();
-            let _ = self.peer.notify_progress(passed).await;
+            let _ = self.peer.notify_progress(progress_for(token, p)).await;
         })
     }
 
     fn log<'a>(&'a self, server: &'a str, m: &'a LoggingMessageNotificationParam) -> Boxed<'a, ()> {
         Box::pin(async move {
-            let mut passed = m.clone();
-            passed.meta = None;
-            let logger = m.logger.as_deref().map(|l| format!("/{l}")).unwrap_or_default();
-            passed.logger = Some(format!("{server}{logger}"));
-            let _ = self.peer.notify_logging_message(passed).await;
+            let _ = self.peer.notify_logging_message(log_for(server, m)).await;
         })
     }
 

@@ -1,16 +1,19 @@
-//! The short way through `/mcp` for the request that decides its throughput: a `tools/call` after which nothing
-//! but the answer can flow back. rmcp's way frames every answer of a session as an SSE stream and passes it through
-//! the session's worker (a stateless request gets a service of its own); here the call is routed and recorded as
-//! the MCP handler would (`mcp::answer`), and answered in one `application/json` body, which the spec allows for
-//! any POSTed request. Taken only when that changes nothing the client can see:
-//! - a session the table calls *plain* (`sessions`: no sampling, elicitation or roots, no log level — nothing to
-//!   relay mid-call), or a stateless-revision (2026-07-28) request whose `_meta` declares none of the three and whose
-//!   `Mcp-Method`/`Mcp-Name` headers match its body;
-//! - no progress token, no task, nothing else in `_meta`; a small JSON body; a client that accepts JSON.
+//! The short way through `/mcp` for the request that decides its throughput: a `tools/call` of a client that
+//! cannot be asked anything back. rmcp's way passes every request of a session through the session's worker and
+//! frames every answer as an SSE stream (a stateless request gets a service of its own); here the call is routed,
+//! checked and recorded as the MCP handler would (`mcp::answer`) and answered in one `application/json` body —
+//! or, when the server reports progress or logs first, as an SSE stream of those and then the answer (`relay`),
+//! which is what the spec allows for any POSTed request. Taken only when it changes nothing the client can see:
+//! - a session the table calls *plain* (`sessions`: no sampling, elicitation or roots declared — nothing a server
+//!   asks is relayed to it), or a stateless-revision (2026-07-28) request whose `_meta` declares none of the three
+//!   and whose `Mcp-Method`/`Mcp-Name` headers match its body;
+//! - nothing in `_meta` but the progress token (and a stateless request's own fields), no task; a small JSON
+//!   body; a client that accepts JSON.
 //!
 //! Everything else — and every malformed request, whose error is rmcp's to give — goes on to rmcp untouched. A
-//! client's `notifications/cancelled` for a call answered here cancels it here; `logging/setLevel` makes its
-//! session not plain.
+//! session's `notifications/cancelled` for a call in flight here cancels it here.
+
+mod relay;
 
 use super::rest::App;
 use axum::body::Body;
@@ -18,28 +21,33 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rmcp::model::{JsonObject, ResultType};
+use rmcp::model::{JsonObject, ProgressToken};
 use rmcp::transport::streamable_http_server::session::SessionId;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Bodies larger than this are left to rmcp (a call with arguments this big is not about throughput).
 const SMALL: usize = 64 * 1024;
 const STATELESS: &str = "2026-07-28";
+const PROGRESS: &str = "progressToken";
 const META: [&str; 3] = [
     "io.modelcontextprotocol/protocolVersion",
     "io.modelcontextprotocol/clientCapabilities",
     "io.modelcontextprotocol/clientInfo",
 ];
+/// The capabilities by which what a server asks mid-call is relayed to the client.
+const ASKED: [&str; 3] = ["sampling", "elicitation", "roots"];
 
-/// The fast path's state: the application and the calls of sessions in flight here, by (local session, request id).
+/// A session's call in flight here: (local session, request id as JSON).
+type Flying = (SessionId, String);
+
+/// The fast path's state: the application and the calls of sessions in flight here.
 pub(super) struct Fast {
     pub(super) app: Arc<App>,
-    flying: Mutex<HashMap<(SessionId, String), CancellationToken>>,
+    flying: Mutex<HashMap<Flying, CancellationToken>>,
 }
 
 impl Fast {
@@ -47,7 +55,7 @@ impl Fast {
         Arc::new(Fast { app, flying: Mutex::default() })
     }
 
-    fn flying(&self) -> std::sync::MutexGuard<'_, HashMap<(SessionId, String), CancellationToken>> {
+    fn flying(&self) -> std::sync::MutexGuard<'_, HashMap<Flying, CancellationToken>> {
         self.flying.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -72,12 +80,6 @@ struct CallParams {
     meta: Option<Map<String, Value>>,
 }
 
-/// Who is calling, for the stats and for cancellation.
-enum Caller {
-    Session(SessionId, String),
-    Stateless(String),
-}
-
 /// The middleware on `/mcp`.
 pub(super) async fn answer(State(fast): State<Arc<Fast>>, req: Request, next: Next) -> Response {
     let small = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
@@ -90,110 +92,76 @@ pub(super) async fn answer(State(fast): State<Arc<Fast>>, req: Request, next: Ne
     let Ok(bytes) = axum::body::to_bytes(body, length).await else {
         return (StatusCode::BAD_REQUEST, "the body ended before its Content-Length").into_response();
     };
-    let session = parts.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(SessionId::from);
-    if let Some(taken) = take(&fast, &parts, session, &bytes).await {
+    if let Some(taken) = take(&fast, &parts, &bytes).await {
         return taken;
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
-/// The answer when this request is one for the fast path (or a cancellation of one); None: rmcp's to answer.
-async fn take(
-    fast: &Fast,
-    parts: &axum::http::request::Parts,
-    session: Option<SessionId>,
-    bytes: &[u8],
-) -> Option<Response> {
+/// The answer when this request is one for the short way (or a cancellation of one); None: rmcp's to answer.
+async fn take(fast: &Arc<Fast>, parts: &axum::http::request::Parts, bytes: &[u8]) -> Option<Response> {
     let message: Message = serde_json::from_slice(bytes).ok()?;
-    if message.jsonrpc != "2.0" {
-        return None;
-    }
     let headers = &parts.headers;
-    match (message.method.as_str(), &session, &message.id) {
-        ("notifications/cancelled", Some(id), None) => return cancel(fast, id, message.params.as_ref()),
-        ("logging/setLevel", Some(id), _) => {
-            fast.app.gateway.table.not_plain(id);
-            return None;
-        }
-        ("tools/call", _, Some(id)) if id.is_string() || id.is_i64() || id.is_u64() => {}
+    let presented = headers.get("mcp-session-id").and_then(|v| v.to_str().ok());
+    let session = presented.map(SessionId::from);
+    match (message.jsonrpc.as_str(), message.method.as_str(), &session, &message.id) {
+        ("2.0", "notifications/cancelled", Some(id), None) => return cancel(fast, id, message.params.as_ref()),
+        ("2.0", "tools/call", _, Some(id)) if id.is_string() || id.is_i64() || id.is_u64() => {}
         _ => return None,
     }
     if !header_has(headers, header::ACCEPT, "application/json") {
         return None;
     }
     let params: CallParams = serde_json::from_value(message.params?).ok()?;
+    let meta = params.meta.unwrap_or_default();
+    let token = match meta.get(PROGRESS) {
+        Some(t) => Some(serde_json::from_value::<ProgressToken>(t.clone()).ok()?),
+        None => None,
+    };
     let version = headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok());
-    let caller = match session {
+    let (client, flying) = match &session {
         Some(id) => {
             let legacy = version.is_none_or(|v| v != STATELESS);
-            let bare = params.meta.as_ref().is_none_or(Map::is_empty);
-            let (local, client) = fast.app.gateway.table.plain(&id).filter(|_| legacy && bare)?;
-            Caller::Session(local, client)
+            let bare = meta.keys().all(|k| k == PROGRESS);
+            let (local, client) = fast.app.gateway.table.plain(id).filter(|_| legacy && bare)?;
+            (client, Some((local, message.id.as_ref()?.to_string())))
         }
-        None => Caller::Stateless(stateless_client(headers, &params, version)?),
+        None => (stateless_client(headers, &params.name, &meta, version)?, None),
     };
-    let id = message.id?;
-    Some(call(fast, parts, caller, id, params).await)
+    let call = relay::Call {
+        id: message.id?,
+        name: params.name,
+        arguments: params.arguments,
+        token,
+        client,
+        key: super::downstream::http_key(presented),
+        flying,
+        stateless: session.is_none(),
+    };
+    let who = parts.extensions.get::<Arc<super::guard::Who>>().cloned();
+    Some(relay::run(fast.clone(), who, call).await)
 }
 
-/// The client of a stateless request that may take the fast path: its `_meta` declares the revision and none of
+/// The client of a stateless request that may take the short way: its `_meta` declares the revision and none of
 /// the capabilities a server's requests are relayed by, and its headers say what its body says.
-fn stateless_client(headers: &HeaderMap, params: &CallParams, version: Option<&str>) -> Option<String> {
-    let meta = params.meta.as_ref()?;
+fn stateless_client(
+    headers: &HeaderMap,
+    name: &str,
+    meta: &Map<String, Value>,
+    version: Option<&str>,
+) -> Option<String> {
     let said = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
     let matches = version == Some(STATELESS)
         && said("mcp-method") == Some("tools/call")
-        && said("mcp-name") == Some(params.name.as_str())
+        && said("mcp-name") == Some(name)
         && meta.get(META[0]).and_then(Value::as_str) == Some(STATELESS)
-        && meta.keys().all(|k| META.contains(&k.as_str()));
+        && meta.keys().all(|k| k == PROGRESS || META.contains(&k.as_str()));
     let caps = meta.get(META[1])?.as_object()?;
-    if !matches || ["sampling", "elicitation", "roots"].iter().any(|c| caps.contains_key(*c)) {
+    if !matches || ASKED.iter().any(|c| caps.contains_key(*c)) {
         return None;
     }
     let name = meta.get(META[2]).and_then(|i| i["name"].as_str()).unwrap_or("mcp");
     Some(name.to_string())
-}
-
-/// Runs the call as the MCP handler would, and answers it in one JSON body.
-async fn call(
-    fast: &Fast,
-    parts: &axum::http::request::Parts,
-    caller: Caller,
-    id: Value,
-    params: CallParams,
-) -> Response {
-    let gateway = &fast.app.gateway;
-    let who = parts.extensions.get::<Arc<super::guard::Who>>().map(|w| &**w);
-    let cancel = CancellationToken::new();
-    // A client that goes away mid-call cancels it (this future is dropped with its connection).
-    let _gone = cancel.clone().drop_guard();
-    let key = match &caller {
-        Caller::Session(local, _) => {
-            let key = (local.clone(), id.to_string());
-            fast.flying().insert(key.clone(), cancel.clone());
-            Some(key)
-        }
-        Caller::Stateless(_) => None,
-    };
-    let client = match &caller {
-        Caller::Session(_, name) | Caller::Stateless(name) => name.as_str(),
-    };
-    let start = Instant::now();
-    let result = gateway.call(who, &params.name, params.arguments, &cancel, None).await;
-    gateway.record(client, who, "mcp-http", &params.name, &result, start.elapsed()).await;
-    if let Some(key) = key {
-        fast.flying().remove(&key);
-    }
-    let body = match super::mcp::answer(result) {
-        Ok(mut result) => {
-            // As rmcp would: the field exists from the stateless revision on.
-            result.result_type = matches!(caller, Caller::Stateless(_)).then_some(ResultType::COMPLETE);
-            json!({"jsonrpc": "2.0", "id": id, "result": result})
-        }
-        Err(error) => json!({"jsonrpc": "2.0", "id": id, "error": error}),
-    };
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
 /// A session's `notifications/cancelled` for a call in flight here: cancelled, and accepted (202).

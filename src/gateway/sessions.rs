@@ -6,9 +6,9 @@
 //! session this replica does not have is restored under its local id.
 //!
 //! The table also knows each session's client (its name, and whether it is *plain*: it declared no sampling,
-//! elicitation or roots and never set a log level, so nothing but the answer can flow back during its calls — see
-//! `fast`), and when its client was last heard from: a session whose client has sent nothing for `keep_alive` is
-//! closed (here, not by rmcp's worker, which cannot see the calls `fast` answers).
+//! elicitation or roots, so nothing a server asks mid-call is relayed to it — see `fast`), and when its client
+//! was last heard from: a session whose client has sent nothing for `keep_alive` is closed (here, not by rmcp's
+//! worker, which cannot see the calls `fast` answers).
 
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
@@ -166,13 +166,6 @@ impl Table {
         client.seen = Instant::now();
         let name = client.name.clone();
         Some((local, name))
-    }
-
-    /// Session `id` (as presented) set a log level: its calls go through rmcp, which relays the log messages.
-    pub fn not_plain(&self, id: &SessionId) {
-        if let Some(c) = self.lock().get_mut(&self.id(id)) {
-            c.plain = false;
-        }
     }
 
     /// How long an idle session lives.

@@ -1,8 +1,8 @@
 //! The short way through `/mcp` (`gateway::fast`), spoken to with raw HTTP so that what goes over the wire is
-//! seen: a plain session's call is answered as one JSON body; a call with a progress token, a session that
-//! declared a capability a server's requests are relayed by, or a stateless request whose headers disagree with
-//! its body go the long way (rmcp) and are answered as before; a cancellation reaches a call answered the short
-//! way, and the server behind it; errors keep their JSON-RPC form.
+//! seen: a plain session's call is answered as one JSON body, or streamed when the server reports progress or
+//! logs first; a session that declared a capability a server's requests are relayed by, a task, or a stateless
+//! request whose headers disagree with its body go the long way (rmcp) and are answered as before; a
+//! cancellation reaches a call answered the short way, and the server behind it; errors keep their JSON-RPC form.
 
 use crate::util::{Env, HUB, client, eventually, rt, serve};
 use serde_json::{Value, json};
@@ -31,7 +31,7 @@ async fn post(c: &reqwest::Client, url: &str, id: &str, body: Value) -> (String,
     let kind = r.headers()["content-type"].to_str().unwrap().to_string();
     let text = r.text().await.unwrap();
     let json = match kind.starts_with("text/event-stream") {
-        true => text.lines().filter_map(|l| l.strip_prefix("data:")).filter(|d| d.contains("\"id\"")).last().unwrap(),
+        true => text.lines().filter_map(|l| l.strip_prefix("data:")).rfind(|d| d.contains("\"id\"")).unwrap(),
         false => &text,
     };
     (kind, serde_json::from_str(json.trim()).unwrap())
@@ -65,21 +65,46 @@ fn a_plain_sessions_call_is_answered_as_one_json_body_and_the_rest_as_before() {
         let unknown = json!({"jsonrpc": "2.0", "id": "x", "method": "tools/call", "params": {"name": "kit__nope"}});
         let (_, r) = post(&c, &url, &plain, unknown).await;
         assert_eq!((r["id"].clone(), r["error"]["code"].clone()), (json!("x"), json!(-32602)), "{r}");
-        // A progress token: the long way, streamed.
-        let mut progress = call(2, "kit__steps", json!({"n": 2}));
+        // A progress token on a call that reports nothing: still one JSON body.
+        let mut quiet = call(2, "kit__echo", json!({"text": "hi"}));
+        quiet["params"]["_meta"] = json!({"progressToken": "q"});
+        let (kind, r) = post(&c, &url, &plain, quiet).await;
+        assert!(kind.starts_with("application/json"), "{kind}");
+        assert_eq!(r["result"]["structuredContent"]["text"], "hi");
+        // One that reports progress and logs first: streamed, progress under the client's own token, then the answer.
+        let mut progress = call(3, "kit__steps", json!({"n": 2}));
         progress["params"]["_meta"] = json!({"progressToken": "p"});
-        let (kind, r) = post(&c, &url, &plain, progress).await;
-        assert!(kind.starts_with("text/event-stream"), "{kind}");
-        assert_eq!(r["id"], 2, "{r}");
-        // A session that may be asked things (elicitation): the long way.
+        let r = c.post(&url).header("accept", ACCEPT).header("mcp-session-id", &plain).json(&progress).send().await;
+        let r = r.unwrap();
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let events: Vec<Value> = r
+            .text()
+            .await
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        let methods: Vec<&str> = events.iter().filter_map(|e| e["method"].as_str()).collect();
+        assert_eq!(methods.iter().filter(|m| **m == "notifications/progress").count(), 2, "{events:?}");
+        assert!(methods.contains(&"notifications/message"), "the server's log is passed on: {events:?}");
+        assert!(
+            events
+                .iter()
+                .filter(|e| e["method"] == "notifications/progress")
+                .all(|e| e["params"]["progressToken"] == "p")
+        );
+        let last = events.last().unwrap();
+        assert_eq!((last["id"].clone(), last["result"]["structuredContent"]["steps"].clone()), (json!(3), json!(2)));
+        // A session that may be asked things (elicitation): the long way, as before.
         let asked = open(&c, &url, json!({"elicitation": {}})).await;
-        let (kind, r) = post(&c, &url, &asked, call(3, "kit__echo", json!({"text": "yo"}))).await;
+        let (kind, r) = post(&c, &url, &asked, call(4, "kit__echo", json!({"text": "yo"}))).await;
         assert!(kind.starts_with("text/event-stream"), "{kind}");
         assert_eq!(r["result"]["structuredContent"]["text"], "yo");
-        // A session that set a log level is no longer plain.
-        let level = json!({"jsonrpc": "2.0", "id": 4, "method": "logging/setLevel", "params": {"level": "info"}});
-        post(&c, &url, &plain, level).await;
-        let (kind, _) = post(&c, &url, &plain, call(5, "kit__echo", json!({"text": "hi"}))).await;
+        // A task-augmented call (a field the short way does not know): the long way.
+        let mut task = call(5, "kit__echo", json!({"text": "hi"}));
+        task["params"]["task"] = json!({"ttl": 60000});
+        let (kind, _) = post(&c, &url, &plain, task).await;
         assert!(kind.starts_with("text/event-stream"), "{kind}");
         // An unknown session is rmcp's to refuse, as before.
         let r = c.post(&url).header("accept", ACCEPT).header("mcp-session-id", "nope").json(&call(

@@ -1,0 +1,151 @@
+//! One call taken the short way (`fast`), from routing to the response: the call runs as a task on behalf of a
+//! `Relay` origin, which passes on what the server reports meanwhile (progress under the client's token, log
+//! messages) and refuses what it would ask (the client declared neither sampling nor elicitation, nor roots). The
+//! first thing the task produces decides the response, as rmcp's JSON mode does: the answer → one
+//! `application/json` body; a notification → an SSE stream of the notifications and then the answer. A client
+//! that goes away (the response dropped, its stream too) cancels the call upstream.
+#![allow(deprecated)] // sampling and logging: see `registry::host`
+
+use super::super::downstream::{log_for, progress_for, refused};
+use super::Fast;
+use crate::registry::origin::{Boxed, Origin};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use rmcp::ErrorData;
+use rmcp::model::{
+    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult, JsonObject,
+    LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken, ResultType,
+};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// What the call's task produces: notifications for the client, then its JSON-RPC response.
+enum Event {
+    Notify(Value),
+    Done(Value),
+}
+
+/// The origin of a call taken the short way.
+struct Relay {
+    key: String,
+    token: Option<ProgressToken>,
+    events: mpsc::Sender<Event>,
+}
+
+fn notification(method: &str, params: impl serde::Serialize) -> Event {
+    Event::Notify(json!({"jsonrpc": "2.0", "method": method, "params": params}))
+}
+
+impl Origin for Relay {
+    fn key(&self) -> String {
+        self.key.clone()
+    }
+
+    fn progress<'a>(&'a self, _tool: &'a str, p: &'a ProgressNotificationParam) -> Boxed<'a, ()> {
+        Box::pin(async move {
+            if let Some(token) = self.token.clone() {
+                let _ = self.events.send(notification("notifications/progress", progress_for(token, p))).await;
+            }
+        })
+    }
+
+    fn log<'a>(&'a self, server: &'a str, m: &'a LoggingMessageNotificationParam) -> Boxed<'a, ()> {
+        Box::pin(async move {
+            let _ = self.events.send(notification("notifications/message", log_for(server, m))).await;
+        })
+    }
+
+    fn sample<'a>(
+        &'a self,
+        _: &'a str,
+        _: CreateMessageRequestParams,
+    ) -> Boxed<'a, Result<CreateMessageResult, ErrorData>> {
+        Box::pin(async { Err(refused("sampling")) })
+    }
+
+    fn elicit<'a>(&'a self, _: &'a str, _: ElicitRequestParams) -> Boxed<'a, Result<ElicitResult, ErrorData>> {
+        Box::pin(async { Err(refused("elicitation")) })
+    }
+}
+
+/// The call as the request gave it.
+pub(super) struct Call {
+    pub id: Value,
+    pub name: String,
+    pub arguments: Option<JsonObject>,
+    pub token: Option<ProgressToken>,
+    /// The client's name (for the stats) and the origin key (`downstream::http_key`).
+    pub client: String,
+    pub key: String,
+    /// Where this call is registered for a client's cancellation (a session's calls only).
+    pub flying: Option<super::Flying>,
+    /// The revision without sessions (its results carry `resultType`).
+    pub stateless: bool,
+}
+
+/// Runs `call` on behalf of `who` and answers it.
+pub(super) async fn run(fast: Arc<Fast>, who: Option<Arc<super::super::guard::Who>>, call: Call) -> Response {
+    let Call { id, name, arguments, token, client, key, flying, stateless } = call;
+    let (events, mut first) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    if let Some(key) = &flying {
+        fast.flying().insert(key.clone(), cancel.clone());
+    }
+    let origin: Arc<dyn Origin> = Arc::new(Relay { key, token, events: events.clone() });
+    let (answer_id, task_cancel) = (id.clone(), cancel.clone());
+    tokio::spawn(async move {
+        let (gateway, id) = (&fast.app.gateway, answer_id);
+        let start = Instant::now();
+        let result = gateway.call(who.as_deref(), &name, arguments, &task_cancel, Some(origin)).await;
+        gateway.record(&client, who.as_deref(), "mcp-http", &name, &result, start.elapsed()).await;
+        if let Some(key) = &flying {
+            fast.flying().remove(key);
+        }
+        let body = match super::super::mcp::answer(result) {
+            Ok(mut result) => {
+                // As rmcp would: the field exists from the stateless revision on.
+                result.result_type = stateless.then_some(ResultType::COMPLETE);
+                json!({"jsonrpc": "2.0", "id": id, "result": result})
+            }
+            Err(error) => json!({"jsonrpc": "2.0", "id": id, "error": error}),
+        };
+        let _ = events.send(Event::Done(body)).await;
+    });
+    // The client going away (this future or the stream below dropped) cancels the call.
+    let gone = cancel.drop_guard();
+    match first.recv().await {
+        Some(Event::Done(body)) => {
+            gone.disarm();
+            ([(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(&body).unwrap_or_default())
+                .into_response()
+        }
+        Some(Event::Notify(note)) => streamed(note, first, gone),
+        None => {
+            let error = ErrorData::internal_error("the call ended without an answer", None);
+            let body = json!({"jsonrpc": "2.0", "id": id, "error": error});
+            ([(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(&body).unwrap_or_default())
+                .into_response()
+        }
+    }
+}
+
+/// The SSE response: `first`, the rest of the notifications, the answer; then the stream ends.
+fn streamed(first: Value, rest: mpsc::Receiver<Event>, gone: DropGuard) -> Response {
+    let frame = |v: &Value| Ok::<_, std::convert::Infallible>(format!("data: {v}\n\n"));
+    let head = futures::stream::once(std::future::ready(frame(&first)));
+    let tail = futures::stream::unfold((rest, Some(gone)), move |(mut rest, gone)| async move {
+        let gone = gone?;
+        match rest.recv().await? {
+            Event::Notify(note) => Some((frame(&note), (rest, Some(gone)))),
+            Event::Done(body) => {
+                gone.disarm();
+                Some((frame(&body), (rest, None)))
+            }
+        }
+    });
+    let body = axum::body::Body::from_stream(futures::StreamExt::chain(head, tail));
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
