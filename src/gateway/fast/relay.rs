@@ -71,6 +71,38 @@ impl Origin for Relay {
     }
 }
 
+type Work = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The call while it runs on its request's task: dropped unfinished (the client went away), it is cancelled and
+/// left to finish on a task of its own, which tells the server.
+struct Held {
+    work: Option<Work>,
+    cancel: CancellationToken,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(work) = self.work.take() {
+            self.cancel.cancel();
+            tokio::spawn(work);
+        }
+    }
+}
+
+/// A session's call registered for cancellation, until it ends or is dropped.
+struct Registered {
+    fast: Arc<Fast>,
+    key: Option<super::Flying>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(key) = &self.key {
+            self.fast.flying().remove(key);
+        }
+    }
+}
+
 /// The call as the request gave it.
 pub(super) struct Call {
     pub id: Value,
@@ -94,16 +126,15 @@ pub(super) async fn run(fast: Arc<Fast>, who: Option<Arc<super::super::guard::Wh
     if let Some(key) = &flying {
         fast.flying().insert(key.clone(), cancel.clone());
     }
+    let registered = Registered { fast: fast.clone(), key: flying };
     let origin: Arc<dyn Origin> = Arc::new(Relay { key, token, events: events.clone() });
     let (answer_id, task_cancel) = (id.clone(), cancel.clone());
-    tokio::spawn(async move {
+    let work: Work = Box::pin(async move {
         let (gateway, id) = (&fast.app.gateway, answer_id);
         let start = Instant::now();
         let result = gateway.call(who.as_deref(), &name, arguments, &task_cancel, Some(origin)).await;
         gateway.record(&client, who.as_deref(), "mcp-http", &name, &result, start.elapsed()).await;
-        if let Some(key) = &flying {
-            fast.flying().remove(key);
-        }
+        drop(registered);
         let body = match super::super::mcp::answer(result) {
             Ok(mut result) => {
                 // As rmcp would: the field exists from the stateless revision on.
@@ -114,9 +145,33 @@ pub(super) async fn run(fast: Arc<Fast>, who: Option<Arc<super::super::guard::Wh
         };
         let _ = events.send(Event::Done(body)).await;
     });
-    // The client going away (this future or the stream below dropped) cancels the call.
+    // Run here, on this request's task, while nothing but the answer comes; on a task of its own once the server
+    // reports something first, so that the stream can carry that while the call goes on. A client that goes away
+    // meanwhile (this future dropped) cancels the call, which goes on long enough to tell the server (`Held`).
+    let mut held = Held { work: Some(work), cancel: cancel.clone() };
+    let reported = match held.work.as_mut() {
+        Some(work) => tokio::select! {
+            biased;
+            event = first.recv() => Some(event),
+            () = work => None,
+        },
+        None => None,
+    };
+    let next = match reported {
+        Some(event) => {
+            if let Some(work) = held.work.take() {
+                tokio::spawn(work);
+            }
+            event
+        }
+        None => {
+            held.work = None;
+            first.recv().await
+        }
+    };
+    // From here the stream's reader going away cancels the call.
     let gone = cancel.drop_guard();
-    match first.recv().await {
+    match next {
         Some(Event::Done(body)) => {
             gone.disarm();
             ([(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(&body).unwrap_or_default())
