@@ -4,7 +4,7 @@
 //! request whose headers disagree with its body go the long way (rmcp) and are answered as before; a
 //! cancellation reaches a call answered the short way, and the server behind it; errors keep their JSON-RPC form.
 
-use crate::util::{Env, HUB, client, eventually, rt, serve};
+use crate::util::{Env, HUB, Served, client, eventually, rt, serve};
 use serde_json::{Value, json};
 
 const ACCEPT: &str = "application/json, text/event-stream";
@@ -41,19 +41,20 @@ fn call(id: u64, tool: &str, args: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args}})
 }
 
-fn kit(env: &mut Env) -> std::path::PathBuf {
+/// `hub serve` with testkit (its log file: what the server saw): the environment, the gateway, the log, /mcp.
+fn started() -> (Env, Served, std::path::PathBuf, String) {
+    let mut env = Env::new();
     let log = env.path("kit.log");
     env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
     env.config(&format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\ntimeout_s = 120\n"));
-    log
+    let s = serve(&env, &[]);
+    let url = format!("{}/mcp", s.base);
+    (env, s, log, url)
 }
 
 #[test]
 fn a_plain_sessions_call_is_answered_as_one_json_body_and_the_rest_as_before() {
-    let mut env = Env::new();
-    kit(&mut env);
-    let s = serve(&env, &[]);
-    let url = format!("{}/mcp", s.base);
+    let (_env, _s, _, url) = started();
     rt().block_on(async {
         let c = client();
         let plain = open(&c, &url, json!({})).await;
@@ -118,10 +119,7 @@ fn a_plain_sessions_call_is_answered_as_one_json_body_and_the_rest_as_before() {
 
 #[test]
 fn a_stateless_call_is_answered_as_json_when_its_headers_say_what_its_body_says() {
-    let mut env = Env::new();
-    kit(&mut env);
-    let s = serve(&env, &[]);
-    let url = format!("{}/mcp", s.base);
+    let (_env, _s, _, url) = started();
     rt().block_on(async {
         let c = client();
         let mut body = call(1, "kit__echo", json!({"text": "hi"}));
@@ -147,10 +145,7 @@ fn a_stateless_call_is_answered_as_json_when_its_headers_say_what_its_body_says(
 
 #[test]
 fn a_cancellation_reaches_a_call_answered_the_short_way_and_the_server_behind_it() {
-    let mut env = Env::new();
-    let log = kit(&mut env);
-    let s = serve(&env, &[]);
-    let url = format!("{}/mcp", s.base);
+    let (_env, _s, log, url) = started();
     rt().block_on(async {
         let c = client();
         let id = open(&c, &url, json!({})).await;
