@@ -7,8 +7,8 @@
 //! - a session the table calls *plain* (`sessions`: no sampling, elicitation or roots declared — nothing a server
 //!   asks is relayed to it), or a stateless-revision (2026-07-28) request whose `_meta` declares none of the three
 //!   and whose `Mcp-Method`/`Mcp-Name` headers match its body;
-//! - nothing in `_meta` but the progress token (and a stateless request's own fields), no task; a small JSON
-//!   body; a client that accepts JSON.
+//! - nothing in `_meta` but the progress token (and a stateless request's own fields), no task, no `Mcp-Param-*`
+//!   header; a small JSON body; a client that accepts JSON.
 //!
 //! Everything else — and every malformed request, whose error is rmcp's to give — goes on to rmcp untouched. A
 //! session's `notifications/cancelled` for a call in flight here cancels it here.
@@ -109,7 +109,9 @@ async fn take(fast: &Arc<Fast>, parts: &axum::http::request::Parts, bytes: &[u8]
         ("2.0", "tools/call", _, Some(id)) if id.is_string() || id.is_i64() || id.is_u64() => {}
         _ => return None,
     }
-    if !header_has(headers, header::ACCEPT, "application/json") {
+    // Headers that mirror parameters (SEP-2243 `Mcp-Param-*`) are rmcp's to check against the tool's schema.
+    let mirrored = headers.keys().any(|k| k.as_str().starts_with("mcp-param-"));
+    if mirrored || !header_has(headers, header::ACCEPT, "application/json") {
         return None;
     }
     let params: CallParams = serde_json::from_value(message.params?).ok()?;

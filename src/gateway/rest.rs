@@ -31,6 +31,8 @@ pub(super) struct App {
     limits: Limits,
     browser: browser::Allowed,
     jwt: Option<Arc<super::jwt::Jwt>>,
+    /// `/mcp` calls answered the short way (`fast`).
+    pub(super) short_calls: std::sync::atomic::AtomicU64,
 }
 
 /// The guards, in order: the browser guard (Host, Origin, content type; a preflight from an allowed Origin is
@@ -308,10 +310,13 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         "# HELP hub_mcp_sessions Open MCP sessions (streamable HTTP table; all faces).\n# TYPE hub_mcp_sessions gauge\n\
          hub_mcp_sessions{{table=\"http\"}} {}\nhub_mcp_sessions{{table=\"peers\"}} {}\n\
          # HELP hub_rate_limit_clients Client addresses the rate limiters remember.\n# TYPE hub_rate_limit_clients gauge\n\
-         hub_rate_limit_clients {}\n",
+         hub_rate_limit_clients {}\n\
+         # HELP hub_mcp_short_calls_total MCP tool calls answered without rmcp's session worker (plain clients).\n\
+         # TYPE hub_mcp_short_calls_total counter\nhub_mcp_short_calls_total {}\n",
         g.table.count().await,
         g.peers.live(),
-        app.limits.tracked()
+        app.limits.tracked(),
+        app.short_calls.load(std::sync::atomic::Ordering::Relaxed)
     );
     super::fleet::metrics(g, &mut extra);
     let text = g.stats.prometheus(&g.registry, &statuses, &extra);
@@ -341,7 +346,8 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
         hosts: guards.allowed_hosts.iter().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()).collect(),
         origins: guards.allowed_origins.iter().map(|o| browser::normal_origin(o)).collect(),
     };
-    let app = Arc::new(App { gateway, limits: Limits::new(&guards), guards, browser, jwt });
+    let app =
+        Arc::new(App { gateway, limits: Limits::new(&guards), guards, browser, jwt, short_calls: Default::default() });
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::from_fn_with_state(super::fast::Fast::new(app.clone()), super::fast::answer))

@@ -107,6 +107,8 @@ fn a_plain_sessions_call_is_answered_as_one_json_body_and_the_rest_as_before() {
         task["params"]["task"] = json!({"ttl": 60000});
         let (kind, _) = post(&c, &url, &plain, task).await;
         assert!(kind.starts_with("text/event-stream"), "{kind}");
+        // The short way: the echo, the unknown tool, the two calls with progress tokens.
+        assert_eq!(short_calls(&c, &url.replace("/mcp", "")).await, 4);
         // An unknown session is rmcp's to refuse, as before.
         let r = c.post(&url).header("accept", ACCEPT).header("mcp-session-id", "nope").json(&call(
             6,
@@ -118,14 +120,14 @@ fn a_plain_sessions_call_is_answered_as_one_json_body_and_the_rest_as_before() {
 }
 
 #[test]
-fn a_stateless_call_is_answered_as_json_when_its_headers_say_what_its_body_says() {
-    let (_env, _s, _, url) = started();
+fn a_stateless_call_takes_the_short_way_only_when_its_headers_say_what_its_body_says() {
+    let (_env, s, _, url) = started();
     rt().block_on(async {
         let c = client();
         let mut body = call(1, "kit__echo", json!({"text": "hi"}));
         body["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}});
-        let send = |name: &'static str| {
+        let send = |name: &'static str, body: Value| {
             c.post(&url)
                 .header("accept", ACCEPT)
                 .header("mcp-protocol-version", "2026-07-28")
@@ -134,13 +136,28 @@ fn a_stateless_call_is_answered_as_json_when_its_headers_say_what_its_body_says(
                 .json(&body)
                 .send()
         };
-        let r = send("kit__echo").await.unwrap();
+        // rmcp answers a stateless call as JSON too: the counter tells the two ways apart.
+        let r = send("kit__echo", body.clone()).await.unwrap();
         assert_eq!(r.status(), 200);
         let r: Value = r.json().await.unwrap();
         assert_eq!((r["result"]["structuredContent"]["text"].clone(), r["result"]["resultType"].clone()), (json!("hi"), json!("complete")));
-        let mismatched = send("kit__other").await.unwrap();
+        assert_eq!(short_calls(&c, &s.base).await, 1);
+        let mismatched = send("kit__other", body.clone()).await.unwrap();
         assert_eq!(mismatched.status(), 400, "rmcp refuses a header that disagrees with the body");
+        // A client that may be asked things: rmcp's way, answered all the same.
+        let mut capable = body;
+        capable["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({"elicitation": {}});
+        let r: Value = send("kit__echo", capable).await.unwrap().json().await.unwrap();
+        assert_eq!(r["result"]["structuredContent"]["text"], "hi");
+        assert_eq!(short_calls(&c, &s.base).await, 1);
     });
+}
+
+/// `hub_mcp_short_calls_total` of the gateway at `base`.
+async fn short_calls(c: &reqwest::Client, base: &str) -> u64 {
+    let text = c.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let line = text.lines().find_map(|l| l.strip_prefix("hub_mcp_short_calls_total ")).expect("the counter");
+    line.trim().parse().unwrap()
 }
 
 #[test]

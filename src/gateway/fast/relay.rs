@@ -121,6 +121,7 @@ pub(super) struct Call {
 /// Runs `call` on behalf of `who` and answers it.
 pub(super) async fn run(fast: Arc<Fast>, who: Option<Arc<super::super::guard::Who>>, call: Call) -> Response {
     let Call { id, name, arguments, token, client, key, flying, stateless } = call;
+    fast.app.short_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (events, mut first) = mpsc::channel(64);
     let cancel = CancellationToken::new();
     if let Some(key) = &flying {
