@@ -39,6 +39,16 @@ fn notification(method: &str, params: impl serde::Serialize) -> Event {
     Event::Notify(json!({"jsonrpc": "2.0", "method": method, "params": params}))
 }
 
+impl Relay {
+    /// Passes a notification on, or drops it when the client is 64 behind: a reader that stalls must not hold up
+    /// the server's connection, which carries other calls' notifications too.
+    fn tell(&self, event: Event) {
+        if self.events.try_send(event).is_err() {
+            tracing::debug!(client = %self.key, "a notification dropped: the client is not reading");
+        }
+    }
+}
+
 impl Origin for Relay {
     fn key(&self) -> String {
         self.key.clone()
@@ -47,14 +57,14 @@ impl Origin for Relay {
     fn progress<'a>(&'a self, _tool: &'a str, p: &'a ProgressNotificationParam) -> Boxed<'a, ()> {
         Box::pin(async move {
             if let Some(token) = self.token.clone() {
-                let _ = self.events.send(notification("notifications/progress", progress_for(token, p))).await;
+                self.tell(notification("notifications/progress", progress_for(token, p)));
             }
         })
     }
 
     fn log<'a>(&'a self, server: &'a str, m: &'a LoggingMessageNotificationParam) -> Boxed<'a, ()> {
         Box::pin(async move {
-            let _ = self.events.send(notification("notifications/message", log_for(server, m))).await;
+            self.tell(notification("notifications/message", log_for(server, m)));
         })
     }
 
