@@ -161,12 +161,12 @@ async fn short_calls(c: &reqwest::Client, base: &str) -> u64 {
 }
 
 #[test]
-fn a_cancellation_reaches_a_call_answered_the_short_way_and_the_server_behind_it() {
+fn a_cancellation_or_a_client_gone_reaches_a_call_answered_the_short_way_and_the_server_behind_it() {
     let (_env, _s, log, url) = started();
     rt().block_on(async {
         let c = client();
         let id = open(&c, &url, json!({})).await;
-        let call = tokio::spawn({
+        let first = tokio::spawn({
             let (c, url, id) = (c.clone(), url.clone(), id.clone());
             async move { post(&c, &url, &id, call(7, "kit__sleep", json!({"ms": 60000}))).await }
         });
@@ -175,10 +175,22 @@ fn a_cancellation_reaches_a_call_answered_the_short_way_and_the_server_behind_it
         let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7}});
         let r = c.post(&url).header("accept", ACCEPT).header("mcp-session-id", &id).json(&cancel).send().await.unwrap();
         assert_eq!(r.status(), 202);
-        let (kind, r) = call.await.unwrap();
+        let (kind, r) = first.await.unwrap();
         assert!(kind.starts_with("application/json"), "{kind}");
         assert_eq!(r["result"]["isError"], true, "{r}");
-        let cancelled = || std::fs::read_to_string(&log).unwrap_or_default().contains("cancelled sleep");
-        assert!(eventually(crate::util::LIMIT, cancelled), "the upstream server never saw the cancellation");
+        let seen = |what: &str, n: usize| {
+            eventually(crate::util::LIMIT, || {
+                std::fs::read_to_string(&log).unwrap_or_default().matches(what).count() == n
+            })
+        };
+        assert!(seen("cancelled sleep", 1), "the upstream server never saw the cancellation");
+        // A client that goes away mid-call (its connection closed) cancels it too.
+        let gone = tokio::spawn({
+            let (url, id) = (url.clone(), id.clone());
+            async move { post(&client(), &url, &id, call(8, "kit__sleep", json!({"ms": 60000}))).await }
+        });
+        assert!(seen("start sleep", 2));
+        gone.abort();
+        assert!(seen("cancelled sleep", 2), "the upstream server never heard that the client went away");
     });
 }
