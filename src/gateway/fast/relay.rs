@@ -9,7 +9,8 @@
 use super::super::downstream::{log_for, progress_for, refused};
 use super::Fast;
 use crate::registry::origin::{Boxed, Origin};
-use axum::http::header;
+use axum::Json;
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use rmcp::ErrorData;
 use rmcp::model::{
@@ -23,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// What the call's task produces: notifications for the client, then its JSON-RPC response.
-enum Event {
+enum Out {
     Notify(Value),
     Done(Value),
 }
@@ -32,17 +33,17 @@ enum Event {
 struct Relay {
     key: String,
     token: Option<ProgressToken>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<Out>,
 }
 
-fn notification(method: &str, params: impl serde::Serialize) -> Event {
-    Event::Notify(json!({"jsonrpc": "2.0", "method": method, "params": params}))
+fn notification(method: &str, params: impl serde::Serialize) -> Out {
+    Out::Notify(json!({"jsonrpc": "2.0", "method": method, "params": params}))
 }
 
 impl Relay {
     /// Passes a notification on, or drops it when the client is 64 behind: a reader that stalls must not hold up
     /// the server's connection, which carries other calls' notifications too.
-    fn tell(&self, event: Event) {
+    fn tell(&self, event: Out) {
         if self.events.try_send(event).is_err() {
             tracing::debug!(client = %self.key, "a notification dropped: the client is not reading");
         }
@@ -154,7 +155,7 @@ pub(super) async fn run(fast: Arc<Fast>, who: Option<Arc<super::super::guard::Wh
             }
             Err(error) => json!({"jsonrpc": "2.0", "id": id, "error": error}),
         };
-        let _ = events.send(Event::Done(body)).await;
+        let _ = events.send(Out::Done(body)).await;
     });
     // Run here, on this request's task, while nothing but the answer comes; on a task of its own once the server
     // reports something first, so that the stream can carry that while the call goes on. A client that goes away
@@ -183,35 +184,32 @@ pub(super) async fn run(fast: Arc<Fast>, who: Option<Arc<super::super::guard::Wh
     // From here the stream's reader going away cancels the call.
     let gone = cancel.drop_guard();
     match next {
-        Some(Event::Done(body)) => {
+        Some(Out::Done(body)) => {
             gone.disarm();
-            ([(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(&body).unwrap_or_default())
-                .into_response()
+            Json(body).into_response()
         }
-        Some(Event::Notify(note)) => streamed(note, first, gone),
+        Some(Out::Notify(note)) => streamed(note, first, gone),
         None => {
             let error = ErrorData::internal_error("the call ended without an answer", None);
-            let body = json!({"jsonrpc": "2.0", "id": id, "error": error});
-            ([(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(&body).unwrap_or_default())
-                .into_response()
+            Json(json!({"jsonrpc": "2.0", "id": id, "error": error})).into_response()
         }
     }
 }
 
 /// The SSE response: `first`, the rest of the notifications, the answer; then the stream ends.
-fn streamed(first: Value, rest: mpsc::Receiver<Event>, gone: DropGuard) -> Response {
-    let frame = |v: &Value| Ok::<_, std::convert::Infallible>(format!("data: {v}\n\n"));
-    let head = futures::stream::once(std::future::ready(frame(&first)));
+fn streamed(first: Value, rest: mpsc::Receiver<Out>, gone: DropGuard) -> Response {
+    // Compact JSON has no raw newline, which an SSE data line may not carry.
+    let event = |v: &Value| Ok::<_, std::convert::Infallible>(Event::default().data(v.to_string()));
+    let head = futures::stream::once(std::future::ready(event(&first)));
     let tail = futures::stream::unfold((rest, Some(gone)), move |(mut rest, gone)| async move {
         let gone = gone?;
         match rest.recv().await? {
-            Event::Notify(note) => Some((frame(&note), (rest, Some(gone)))),
-            Event::Done(body) => {
+            Out::Notify(note) => Some((event(&note), (rest, Some(gone)))),
+            Out::Done(body) => {
                 gone.disarm();
-                Some((frame(&body), (rest, None)))
+                Some((event(&body), (rest, None)))
             }
         }
     });
-    let body = axum::body::Body::from_stream(futures::StreamExt::chain(head, tail));
-    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    Sse::new(futures::StreamExt::chain(head, tail)).into_response()
 }
