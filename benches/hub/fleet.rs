@@ -43,14 +43,14 @@ fn measure(rt: &tokio::runtime::Runtime, script: &Path, n: usize, limited: bool)
         config.push_str("[gateway.tokens.bench]\ntoken = \"bench-token\"\nrate = 1000000\n");
     }
     std::fs::write(dir.path().join("servers.toml"), config).unwrap();
-    let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let started = Command::new(script)
-        .args(["start", dir.path().to_str().unwrap(), &n.to_string(), &front.to_string()])
+        .args(["start", dir.path().to_str().unwrap(), &n.to_string(), "0"])
         .env("HUB", HUB)
         .output()
         .unwrap();
     assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
-    let url = format!("http://127.0.0.1:{front}/call");
+    let front = std::fs::read_to_string(dir.path().join("front")).unwrap();
+    let url = format!("http://127.0.0.1:{}/call", front.trim());
     let (replicas, haproxy, redis) =
         (pids(dir.path(), "pids"), pids(dir.path(), "haproxy.pid"), pids(dir.path(), "redis.pid"));
     let sum = |ps: &[u32]| ps.iter().map(|&p| tree_cpu(p)).sum::<f64>();

@@ -49,11 +49,10 @@ pub fn start_with(env: &Env, n: usize, config: &str, vars: &[(&str, &str)]) -> O
     let dir = env.path("fleet");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("servers.toml"), config).unwrap();
-    let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let inherited =
         env.command(&[]).get_envs().filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))).collect::<Vec<_>>();
     let out = std::process::Command::new(script())
-        .args(["start", dir.to_str().unwrap(), &n.to_string(), &front.to_string()])
+        .args(["start", dir.to_str().unwrap(), &n.to_string(), "0"])
         .envs(inherited)
         .envs(vars.iter().copied())
         .env("HUB", HUB)
@@ -62,8 +61,9 @@ pub fn start_with(env: &Env, n: usize, config: &str, vars: &[(&str, &str)]) -> O
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     let replicas = read("ports").lines().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let front = read("front");
     let pids = read("pids").lines().map(|p| p.parse().unwrap()).collect();
-    let fleet = Fleet { dir, front: format!("http://127.0.0.1:{front}"), replicas, pids };
+    let fleet = Fleet { dir, front: format!("http://127.0.0.1:{}", front.trim()), replicas, pids };
     // HAProxy's first health checks: every replica in rotation before the test starts.
     let up = crate::util::eventually(crate::util::LIMIT, || {
         rt().block_on(async {
