@@ -39,7 +39,7 @@ impl Fixture {
             );
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let child = Command::new(python)
             .arg(script)
             .args(["--port", &port.to_string()])
@@ -51,6 +51,19 @@ impl Fixture {
         assert!(up, "oauth_server.py did not listen on {port}");
         Some(Fixture { child, url: format!("http://127.0.0.1:{port}/mcp") })
     }
+}
+
+/// A port free now and below the kernel's ephemeral range, so no `bind 0` elsewhere in the suite can be handed it
+/// before the fixture listens on it (a port from `bind 0`, released, can be — and the readiness probe would then
+/// connect to the wrong process).
+fn free_port() -> u16 {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let low: u32 = range.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(32768).max(10001);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    (0..)
+        .map(|i: u32| 10000 + (seed.wrapping_add(i.wrapping_mul(7919)) ^ std::process::id()) % (low - 10000))
+        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p as u16)).is_ok())
+        .unwrap() as u16
 }
 
 /// An env whose servers.toml has the fixture as `oauthfx` and crm beside it.
