@@ -313,6 +313,18 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
             let config = load(overrides(None, None))?;
             match action {
                 None => with_registry(config, false, OnSignal::Stop, |_, r, _| commands::tools(r, json)),
+                Some(ToolsAction::Search { query, server, limit, json }) => {
+                    with_registry(config, false, OnSignal::Stop, |_, r, _| async move {
+                        let query = query.join(" ");
+                        let ask = crate::search::found::Ask {
+                            query: &query,
+                            server: server.as_deref(),
+                            limit,
+                            schemas: false,
+                        };
+                        commands::search(r, ask, json).await
+                    })
+                }
                 Some(ToolsAction::Accept { names, server, all }) => {
                     with_registry(config, false, OnSignal::Stop, |_, r, _| async move {
                         commands::accept(r, &names, server.as_deref(), all).await

@@ -23,6 +23,21 @@ pub enum ToolsAction {
         #[arg(long)]
         all: bool,
     },
+    /// Find tools by what they do: the best matches for QUERY, best first, with a score
+    Search {
+        /// What the tool should do ("create an issue"), or its name, even misspelt
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// Only this server's tools
+        #[arg(long, value_name = "SERVER")]
+        server: Option<String>,
+        /// At most N hits (1-100)
+        #[arg(long, value_name = "N", default_value_t = crate::search::found::DEFAULT_LIMIT)]
+        limit: usize,
+        /// Print one JSON document
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
@@ -44,6 +59,38 @@ pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
         .collect();
     print!("{}", output::table(&["NAME", "SERVER", "KIND", "DESCRIPTION"], &rows, 70));
     Ok(exit::OK)
+}
+
+/// `hub tools search`: the hits as a table (or one JSON document); servers that are down are named on stderr.
+/// Exit 1 when the one server searched is down.
+pub async fn search(registry: Registry, ask: crate::search::found::Ask<'_>, json_out: bool) -> exit::Result<u8> {
+    let doc = crate::search::found::found(&registry, &ask, |_| true).map_err(Failure::usage)?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else if doc["count"] == 0 {
+        println!("no tool matches '{}'", doc["query"].as_str().unwrap_or_default());
+    } else {
+        let hits = doc["hits"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let rows: Vec<Vec<String>> = hits
+            .iter()
+            .map(|h| {
+                let cell = |k: &str| h[k].as_str().unwrap_or_default().to_string();
+                vec![
+                    cell("name"),
+                    cell("server"),
+                    cell("kind"),
+                    format!("{:.2}", h["score"].as_f64().unwrap_or(0.0)),
+                    cell("description"),
+                ]
+            })
+            .collect();
+        print!("{}", output::table(&["NAME", "SERVER", "KIND", "SCORE", "DESCRIPTION"], &rows, 70));
+    }
+    let down = crate::search::found::down_lines(&doc);
+    for line in &down {
+        eprintln!("warning: {line}");
+    }
+    Ok(if ask.server.is_some() && !down.is_empty() { exit::RUNTIME } else { exit::OK })
 }
 
 /// Parses `hub call` arguments: a JSON object, `-` for stdin, or nothing.

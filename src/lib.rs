@@ -42,6 +42,7 @@ pub mod rank;
 pub mod registry;
 pub mod repl;
 pub mod sampling;
+pub mod search;
 pub mod shutdown;
 pub mod triage;
 pub mod truncate;

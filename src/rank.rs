@@ -21,31 +21,36 @@ pub fn stem(word: &str) -> String {
 
 /// Words of `text` (identifiers split, lowercased, stemmed, stop words dropped).
 pub fn tokens(text: &str) -> Vec<String> {
+    words(text).iter().filter_map(|w| token(w)).collect()
+}
+
+/// A word's stem, unless it is a stop word.
+pub fn token(word: &str) -> Option<String> {
+    Some(stem(word)).filter(|s| !s.is_empty() && !STOP.contains(&s.as_str()))
+}
+
+/// Words of `text` as written, lowercased: split at anything not a letter or digit and inside camelCase.
+pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut prev_lower = false;
-    let mut flush = |w: &mut String| {
-        if !w.is_empty() {
-            let s = stem(w);
-            if !STOP.contains(&s.as_str()) && !s.is_empty() {
-                out.push(s);
-            }
-            w.clear();
-        }
-    };
     for c in text.chars() {
         if c.is_alphanumeric() {
-            if c.is_uppercase() && prev_lower {
-                flush(&mut word);
+            if c.is_uppercase() && prev_lower && !word.is_empty() {
+                out.push(std::mem::take(&mut word));
             }
             prev_lower = c.is_lowercase();
-            word.push(c);
+            word.extend(c.to_lowercase());
         } else {
             prev_lower = false;
-            flush(&mut word);
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
         }
     }
-    flush(&mut word);
+    if !word.is_empty() {
+        out.push(word);
+    }
     out
 }
 

@@ -80,6 +80,8 @@ pub struct Index {
     by_origin: HashMap<(String, String), usize>,
     /// Human-readable reports of names that collided (both origins named).
     pub collisions: Vec<String>,
+    /// The ranked search over these entries, built on first use.
+    searcher: std::sync::OnceLock<Arc<crate::search::Searcher>>,
 }
 
 /// FNV-1a, for short stable suffixes (not for security).
@@ -101,6 +103,11 @@ pub fn sanitize(server: &str, tool: &str) -> String {
 }
 
 impl Index {
+    /// Tool search over this snapshot (built once, on the first search).
+    pub fn searcher(&self) -> &crate::search::Searcher {
+        self.searcher.get_or_init(|| Arc::new(crate::search::Searcher::new(&self.entries)))
+    }
+
     /// Builds the index from `(server, tools)` pairs; callers pass only permitted tools, as they are shown, each
     /// with its call plan when transforms apply.
     pub fn build(servers: Vec<(String, Vec<Offered>)>) -> Index {
@@ -141,6 +148,7 @@ impl Index {
     /// Adds the tools another hub lists through the local server `route`, under the names that hub gives them
     /// (already `server__tool`); the server behind each is its `_meta["hub/server"]`, else the name's prefix.
     pub fn add_flat(&mut self, route: &str, tools: Vec<Tool>) {
+        self.searcher = std::sync::OnceLock::new();
         for tool in tools {
             let name = tool.name.to_string();
             let meta = tool.meta.as_ref().and_then(|m| m.get("hub/server")).and_then(|v| v.as_str());

@@ -1,0 +1,155 @@
+//! Tool search: one ranked index over the merged tools, used by every face (`hub tools search`, REST
+//! `/tools/search`, the agent's search mode). Each tool is four fields — its split name, its server, its description,
+//! its parameters (names, descriptions, enum values) — scored with BM25F (per-field weights and length
+//! normalisation), query words stemmed, misspelt words matched to the nearest indexed word, and common synonyms
+//! ("remove" for "delete", "PR" for "pull request") counted at a discount. A query that is a tool's name, exactly or
+//! within a typo or two (`create_issue`, `github create issue`, `creat_isue`), ranks that tool first.
+//!
+//! Built once per index snapshot (`registry::Index::searcher`); a search is a scan of the posting lists of the
+//! query's words.
+
+mod fields;
+pub mod found;
+mod fuzzy;
+
+use crate::registry::Entry;
+use std::collections::HashMap;
+
+/// Field weights: name, server, description, parameters.
+const WEIGHT: [f64; fields::COUNT] = [3.0, 1.5, 1.0, 0.5];
+/// Length normalisation per field (0: none).
+const B: [f64; fields::COUNT] = [0.3, 0.0, 0.75, 0.75];
+const K1: f64 = 1.2;
+/// Added to the score of a tool whose name the query is (exact), or nearly is (minus the edit distance).
+const EXACT: f64 = 100.0;
+const NEAR: f64 = 50.0;
+
+/// One tool found, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Position in the index's entries.
+    pub index: usize,
+    pub score: f64,
+    /// The query named this tool (exactly or within a typo).
+    pub named: bool,
+}
+
+/// The ranked index over one snapshot of the tools.
+#[derive(Debug, Default)]
+pub struct Searcher {
+    /// term → (doc, per-field term frequencies)
+    postings: HashMap<String, Vec<(u32, [u16; fields::COUNT])>>,
+    /// Field lengths per doc.
+    lengths: Vec<[u16; fields::COUNT]>,
+    avg: [f64; fields::COUNT],
+    /// Names normalised (lowercase letters and digits only): the tool's own, and server + tool.
+    names: Vec<(String, String)>,
+    /// Every indexed word as written (lowercased) → its stem: where a misspelt query word is looked up.
+    written: HashMap<String, String>,
+}
+
+impl Searcher {
+    pub fn new(entries: &[Entry]) -> Searcher {
+        let mut s = Searcher::default();
+        let mut totals = [0f64; fields::COUNT];
+        for (doc, e) in entries.iter().enumerate() {
+            let terms = fields::of(e);
+            let mut len = [0u16; fields::COUNT];
+            let mut tf: HashMap<String, [u16; fields::COUNT]> = HashMap::new();
+            for (f, words) in terms.iter().enumerate() {
+                len[f] = words.len().min(u16::MAX as usize) as u16;
+                totals[f] += f64::from(len[f]);
+                for w in words {
+                    let Some(stem) = s.written.get(w).cloned().or_else(|| crate::rank::token(w)) else { continue };
+                    s.written.entry(w.clone()).or_insert_with(|| stem.clone());
+                    let c = &mut tf.entry(stem).or_default()[f];
+                    *c = c.saturating_add(1);
+                }
+            }
+            for (term, counts) in tf {
+                s.postings.entry(term).or_default().push((doc as u32, counts));
+            }
+            s.lengths.push(len);
+            s.names.push((fuzzy::norm(&e.tool.name), fuzzy::norm(&format!("{} {}", e.server, e.tool.name))));
+        }
+        let n = entries.len().max(1) as f64;
+        s.avg = totals.map(|t| (t / n).max(1.0));
+        s
+    }
+
+    /// The tools most relevant to `query` among those `keep` admits, best first (ties in index order), at most
+    /// `limit`. Tools that match no word of the query are left out.
+    pub fn search(&self, query: &str, limit: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {
+        let mut scores: HashMap<u32, f64> = HashMap::new();
+        for (term, weight) in self.query_terms(query) {
+            let Some(list) = self.postings.get(&term) else { continue };
+            let idf = self.idf(list.len());
+            for (doc, tf) in list {
+                let len = &self.lengths[*doc as usize];
+                let weighted: f64 = (0..fields::COUNT)
+                    .map(|f| {
+                        let norm = 1.0 - B[f] + B[f] * f64::from(len[f]) / self.avg[f];
+                        WEIGHT[f] * f64::from(tf[f]) / norm
+                    })
+                    .sum();
+                *scores.entry(*doc).or_default() += weight * idf * weighted / (K1 + weighted);
+            }
+        }
+        let q = fuzzy::norm(query);
+        let mut named = vec![];
+        if !q.is_empty() && query.split_whitespace().count() <= 4 {
+            for (doc, (own, full)) in self.names.iter().enumerate() {
+                let boost = if *own == q || *full == q {
+                    EXACT
+                } else {
+                    match fuzzy::near(&q, own).or_else(|| fuzzy::near(&q, full)) {
+                        Some(d) => NEAR - d as f64,
+                        None => continue,
+                    }
+                };
+                *scores.entry(doc as u32).or_default() += boost;
+                named.push(doc as u32);
+            }
+        }
+        let mut hits: Vec<Hit> = scores
+            .into_iter()
+            .filter(|&(doc, score)| score > 0.0 && keep(doc as usize))
+            .map(|(doc, score)| Hit { index: doc as usize, score, named: named.contains(&doc) })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+        hits.truncate(limit);
+        hits
+    }
+
+    fn idf(&self, df: usize) -> f64 {
+        let (n, df) = (self.lengths.len() as f64, df as f64);
+        ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
+    }
+
+    /// The query's words with their weights: each stemmed word (1.0), or the nearest indexed word when it is not
+    /// indexed (a typo, 0.8), plus its synonyms that are indexed (0.4). A word given twice counts once.
+    fn query_terms(&self, query: &str) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = vec![];
+        let mut add = |term: String, weight: f64| match out.iter_mut().find(|(t, _)| *t == term) {
+            Some(slot) => slot.1 = slot.1.max(weight),
+            None => out.push((term, weight)),
+        };
+        for written in fields::query_words(query) {
+            let Some(word) = crate::rank::token(&written) else { continue };
+            if self.postings.contains_key(&word) {
+                add(word.clone(), 1.0);
+            } else if let Some(near) = fuzzy::nearest(&written, self.written.keys()) {
+                add(self.written[&near].clone(), 0.8);
+            }
+            for syn in fuzzy::synonyms(&word) {
+                if self.postings.contains_key(syn.as_str()) {
+                    add(syn, 0.4);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;
