@@ -1,9 +1,12 @@
 //! Tool search: one ranked index over the merged tools, used by every face (`hub tools search`, REST
 //! `/tools/search`, the agent's search mode). Each tool is four fields — its split name, its server, its description,
 //! its parameters (names, descriptions, enum values) — scored with BM25F (per-field weights and length
-//! normalisation), query words stemmed, misspelt words matched to the nearest indexed word, and common synonyms
-//! ("remove" for "delete", "PR" for "pull request") counted at a discount. A query that is a tool's name, exactly or
-//! within a typo or two (`create_issue`, `github create issue`, `creat_isue`), ranks that tool first.
+//! normalisation), query words stemmed (fillers and bare numbers dropped), misspelt words matched to the nearest
+//! indexed word, other spellings counted as the word ("PR" for "pull request", "repo" for "repository"), related
+//! words at a discount ("remove" for "delete"), two query words in a row found in a row counted again as a phrase,
+//! two words that the index writes as one joined ("work log"), and read-only tools a little ahead for a question.
+//! A query that is a tool's name, exactly or within a typo or two (`create_issue`, `github create issue`,
+//! `creat_isue`), ranks that tool first. Its quality is measured on real tools: `tests/it/search_recall.rs`.
 //!
 //! Built once per index snapshot (`registry::Index::searcher`); a search is a scan of the posting lists of the
 //! query's words.
@@ -23,6 +26,10 @@ const K1: f64 = 1.2;
 /// Added to the score of a tool whose name the query is (exact), or nearly is (minus the edit distance).
 const EXACT: f64 = 100.0;
 const NEAR: f64 = 50.0;
+/// The weight of two query words in a row found in a row (besides each word's own).
+const PHRASE: f64 = 0.3;
+/// Read-only tools' scores are multiplied by this for a question.
+const QUESTION: f64 = 1.2;
 
 /// One tool found, best first.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +51,8 @@ pub struct Searcher {
     avg: [f64; fields::COUNT],
     /// Names normalised (lowercase letters and digits only): the tool's own, and server + tool.
     names: Vec<(String, String)>,
+    /// Which tools are read-only (annotated so).
+    reads: Vec<bool>,
     /// Every indexed word as written (lowercased) → its stem: where a misspelt query word is looked up.
     written: HashMap<String, String>,
 }
@@ -59,17 +68,25 @@ impl Searcher {
             for (f, words) in terms.iter().enumerate() {
                 len[f] = words.len().min(u16::MAX as usize) as u16;
                 totals[f] += f64::from(len[f]);
+                let mut prev: Option<String> = None;
                 for w in words {
                     let Some(stem) = s.written.get(w).cloned().or_else(|| crate::rank::token(w)) else { continue };
                     s.written.entry(w.clone()).or_insert_with(|| stem.clone());
-                    let c = &mut tf.entry(stem).or_default()[f];
+                    // Two words in a row in a name or description also count as a phrase ("pull request").
+                    if let Some(p) = prev.filter(|_| fields::PHRASES[f]) {
+                        let c = &mut tf.entry(format!("{p} {stem}")).or_default()[f];
+                        *c = c.saturating_add(1);
+                    }
+                    let c = &mut tf.entry(stem.clone()).or_default()[f];
                     *c = c.saturating_add(1);
+                    prev = Some(stem);
                 }
             }
             for (term, counts) in tf {
                 s.postings.entry(term).or_default().push((doc as u32, counts));
             }
             s.lengths.push(len);
+            s.reads.push(e.read_only());
             s.names.push((fuzzy::norm(&e.tool.name), fuzzy::norm(&format!("{} {}", e.server, e.tool.name))));
         }
         let n = entries.len().max(1) as f64;
@@ -111,6 +128,14 @@ impl Searcher {
                 named.push(doc as u32);
             }
         }
+        // A question ("which…", "show…") is answered by reading: read-only tools rank a little higher for it.
+        if fields::asks(query) {
+            for (doc, score) in scores.iter_mut() {
+                if self.reads[*doc as usize] {
+                    *score *= QUESTION;
+                }
+            }
+        }
         let mut hits: Vec<Hit> = scores
             .into_iter()
             .filter(|&(doc, score)| score > 0.0 && keep(doc as usize))
@@ -127,23 +152,44 @@ impl Searcher {
     }
 
     /// The query's words with their weights: each stemmed word (1.0), or the nearest indexed word when it is not
-    /// indexed (a typo, 0.8), plus its synonyms that are indexed (0.4). A word given twice counts once.
+    /// indexed (a typo, 0.8); its other spellings (1.0) and related words (0.4) that are indexed; phrases of two
+    /// (`PHRASE`); two words joined when the index has them as one (1.0). A term given twice counts once.
     fn query_terms(&self, query: &str) -> Vec<(String, f64)> {
         let mut out: Vec<(String, f64)> = vec![];
         let mut add = |term: String, weight: f64| match out.iter_mut().find(|(t, _)| *t == term) {
             Some(slot) => slot.1 = slot.1.max(weight),
             None => out.push((term, weight)),
         };
+        let mut prev: Option<String> = None;
+        let mut before: Option<String> = None;
         for written in fields::query_words(query) {
             let Some(word) = crate::rank::token(&written) else { continue };
-            if self.postings.contains_key(&word) {
+            let known = if self.postings.contains_key(&word) {
                 add(word.clone(), 1.0);
+                Some(word.clone())
             } else if let Some(near) = fuzzy::nearest(&written, self.written.keys()) {
                 add(self.written[&near].clone(), 0.8);
+                Some(self.written[&near].clone())
+            } else {
+                None
+            };
+            if let (Some(p), Some(k)) = (&prev, &known) {
+                let phrase = format!("{p} {k}");
+                if self.postings.contains_key(&phrase) {
+                    add(phrase, PHRASE);
+                }
             }
-            for syn in fuzzy::synonyms(&word) {
+            prev = known;
+            // Two words written apart that an index writes as one ("work log" for "worklog").
+            if let Some(joined) = before.replace(written.clone()).map(|b| b + &written)
+                && let Some(stem) = self.written.get(&joined)
+            {
+                add(stem.clone(), 1.0);
+            }
+            let (same, related) = fuzzy::synonyms(&word);
+            for (syn, weight) in same.into_iter().map(|s| (s, 1.0)).chain(related.into_iter().map(|s| (s, 0.4))) {
                 if self.postings.contains_key(syn.as_str()) {
-                    add(syn, 0.4);
+                    add(syn, weight);
                 }
             }
         }

@@ -10,6 +10,7 @@
 //! - `records`  each server's records as resources (`customer://{id}`…), read through its own lookup tools
 //! - `testkit`  the test server
 //! - `badkit`   a hand-rolled server that breaks the protocol on purpose (reliability tests)
+//! - `replay`   serves a captured third-party tool catalog back (tool-search tests and benchmarks)
 //!
 //! Each server runs as its own process over stdio (`hub server NAME`); stdout is the protocol, logs go to
 //! stderr.
@@ -22,6 +23,7 @@ pub mod demo;
 pub mod payments;
 pub mod prompts;
 pub mod records;
+pub mod replay;
 pub mod store;
 pub mod testkit;
 pub mod tickets;
@@ -42,6 +44,7 @@ pub async fn run(name: &str) -> anyhow::Result<()> {
         "analytics" => serve(analytics::Analytics::open()?).await,
         "testkit" => serve(testkit::Testkit::from_env()).await,
         "badkit" => Ok(badkit::run()?),
+        "replay" => serve(replay::Replay::from_env()?).await,
         other => anyhow::bail!("unknown server '{other}': expected one of {}", SERVERS.join(", ")),
     }
 }

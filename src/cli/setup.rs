@@ -77,7 +77,7 @@ pub(super) fn init_logging_file(global: &Global, path: &std::path::Path) {
 
 /// `hub server NAME`: one business server (or a test kit) over stdio, on a single-threaded runtime.
 pub(super) fn business_server(name: &str) -> exit::Result<u8> {
-    if name != "testkit" && name != "badkit" && !hub_servers::SERVERS.contains(&name) {
+    if !["testkit", "badkit", "replay"].contains(&name) && !hub_servers::SERVERS.contains(&name) {
         return Err(Failure::usage(format!(
             "unknown server '{name}': expected one of {}",
             hub_servers::SERVERS.join(", ")

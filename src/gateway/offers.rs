@@ -1,5 +1,7 @@
-//! The REST routes for what the servers offer besides tools, in the same shapes as the CLI's `--json`:
-//! `GET /resources` (resources and templates, each with its server), `GET /resource?uri=…[&server=…]` (one
+//! The REST routes for finding tools and for what the servers offer besides tools, in the same shapes as the CLI's
+//! `--json`: `GET /tools/search?q=…[&limit=N][&server=S]` (the tools a caller may see, best first — what
+//! `hub tools search --json` prints; 400 for an empty or over-long query, a limit out of 1–100 or an unknown
+//! server), `GET /resources` (resources and templates, each with its server), `GET /resource?uri=…[&server=…]` (one
 //! resource read from the server that offers it), `GET /prompts` (namespaced names) and
 //! `POST /prompt {"name": …, "arguments": {…}}` (one prompt filled in). Errors: 404 for an unknown URI or prompt,
 //! 400 for missing or wrong prompt arguments, 503 for a server that is down, 504 for a timeout.
@@ -15,6 +17,25 @@ use std::sync::Arc;
 
 pub async fn resources(State(app): State<Arc<App>>, who: Caller) -> Json<Value> {
     Json(super::only_usable(who.as_deref().map(|w| &**w), catalog::resource_list(&app.gateway.registry)))
+}
+
+#[derive(serde::Deserialize)]
+pub struct Find {
+    q: Option<String>,
+    limit: Option<usize>,
+    server: Option<String>,
+}
+
+pub async fn search(State(app): State<Arc<App>>, who: Caller, Query(f): Query<Find>) -> Response {
+    use crate::search::found::{Ask, DEFAULT_LIMIT, found};
+    let query = f.q.unwrap_or_default();
+    let ask =
+        Ask { query: &query, server: f.server.as_deref(), limit: f.limit.unwrap_or(DEFAULT_LIMIT), schemas: false };
+    let who = who.as_deref().map(|w| &**w);
+    match found(&app.gateway.registry, &ask, |e| super::visible(who, e)) {
+        Ok(doc) => Json(doc).into_response(),
+        Err(why) => error(StatusCode::BAD_REQUEST, &why),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -365,6 +365,7 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
     });
     Router::new()
         .route("/tools", get(tools))
+        .route("/tools/search", get(offers::search))
         .route("/call", post(call))
         .route("/ws", get(super::ws::upgrade))
         .route("/resources", get(offers::resources))

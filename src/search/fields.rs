@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 
 /// Fields per tool: name, server, description, parameters.
 pub const COUNT: usize = 4;
+/// The fields whose adjacent words are also indexed as phrases: name and description.
+pub const PHRASES: [bool; COUNT] = [true, false, true, false];
 /// The words of a query taken (a longer text is cut: the faces refuse queries over 1 000 characters anyway).
 const QUERY_WORDS: usize = 64;
 
@@ -18,9 +20,70 @@ pub fn of(e: &Entry) -> [Vec<String>; COUNT] {
     [tokens(&e.tool.name), tokens(&e.server), tokens(e.description()), params]
 }
 
-/// The words of `query`, in order.
+/// Words that open a question or a request to be shown something.
+const ASKING: &[&str] = &[
+    "what", "which", "who", "whose", "how", "is", "are", "was", "were", "did", "does", "do", "show", "list", "find",
+    "get", "when", "where", "why", "any", "can", "look", "search", "read", "check", "tell", "see",
+];
+
+/// Whether `query` asks to be told or shown something (rather than to change something).
+pub fn asks(query: &str) -> bool {
+    tokens(query).first().is_some_and(|w| ASKING.contains(&w.as_str()))
+}
+
+/// Words of a question that say nothing about which tool answers it (beyond the stop words every ranking drops):
+/// question words, pronouns, fillers.
+const FILLERS: &[&str] = &[
+    "about",
+    "all",
+    "also",
+    "am",
+    "been",
+    "can",
+    "could",
+    "each",
+    "every",
+    "everything",
+    "here",
+    "him",
+    "her",
+    "his",
+    "into",
+    "just",
+    "many",
+    "much",
+    "please",
+    "s",
+    "she",
+    "should",
+    "so",
+    "some",
+    "still",
+    "than",
+    "then",
+    "there",
+    "these",
+    "those",
+    "through",
+    "until",
+    "up",
+    "us",
+    "very",
+    "want",
+    "when",
+    "where",
+    "why",
+    "will",
+    "would",
+];
+
+/// The words of `query`, in order, as written (lowercased), without fillers and bare numbers (ids and counts name
+/// no tool).
 pub fn query_words(query: &str) -> Vec<String> {
-    let mut words = tokens(query);
+    let mut words: Vec<String> = tokens(query)
+        .into_iter()
+        .filter(|w| !FILLERS.contains(&w.as_str()) && !w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
     words.truncate(QUERY_WORDS);
     words
 }

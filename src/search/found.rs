@@ -43,8 +43,7 @@ pub fn found(registry: &Registry, ask: &Ask, allowed: impl Fn(&Entry) -> bool) -
     if let Some(name) = ask.server
         && !servers.iter().any(|s| s.cfg.name == name)
     {
-        let known: Vec<&str> = servers.iter().map(|s| s.cfg.name.as_str()).collect();
-        return Err(format!("no server named '{name}' (servers: {})", known.join(", ")));
+        return Err(format!("no server named '{name}' (`hub status` lists the servers)"));
     }
     let index = registry.index();
     let entries = index.entries();

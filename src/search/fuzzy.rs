@@ -1,11 +1,12 @@
 //! Near matches for tool search: names normalised for comparison, edit distance (a typo or two), the nearest
-//! indexed word for a misspelt query word, and a small table of common synonyms in tool vocabularies.
+//! indexed word for a misspelt query word, and small tables of other spellings ("repo", "PR") and related words ("remove" for "delete") in tool vocabularies.
 
 use crate::rank::tokens;
 use std::sync::LazyLock;
 
-/// Words that name the same thing in tool names and descriptions (a query word finds tools using the others).
-const SYNONYMS: &[&[&str]] = &[
+/// Words for related actions and things in tool names and descriptions (a query word also finds tools using the
+/// others, at a discount).
+const RELATED: &[&[&str]] = &[
     &["delete", "remove", "erase", "destroy"],
     &["find", "search", "lookup", "query"],
     &["get", "fetch", "retrieve", "read", "show", "view", "display"],
@@ -13,25 +14,34 @@ const SYNONYMS: &[&[&str]] = &[
     &["update", "edit", "modify", "change"],
     &["list", "enumerate", "browse"],
     &["run", "execute", "exec", "invoke"],
-    &["navigate", "visit", "goto"],
+    &["navigate", "visit", "goto", "go"],
+    &["save", "write", "store"],
     &["send", "post"],
+    &["issue", "ticket", "bug"],
+    &["user", "member", "account"],
+    &["customer", "client"],
+    &["invoice", "bill"],
+    &["comment", "reply"],
+];
+
+/// Abbreviations and other spellings of one thing: counted as the word itself.
+const SAME: &[&[&str]] = &[
     &["pr", "pull request"],
     &["repo", "repository"],
     &["dir", "folder", "directory"],
     &["db", "database"],
     &["msg", "message"],
     &["doc", "document"],
-    &["issue", "ticket", "bug"],
-    &["user", "member", "account"],
-    &["customer", "client"],
-    &["invoice", "bill"],
-    &["comment", "reply"],
     &["email", "mail"],
     &["k8s", "kubernetes"],
+    &["js", "javascript"],
 ];
 
-static STEMMED: LazyLock<Vec<Vec<Vec<String>>>> =
-    LazyLock::new(|| SYNONYMS.iter().map(|group| group.iter().map(|w| tokens(w)).collect()).collect());
+type Groups = Vec<Vec<Vec<String>>>;
+static STEMMED: LazyLock<(Groups, Groups)> = LazyLock::new(|| {
+    let stem = |table: &[&[&str]]| table.iter().map(|group| group.iter().map(|w| tokens(w)).collect()).collect();
+    (stem(SAME), stem(RELATED))
+});
 
 /// Lowercase letters and digits only: `GitHub create-issue` and `github__create_issue` compare equal.
 pub fn norm(text: &str) -> String {
@@ -74,24 +84,31 @@ pub fn near(query: &str, name: &str) -> Option<usize> {
     distance(query, name, allowed(name.len().min(query.len()))).filter(|&d| d > 0)
 }
 
-/// The indexed word nearest to `word` (not indexed itself) within its allowed typos; ties go to the first in
-/// byte order, so the answer does not depend on the map's order.
+/// The indexed word nearest to `word` (not indexed itself): one typo in a word of 6 to 9 letters, two from 10,
+/// never in the first letter (a short word or another first letter is far more often another word than a typo);
+/// ties go to the first in byte order, so the answer does not depend on the map's order.
 pub fn nearest<'a>(word: &str, vocabulary: impl Iterator<Item = &'a String>) -> Option<String> {
-    let max = allowed(word.chars().count());
+    let len = word.chars().count();
+    let max = if len < 6 { 0 } else { allowed(len) };
+    let first = word.chars().next()?;
     if max == 0 {
         return None;
     }
     vocabulary
+        .filter(|v| v.starts_with(first))
         .filter_map(|v| Some((distance(word, v, max)?, v)))
         .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
         .map(|(_, v)| v.clone())
 }
 
-/// The stemmed words of `word`'s synonyms (`word` itself stemmed).
-pub fn synonyms(word: &str) -> Vec<String> {
-    STEMMED
-        .iter()
-        .filter(|group| group.iter().any(|w| w.len() == 1 && w[0] == word))
-        .flat_map(|group| group.iter().flatten().filter(|w| *w != word).cloned())
-        .collect()
+/// The stemmed words of `word`'s other spellings, then of its related words (`word` itself stemmed).
+pub fn synonyms(word: &str) -> (Vec<String>, Vec<String>) {
+    let of = |groups: &Groups| {
+        groups
+            .iter()
+            .filter(|group| group.iter().any(|w| w.len() == 1 && w[0] == word))
+            .flat_map(|group| group.iter().flatten().filter(|w| *w != word).cloned())
+            .collect()
+    };
+    (of(&STEMMED.0), of(&STEMMED.1))
 }

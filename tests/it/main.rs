@@ -33,6 +33,8 @@ mod reliability;
 mod repl;
 mod replicas;
 mod resources;
+mod search;
+mod search_recall;
 mod servers;
 mod shell;
 mod streamed;
