@@ -32,7 +32,7 @@ pub async fn search(State(app): State<Arc<App>>, who: Caller, Query(f): Query<Fi
     let ask =
         Ask { query: &query, server: f.server.as_deref(), limit: f.limit.unwrap_or(DEFAULT_LIMIT), schemas: false };
     let who = who.as_deref().map(|w| &**w);
-    match found(&app.gateway.registry, &ask, |e| super::visible(who, e)) {
+    match found(&app.gateway.registry, &[], &ask, |e| super::visible(who, e)) {
         Ok(doc) => Json(doc).into_response(),
         Err(why) => error(StatusCode::BAD_REQUEST, &why),
     }

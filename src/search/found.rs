@@ -4,7 +4,7 @@
 //! down), never passed over in silence.
 
 use crate::output::cut;
-use crate::registry::{Entry, Phase, Registry};
+use crate::registry::{Entry, Phase, Registry, Status};
 use serde_json::{Value, json};
 
 /// The longest query taken, in characters.
@@ -26,8 +26,14 @@ pub struct Ask<'a> {
     pub schemas: bool,
 }
 
-/// The search's answer, or why it cannot be made (a message for the user: a usage error).
-pub fn found(registry: &Registry, ask: &Ask, allowed: impl Fn(&Entry) -> bool) -> Result<Value, String> {
+/// The search's answer, or why it cannot be made (a message for the user: a usage error). `behind`: the servers
+/// of the hub this one is attached to (`attach::behind`; empty when not attached).
+pub fn found(
+    registry: &Registry,
+    behind: &[Status],
+    ask: &Ask,
+    allowed: impl Fn(&Entry) -> bool,
+) -> Result<Value, String> {
     let query = ask.query.trim();
     if query.is_empty() {
         return Err("the search query is empty: say what the tool should do, e.g. \"create an issue\"".into());
@@ -40,8 +46,10 @@ pub fn found(registry: &Registry, ask: &Ask, allowed: impl Fn(&Entry) -> bool) -
         return Err(format!("limit must be between 1 and {MAX_LIMIT}, got {}", ask.limit));
     }
     let servers = registry.servers();
+    let local = servers.iter().filter(|s| !s.cfg.flatten);
     if let Some(name) = ask.server
-        && !servers.iter().any(|s| s.cfg.name == name)
+        && !local.clone().any(|s| s.cfg.name == name)
+        && !behind.iter().any(|s| s.name == name)
     {
         return Err(format!("no server named '{name}' (`hub status` lists the servers)"));
     }
@@ -64,10 +72,16 @@ pub fn found(registry: &Registry, ask: &Ask, allowed: impl Fn(&Entry) -> bool) -
             hit
         })
         .collect();
-    let down: Vec<Value> = servers
-        .iter()
-        .filter(|s| s.cfg.enabled && ask.server.is_none_or(|n| s.cfg.name == n) && s.phase() != Phase::Up)
+    let asked = |name: &str| ask.server.is_none_or(|n| n == name);
+    let down: Vec<Value> = local
+        .filter(|s| s.cfg.enabled && asked(&s.cfg.name) && s.phase() != Phase::Up)
         .map(|s| json!({"server": s.cfg.name, "state": s.phase(), "reason": s.down_reason()}))
+        .chain(
+            behind
+                .iter()
+                .filter(|s| asked(&s.name) && !matches!(s.state, Phase::Up | Phase::Disabled))
+                .map(|s| json!({"server": s.name, "state": s.state, "reason": s.last_error})),
+        )
         .collect();
     Ok(json!({"query": query, "count": hits.len(), "hits": hits, "down": down}))
 }

@@ -1,9 +1,9 @@
 //! Tool search (issue 22) over real third-party tool definitions: servers replayed from the captured catalog
 //! (`tests/fixtures/catalog/`, served by `hub server replay`) beside a business server; `hub tools search` and REST
-//! `GET /tools/search` give the same hits; every bad query is a clear usage error; a server that is down is named,
+//! `GET /tools/search` give the same hits (cold, and attached to a running hub); every bad query is a clear usage error; a server that is down is named,
 //! not passed over.
 
-use crate::util::{Env, HUB, client, rt, serve};
+use crate::util::{Env, HUB, client, rt, serve_socket};
 use serde_json::Value;
 
 /// A `[servers.NAME]` entry replaying the catalog file `file` (without `.json`).
@@ -85,7 +85,12 @@ fn the_gateway_answers_the_same_search_and_only_with_the_callers_tools() {
                   [gateway.tokens.admin]\ntoken = \"all-token\"\nwrite = true\n";
     let env = catalog_env(tokens);
     let cli = env.run(&["tools", "search", "--json", "commit my changes", "--limit", "5"]).ok().json();
-    let s = serve(&env, &[]);
+    // With a hub serving (and its socket open), `hub tools search` attaches to it: the same hits.
+    let s = serve_socket(&env, &[]);
+    let attached = env.run(&["tools", "search", "--json", "commit my changes", "--limit", "5"]).ok().json();
+    assert_eq!(names(&attached), names(&cli), "attached and cold agree");
+    let one = env.run(&["tools", "search", "--json", "commit", "--server", "git", "--limit", "2"]).ok().json();
+    assert!(names(&one).iter().all(|n| n.starts_with("git__")), "{one:#}");
     rt().block_on(async {
         let c = client();
         let get = |query: &str, token: &str| {
