@@ -3,7 +3,7 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`, `fleet`, `compare`.
+//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`, `fleet`, `compare`, `tool_search`.
 
 #[path = "hub/attach.rs"]
 mod attach;
@@ -27,8 +27,12 @@ mod policy;
 mod procs;
 #[path = "hub/replicas.rs"]
 mod replicas;
+#[path = "../tests/it/search_recall.rs"]
+mod search_recall;
 #[path = "common/serve.rs"]
 mod serve;
+#[path = "hub/tool_search.rs"]
+mod tool_search;
 #[path = "hub/transforms.rs"]
 mod transforms;
 
@@ -301,7 +305,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 17] = [
+    let all: [(&str, fn()); 18] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -319,6 +323,7 @@ fn main() {
         ("attach", attach::attach),
         ("fleet", fleet::fleet),
         ("compare", compare::compare),
+        ("tool_search", tool_search::tool_search),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

@@ -6,6 +6,7 @@
 //! Owns: the conversation mechanics and the run's outcome. Not: printing (see `ask`, `repl`), the HTTP
 //! exchange (see `llm`), approvals (see `policy`).
 
+pub mod offer;
 pub mod policy;
 pub mod tools;
 
@@ -55,6 +56,8 @@ pub struct Outcome {
     pub model: String,
     /// Tools not offered because the index exceeded the per-request cap.
     pub tools_omitted: Vec<String>,
+    /// Search mode: what was offered per turn, searched and loaded, and the definition tokens it saved.
+    pub tool_search: Option<serde_json::Value>,
 }
 
 /// Progress as it happens, for `-v`, the spinner and the REPL.
@@ -88,6 +91,15 @@ fn chrono_today() -> String {
 pub fn system_message(cfg: &ModelConfig) -> Message {
     let text = cfg.system_prompt.clone().unwrap_or_else(default_system_prompt);
     ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(text))
+}
+
+fn system_text(text: String) -> Message {
+    ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(text))
+}
+
+/// What tool definitions weigh in a request, in tokens (4 bytes a token, as `hub doctor` estimates them).
+fn definition_tokens(defs: &[async_openai::types::chat::ChatCompletionTools]) -> usize {
+    defs.iter().map(|d| serde_json::to_vec(d).map_or(0, |v| v.len())).sum::<usize>() / 4
 }
 
 pub fn user_message(text: &str) -> Message {
@@ -132,6 +144,9 @@ pub struct Agent {
     pub stream: bool,
     /// Asks the endpoint for structured output (triage `--schema`).
     pub response_format: Option<ResponseFormat>,
+    /// The tools offered so far in this conversation (search mode); None: each question starts afresh (triage's
+    /// items are independent).
+    pub loaded: Option<offer::Loaded>,
 }
 
 impl Agent {
@@ -149,23 +164,70 @@ impl Agent {
             error: None,
             model: self.llm.model.clone(),
             tools_omitted: vec![],
+            tool_search: None,
         };
         let index = self.registry.index();
-        let (offered, omitted) = tools::select(index.entries(), question);
-        if !omitted.is_empty() {
+        let mut offer = offer::Offer::new(&index, &self.cfg.tools, question, self.loaded.as_ref());
+        if !offer.omitted.is_empty() {
             self.observer.note(&format!(
                 "{} tools exceed the cap of {}; offering the {} most relevant, leaving out: {}",
                 index.len(),
                 tools::MAX_TOOLS,
-                offered.len(),
-                omitted.join(", ")
+                offer.offered().len(),
+                offer.omitted.join(", ")
             ));
         }
-        out.tools_omitted = omitted;
-        let tool_defs: Vec<_> = offered.iter().map(|e| tools::function_tool(e, self.cfg.strict)).collect();
+        out.tools_omitted = offer.omitted.clone();
+        if offer.searching {
+            if let Some(note) = offer::catalog_note(&index, history) {
+                history.insert(1.min(history.len()), system_text(note));
+            }
+            self.observer.note(&format!(
+                "tool search: {} of {} tools offered to start with: {}",
+                offer.offered().len(),
+                index.len(),
+                offer.offered().join(", ")
+            ));
+        }
+        let mut offered_per_turn = vec![];
+        self.turns(history, &mut out, &mut offer, &mut offered_per_turn, cancel, epoch).await;
+        if let Some(loaded) = &self.loaded {
+            offer.keep(loaded);
+        }
+        if offer.searching {
+            let all = definition_tokens(&tools::all_definitions(&index, self.cfg.strict));
+            let saved: usize = offered_per_turn.iter().map(|(_, t)| all.saturating_sub(*t)).sum();
+            out.tool_search = Some(serde_json::json!({
+                "mode": "search",
+                "offered_per_turn": offered_per_turn.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                "searches": offer.searches,
+                "offered": offer.offered(),
+                "definition_tokens": {"all": all, "per_turn": offered_per_turn.iter().map(|(_, t)| t).collect::<Vec<_>>()},
+                "tokens_saved_estimate": saved,
+            }));
+        }
+        out
+    }
+
+    /// The model turns of one question, until an answer, the cap, an error or a cancellation (in `out.status`).
+    async fn turns(
+        &self,
+        history: &mut Vec<Message>,
+        out: &mut Outcome,
+        offer: &mut offer::Offer,
+        offered_per_turn: &mut Vec<(usize, usize)>,
+        cancel: &CancellationToken,
+        epoch: Instant,
+    ) {
+        let index = self.registry.index();
         while out.turns < self.cfg.max_turns {
             out.turns += 1;
             self.observer.waiting(out.turns);
+            let tool_defs = offer.definitions(&index, self.cfg.strict);
+            if offer.searching {
+                offered_per_turn.push((tool_defs.len(), definition_tokens(&tool_defs)));
+                self.observer.note(&format!("turn {}: {} tools offered", out.turns, tool_defs.len()));
+            }
             let request = CreateChatCompletionRequest {
                 model: self.llm.model.clone(),
                 messages: history.clone(),
@@ -183,7 +245,7 @@ impl Agent {
                 c = self.llm.complete(&request, streaming) => c,
                 _ = cancel.cancelled() => {
                     out.status = Status::Interrupted;
-                    return out;
+                    return;
                 }
             };
             let completion = match completion {
@@ -191,7 +253,7 @@ impl Agent {
                 Err(e) => {
                     out.status = Status::Error;
                     out.error = Some(e.to_string());
-                    return out;
+                    return;
                 }
             };
             out.usage.add(completion.usage);
@@ -206,33 +268,32 @@ impl Agent {
                 Some("length") => {
                     out.status = Status::Length;
                     out.error = Some("the model stopped at its output length limit".into());
-                    return out;
+                    return;
                 }
                 Some("content_filter") => {
                     out.status = Status::ContentFilter;
                     out.error = Some("the model's output was withheld by its content filter".into());
-                    return out;
+                    return;
                 }
                 _ => {}
             }
             if completion.tool_calls.is_empty() {
-                return out;
+                return;
             }
-            let interrupted = self.run_tools(history, &completion, &mut out, cancel, epoch).await;
+            let interrupted = self.run_tools(history, &completion, out, offer, cancel, epoch).await;
             if interrupted {
                 out.status = Status::Interrupted;
-                return out;
+                return;
             }
             // A required server gone mid-question (the hub this command attached to): no answer can be trusted.
             if let Some(why) = crate::attach::lost(&self.registry) {
                 out.status = Status::Error;
                 out.error = Some(why);
-                return out;
+                return;
             }
         }
         out.status = Status::TurnCap;
         out.error = Some(format!("reached the turn cap of {} model turns before a final answer", self.cfg.max_turns));
-        out
     }
 
     /// Runs one turn's tool calls: approvals one by one (a person may be asked), then every approved call at
@@ -242,12 +303,31 @@ impl Agent {
         history: &mut Vec<Message>,
         completion: &Completion,
         out: &mut Outcome,
+        offer: &mut offer::Offer,
         cancel: &CancellationToken,
         epoch: Instant,
     ) -> bool {
         let mut prepared = Vec::new();
         for call in &completion.tool_calls {
-            prepared.push(tools::prepare(&self.registry, &self.policy, call, self.cfg.strict).await);
+            if offer.searching && call.name == offer::SEARCH_TOOL {
+                let (text, ok) = offer.search(&self.registry, &call.arguments);
+                let args = serde_json::from_str(&call.arguments).unwrap_or(serde_json::Value::Null);
+                let mut rec = ToolRecord::new(call.id.clone(), call.name.clone(), None, args);
+                (rec.ok, rec.bytes) = (ok, text.len());
+                if let Some(found) = offer.searches.last().filter(|_| ok) {
+                    self.observer.note(&format!("searched tools for {}: found {}", found["query"], found["found"]));
+                } else {
+                    rec.error = Some(text.clone());
+                }
+                prepared.push((tools::Prepared::Answer(text), rec));
+                continue;
+            }
+            let p = tools::prepare(&self.registry, &self.policy, call, self.cfg.strict).await;
+            if let tools::Prepared::Run { entry, .. } = &p.0 {
+                // A tool called without having been offered (the model knew its name) stays offered.
+                offer.load(std::slice::from_ref(&entry.name));
+            }
+            prepared.push(p);
         }
         let runs = prepared.into_iter().map(|(p, rec)| async move {
             match p {

@@ -129,6 +129,7 @@ pub fn document(
         "servers": servers,
         "error": o.error,
         "tools_omitted": o.tools_omitted,
+        "tool_search": o.tool_search,
         "server_requests": asked,
         "via": crate::attach::via(registry),
     })
@@ -184,6 +185,7 @@ pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shu
         stream,
         response_format: None,
         cfg: cfg.clone(),
+        loaded: Some(Default::default()),
     };
     let mut history = vec![agent::system_message(&cfg)];
     let outcome = agent.run(&mut history, &a.question, &shutdown.token()).await;

@@ -9,6 +9,7 @@ pub mod import;
 pub mod init;
 mod limits;
 pub mod oauth;
+mod offering;
 pub mod plugin;
 mod raw;
 pub mod replicas;
@@ -19,6 +20,7 @@ pub use expand::expand;
 pub use limits::Limits;
 
 use crate::exit::Failure;
+pub use offering::{Offering, ToolMode};
 use raw::{RawConfig, RawServer};
 use resolve::{model, one_of, restart, secs, secs_or};
 use std::path::{Path, PathBuf};
@@ -89,6 +91,8 @@ pub struct ModelConfig {
     pub context_budget: usize,
     pub strict: bool,
     pub requests_per_minute: Option<u32>,
+    /// `[tools]`: every tool in every request, or a few and a search tool.
+    pub tools: Offering,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -346,7 +350,8 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
             flatten: false,
         });
     }
-    let model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;
+    let mut model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;
+    model.tools = offering::resolve(raw.tools.unwrap_or_default(), &err)?;
     let mut roots = Vec::new();
     for r in raw.roots.iter().flatten() {
         let path = std::path::PathBuf::from(exp(r, "roots")?);

@@ -322,5 +322,6 @@ fn finish(mut plan: Plan<'_>, mut problems: Vec<String>, question: &str, about: 
         tool_calls: plan.records,
         model: MODEL_NAME.to_string(),
         tools_omitted: vec![],
+        tool_search: None,
     }
 }

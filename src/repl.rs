@@ -197,6 +197,7 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
         stream: tty,
         response_format: None,
         cfg: cfg.clone(),
+        loaded: Some(Default::default()),
     };
     agent.policy.approver =
         Some(Box::new(Prompter { lines: lines.clone(), view: view.clone(), always: Mutex::default() }));

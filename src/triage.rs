@@ -194,6 +194,7 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
             stream: false,
             response_format: format,
             cfg: cfg.clone(),
+            loaded: None,
         })
     };
     let bar = if a.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(todo.len() as u64) };

@@ -114,6 +114,11 @@ pub fn select(entries: &[Entry], query: &str) -> (Vec<Entry>, Vec<String>) {
     (kept, left)
 }
 
+/// Every tool as the "all" mode would offer it (at most `MAX_TOOLS`): what search mode is weighed against.
+pub fn all_definitions(index: &crate::registry::Index, strict: bool) -> Vec<ChatCompletionTools> {
+    index.entries().iter().take(MAX_TOOLS).map(|e| function_tool(e, strict)).collect()
+}
+
 /// The function tool for `entry`: description prefixed with the server; the MCP schema as given, or its
 /// strict rewrite when `strict` and the schema allows one.
 pub fn function_tool(entry: &Entry, strict: bool) -> ChatCompletionTools {
@@ -185,7 +190,17 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
     };
     let entry = match registry.resolve(&call.name) {
         Ok(e) => e,
-        Err(e) => return fail(rec, format!("{e}. Use only the tools provided.")),
+        Err(e) => {
+            let index = registry.index();
+            let near: Vec<&str> = index
+                .searcher()
+                .search(&call.name, 3, |_| true)
+                .iter()
+                .map(|h| index.entries()[h.index].name.as_str())
+                .collect();
+            let hint = if near.is_empty() { String::new() } else { format!(" Did you mean {}?", near.join(", ")) };
+            return fail(rec, format!("{e}.{hint} Use only the tools provided."));
+        }
     };
     rec.tool = entry.name.clone();
     rec.server = Some(entry.server.clone());

@@ -31,6 +31,14 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ),
     ("tools", &["hub tools", "hub tools --json | jq '.tools[].name'"]),
     (
+        "tools search",
+        &[
+            "hub tools search create an issue",
+            "hub tools search git_comit --limit 3",
+            "hub tools search invoices --server payments --json | jq '.hits[].name'",
+        ],
+    ),
+    (
         "tools accept",
         &["hub tools accept crm__get_customer", "hub tools accept --server crm", "hub tools accept --all"],
     ),

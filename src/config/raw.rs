@@ -20,6 +20,21 @@ pub struct RawConfig {
     pub gateway: Option<super::gateway::RawGateway>,
     pub security: Option<RawSecurity>,
     pub plugins: Option<Vec<Spanned<super::plugin::RawPlugin>>>,
+    /// What the model is offered: every tool, or a few and a search tool.
+    pub tools: Option<RawOffering>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawOffering {
+    /// "auto" (default), "all" or "search".
+    pub mode: Option<Spanned<String>>,
+    /// Index names (globs) always offered in search mode.
+    pub pin: Option<Vec<String>>,
+    /// Tools offered from the question itself in search mode.
+    pub seed: Option<Spanned<i64>>,
+    /// In auto mode, search when the index has more tools than this.
+    pub search_above: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -3,7 +3,7 @@
 //! policy with its defaults. Each error names the key and its position.
 
 use super::raw::{self, RawRestart};
-use super::{ErrAt, Failure, ModelConfig, OPENAI_DEFAULT_BASE, RestartPolicy};
+use super::{ErrAt, Failure, ModelConfig, OPENAI_DEFAULT_BASE, Offering, RestartPolicy};
 use std::time::Duration;
 
 pub(super) fn secs(
@@ -78,6 +78,7 @@ pub(super) fn model(
         result_budget: int(&m.result_budget, "model.result_budget", 256, 10_000_000, 16_000)? as usize,
         context_budget: int(&m.context_budget, "model.context_budget", 1_000, 100_000_000, 200_000)? as usize,
         strict: m.strict.unwrap_or(false),
+        tools: Offering::default(),
         requests_per_minute: m
             .requests_per_minute
             .as_ref()

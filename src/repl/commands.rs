@@ -177,6 +177,9 @@ pub async fn run(
         Cmd::Servers => print!("{}", crate::output::status_table(&registry.status(true).await)),
         Cmd::Reset => {
             history.truncate(1);
+            if let Some(loaded) = &agent.loaded {
+                loaded.clear();
+            }
             println!("(conversation cleared)");
         }
         Cmd::Model => match arg {

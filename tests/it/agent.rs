@@ -266,7 +266,7 @@ fn more_than_128_tools_send_a_valid_request() {
     let m = Model::start(vec![answer("fine")]);
     let mut env = env_for(&m);
     env.set("HUB_TESTKIT_TOOLS", "300");
-    env.config(&testkit_config(&m, "", ""));
+    env.config(&format!("{}[tools]\nmode = \"all\"\n", testkit_config(&m, "", "")));
     let run = env.run(&["ask", "what is the weather in Paris?", "-v"]).ok();
     let req = &m.requests()[0];
     let tools = req["tools"].as_array().unwrap();

@@ -34,6 +34,7 @@ mod repl;
 mod replicas;
 mod resources;
 mod search;
+mod search_agent;
 mod search_recall;
 mod servers;
 mod shell;

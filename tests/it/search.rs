@@ -7,7 +7,7 @@ use crate::util::{Env, HUB, client, rt, serve_socket};
 use serde_json::Value;
 
 /// A `[servers.NAME]` entry replaying the catalog file `file` (without `.json`).
-fn replayed(name: &str, file: &str) -> String {
+pub fn replayed(name: &str, file: &str) -> String {
     let path = format!("{}/tests/fixtures/catalog/{file}.json", env!("CARGO_MANIFEST_DIR"));
     format!(
         "[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"replay\"]\nenv = {{ HUB_REPLAY = \"{path}\" }}\n"

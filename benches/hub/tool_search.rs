@@ -1,0 +1,115 @@
+//! `cargo bench --bench hub -- tool_search` (issue 22): how well and how fast tool search finds tools among real
+//! ones — the captured catalog of 21 third-party servers (429 tools) plus the five business servers.
+//! - recall@1/@5/@10 on the queries the ranking was tuned on and on the held-out ones (`tests/it/search_recall.rs`);
+//! - prompt tokens (4 bytes a token, as `hub doctor` estimates them): every tool definition in every request vs the
+//!   definitions of the 5 tools found for a question;
+//! - search latency in-process (the index built, then one search) at ~470 and ~3 000 tools (the catalog 7 times),
+//!   and `hub tools search` as a whole process: cold (it starts the 26 servers) and attached to a running hub.
+
+use super::search_recall::{cases, evaluate, index, servers};
+use super::{HUB, run_measured, summary};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 20;
+
+pub fn tool_search() {
+    println!("## tool_search: recall, prompt tokens and latency over the captured catalog + the business servers");
+    let small = index(1);
+    for file in ["queries.txt", "heldout.txt"] {
+        let c = cases(file);
+        let e = evaluate(&small, &c);
+        println!(
+            "{file}: {} queries over {} tools: recall@1 {:.3} @5 {:.3} @10 {:.3} ({} not in the first 5)",
+            c.len(),
+            small.entries().len(),
+            e.at[0],
+            e.at[1],
+            e.at[2],
+            e.misses.len()
+        );
+    }
+    let tokens = |entries: &mut dyn Iterator<Item = &hub::registry::Entry>| -> usize {
+        entries
+            .map(|e| serde_json::to_vec(&hub::agent::tools::function_tool(e, false)).map_or(0, |v| v.len()))
+            .sum::<usize>()
+            / 4
+    };
+    let all = tokens(&mut small.entries().iter());
+    let mut found: Vec<usize> = cases("queries.txt")
+        .iter()
+        .map(|(q, _)| {
+            let hits = small.searcher().search(q, 5, |_| true);
+            tokens(&mut hits.iter().map(|h| &small.entries()[h.index]))
+        })
+        .collect();
+    found.sort_unstable();
+    println!(
+        "prompt tokens for tool definitions: all {} tools {all}; the 5 found for a question p50 {} max {}",
+        small.entries().len(),
+        found[found.len() / 2],
+        found[found.len() - 1]
+    );
+
+    for copies in [1, 7] {
+        let t = Instant::now();
+        let idx = index(copies);
+        let built = t.elapsed();
+        let t = Instant::now();
+        idx.searcher();
+        let searcher = t.elapsed();
+        let queries = cases("queries.txt");
+        let times: Vec<Duration> = queries
+            .iter()
+            .map(|(q, _)| {
+                let t = Instant::now();
+                std::hint::black_box(idx.searcher().search(q, 10, |_| true));
+                t.elapsed()
+            })
+            .collect();
+        let n = idx.entries().len();
+        println!("{n} tools: index built {:.2} ms, search index {:.2} ms", ms(built), ms(searcher));
+        summary(&format!("{n} tools: one search in-process"), times);
+    }
+    whole_process();
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// `hub tools search` as users run it, over replayed servers: cold and attached.
+fn whole_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/catalog");
+    let mut config = String::new();
+    for (name, _) in servers(1).iter().filter(|(n, _)| !hub_servers::SERVERS.contains(&n.as_str())) {
+        let file = catalog.join(format!("{name}.json"));
+        config.push_str(&format!(
+            "[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"replay\"]\nenv = {{ HUB_REPLAY = \"{}\" }}\n",
+            file.display()
+        ));
+    }
+    for name in hub_servers::SERVERS {
+        config.push_str(&format!("[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"{name}\"]\n"));
+    }
+    std::fs::write(dir.path().join("servers.toml"), config).unwrap();
+    let run = || {
+        let mut c = Command::new(HUB);
+        c.args(["tools", "search", "who reviewed my pull request", "--json"])
+            .env("HUB_DATA_DIR", dir.path())
+            .env("XDG_RUNTIME_DIR", dir.path().join("rt"))
+            .current_dir(dir.path());
+        run_measured(&mut c)
+    };
+    let cold: Vec<_> = (0..=RUNS).map(|_| run()).skip(1).collect();
+    summary("hub tools search, cold (starts 26 servers) — wall", cold.iter().map(|u| u.wall).collect());
+    summary("hub tools search, cold — cpu (with its servers)", cold.iter().map(|u| u.cpu).collect());
+    let sock = dir.path().join("rt/hub/hub.sock");
+    let (mut hub, _) = super::serve::start_with(HUB, dir.path(), &["--socket", sock.to_str().unwrap()]);
+    let attached: Vec<_> = (0..=RUNS).map(|_| run()).skip(1).collect();
+    summary("hub tools search, attached — wall", attached.iter().map(|u| u.wall).collect());
+    let _ = hub.kill();
+    let _ = hub.wait();
+}
