@@ -274,7 +274,7 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
             init_logging(&g, "warn,rmcp=error");
             let config = load(config::Overrides { serving: true, ..own(long(overrides(None, None))) })?;
             with_registry(config, false, OnSignal::Graceful, |c, r, s| async move {
-                gateway::serve(r, args, &c.identities, c.auth.as_ref(), c.redis.as_deref(), s.token()).await
+                gateway::serve(r, args, &c, s.token()).await
             })
         }
         Command::Chat { yes } => {

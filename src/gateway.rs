@@ -14,6 +14,7 @@ pub mod guard;
 pub mod jwt;
 pub mod mcp;
 mod offers;
+pub mod profile;
 pub mod rest;
 pub mod seal;
 pub mod sessions;
@@ -53,6 +54,8 @@ pub struct Gateway {
     pub sealed: Option<Arc<seal::Store>>,
     /// The fleet's Redis: cluster-wide rate limits, `list_changed` between replicas.
     pub cluster: Option<Arc<cluster::Cluster>>,
+    /// `[tools] pin`: the tools the search profile lists besides its own.
+    pub pins: Vec<String>,
 }
 
 /// The metrics label of a failed call.
@@ -175,6 +178,10 @@ pub fn visible(who: Option<&guard::Who>, e: &crate::registry::Entry) -> bool {
 /// What `run` serves, resolved from `ServeArgs` (or built by a test).
 pub struct Options {
     pub stdio: bool,
+    /// The MCP face over stdio.
+    pub profile: profile::Profile,
+    /// `[tools] pin`: the tools the search profile lists.
+    pub pins: Vec<String>,
     /// The HTTP guards; used when `run` is given a listener.
     pub guards: guard::Guards,
     pub audit: Option<PathBuf>,
@@ -217,6 +224,7 @@ pub async fn run(
         shutdown: shutdown.child_token(),
         sealed,
         cluster,
+        pins: opts.pins,
     });
     gateway.watchers.forward(registry.clone(), gateway.shutdown.clone());
     // Tell every MCP session when servers or their lists change — here, and through Redis on the other replicas.
@@ -256,7 +264,7 @@ pub async fn run(
         })
     });
     let stdio_task = opts.stdio.then(|| {
-        let hub = mcp::Hub { gateway: gateway.clone(), via: "mcp-stdio" };
+        let hub = mcp::Hub { gateway: gateway.clone(), via: "mcp-stdio", profile: opts.profile };
         tokio::spawn(async move {
             match hub.serve(rmcp::transport::stdio()).await {
                 Ok(running) => {

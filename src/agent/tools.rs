@@ -198,7 +198,12 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
                 .iter()
                 .map(|h| index.entries()[h.index].name.as_str())
                 .collect();
-            let hint = if near.is_empty() { String::new() } else { format!(" Did you mean {}?", near.join(", ")) };
+            // The index suggests names close in spelling; the search adds names close in meaning.
+            let said = e.to_string();
+            let hint = match near.iter().filter(|n| !said.contains(*n)).copied().collect::<Vec<_>>() {
+                more if more.is_empty() => String::new(),
+                more => format!(" Tools that match the name: {}.", more.join(", ")),
+            };
             return fail(rec, format!("{e}.{hint} Use only the tools provided."));
         }
     };

@@ -7,6 +7,7 @@
 
 use super::Gateway;
 use super::downstream::Downstream;
+use super::profile::{self, Profile};
 use crate::registry::CallError;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
@@ -23,10 +24,12 @@ use std::time::Instant;
 pub struct Hub {
     pub gateway: Arc<Gateway>,
     pub via: &'static str,
+    /// Every tool, or the search profile's few (see `profile`).
+    pub profile: Profile,
 }
 
 /// An index entry as this server lists it: the upstream tool under its index name.
-fn listed(e: &crate::registry::Entry) -> Tool {
+pub(super) fn listed(e: &crate::registry::Entry) -> Tool {
     let mut t = e.tool.clone();
     t.name = e.name.clone().into();
     // The server behind the tool, for clients that show it (and for hubs attached to this one).
@@ -51,6 +54,9 @@ fn who(context: &RequestContext<RoleServer>) -> Option<&super::guard::Who> {
 
 impl Hub {
     fn tools(&self, who: Option<&super::guard::Who>) -> Vec<Tool> {
+        if self.profile == Profile::Search {
+            return profile::listed_tools(self, who);
+        }
         let index = self.gateway.registry.index();
         index.entries().iter().filter(|e| super::visible(who, e)).map(listed).collect()
     }
@@ -69,12 +75,16 @@ impl ServerHandler for Hub {
             .enable_prompts_list_changed()
             .enable_logging()
             .build();
+        let instructions = match self.profile {
+            Profile::Full => {
+                "Every tool, resource and prompt of every server connected to this hub; tool and prompt names are \
+                 <server>__<name>, resource URIs are the servers' own."
+            }
+            Profile::Search => profile::INSTRUCTIONS,
+        };
         ServerConfig::new(caps)
             .with_server_info(Implementation::new("hub", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Every tool, resource and prompt of every server connected to this hub; tool and prompt names are \
-             <server>__<name>, resource URIs are the servers' own.",
-            )
+            .with_instructions(instructions)
     }
 
     async fn set_level(
@@ -99,6 +109,9 @@ impl ServerHandler for Hub {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
+        if self.profile == Profile::Search && profile::is_own(name) {
+            return profile::own_tools().into_iter().find(|t| t.name == name);
+        }
         // One lookup, not a copy of the whole index (this can run for every call).
         self.gateway.registry.index().get(name).map(listed)
     }
@@ -206,8 +219,17 @@ impl ServerHandler for Hub {
         let start = Instant::now();
         let origin: Arc<dyn crate::registry::origin::Origin> = Arc::new(Downstream::of(&context));
         let who = who(&context);
-        let result = self.gateway.call(who, &request.name, request.arguments, &context.ct, Some(origin)).await;
-        self.gateway.record(&client, who, self.via, &request.name, &result, start.elapsed()).await;
+        let (name, arguments) = match self.profile {
+            Profile::Search if profile::is_own(&request.name) => {
+                match profile::handle(self, who, &request.name, request.arguments) {
+                    profile::Handled::Answer(answer) => return Ok(answer.into()),
+                    profile::Handled::Call(name, arguments) => (name, arguments),
+                }
+            }
+            _ => (request.name.to_string(), request.arguments),
+        };
+        let result = self.gateway.call(who, &name, arguments, &context.ct, Some(origin)).await;
+        self.gateway.record(&client, who, self.via, &name, &result, start.elapsed()).await;
         answer(result).map(|mut result| {
             // Passed through from upstream, where the field may have been absent (older protocol); this hop's
             // peer may need it (2026-07-28). rmcp clears it again for older peers.

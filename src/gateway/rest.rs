@@ -7,6 +7,7 @@
 use super::browser;
 use super::guard::{Guards, Limits, Who};
 use super::offers;
+use super::profile::Profile;
 use super::{Gateway, mcp::Hub};
 use crate::registry::{CallError, ControlError, Phase};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
@@ -339,7 +340,16 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
     if let Some(sealed) = &gateway.sealed {
         config.session_store = Some(sealed.clone());
     }
-    let hub = Hub { gateway: gateway.clone(), via: "mcp-http" };
+    let hub = Hub { gateway: gateway.clone(), via: "mcp-http", profile: Profile::Full };
+    let searching = Hub { profile: Profile::Search, ..hub.clone() };
+    // The search profile's sessions are this replica's own (not sealed, not in the short way's table).
+    let mut search_config = config.clone();
+    search_config.session_store = None;
+    let search = StreamableHttpService::new(
+        move || Ok(searching.clone()),
+        Arc::new(rmcp::transport::streamable_http_server::session::local::LocalSessionManager::default()),
+        search_config,
+    );
     let mcp = StreamableHttpService::new(move || Ok(hub.clone()), Arc::new(gateway.table.clone()), config);
     let body_limit = guards.body_limit;
     let browser = browser::Allowed {
@@ -366,6 +376,9 @@ pub fn router(gateway: Arc<Gateway>, guards: Guards, jwt: Option<Arc<super::jwt:
     Router::new()
         .route("/tools", get(tools))
         .route("/tools/search", get(offers::search))
+        // Also under a path that ends in /mcp, for clients that tell the transport from the URL (the Inspector).
+        .nest_service("/search/mcp", search.clone())
+        .nest_service("/mcp/search", search)
         .route("/call", post(call))
         .route("/ws", get(super::ws::upgrade))
         .route("/resources", get(offers::resources))

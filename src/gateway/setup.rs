@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Serve MCP over stdin/stdout
     #[arg(long)]
     pub stdio: bool,
+    /// The MCP face over stdio: every tool (full), or the pinned ones and a search for the rest (search); over
+    /// HTTP both are served, at /mcp and /mcp/search
+    #[arg(long, value_enum, default_value_t = super::profile::Profile::Full)]
+    pub profile: super::profile::Profile,
     /// Bearer token required on every HTTP route but /healthz (required for non-loopback binds)
     #[arg(long, env = "HUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -69,11 +73,10 @@ fn seconds(text: &str) -> Result<Duration, String> {
 pub async fn serve(
     registry: Registry,
     a: ServeArgs,
-    identities: &[crate::config::gateway::Identity],
-    auth: Option<&crate::config::gateway::Auth>,
-    redis: Option<&str>,
+    config: &crate::config::Config,
     shutdown: CancellationToken,
 ) -> exit::Result<u8> {
+    let (identities, auth, redis) = (&config.identities, config.auth.as_ref(), config.redis.as_deref());
     let sealer = seal::Sealer::from_env().map_err(Failure::usage)?;
     let cluster = match a.redis.as_deref().or(redis) {
         Some(url) => Some(super::cluster::Cluster::new(url).map_err(Failure::usage)?),
@@ -139,12 +142,16 @@ pub async fn serve(
         };
         let l = TcpListener::bind(addr).await.map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?;
         let bound = l.local_addr().map_err(|e| Failure::runtime(e.to_string()))?;
-        eprintln!("hub serve: http://{bound} — MCP at /mcp; REST at /tools /call /status /healthz /metrics");
+        eprintln!(
+            "hub serve: http://{bound} — MCP at /mcp (search profile: /mcp/search); REST at /tools /call /status /healthz /metrics"
+        );
         listener = Some(l);
     }
     let jwt = auth.map(|auth| Arc::new(jwt::Jwt::new(auth.clone())));
     let session_idle = a.session_idle;
-    let opts = Options { stdio: a.stdio, guards, audit: a.audit, socket, session_idle, jwt, sealer, cluster };
+    let pins = config.model.tools.pin.clone();
+    let (stdio, profile) = (a.stdio, a.profile);
+    let opts = Options { stdio, profile, pins, guards, audit: a.audit, socket, session_idle, jwt, sealer, cluster };
     run(registry, listener, opts, shutdown).await
 }
 

@@ -92,6 +92,8 @@ async fn a_thousand_short_lived_sessions_leave_only_the_live_ones() {
     let idle = Duration::from_secs(2);
     let opts = hub::gateway::Options {
         stdio: false,
+        profile: Default::default(),
+        pins: vec![],
         guards,
         audit: None,
         socket: None,

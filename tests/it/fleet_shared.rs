@@ -124,7 +124,7 @@ fn metric(replica: &str, name: &str) -> u64 {
 }
 
 /// The interop venv's Python with the official SDK (None, said loudly, when it is not installed).
-fn interop_python() -> Option<PathBuf> {
+pub fn interop_python() -> Option<PathBuf> {
     let home = std::env::var("HUB_INTEROP_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/hub-interop"));

@@ -35,6 +35,7 @@ mod replicas;
 mod resources;
 mod search;
 mod search_agent;
+mod search_profile;
 mod search_recall;
 mod servers;
 mod shell;

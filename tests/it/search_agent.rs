@@ -63,7 +63,7 @@ fn the_model_searches_calls_what_it_found_and_the_prefix_stays_the_same() {
     assert_eq!(&third[..second.len()], &second[..]);
     // An unknown name: suggestions.
     let unknown = tool_messages(&reqs[3]).last().unwrap().1.clone();
-    assert!(unknown.contains("Did you mean") && unknown.contains("git__git_commit"), "{unknown}");
+    assert!(unknown.contains("did you mean") && unknown.contains("git__git_commit"), "{unknown}");
 
     let ts = &doc["tool_search"];
     assert_eq!(ts["searches"][0]["query"], "commit staged changes", "{ts:#}");
