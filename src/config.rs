@@ -352,6 +352,11 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     }
     let mut model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;
     model.tools = offering::resolve(raw.tools.unwrap_or_default(), &err)?;
+    // A server's own pins, as index names (`server__tool`).
+    for (name, s) in &raw.servers {
+        let pins = s.get_ref().tools.as_ref().and_then(|t| t.pin.as_ref()).into_iter().flatten();
+        model.tools.pin.extend(pins.map(|p| format!("{name}__{p}")));
+    }
     let mut roots = Vec::new();
     for r in raw.roots.iter().flatten() {
         let path = std::path::PathBuf::from(exp(r, "roots")?);

@@ -202,7 +202,7 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
             let said = e.to_string();
             let hint = match near.iter().filter(|n| !said.contains(*n)).copied().collect::<Vec<_>>() {
                 more if more.is_empty() => String::new(),
-                more => format!(" Tools that match the name: {}.", more.join(", ")),
+                more => format!(" Did you mean {}?", more.join(", ")),
             };
             return fail(rec, format!("{e}.{hint} Use only the tools provided."));
         }

@@ -116,6 +116,8 @@ pub struct RawServer {
 pub struct RawTools {
     pub allow: Option<Vec<String>>,
     pub deny: Option<Vec<String>>,
+    /// Its tools (own names, globs) always offered in search mode (`[tools] pin` with this server's prefix).
+    pub pin: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]

@@ -32,13 +32,18 @@ fn the_model_searches_calls_what_it_found_and_the_prefix_stays_the_same() {
         calls(&[("c3", "git_comit", "{}")]),
         answer("committed"),
     ]);
-    let env = env_with(&m, "[tools]\npin = [\"crm__get_customer\"]\nseed = 3\n");
+    let env =
+        env_with(&m, "[servers.crm.tools]\npin = [\"get_customer\"]\n[tools]\npin = [\"git__git_status\"]\nseed = 3\n");
     let doc = env.run(&["ask", "record my work in git", "--json", "--yes"]).ok().json();
     let reqs = m.requests();
     let first = tool_names(&reqs[0]);
     assert_eq!(first[0], "hub__search_tools", "{first:?}");
-    assert_eq!(first[1], "crm__get_customer", "pinned next: {first:?}");
-    assert_eq!(first.len(), 1 + 1 + 3, "search tool, pin, 3 seeded: {first:?}");
+    assert_eq!(
+        first[1..3],
+        ["crm__get_customer", "git__git_status"],
+        "pinned next (a server's, then global): {first:?}"
+    );
+    assert!((4..=6).contains(&first.len()), "search tool, 2 pins, 3 seeded (fewer if a seed is pinned): {first:?}");
     let system: Vec<&str> = reqs[0]["messages"]
         .as_array()
         .unwrap()
@@ -63,7 +68,7 @@ fn the_model_searches_calls_what_it_found_and_the_prefix_stays_the_same() {
     assert_eq!(&third[..second.len()], &second[..]);
     // An unknown name: suggestions.
     let unknown = tool_messages(&reqs[3]).last().unwrap().1.clone();
-    assert!(unknown.contains("did you mean") && unknown.contains("git__git_commit"), "{unknown}");
+    assert!(unknown.to_lowercase().contains("did you mean") && unknown.contains("git__git_commit"), "{unknown}");
 
     let ts = &doc["tool_search"];
     assert_eq!(ts["searches"][0]["query"], "commit staged changes", "{ts:#}");
