@@ -1,6 +1,6 @@
 //! Lexical relevance of tools to a text: tokenising (identifiers split on `_`, `-`, `.` and case), a light
-//! Snowball English stemmer, stop words, and a BM25-style score over tool names and descriptions. Used to pick the
-//! ≤128 tools sent to the model when the index is larger, and by the offline planner to rank tools.
+//! Snowball English stemmer, stop words, and a BM25-style score over tool names and descriptions. Used by the offline
+//! planner to rank tools, and (its tokenising and stemming) by the tool search (`search`).
 
 use crate::registry::Entry;
 use std::collections::{HashMap, HashSet};
@@ -92,17 +92,6 @@ pub fn scores(entries: &[Entry], query: &str) -> Vec<f64> {
                 .sum()
         })
         .collect()
-}
-
-/// The indices of the `k` most relevant entries for `query`, returned in index order (stable: ties keep
-/// index order).
-pub fn top_k(entries: &[Entry], query: &str, k: usize) -> Vec<usize> {
-    let s = scores(entries, query);
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by(|&a, &b| s[b].partial_cmp(&s[a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
-    order.truncate(k);
-    order.sort_unstable();
-    order
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ impl Offer {
             ToolMode::Auto => index.len() > cfg.search_above,
         };
         if !searching {
-            let (kept, omitted) = tools::select(index.entries(), question);
+            let (kept, omitted) = tools::select(index, question);
             let names = kept.into_iter().map(|e| e.name).collect();
             return Offer { searching, names, omitted, searches: vec![] };
         }

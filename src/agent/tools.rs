@@ -6,7 +6,7 @@ use super::policy::Policy;
 use crate::llm::ToolCall;
 use crate::output;
 use crate::registry::{Entry, Registry};
-use crate::{rank, truncate};
+use crate::truncate;
 use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, FunctionObject};
 use serde_json::{Map, Value};
 use std::time::Instant;
@@ -98,12 +98,18 @@ pub async fn run_recorded(
     }
 }
 
-/// The entries to offer for `query`: all of them, or the `MAX_TOOLS` most relevant (and the names left out).
-pub fn select(entries: &[Entry], query: &str) -> (Vec<Entry>, Vec<String>) {
+/// The entries to offer for `query`: all of them, or the `MAX_TOOLS` most relevant by the tool search (then, if
+/// fewer match, the rest in index order), kept in index order; and the names left out.
+pub fn select(index: &crate::registry::Index, query: &str) -> (Vec<Entry>, Vec<String>) {
+    let entries = index.entries();
     if entries.len() <= MAX_TOOLS {
         return (entries.to_vec(), vec![]);
     }
-    let keep = rank::top_k(entries, query, MAX_TOOLS);
+    let mut keep: Vec<usize> = index.searcher().search(query, MAX_TOOLS, |_| true).iter().map(|h| h.index).collect();
+    let found: std::collections::HashSet<usize> = keep.iter().copied().collect();
+    let room = MAX_TOOLS - keep.len();
+    keep.extend((0..entries.len()).filter(|i| !found.contains(i)).take(room));
+    keep.sort_unstable();
     let kept: Vec<Entry> = keep.iter().map(|&i| entries[i].clone()).collect();
     let left: Vec<String> = entries
         .iter()
