@@ -43,8 +43,8 @@ pub const TABLE: [Spec; 13] = [
     Spec {
         cmd: Cmd::Tools,
         name: "/tools",
-        args: "[filter]",
-        help: "the tool index (names containing filter)",
+        args: "[query]",
+        help: "the tool index, or the tools that do QUERY, best first",
         needs_arg: false,
     },
     Spec {
@@ -165,13 +165,14 @@ pub async fn run(
         Cmd::Help => print!("{}", help()),
         Cmd::Tools => {
             let index = registry.index();
-            let filter = arg.unwrap_or_default().to_lowercase();
-            let rows: Vec<Vec<String>> = index
-                .entries()
-                .iter()
-                .filter(|e| e.name.to_lowercase().contains(&filter) || e.description().to_lowercase().contains(&filter))
-                .map(|e| vec![e.name.clone(), e.kind().to_string(), e.description().to_string()])
-                .collect();
+            let row =
+                |e: &crate::registry::Entry| vec![e.name.clone(), e.kind().to_string(), e.description().to_string()];
+            let rows: Vec<Vec<String>> = match arg.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                None => index.entries().iter().map(row).collect(),
+                Some(q) => {
+                    index.searcher().search(q, 20, |_| true).iter().map(|h| row(&index.entries()[h.index])).collect()
+                }
+            };
             print!("{}", crate::output::table(&["NAME", "KIND", "DESCRIPTION"], &rows, 70));
         }
         Cmd::Servers => print!("{}", crate::output::status_table(&registry.status(true).await)),

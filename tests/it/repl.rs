@@ -53,6 +53,8 @@ fn piped_conversation_remembers_and_reset_forgets() {
     );
     assert_eq!(user_texts(&reqs[2]), ["hello three"], "/reset forgets");
     assert!(run.stdout.contains("kit__echo"), "/tools lists: {}", run.stdout);
+    let found = run.stdout.lines().skip_while(|l| !l.starts_with("NAME")).nth(1).unwrap_or_default();
+    assert!(found.starts_with("kit__echo"), "/tools QUERY puts the best match first: {}", run.stdout);
     assert!(run.stdout.contains("SERVER") && run.stdout.contains("kit"), "/servers shows status");
     assert!(run.stderr.contains("unknown command /nope"), "{}", run.stderr);
 }
