@@ -22,8 +22,9 @@ start() {
   command -v haproxy >/dev/null || { echo "haproxy is not installed (apt-get install haproxy)" >&2; exit 1; }
   mkdir -p "$dir"
   : >"$dir/ports"; : >"$dir/pids"
-  # A start that fails part-way stops what it started.
-  trap 'rc=$?; [ "$rc" = 0 ] || stop "$dir"; exit "$rc"' EXIT
+  # A start that fails part-way stops what it started (a global: the trap runs outside this function).
+  STARTING=$dir
+  trap 'rc=$?; [ "$rc" = 0 ] || stop "$STARTING"; exit "$rc"' EXIT
   if [ -z "${HUB_SESSION_KEY:-}" ]; then
     [ -s "$dir/session.key" ] || (umask 077 && head -c 32 /dev/urandom | base64 >"$dir/session.key")
     HUB_SESSION_KEY=$(cat "$dir/session.key")
@@ -40,6 +41,7 @@ start() {
   local servers=""
   for i in $(seq 1 "$n"); do
     mkdir -p "$dir/data/$i"
+    : >"$dir/hub$i.log" # before the replica starts: the loop below reads it at once
     (cd "$dir" && HUB_DATA_DIR="$dir/data/$i" exec "$HUB" serve --http 127.0.0.1:0 --no-socket) \
       >"$dir/hub$i.log" 2>&1 &
     echo $! >>"$dir/pids"
