@@ -47,14 +47,15 @@ pub fn found(
     }
     let servers = registry.servers();
     let local = servers.iter().filter(|s| !s.cfg.flatten);
+    let index = registry.index();
+    let entries = index.entries();
     if let Some(name) = ask.server
         && !local.clone().any(|s| s.cfg.name == name)
         && !behind.iter().any(|s| s.name == name)
+        && !entries.iter().any(|e| e.server == name)
     {
         return Err(format!("no server named '{name}' (`hub status` lists the servers)"));
     }
-    let index = registry.index();
-    let entries = index.entries();
     let keep = |i: usize| ask.server.is_none_or(|s| entries[i].server == s) && allowed(&entries[i]);
     let hits: Vec<Value> = index
         .searcher()
