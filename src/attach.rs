@@ -150,17 +150,44 @@ pub async fn behind(registry: &Registry) -> Vec<crate::registry::Status> {
 
 /// The hub's own `/status` (pinging its servers when `ping`), for `hub status` and `/servers` when attached.
 pub async fn statuses(hub: &ServerConfig, ping: bool) -> Result<Vec<crate::registry::Status>, String> {
+    let (status, mut doc) = get(hub, &format!("/status?ping={ping}")).await?;
+    if status != 200 {
+        return Err(format!("the hub's /status answered {status}"));
+    }
+    serde_json::from_value(doc["servers"].take()).map_err(|e| format!("the hub's /status: {e}"))
+}
+
+/// A tool search made by the running hub this registry is attached to (its index, its servers' states), so the
+/// command neither lists every tool nor builds a search index of its own. None when not attached, or when the hub
+/// cannot be asked (the local search answers then); `Err` with the hub's reason for a bad search.
+pub async fn search(
+    registry: &Registry,
+    ask: &crate::search::found::Ask<'_>,
+) -> Option<Result<serde_json::Value, String>> {
+    let hub = registry.servers().iter().find(|s| s.cfg.flatten)?;
+    let mut query = vec![("q", ask.query.to_string()), ("limit", ask.limit.to_string())];
+    query.extend(ask.server.map(|s| ("server", s.to_string())));
+    let encoded = reqwest::Url::parse_with_params("http://hub/tools/search", &query).ok()?;
+    let (status, doc) = get(&hub.cfg, &format!("/tools/search?{}", encoded.query().unwrap_or_default())).await.ok()?;
+    match status {
+        200 => Some(Ok(doc)),
+        400 => Some(Err(doc["error"].as_str().unwrap_or("the hub refused the search").to_string())),
+        _ => None,
+    }
+}
+
+/// GET `path` from the hub `hub` names (its Unix socket, or its URL), with its headers: the status and the JSON.
+async fn get(hub: &ServerConfig, path: &str) -> Result<(u16, serde_json::Value), String> {
     let Transport::Http { url, headers, .. } = &hub.transport else { return Err("not a hub".into()) };
     let (client, base) = match url.strip_prefix("unix://") {
         Some(path) => (crate::registry::unix_client(std::path::Path::new(path)), "http://localhost"),
         None => (reqwest::Client::new(), url.trim_end_matches("/mcp")),
     };
-    let mut request = client.get(format!("{base}/status?ping={ping}")).timeout(Duration::from_secs(10));
+    let mut request = client.get(format!("{base}{path}")).timeout(Duration::from_secs(10));
     for (k, v) in headers {
         request = request.header(k, v);
     }
     let response = request.send().await.map_err(|e| e.to_string())?;
-    let mut doc: serde_json::Value =
-        response.error_for_status().map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
-    serde_json::from_value(doc["servers"].take()).map_err(|e| format!("the hub's /status: {e}"))
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.map_err(|e| e.to_string())?))
 }

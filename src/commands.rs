@@ -64,8 +64,13 @@ pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
 /// `hub tools search`: the hits as a table (or one JSON document); servers that are down are named on stderr.
 /// Exit 1 when the one server searched is down.
 pub async fn search(registry: Registry, ask: crate::search::found::Ask<'_>, json_out: bool) -> exit::Result<u8> {
-    let behind = crate::attach::behind(&registry).await;
-    let doc = crate::search::found::found(&registry, &behind, &ask, |_| true).map_err(Failure::usage)?;
+    let doc = match crate::attach::search(&registry, &ask).await {
+        Some(answer) => answer.map_err(Failure::usage)?,
+        None => {
+            let behind = crate::attach::behind(&registry).await;
+            crate::search::found::found(&registry, &behind, &ask, |_| true).map_err(Failure::usage)?
+        }
+    };
     if json_out {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else if doc["count"] == 0 {
