@@ -4,11 +4,11 @@
 //! - prompt tokens (4 bytes a token, as `hub doctor` estimates them): every tool definition in every request vs the
 //!   definitions of the 5 tools found for a question;
 //! - search latency in-process (the index built, then one search) at ~470 and ~3 000 tools (the catalog 7 times),
-//!   and `hub tools search` as a whole process: cold (it starts the 26 servers) and attached to a running hub.
+//!   and `hub tools search` as a whole process at ~450 and ~3 000 tools (26 and 152 servers): cold (it starts
+//!   them) and attached to a running hub.
 
-use super::search_recall::{cases, evaluate, index, servers};
+use super::search_recall::{cases, evaluate, index};
 use super::{HUB, run_measured, summary};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -72,27 +72,31 @@ pub fn tool_search() {
         println!("{n} tools: index built {:.2} ms, search index {:.2} ms", ms(built), ms(searcher));
         summary(&format!("{n} tools: one search in-process"), times);
     }
-    whole_process();
+    whole_process(1);
+    whole_process(7);
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// `hub tools search` as users run it, over replayed servers: cold and attached.
-fn whole_process() {
+/// `hub tools search` as users run it, over replayed servers (the catalog `copies` times): cold and attached.
+fn whole_process(copies: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/catalog");
     let mut config = String::new();
-    for (name, _) in servers(1).iter().filter(|(n, _)| !hub_servers::SERVERS.contains(&n.as_str())) {
-        let file = catalog.join(format!("{name}.json"));
+    let (mut servers, mut tools) = (0, 0);
+    for (name, listed) in super::search_recall::servers(copies) {
+        servers += 1;
+        tools += listed.len();
+        if hub_servers::SERVERS.contains(&name.as_str()) {
+            config.push_str(&format!("[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"{name}\"]\n"));
+            continue;
+        }
+        let file = super::search_recall::catalog_file(&name);
         config.push_str(&format!(
             "[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"replay\"]\nenv = {{ HUB_REPLAY = \"{}\" }}\n",
             file.display()
         ));
-    }
-    for name in hub_servers::SERVERS {
-        config.push_str(&format!("[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"{name}\"]\n"));
     }
     std::fs::write(dir.path().join("servers.toml"), config).unwrap();
     let run = || {
@@ -103,13 +107,14 @@ fn whole_process() {
             .current_dir(dir.path());
         run_measured(&mut c)
     };
+    let what = format!("hub tools search, {tools} tools of {servers} servers");
     let cold: Vec<_> = (0..=RUNS).map(|_| run()).skip(1).collect();
-    summary("hub tools search, cold (starts 26 servers) — wall", cold.iter().map(|u| u.wall).collect());
-    summary("hub tools search, cold — cpu (with its servers)", cold.iter().map(|u| u.cpu).collect());
+    summary(&format!("{what}, cold (starts them) — wall"), cold.iter().map(|u| u.wall).collect());
+    summary(&format!("{what}, cold — cpu (with its servers)"), cold.iter().map(|u| u.cpu).collect());
     let sock = dir.path().join("rt/hub/hub.sock");
     let (mut hub, _) = super::serve::start_with(HUB, dir.path(), &["--socket", sock.to_str().unwrap()]);
     let attached: Vec<_> = (0..=RUNS).map(|_| run()).skip(1).collect();
-    summary("hub tools search, attached — wall", attached.iter().map(|u| u.wall).collect());
+    summary(&format!("{what}, attached — wall"), attached.iter().map(|u| u.wall).collect());
     let _ = hub.kill();
     let _ = hub.wait();
 }

@@ -8,9 +8,10 @@ use serde_json::Value;
 
 /// A `[servers.NAME]` entry replaying the catalog file `file` (without `.json`).
 pub fn replayed(name: &str, file: &str) -> String {
-    let path = format!("{}/tests/fixtures/catalog/{file}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = crate::search_recall::catalog_file(file);
     format!(
-        "[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"replay\"]\nenv = {{ HUB_REPLAY = \"{path}\" }}\n"
+        "[servers.{name}]\ncommand = \"{HUB}\"\nargs = [\"server\", \"replay\"]\nenv = {{ HUB_REPLAY = \"{}\" }}\n",
+        path.display()
     )
 }
 

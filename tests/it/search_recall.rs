@@ -44,6 +44,13 @@ pub fn servers(copies: usize) -> Vec<(String, Vec<Tool>)> {
     out
 }
 
+/// The fixture a catalog server (`NAME` or a copy's `NAME_N`) is replayed from.
+pub fn catalog_file(server: &str) -> PathBuf {
+    let base =
+        server.split_once('_').map_or(server, |(b, copy)| if copy.parse::<usize>().is_ok() { b } else { server });
+    root().join("tests/fixtures/catalog").join(format!("{base}.json"))
+}
+
 pub fn index(copies: usize) -> Index {
     Index::build(
         servers(copies).into_iter().map(|(s, tools)| (s, tools.into_iter().map(|t| (t, None)).collect())).collect(),
