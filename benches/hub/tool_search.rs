@@ -1,5 +1,5 @@
 //! `cargo bench --bench hub -- tool_search` (issue 22): how well and how fast tool search finds tools among real
-//! ones — the captured catalog of 21 third-party servers (429 tools) plus the five business servers.
+//! ones — the captured catalog of 23 third-party servers (429 tools) plus the five business servers.
 //! - recall@1/@5/@10 on the queries the ranking was tuned on and on the held-out ones (`tests/it/search_recall.rs`);
 //! - prompt tokens (4 bytes a token, as `hub doctor` estimates them): every tool definition in every request vs the
 //!   definitions of the 5 tools found for a question;
