@@ -95,17 +95,20 @@ impl Offer {
     /// Runs the model's `hub__search_tools` call: the answer for the model (the hits with their input schemas), and
     /// whether it was a search that could be made. The tools found are offered from the next turn on.
     pub fn search(&mut self, registry: &Registry, arguments: &str) -> (String, bool) {
-        let args: Value =
-            serde_json::from_str(if arguments.trim().is_empty() { "{}" } else { arguments }).unwrap_or(Value::Null);
-        let Some(query) = args.get("query").and_then(Value::as_str) else {
-            return (format!("Error: {SEARCH_TOOL} needs {{\"query\": \"what the tool should do\"}}"), false);
+        let args = match serde_json::from_str::<Value>(if arguments.trim().is_empty() { "{}" } else { arguments }) {
+            Ok(Value::Object(args)) => args,
+            _ => {
+                return (
+                    format!("Error: {SEARCH_TOOL} takes a JSON object: {{\"query\": \"what the tool should do\"}}"),
+                    false,
+                );
+            }
         };
-        let limit = args.get("limit").and_then(Value::as_u64).map_or(5, |l| l as usize);
-        let server = args.get("server").and_then(Value::as_str).filter(|s| !s.is_empty());
-        let ask = crate::search::found::Ask { query, server, limit, schemas: true };
-        match crate::search::found::found(registry, &[], &ask, |_| true) {
+        let searched = crate::search::found::Ask::from_args(&args, 5, true)
+            .and_then(|ask| Ok((ask.query, ask.server, crate::search::found::found(registry, &[], &ask, |_| true)?)));
+        match searched {
             Err(why) => (format!("Error: {why}"), false),
-            Ok(doc) => {
+            Ok((query, server, doc)) => {
                 let found: Vec<String> = doc["hits"]
                     .as_array()
                     .map(|hits| hits.iter().filter_map(|h| h["name"].as_str().map(String::from)).collect())

@@ -103,15 +103,10 @@ pub fn handle(hub: &super::mcp::Hub, who: Option<&Who>, name: &str, args: Option
     let registry = &hub.gateway.registry;
     match name {
         "search_tools" => {
-            let query = args.get("query").and_then(Value::as_str).unwrap_or_default();
-            let limit =
-                args.get("limit").and_then(Value::as_u64).map_or(crate::search::found::DEFAULT_LIMIT, |l| l as usize);
-            let server = args.get("server").and_then(Value::as_str);
-            let ask = crate::search::found::Ask { query, server, limit, schemas: false };
-            Handled::Answer(match crate::search::found::found(registry, &[], &ask, |e| super::visible(who, e)) {
-                Ok(doc) => CallToolResult::structured(doc),
-                Err(why) => failed(why),
-            })
+            use crate::search::found::{Ask, DEFAULT_LIMIT, found};
+            let searched = Ask::from_args(&args, DEFAULT_LIMIT, false)
+                .and_then(|ask| found(registry, &[], &ask, |e| super::visible(who, e)));
+            Handled::Answer(searched.map_or_else(failed, CallToolResult::structured))
         }
         "describe_tools" => {
             let names: Vec<&str> = args

@@ -26,6 +26,22 @@ pub struct Ask<'a> {
     pub schemas: bool,
 }
 
+impl<'a> Ask<'a> {
+    /// A search asked as a tool's arguments (`{"query", "server"?, "limit"?}`: the agent's `hub__search_tools`, the
+    /// search profile's `search_tools`); a missing query is the empty one `found` refuses with its reason.
+    pub fn from_args(args: &'a serde_json::Map<String, Value>, limit: usize, schemas: bool) -> Result<Ask<'a>, String> {
+        let limit = match args.get("limit") {
+            None | Some(Value::Null) => limit,
+            Some(v) => {
+                v.as_u64().map(|l| l as usize).ok_or_else(|| format!("limit must be a whole number, got {v}"))?
+            }
+        };
+        let query = args.get("query").and_then(Value::as_str).unwrap_or_default();
+        let server = args.get("server").and_then(Value::as_str).filter(|s| !s.is_empty());
+        Ok(Ask { query, server, limit, schemas })
+    }
+}
+
 /// The search's answer, or why it cannot be made (a message for the user: a usage error). `behind`: the servers
 /// of the hub this one is attached to (`attach::behind`; empty when not attached).
 pub fn found(

@@ -103,3 +103,18 @@ fn edit_distance_is_bounded() {
     assert_eq!(fuzzy::near("createissue", "createissue"), None, "equal is not near");
     assert_eq!(fuzzy::near("get", "set"), None, "short names allow no typo");
 }
+
+#[test]
+fn a_search_asked_as_tool_arguments() {
+    use found::Ask;
+    let args = |v: serde_json::Value| v.as_object().cloned().unwrap();
+    let a = args(json!({"query": "x", "server": ""}));
+    let ask = Ask::from_args(&a, 5, true).unwrap();
+    assert_eq!((ask.query, ask.server, ask.limit, ask.schemas), ("x", None, 5, true));
+    let a = args(json!({"query": "x", "server": "crm", "limit": 3}));
+    assert_eq!(Ask::from_args(&a, 5, false).map(|a| (a.server, a.limit)), Ok((Some("crm"), 3)));
+    let a = args(json!({"query": "x", "limit": "ten"}));
+    assert!(Ask::from_args(&a, 5, false).unwrap_err().contains("whole number"));
+    let a = args(json!({}));
+    assert_eq!(Ask::from_args(&a, 5, false).unwrap().query, "", "a missing query is the empty one found() refuses");
+}
