@@ -97,11 +97,6 @@ fn system_text(text: String) -> Message {
     ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(text))
 }
 
-/// What tool definitions weigh in a request, in tokens (4 bytes a token, as `hub doctor` estimates them).
-fn definition_tokens(defs: &[async_openai::types::chat::ChatCompletionTools]) -> usize {
-    defs.iter().map(|d| serde_json::to_vec(d).map_or(0, |v| v.len())).sum::<usize>() / 4
-}
-
 pub fn user_message(text: &str) -> Message {
     ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(text))
 }
@@ -189,13 +184,13 @@ impl Agent {
                 offer.offered().join(", ")
             ));
         }
-        let mut offered_per_turn = vec![];
-        self.turns(history, &mut out, &mut offer, &mut offered_per_turn, cancel, epoch).await;
+        self.turns(history, &mut out, &mut offer, &index, cancel, epoch).await;
         if let Some(loaded) = &self.loaded {
             offer.keep(loaded);
         }
         if offer.searching {
-            let all = definition_tokens(&tools::all_definitions(&index, self.cfg.strict));
+            let all = tools::tokens_of(&tools::all_definitions(&index, self.cfg.strict));
+            let offered_per_turn = &offer.per_turn;
             let saved: usize = offered_per_turn.iter().map(|(_, t)| all.saturating_sub(*t)).sum();
             out.tool_search = Some(serde_json::json!({
                 "mode": "search",
@@ -215,17 +210,16 @@ impl Agent {
         history: &mut Vec<Message>,
         out: &mut Outcome,
         offer: &mut offer::Offer,
-        offered_per_turn: &mut Vec<(usize, usize)>,
+        index: &crate::registry::Index,
         cancel: &CancellationToken,
         epoch: Instant,
     ) {
-        let index = self.registry.index();
         while out.turns < self.cfg.max_turns {
             out.turns += 1;
             self.observer.waiting(out.turns);
-            let tool_defs = offer.definitions(&index, self.cfg.strict);
+            let tool_defs = offer.definitions(index, self.cfg.strict);
             if offer.searching {
-                offered_per_turn.push((tool_defs.len(), definition_tokens(&tool_defs)));
+                offer.per_turn.push((tool_defs.len(), tools::tokens_of(&tool_defs)));
                 self.observer.note(&format!("turn {}: {} tools offered", out.turns, tool_defs.len()));
             }
             let request = CreateChatCompletionRequest {

@@ -130,11 +130,8 @@ fn logins(config: &Config, checks: &mut Vec<Check>) {
 
 /// An estimate (4 bytes a token) of what the tool definitions hub offers take of every request's prompt.
 fn tool_tokens(registry: &Registry) -> usize {
-    let index = registry.index();
-    let offered = index.entries().iter().take(crate::agent::tools::MAX_TOOLS);
-    let bytes: usize =
-        offered.map(|e| serde_json::to_vec(&crate::agent::tools::function_tool(e, false)).map_or(0, |v| v.len())).sum();
-    bytes / 4
+    use crate::agent::tools;
+    tools::tokens_of(&tools::all_definitions(&registry.index(), false))
 }
 
 /// The model endpoint: its `/models` list, its context window, then a one-tool probe.

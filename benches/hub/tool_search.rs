@@ -30,11 +30,9 @@ pub fn tool_search() {
             e.misses.len()
         );
     }
+    use hub::agent::tools::{function_tool, tokens_of};
     let tokens = |entries: &mut dyn Iterator<Item = &hub::registry::Entry>| -> usize {
-        entries
-            .map(|e| serde_json::to_vec(&hub::agent::tools::function_tool(e, false)).map_or(0, |v| v.len()))
-            .sum::<usize>()
-            / 4
+        tokens_of(&entries.map(|e| function_tool(e, false)).collect::<Vec<_>>())
     };
     let all = tokens(&mut small.entries().iter());
     let mut found: Vec<usize> = cases("queries.txt")

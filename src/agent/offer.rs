@@ -31,6 +31,8 @@ pub struct Offer {
     pub omitted: Vec<String>,
     /// Each search the model made: its query, server and what it found.
     pub searches: Vec<Value>,
+    /// Per turn (search mode): the tools offered and what their definitions weigh in tokens.
+    pub per_turn: Vec<(usize, usize)>,
 }
 
 impl Offer {
@@ -43,10 +45,10 @@ impl Offer {
         if !searching {
             let (kept, omitted) = tools::select(index, question);
             let names = kept.into_iter().map(|e| e.name).collect();
-            return Offer { searching, names, omitted, searches: vec![] };
+            return Offer { searching, names, omitted, searches: vec![], per_turn: vec![] };
         }
         let names = loaded.map(|l| lock(l).clone()).unwrap_or_default();
-        let mut offer = Offer { searching, names, omitted: vec![], searches: vec![] };
+        let mut offer = Offer { searching, names, omitted: vec![], searches: vec![], per_turn: vec![] };
         if offer.names.is_empty() {
             let pinned = index.entries().iter().filter(|e| cfg.pin.iter().any(|p| crate::config::glob(p, &e.name)));
             offer.names.extend(pinned.map(|e| e.name.clone()));

@@ -120,6 +120,11 @@ pub fn select(index: &crate::registry::Index, query: &str) -> (Vec<Entry>, Vec<S
     (kept, left)
 }
 
+/// What tool definitions weigh in a request, in tokens (an estimate: 4 bytes a token).
+pub fn tokens_of(defs: &[ChatCompletionTools]) -> usize {
+    defs.iter().map(|d| serde_json::to_vec(d).map_or(0, |v| v.len())).sum::<usize>() / 4
+}
+
 /// Every tool as the "all" mode would offer it (at most `MAX_TOOLS`): what search mode is weighed against.
 pub fn all_definitions(index: &crate::registry::Index, strict: bool) -> Vec<ChatCompletionTools> {
     index.entries().iter().take(MAX_TOOLS).map(|e| function_tool(e, strict)).collect()
