@@ -58,6 +58,9 @@ fn the_search_profile_lists_a_few_tools_and_reaches_all_of_them() {
     let refused = probe(&search, "all", Some(("call_tool", args)));
     assert_eq!(refused["call"]["result"]["isError"], true, "{refused:#}");
     assert!(text(&refused).contains("call_tool_write"), "{refused:#}");
+    let dotted = r#"{"name": "git.git_commit", "arguments": {"repo_path": "/r", "message": "m"}}"#;
+    let also_refused = probe(&search, "all", Some(("call_tool", dotted)));
+    assert!(text(&also_refused).contains("call_tool_write"), "another spelling of the name: {also_refused:#}");
     let written = probe(&search, "all", Some(("call_tool_write", args)));
     assert!(text(&written).contains("\\\"replayed\\\""), "{written:#}");
     let read = probe(
