@@ -110,7 +110,7 @@ impl ServerHandler for Hub {
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         if self.profile == Profile::Search && profile::is_own(name) {
-            return profile::own_tools().into_iter().find(|t| t.name == name);
+            return profile::own_tools().iter().find(|t| t.name == name).cloned();
         }
         // One lookup, not a copy of the whole index (this can run for every call).
         self.gateway.registry.index().get(name).map(listed)

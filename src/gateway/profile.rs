@@ -38,8 +38,13 @@ fn tool(name: &str, description: &str, schema: Value, read_only: bool) -> Tool {
     Tool::new(name.to_string(), description.to_string(), schema).annotate(annotations)
 }
 
-/// The profile's own tools.
-pub fn own_tools() -> Vec<Tool> {
+/// The profile's own tools (built once: rmcp looks a tool up on every call).
+pub fn own_tools() -> &'static [Tool] {
+    static OWN: std::sync::LazyLock<Vec<Tool>> = std::sync::LazyLock::new(build);
+    &OWN
+}
+
+fn build() -> Vec<Tool> {
     let call = json!({"type": "object", "properties": {
         "name": {"type": "string", "description": "The tool's name, <server>__<name>"},
         "arguments": {"type": "object", "description": "The tool's arguments (its input schema: describe_tools)"}
@@ -80,7 +85,7 @@ pub fn listed_tools(hub: &super::mcp::Hub, who: Option<&Who>) -> Vec<Tool> {
         .entries()
         .iter()
         .filter(|e| super::visible(who, e) && hub.gateway.pins.iter().any(|p| crate::config::glob(p, &e.name)));
-    own_tools().into_iter().chain(pinned.map(listed)).collect()
+    own_tools().iter().cloned().chain(pinned.map(listed)).collect()
 }
 
 pub fn is_own(name: &str) -> bool {
