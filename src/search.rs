@@ -1,10 +1,12 @@
 //! Tool search: one ranked index over the merged tools, used by every face (`hub tools search`, REST
 //! `/tools/search`, the agent's search mode). Each tool is four fields — its split name, its server, its description,
 //! its parameters (names, descriptions, enum values) — scored with BM25F (per-field weights and length
-//! normalisation), query words stemmed (fillers and bare numbers dropped), misspelt words matched to the nearest
-//! indexed word, other spellings counted as the word ("PR" for "pull request", "repo" for "repository"), related
-//! words at a discount ("remove" for "delete"), two query words in a row found in a row counted again as a phrase,
-//! two words that the index writes as one joined ("work log"), and read-only tools a little ahead for a question.
+//! normalisation), query words stemmed (fillers and values dropped: numbers, ids, quoted text, file names, the name
+//! after "called"), misspelt words matched to the nearest indexed word, other spellings counted as the word ("PR"
+//! for "pull request"), the tools' word for an everyday one ("make" → create) and related words at a discount
+//! ("remove" for "delete"), what a question's opening asks for ("how far" → distance; "which …s" → a list), two
+//! query words in a row found in a row counted again as a phrase, two words that the index writes as one joined
+//! ("work log"), and read-only tools a little ahead for a question.
 //! A query that is a tool's name, exactly or within a typo or two (`create_issue`, `github create issue`,
 //! `creat_isue`), ranks that tool first. Its quality is measured on real tools: `tests/it/search_recall.rs`.
 //!
@@ -13,7 +15,7 @@
 
 mod fields;
 pub mod found;
-mod fuzzy;
+mod vocab;
 
 use crate::registry::Entry;
 use std::collections::HashMap;
@@ -87,7 +89,7 @@ impl Searcher {
             }
             s.lengths.push(len);
             s.reads.push(e.read_only());
-            s.names.push((fuzzy::norm(&e.tool.name), fuzzy::norm(&format!("{} {}", e.server, e.tool.name))));
+            s.names.push((vocab::norm(&e.tool.name), vocab::norm(&format!("{} {}", e.server, e.tool.name))));
         }
         let n = entries.len().max(1) as f64;
         s.avg = totals.map(|t| (t / n).max(1.0));
@@ -112,14 +114,14 @@ impl Searcher {
                 *scores.entry(*doc).or_default() += weight * idf * weighted / (K1 + weighted);
             }
         }
-        let q = fuzzy::norm(query);
+        let q = vocab::norm(query);
         let mut named = vec![];
         if !q.is_empty() && query.split_whitespace().count() <= 4 {
             for (doc, (own, full)) in self.names.iter().enumerate() {
                 let boost = if *own == q || *full == q {
                     EXACT
                 } else {
-                    match fuzzy::near(&q, own).or_else(|| fuzzy::near(&q, full)) {
+                    match vocab::near(&q, own).or_else(|| vocab::near(&q, full)) {
                         Some(d) => NEAR - d as f64,
                         None => continue,
                     }
@@ -167,7 +169,7 @@ impl Searcher {
             let known = if self.postings.contains_key(&word) {
                 add(word.clone(), 1.0);
                 Some(word.clone())
-            } else if let Some(near) = fuzzy::nearest(&written, self.written.keys()) {
+            } else if let Some(near) = vocab::nearest(&written, self.written.keys()) {
                 add(self.written[&near].clone(), 0.8);
                 Some(self.written[&near].clone())
             } else {
@@ -186,11 +188,16 @@ impl Searcher {
             {
                 add(stem.clone(), 1.0);
             }
-            let (same, related) = fuzzy::synonyms(&word);
-            for (syn, weight) in same.into_iter().map(|s| (s, 1.0)).chain(related.into_iter().map(|s| (s, 0.4))) {
+            for (syn, weight) in vocab::also(&word) {
                 if self.postings.contains_key(syn.as_str()) {
                     add(syn, weight);
                 }
+            }
+        }
+        let many = fields::asks_for_many(query).then(|| ("list".to_string(), vocab::RELATED));
+        for (word, weight) in vocab::asked(&crate::rank::words(query)).into_iter().chain(many) {
+            if self.postings.contains_key(word.as_str()) {
+                add(word, weight);
             }
         }
         out

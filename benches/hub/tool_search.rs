@@ -7,7 +7,7 @@
 //!   and `hub tools search` as a whole process at ~450 and ~3 000 tools (26 and 152 servers): cold (it starts
 //!   them) and attached to a running hub.
 
-use super::search_recall::{cases, evaluate, index};
+use super::search_recall::{SETS, cases, evaluate, index};
 use super::{HUB, run_measured, summary};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ const RUNS: usize = 20;
 pub fn tool_search() {
     println!("## tool_search: recall, prompt tokens and latency over the captured catalog + the business servers");
     let small = index(1);
-    for file in ["queries.txt", "heldout.txt"] {
+    for file in SETS {
         let c = cases(file);
         let e = evaluate(&small, &c);
         println!(

@@ -31,11 +31,24 @@ pub fn asks(query: &str) -> bool {
     tokens(query).first().is_some_and(|w| ASKING.contains(&w.as_str()))
 }
 
+/// Whether `query` asks which or what things are so ("which pull requests are open"): a question opening with
+/// "which" or "what" about a plural — a list answers it.
+pub fn asks_for_many(query: &str) -> bool {
+    let words = tokens(query);
+    matches!(words.first().map(String::as_str), Some("which" | "what"))
+        && words.iter().skip(1).any(|w| {
+            w.len() > 3
+                && w.ends_with('s')
+                && !w.ends_with("ss")
+                && !w.ends_with("us")
+                && !["does", "this", "thus", "plus", "yes"].contains(&w.as_str())
+        })
+}
+
 /// Words of a question that say nothing about which tool answers it (beyond the stop words every ranking drops):
 /// question words, pronouns, fillers.
 const FILLERS: &[&str] = &[
     "about",
-    "all",
     "also",
     "am",
     "been",
@@ -50,7 +63,6 @@ const FILLERS: &[&str] = &[
     "his",
     "into",
     "just",
-    "many",
     "much",
     "please",
     "s",
@@ -77,15 +89,37 @@ const FILLERS: &[&str] = &[
     "would",
 ];
 
-/// The words of `query`, in order, as written (lowercased), without fillers and bare numbers (ids and counts name
-/// no tool).
+/// Words after which comes a value the user gives (a name, a text), not a word about the tool.
+const NAMING: &[&str] = &["called", "named", "titled", "saying"];
+
+/// The words of `query`, in order, as written (lowercased), without fillers and values: bare numbers and ids (a
+/// count or `abc123` names no tool), quoted text, file names and addresses (`notes.txt`, `example.com`), and the
+/// word after "called", "named", "titled" or "saying".
 pub fn query_words(query: &str) -> Vec<String> {
-    let mut words: Vec<String> = tokens(query)
-        .into_iter()
-        .filter(|w| !FILLERS.contains(&w.as_str()) && !w.chars().all(|c| c.is_ascii_digit()))
-        .collect();
+    let unquoted: String = query.split(['"', '“', '”', '`']).step_by(2).collect::<Vec<_>>().join(" ");
+    let unquoted: Vec<&str> = unquoted.split_whitespace().filter(|w| !dotted(w)).collect();
+    let mut words = vec![];
+    let mut value = false;
+    for w in tokens(&unquoted.join(" ")) {
+        let naming = NAMING.contains(&w.as_str());
+        if !std::mem::replace(&mut value, naming) && !naming && !FILLERS.contains(&w.as_str()) && !is_id(&w) {
+            words.push(w);
+        }
+    }
     words.truncate(QUERY_WORDS);
     words
+}
+
+/// A file name, address or version written with a dot inside (`report.csv`, `example.com`, `1.2`): a value.
+fn dotted(word: &str) -> bool {
+    let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+    word.split('.').count() > 1 && word.split('.').all(|part| !part.is_empty())
+}
+
+/// A number, or a hexadecimal id of 6 or more characters with digits in it (`abc123`, a commit).
+fn is_id(word: &str) -> bool {
+    word.chars().all(|c| c.is_ascii_digit())
+        || (word.len() >= 6 && word.chars().all(|c| c.is_ascii_hexdigit()) && word.chars().any(|c| c.is_ascii_digit()))
 }
 
 fn parameters(schema: &Map<String, Value>, depth: usize, out: &mut Vec<String>) {

@@ -80,6 +80,35 @@ fn misspelt_words_and_synonyms_still_find_the_tool() {
 }
 
 #[test]
+fn everyday_words_values_and_questions_find_the_tools_words() {
+    let none = json!({"type": "object"});
+    let mut entries = catalog();
+    entries.extend([
+        entry("maps", "maps_distance_matrix", "Travel distance and time between points", none.clone()),
+        entry("maps", "maps_elevation", "Elevation data for locations on the earth", none.clone()),
+        entry("memory", "create_entities", "Create entities in the knowledge graph memory", none.clone()),
+        entry("fs", "create_directory", "Create a new directory", none.clone()),
+        entry("fs", "report_usage", "Report disk usage per folder", none.clone()),
+        entry("shop", "get_order", "Get one order by id with its lines", none.clone()),
+        entry("shop", "list_orders", "Orders with their lines", none.clone()),
+    ]);
+    let s = Searcher::new(&entries);
+    let first = |q: &str| names(&s.search(q, 1, |_| true), &entries).concat();
+    assert_eq!(first("how far is Lyon from Paris"), "maps__maps_distance_matrix");
+    assert_eq!(first("how high is Denver"), "maps__maps_elevation");
+    let asked = |q: &str| vocab::asked(&crate::rank::words(q));
+    assert_eq!(asked("How many tickets are open"), [("count".to_string(), vocab::EVERYDAY)]);
+    assert!(asked("how is it going").is_empty());
+    assert_eq!(first("remember that Alice likes tea"), "memory__create_entities");
+    assert_eq!(first("make a folder called report"), "fs__create_directory", "the name given is not a word to find");
+    assert_eq!(first("make a folder \"report usage\""), "fs__create_directory", "nor a quoted text");
+    assert_eq!(first("which pull requests are waiting"), "github__create_pull_request", "no list tool for them");
+    assert_eq!(first("which orders are late"), "shop__list_orders", "a plural question is answered by a list");
+    assert!(s.search("delete abc123f", 5, |_| true).iter().all(|h| !entries[h.index].name.contains("jira")));
+    assert_eq!(fields::query_words("read notes.txt, example.com"), ["read"], "file names and addresses are values");
+}
+
+#[test]
 fn filters_limits_and_queries_with_nothing_to_find() {
     let entries = catalog();
     let s = Searcher::new(&entries);
@@ -97,11 +126,11 @@ fn filters_limits_and_queries_with_nothing_to_find() {
 
 #[test]
 fn edit_distance_is_bounded() {
-    assert_eq!(fuzzy::distance("kitten", "sitting", 3), Some(3));
-    assert_eq!(fuzzy::distance("kitten", "sitting", 2), None);
-    assert_eq!(fuzzy::distance("", "abc", 3), Some(3));
-    assert_eq!(fuzzy::near("createissue", "createissue"), None, "equal is not near");
-    assert_eq!(fuzzy::near("get", "set"), None, "short names allow no typo");
+    assert_eq!(vocab::distance("kitten", "sitting", 3), Some(3));
+    assert_eq!(vocab::distance("kitten", "sitting", 2), None);
+    assert_eq!(vocab::distance("", "abc", 3), Some(3));
+    assert_eq!(vocab::near("createissue", "createissue"), None, "equal is not near");
+    assert_eq!(vocab::near("get", "set"), None, "short names allow no typo");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The tool-search retrieval benchmark (issue 22), shared by this test and `cargo bench --bench hub -- tool_search`:
 //! the captured catalog of real third-party tools (`tests/fixtures/catalog/*.json`) plus the five business servers,
-//! indexed as hub indexes them, and the queries of `benches/catalog/queries.txt` — each as a user would ask, with
-//! the tool(s) that answer it. Recall@k: the share of queries with a right tool among the first k hits.
+//! indexed as hub indexes them, and the query sets of `benches/catalog/` (`SETS`) — each query as a user would ask,
+//! with the tool(s) that answer it. Recall@k: the share of queries with a right tool among the first k hits.
 
 use hub::registry::Index;
 use rmcp::model::Tool;
@@ -89,25 +89,28 @@ pub fn evaluate(index: &Index, cases: &[Case]) -> Eval {
     Eval { at: found.map(|f| f as f64 / n), misses }
 }
 
-/// A floor under the ranking's quality, so a change that makes it worse fails here (the issue's goal, recall@5 ≥ 0.9,
-/// is not met yet: BENCHMARKS.md has the figures).
+/// The query sets of `benches/catalog`: the one the ranking was tuned on, then the held-out ones (see each file's
+/// header for what it was and was not used for).
+pub const SETS: [&str; 4] = ["queries.txt", "heldout.txt", "heldout2.txt", "heldout3.txt"];
+
+/// The issue's goal, recall@5 ≥ 0.9, on every query set, so a change that makes the ranking worse fails here.
 #[test]
-fn recall_on_the_benchmark_queries_stays_above_its_floor() {
+fn recall_on_the_benchmark_queries_meets_the_goal() {
     let index = index(1);
-    let (tuned, held) = (cases("queries.txt"), cases("heldout.txt"));
-    assert!(index.entries().len() >= 300 && tuned.len() >= 100, "the benchmark's size");
-    for (_, want) in tuned.iter().chain(&held) {
+    let sets: Vec<(&str, Vec<Case>)> = SETS.iter().map(|f| (*f, cases(f))).collect();
+    assert!(index.entries().len() >= 300 && sets[0].1.len() >= 100, "the benchmark's size");
+    for (_, want) in sets.iter().flat_map(|(_, c)| c) {
         for w in want {
             assert!(index.get(w).is_some(), "the benchmark names a tool the catalog lacks: {w}");
         }
     }
-    for (name, cases, floor) in [("tuned", &tuned, 0.85), ("held-out", &held, 0.75)] {
+    for (name, cases) in &sets {
         let eval = evaluate(&index, cases);
         let misses = eval.misses.join("\n");
         eprintln!(
             "{name}: recall@1 {:.3} @5 {:.3} @10 {:.3}; misses at 5:\n{misses}",
             eval.at[0], eval.at[1], eval.at[2]
         );
-        assert!(eval.at[1] >= floor, "{name} queries: recall@5 {:.3} < {floor}", eval.at[1]);
+        assert!(eval.at[1] >= 0.9, "{name}: recall@5 {:.3} < 0.9", eval.at[1]);
     }
 }
