@@ -39,9 +39,10 @@ pub fn default_socket() -> PathBuf {
     }
 }
 
-/// The registry a command runs on: the running hub's when `config.hub` finds one, else its own servers.
-pub async fn start(config: &Config) -> exit::Result<Registry> {
-    let target = match &config.hub {
+/// The URL of the hub `config.hub` names (`unix://PATH` or http(s)), or of the default socket when something
+/// takes connections there; None when the command is to use its own servers.
+async fn target(config: &Config) -> Option<String> {
+    match &config.hub {
         Hub::Off => None,
         Hub::Auto => {
             let socket = default_socket();
@@ -54,8 +55,12 @@ pub async fn start(config: &Config) -> exit::Result<Registry> {
             Some(if base.ends_with("/mcp") { base.to_string() } else { format!("{base}/mcp") })
         }
         Hub::At(path) => Some(format!("unix://{path}")),
-    };
-    let Some(url) = target else {
+    }
+}
+
+/// The registry a command runs on: the running hub's when `config.hub` finds one, else its own servers.
+pub async fn start(config: &Config) -> exit::Result<Registry> {
+    let Some(url) = target(config).await else {
         if config.hub == Hub::Auto {
             tracing::info!("no hub answers on {}; starting the servers here", default_socket().display());
         }
@@ -157,20 +162,22 @@ pub async fn statuses(hub: &ServerConfig, ping: bool) -> Result<Vec<crate::regis
     serde_json::from_value(doc["servers"].take()).map_err(|e| format!("the hub's /status: {e}"))
 }
 
-/// A tool search made by the running hub this registry is attached to (its index, its servers' states), so the
-/// command neither lists every tool nor builds a search index of its own. None when not attached, or when the hub
-/// cannot be asked (the local search answers then); `Err` with the hub's reason for a bad search.
-pub async fn search(
-    registry: &Registry,
-    ask: &crate::search::found::Ask<'_>,
-) -> Option<Result<serde_json::Value, String>> {
-    let hub = registry.servers().iter().find(|s| s.cfg.flatten)?;
+/// A tool search made by the running hub `config.hub` finds (its index, its servers' states), so the command
+/// neither connects over MCP, nor lists every tool, nor builds a search index of its own. None when there is no
+/// hub to ask or it cannot be asked (the command then starts as any other, and searches its own index); `Err` with
+/// the hub's reason for a bad search.
+pub async fn search(config: &Config, ask: &crate::search::found::Ask<'_>) -> Option<Result<serde_json::Value, String>> {
+    let url = target(config).await?;
+    let hub = server(config, &url);
     let mut query = vec![("q", ask.query.to_string()), ("limit", ask.limit.to_string())];
     query.extend(ask.server.map(|s| ("server", s.to_string())));
     let encoded = reqwest::Url::parse_with_params("http://hub/tools/search", &query).ok()?;
-    let (status, doc) = get(&hub.cfg, &format!("/tools/search?{}", encoded.query().unwrap_or_default())).await.ok()?;
+    let (status, mut doc) = get(&hub, &format!("/tools/search?{}", encoded.query().unwrap_or_default())).await.ok()?;
     match status {
-        200 => Some(Ok(doc)),
+        200 => {
+            doc["via"] = format!("hub {}", url.strip_prefix("unix://").unwrap_or(&url)).into();
+            Some(Ok(doc))
+        }
         400 => Some(Err(doc["error"].as_str().unwrap_or("the hub refused the search").to_string())),
         _ => None,
     }

@@ -314,16 +314,14 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
             match action {
                 None => with_registry(config, false, OnSignal::Stop, |_, r, _| commands::tools(r, json)),
                 Some(ToolsAction::Search { query, server, limit, json }) => {
-                    with_registry(config, false, OnSignal::Stop, |_, r, _| async move {
-                        let query = query.join(" ");
-                        let ask = crate::search::found::Ask {
-                            query: &query,
-                            server: server.as_deref(),
-                            limit,
-                            schemas: false,
-                        };
-                        commands::search(r, ask, json).await
-                    })
+                    let query = query.join(" ");
+                    let ask =
+                        crate::search::found::Ask { query: &query, server: server.as_deref(), limit, schemas: false };
+                    // A running hub searches for the command: nothing to connect, list or index here.
+                    if let Some(answer) = runtime()?.block_on(crate::attach::search(&config, &ask)) {
+                        return commands::print_found(&answer.map_err(exit::Failure::usage)?, &ask, json);
+                    }
+                    with_registry(config, false, OnSignal::Stop, |_, r, _| commands::search(r, ask, json))
                 }
                 Some(ToolsAction::Accept { names, server, all }) => {
                     with_registry(config, false, OnSignal::Stop, |_, r, _| async move {

@@ -61,18 +61,19 @@ pub async fn tools(registry: Registry, json_out: bool) -> exit::Result<u8> {
     Ok(exit::OK)
 }
 
-/// `hub tools search`: the hits as a table (or one JSON document); servers that are down are named on stderr.
-/// Exit 1 when the one server searched is down.
+/// `hub tools search` on this command's registry (its own servers, or a hub that would not search for it).
 pub async fn search(registry: Registry, ask: crate::search::found::Ask<'_>, json_out: bool) -> exit::Result<u8> {
-    let doc = match crate::attach::search(&registry, &ask).await {
-        Some(answer) => answer.map_err(Failure::usage)?,
-        None => {
-            let behind = crate::attach::behind(&registry).await;
-            crate::search::found::found(&registry, &behind, &ask, |_| true).map_err(Failure::usage)?
-        }
-    };
+    let behind = crate::attach::behind(&registry).await;
+    let mut doc = crate::search::found::found(&registry, &behind, &ask, |_| true).map_err(Failure::usage)?;
+    doc["via"] = json!(crate::attach::via(&registry));
+    print_found(&doc, &ask, json_out)
+}
+
+/// The hits of a search as a table (or one JSON document); servers that are down are named on stderr. Exit 1 when
+/// the one server searched is down.
+pub fn print_found(doc: &Value, ask: &crate::search::found::Ask<'_>, json_out: bool) -> exit::Result<u8> {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(doc).unwrap_or_default());
     } else if doc["count"] == 0 {
         println!("no tool matches '{}'", doc["query"].as_str().unwrap_or_default());
     } else {
@@ -92,7 +93,7 @@ pub async fn search(registry: Registry, ask: crate::search::found::Ask<'_>, json
             .collect();
         print!("{}", output::table(&["NAME", "SERVER", "KIND", "SCORE", "DESCRIPTION"], &rows, 70));
     }
-    let down = crate::search::found::down_lines(&doc);
+    let down = crate::search::found::down_lines(doc);
     for line in &down {
         eprintln!("warning: {line}");
     }

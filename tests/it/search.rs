@@ -90,6 +90,8 @@ fn the_gateway_answers_the_same_search_and_only_with_the_callers_tools() {
     let s = serve_socket(&env, &[]);
     let attached = env.run(&["tools", "search", "--json", "commit my changes", "--limit", "5"]).ok().json();
     assert_eq!(names(&attached), names(&cli), "attached and cold agree");
+    assert_eq!(cli["via"], "spawned");
+    assert!(attached["via"].as_str().is_some_and(|v| v.starts_with("hub ") && v.ends_with("hub.sock")), "{attached:#}");
     let one = env.run(&["tools", "search", "--json", "commit", "--server", "git", "--limit", "2"]).ok().json();
     assert!(names(&one).iter().all(|n| n.starts_with("git__")), "{one:#}");
     rt().block_on(async {
