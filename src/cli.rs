@@ -10,6 +10,7 @@ use crate::{ask, catalog, commands, gateway, repl, triage};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod code;
 mod complete;
 mod examples;
 mod setup;
@@ -147,6 +148,13 @@ pub enum Command {
         /// Print the messages as JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Run a script against the tools (code mode, no model) and print what it returns
+    Run(code::RunArgs),
+    /// Code mode: the tools as a script sees them
+    Code {
+        #[command(subcommand)]
+        action: code::CodeAction,
     },
     /// Call one tool directly and print its result
     Call {
@@ -363,6 +371,10 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
             with_registry(config, false, OnSignal::Graceful, |_, r, s| async move {
                 commands::call(r, &tool, args, json, &s.token()).await
             })
+        }
+        Command::Run(args) => code::run(&g, args, load(overrides(None, None))?),
+        Command::Code { action: code::CodeAction::Api { server } } => {
+            code::api(&g, server, load(overrides(None, None))?)
         }
         Command::Status { servers, json } => {
             init_logging(&g, "warn,rmcp=error");

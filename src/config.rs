@@ -20,7 +20,7 @@ pub use expand::expand;
 pub use limits::Limits;
 
 use crate::exit::Failure;
-pub use offering::{Offering, ToolMode};
+pub use offering::{Code, Offering, ToolMode};
 use raw::{RawConfig, RawServer};
 use resolve::{model, one_of, restart, secs, secs_or};
 use std::path::{Path, PathBuf};
@@ -93,6 +93,8 @@ pub struct ModelConfig {
     pub requests_per_minute: Option<u32>,
     /// `[tools]`: every tool in every request, or a few and a search tool.
     pub tools: Offering,
+    /// `[code]`: scripts against the tools.
+    pub code: Code,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -352,6 +354,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     }
     let mut model = model(raw.model.unwrap_or_default(), env, &exp, &err)?;
     model.tools = offering::resolve(raw.tools.unwrap_or_default(), &err)?;
+    model.code = offering::resolve_code(raw.code.unwrap_or_default(), &err)?;
     // A server's own pins, as index names (`server__tool`).
     for (name, s) in &raw.servers {
         let pins = s.get_ref().tools.as_ref().and_then(|t| t.pin.as_ref()).into_iter().flatten();

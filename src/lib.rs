@@ -29,6 +29,7 @@ pub mod auth;
 pub mod backoff;
 pub mod catalog;
 pub mod cli;
+pub mod code;
 pub mod commands;
 pub mod config;
 pub mod doctor;

@@ -22,6 +22,18 @@ pub struct RawConfig {
     pub plugins: Option<Vec<Spanned<super::plugin::RawPlugin>>>,
     /// What the model is offered: every tool, or a few and a search tool.
     pub tools: Option<RawOffering>,
+    /// Code mode: scripts against the tools.
+    pub code: Option<RawCode>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCode {
+    /// Offer `hub__run_code` to the model.
+    pub enabled: Option<bool>,
+    pub timeout_s: Option<Spanned<i64>>,
+    pub memory_mb: Option<Spanned<i64>>,
+    pub max_calls: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

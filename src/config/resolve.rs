@@ -79,6 +79,7 @@ pub(super) fn model(
         context_budget: int(&m.context_budget, "model.context_budget", 1_000, 100_000_000, 200_000)? as usize,
         strict: m.strict.unwrap_or(false),
         tools: Offering::default(),
+        code: Default::default(),
         requests_per_minute: m
             .requests_per_minute
             .as_ref()

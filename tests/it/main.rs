@@ -7,6 +7,7 @@ mod bounded;
 mod browser;
 mod chat_offers;
 mod client_side;
+mod code;
 mod core;
 mod doctor;
 mod fast;
