@@ -217,7 +217,12 @@ impl Agent {
         while out.turns < self.cfg.max_turns {
             out.turns += 1;
             self.observer.waiting(out.turns);
-            let tool_defs = offer.definitions(index, self.cfg.strict);
+            let mut tool_defs = offer.definitions(index, self.cfg.strict);
+            if self.cfg.code.enabled {
+                let offered: Vec<&crate::registry::Entry> =
+                    offer.offered().iter().filter_map(|n| index.get(n)).collect();
+                tool_defs.push(crate::code::tool::definition(&offered));
+            }
             if offer.searching {
                 offer.per_turn.push((tool_defs.len(), tools::tokens_of(&tool_defs)));
                 self.observer.note(&format!("turn {}: {} tools offered", out.turns, tool_defs.len()));
@@ -302,7 +307,18 @@ impl Agent {
         epoch: Instant,
     ) -> bool {
         let mut prepared = Vec::new();
+        let mut inner = Vec::new();
         for call in &completion.tool_calls {
+            if self.cfg.code.enabled && call.name == crate::code::tool::RUN_CODE {
+                let limits = crate::code::Limits::new(&self.cfg.code, self.cfg.result_budget);
+                let (text, run) =
+                    crate::code::tool::call(&self.registry, &self.policy, limits, &call.arguments, cancel).await;
+                let rec = crate::code::tool::record(&call.id, &call.arguments, &text, run.as_ref());
+                self.observer.note(&format!("ran a script: {} tool calls", run.as_ref().map_or(0, |r| r.calls.len())));
+                inner.extend(run.into_iter().flat_map(|r| r.calls));
+                prepared.push((tools::Prepared::Answer(text), rec));
+                continue;
+            }
             if offer.searching && call.name == offer::SEARCH_TOOL {
                 let (text, ok) = offer.search(&self.registry, &call.arguments);
                 let args = serde_json::from_str(&call.arguments).unwrap_or(serde_json::Value::Null);
@@ -346,6 +362,11 @@ impl Agent {
                 self.observer.tool_end(&rec);
             }
             history.push(tool_message(&rec.id, text));
+            out.tool_calls.push(rec);
+        }
+        // A script's own calls, as if the model had made them (after the script's record).
+        for rec in inner {
+            self.observer.tool_end(&rec);
             out.tool_calls.push(rec);
         }
         cancelled

@@ -7,7 +7,7 @@ use crate::config;
 use crate::exit;
 use crate::frame::OnSignal;
 use crate::{ask, catalog, commands, gateway, repl, triage};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 mod code;
@@ -16,7 +16,7 @@ mod examples;
 mod setup;
 mod shell;
 pub use complete::{live, servers};
-pub use setup::main;
+pub use setup::{Global, main};
 use setup::{init_logging, init_logging_file, read_question, runtime, with_registry};
 
 #[derive(Debug, Parser)]
@@ -26,31 +26,6 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct Global {
-    /// Configuration file (default: ./servers.toml, else $XDG_CONFIG_HOME/hub/servers.toml, else built-in)
-    #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// More output on stderr (repeatable: -v tool calls, -vv debug logs)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Only results and errors
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-    /// Model name (overrides HUB_MODEL and the config)
-    #[arg(long, global = true, value_name = "NAME")]
-    pub model: Option<String>,
-    /// Use the built-in offline planner even if a model is configured
-    #[arg(long, global = true)]
-    pub offline: bool,
-    /// Use this running hub (URL, or the path of its socket) instead of starting the servers
-    #[arg(long, global = true, value_name = "URL|PATH", env = "HUB_URL")]
-    pub hub: Option<String>,
-    /// Start the servers here even when a hub is running
-    #[arg(long, global = true, conflicts_with = "hub")]
-    pub no_hub: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +229,7 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
         max_turns,
         offline: g.offline,
         requests_per_minute: rpm,
+        code: g.code,
         long_running: false,
         serving: false,
         hub: match (&g.hub, g.no_hub) {

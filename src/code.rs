@@ -6,6 +6,7 @@
 
 mod api;
 mod engine;
+pub mod tool;
 
 pub use api::declarations;
 

@@ -196,6 +196,8 @@ pub struct Overrides {
     /// Use the offline planner even if a model is configured.
     pub offline: bool,
     pub requests_per_minute: Option<u32>,
+    /// `--code`: offer the model `hub__run_code`.
+    pub code: bool,
     /// The face runs for long (serve, chat); see `Config::long_running`.
     pub long_running: bool,
     /// The face is the gateway; see `Config::serving`.
@@ -212,6 +214,7 @@ impl Config {
             m.name = name.clone();
         }
         m.max_turns = o.max_turns.unwrap_or(m.max_turns);
+        m.code.enabled |= o.code;
         m.requests_per_minute = o.requests_per_minute.or(m.requests_per_minute);
         m.offline |= o.offline;
         self.long_running = o.long_running;

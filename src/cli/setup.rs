@@ -1,14 +1,43 @@
 //! What every command needs before it runs: logging (stderr, or a file for the REPL), the tokio runtime, the
 //! registry under one `Shutdown`, the question read from the argument or stdin; and `hub server NAME`.
 
-use super::Global;
 use crate::config::Config;
 use crate::exit::{self, Failure};
 use crate::frame::{self, OnSignal};
 use crate::registry::Registry;
 use crate::shutdown::Shutdown;
-use clap::FromArgMatches;
+use clap::{Args, FromArgMatches};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Configuration file (default: ./servers.toml, else $XDG_CONFIG_HOME/hub/servers.toml, else built-in)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More output on stderr (repeatable: -v tool calls, -vv debug logs)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only results and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Model name (overrides HUB_MODEL and the config)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Use the built-in offline planner even if a model is configured
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// Use this running hub (URL, or the path of its socket) instead of starting the servers
+    #[arg(long, global = true, value_name = "URL|PATH", env = "HUB_URL")]
+    pub hub: Option<String>,
+    /// Start the servers here even when a hub is running
+    #[arg(long, global = true, conflicts_with = "hub")]
+    pub no_hub: bool,
+    /// Code mode: offer the model `hub__run_code`, a script against the tools (also `[code] enabled`)
+    #[arg(long, global = true)]
+    pub code: bool,
+}
 
 pub(super) fn init_logging(global: &Global, default: &str) {
     let level = match (global.quiet, global.verbose) {

@@ -56,10 +56,13 @@ pub fn declarations(entries: &[Entry], server: Option<&str>) -> String {
         }
         let _ = writeln!(out, "\ndeclare namespace {ns} {{");
         for (method, e) in tools {
-            let input = ts_type(&Value::Object((*e.tool.input_schema).clone()), 1);
+            let input = ts_type(&Value::Object((*e.tool.input_schema).clone()), 1, true);
             let optional = e.tool.input_schema.get("required").and_then(Value::as_array).is_none_or(Vec::is_empty);
-            let output =
-                e.tool.output_schema.as_ref().map_or("unknown".into(), |s| ts_type(&Value::Object((**s).clone()), 1));
+            let output = e
+                .tool
+                .output_schema
+                .as_ref()
+                .map_or("unknown".into(), |s| ts_type(&Value::Object((**s).clone()), 1, true));
             doc(&mut out, e.description(), "  ");
             let _ = writeln!(
                 out,
@@ -72,6 +75,13 @@ pub fn declarations(entries: &[Entry], server: Option<&str>) -> String {
     out
 }
 
+/// One line for the model: `server.tool(args: {…})` and what the tool does, briefly.
+pub fn signature(e: &Entry) -> String {
+    let input = ts_type(&Value::Object((*e.tool.input_schema).clone()), 1, false);
+    let what: String = e.description().split_whitespace().collect::<Vec<_>>().join(" ").chars().take(100).collect();
+    format!("{}.{}(args: {input}) — {what}", ident(&e.server), ident(&e.tool.name))
+}
+
 /// `text` as a doc comment at `indent` (its first 300 characters).
 fn doc(out: &mut String, text: &str, indent: &str) {
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect();
@@ -81,7 +91,7 @@ fn doc(out: &mut String, text: &str, indent: &str) {
 }
 
 /// A JSON Schema as a TypeScript type, `depth` levels of objects deep at most (deeper: `object`).
-fn ts_type(schema: &Value, depth: usize) -> String {
+fn ts_type(schema: &Value, depth: usize, docs: bool) -> String {
     let Value::Object(s) = schema else { return "unknown".into() };
     if let Some(values) = s.get("enum").and_then(Value::as_array) {
         return values.iter().map(|v| serde_json::to_string(v).unwrap_or_default()).collect::<Vec<_>>().join(" | ");
@@ -91,23 +101,23 @@ fn ts_type(schema: &Value, depth: usize) -> String {
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(alts) = s.get(key).and_then(Value::as_array) {
-            return alts.iter().map(|a| ts_type(a, depth)).collect::<Vec<_>>().join(" | ");
+            return alts.iter().map(|a| ts_type(a, depth, docs)).collect::<Vec<_>>().join(" | ");
         }
     }
     match s.get("type") {
         Some(Value::Array(types)) => {
-            types.iter().map(|t| ts_type(&with_type(s, t), depth)).collect::<Vec<_>>().join(" | ")
+            types.iter().map(|t| ts_type(&with_type(s, t), depth, docs)).collect::<Vec<_>>().join(" | ")
         }
         Some(Value::String(t)) => match t.as_str() {
             "string" => "string".into(),
             "number" | "integer" => "number".into(),
             "boolean" => "boolean".into(),
             "null" => "null".into(),
-            "array" => format!("Array<{}>", s.get("items").map_or("unknown".into(), |i| ts_type(i, depth))),
-            "object" => object(s, depth),
+            "array" => format!("Array<{}>", s.get("items").map_or("unknown".into(), |i| ts_type(i, depth, docs))),
+            "object" => object(s, depth, docs),
             _ => "unknown".into(),
         },
-        _ if s.contains_key("properties") => object(s, depth),
+        _ if s.contains_key("properties") => object(s, depth, docs),
         _ => "unknown".into(),
     }
 }
@@ -118,25 +128,26 @@ fn with_type(s: &Map<String, Value>, t: &Value) -> Value {
     Value::Object(one)
 }
 
-/// An object schema as `{ name: type; … }`, its properties' descriptions as doc comments.
-fn object(s: &Map<String, Value>, depth: usize) -> String {
+/// An object schema as `{ name: type; … }`: one property a line with its description as a doc comment (`docs`), or
+/// all on one line.
+fn object(s: &Map<String, Value>, depth: usize, docs: bool) -> String {
     let Some(Value::Object(props)) = s.get("properties") else { return "Record<string, unknown>".into() };
     if depth > 3 || props.is_empty() {
         return if props.is_empty() { "{}".into() } else { "object".into() };
     }
     let required: Vec<&str> =
         s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-    let pad = "  ".repeat(depth + 1);
-    let mut out = String::from("{\n");
+    let pad = if docs { "  ".repeat(depth + 1) } else { " ".into() };
+    let mut out = String::from(if docs { "{\n" } else { "{" });
     for (name, prop) in props {
-        if let Some(d) = prop.get("description").and_then(Value::as_str) {
+        if let Some(d) = prop.get("description").and_then(Value::as_str).filter(|_| docs) {
             doc(&mut out, d, &pad);
         }
         let key = if ident(name) == *name { name.clone() } else { serde_json::to_string(name).unwrap_or_default() };
         let opt = if required.contains(&name.as_str()) { "" } else { "?" };
-        let _ = writeln!(out, "{pad}{key}{opt}: {};", ts_type(prop, depth + 1));
+        let _ = write!(out, "{pad}{key}{opt}: {};{}", ts_type(prop, depth + 1, docs), if docs { "\n" } else { "" });
     }
-    out.push_str(&"  ".repeat(depth));
+    out.push_str(&if docs { "  ".repeat(depth) } else { " ".into() });
     out.push('}');
     out
 }

@@ -141,3 +141,42 @@ fn code_api_declares_the_tools_from_their_schemas() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no server named 'nope'"), "{}", r.stderr);
 }
+
+#[test]
+fn the_model_runs_one_script_instead_of_many_calls() {
+    use crate::model::{Model, answer, calls, tool_messages};
+    let script = r#"{"code": "const c = await crm.search_customers({query: 'Acme'}); const t = await Promise.all(c.customers.slice(0, 2).map((x) => tickets.list_tickets({customer_id: x.id}))); console.log('looked'); return t.map((x) => x.tickets.length);"}"#;
+    let write = r#"{"code": "return await crm.add_note({customer_id: 'cus_000001', text: 'x'});"}"#;
+    let m = Model::start(vec![
+        calls(&[("s1", "hub__run_code", script)]),
+        answer("counted"),
+        calls(&[("s2", "hub__run_code", write)]),
+        answer("refused"),
+        answer("no code"),
+    ]);
+    let mut env = env_with("");
+    env.set("OPENAI_BASE_URL", &m.url).set("OPENAI_API_KEY", "test-key");
+    let doc = env.run(&["ask", "how many tickets do Acme's first two customers have", "--json", "--code"]).ok().json();
+    let offered = &m.requests()[0]["tools"];
+    let code_tool = offered.as_array().unwrap().iter().find(|t| t["function"]["name"] == "hub__run_code").unwrap();
+    let description = code_tool["function"]["description"].as_str().unwrap();
+    assert!(description.contains("crm.get_customer(args: {"), "the signatures of the offered tools:\n{description}");
+    let to_model = tool_messages(&m.requests()[1]);
+    assert!(to_model[0].1.contains("\"logs\":[\"looked\"]") && to_model[0].1.contains("\"value\":["), "{to_model:?}");
+    let names: Vec<&str> = doc["tool_calls"].as_array().unwrap().iter().map(|c| c["tool"].as_str().unwrap()).collect();
+    assert_eq!(names, ["hub__run_code", "crm__search_customers", "tickets__list_tickets", "tickets__list_tickets"]);
+    // Inside a script, a write tool needs the same approval as a direct call.
+    env.config(&format!("{}[code]\nenabled = true\n", std::fs::read_to_string(env.path("servers.toml")).unwrap()));
+    let doc = env.run(&["ask", "note it", "--json"]).ok().json();
+    assert!(doc["tool_calls"][0]["error"].as_str().unwrap().contains("needs approval"), "{doc:#}");
+    assert_eq!(doc["tool_calls"][1]["denied"], true, "{doc:#}");
+    // Without code mode the tool is not offered.
+    std::fs::write(
+        env.path("servers.toml"),
+        std::fs::read_to_string(env.path("servers.toml")).unwrap().replace("enabled = true", "enabled = false"),
+    )
+    .unwrap();
+    env.run(&["ask", "anything", "--json"]).ok();
+    let last = m.requests().last().unwrap().clone();
+    assert!(last["tools"].as_array().unwrap().iter().all(|t| t["function"]["name"] != "hub__run_code"));
+}
