@@ -12,7 +12,9 @@ pub use api::declarations;
 
 use crate::agent::policy::Policy;
 use crate::agent::tools::{self, Prepared, ToolRecord};
-use crate::registry::Registry;
+use crate::registry::{CallError, Called, Entry, Registry};
+use futures::future::BoxFuture;
+use rmcp::model::JsonObject;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,10 +57,36 @@ pub struct Run {
     pub duration_ms: u64,
 }
 
+/// How a run's calls are made once the policy let them through: the agent's and `hub run`'s go to the registry; the
+/// gateway's are made on behalf of its client (its token's policy), and counted and audited like its other calls.
+pub trait Calls: Send + Sync {
+    fn call<'a>(
+        &'a self,
+        entry: &'a Entry,
+        args: JsonObject,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Called, CallError>>;
+}
+
+/// Calls straight to the registry.
+pub struct Direct(pub Registry);
+
+impl Calls for Direct {
+    fn call<'a>(
+        &'a self,
+        entry: &'a Entry,
+        args: JsonObject,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Called, CallError>> {
+        Box::pin(self.0.call_cancellable(&entry.name, Some(args), cancel))
+    }
+}
+
 /// What every tool call of one run passes.
 pub struct Gate {
     registry: Registry,
     policy: Policy,
+    calls: Arc<dyn Calls>,
     max_calls: usize,
     made: AtomicUsize,
     refused: AtomicUsize,
@@ -93,25 +121,23 @@ impl Gate {
                 error_json(&format!("{}{known}", rec.error.as_deref().unwrap_or("unknown tool")))
             }
             Prepared::Answer(_) => error_json(rec.error.as_deref().unwrap_or("not run")),
-            Prepared::Run { entry, args } => {
-                match self.registry.call_cancellable(&entry.name, Some(args), &self.cancel).await {
-                    Ok(called) if called.result.is_error == Some(true) => {
-                        let text = crate::output::result_text(&called.result);
-                        rec.error = Some(text.clone());
-                        error_json(&format!("{} failed: {text}", entry.name))
-                    }
-                    Ok(called) => {
-                        rec.ok = true;
-                        let answer = json!({ "value": crate::output::result_value(&called.result) }).to_string();
-                        rec.bytes = answer.len();
-                        answer
-                    }
-                    Err(e) => {
-                        rec.error = Some(e.to_string());
-                        error_json(&e.to_string())
-                    }
+            Prepared::Run { entry, args } => match self.calls.call(&entry, args, &self.cancel).await {
+                Ok(called) if called.result.is_error == Some(true) => {
+                    let text = crate::output::result_text(&called.result);
+                    rec.error = Some(text.clone());
+                    error_json(&format!("{} failed: {text}", entry.name))
                 }
-            }
+                Ok(called) => {
+                    rec.ok = true;
+                    let answer = json!({ "value": crate::output::result_value(&called.result) }).to_string();
+                    rec.bytes = answer.len();
+                    answer
+                }
+                Err(e) => {
+                    rec.error = Some(e.to_string());
+                    error_json(&e.to_string())
+                }
+            },
         };
         rec.ended_ms = ms(self.epoch.elapsed());
         rec.duration_ms = rec.ended_ms - rec.started_ms;
@@ -142,11 +168,24 @@ fn ms(d: Duration) -> f64 {
 
 /// Runs `script` against `registry`'s tools under `policy` and `limits`; `cancel` stops it (and its calls).
 pub async fn run(registry: &Registry, policy: Policy, limits: Limits, script: &str, cancel: CancellationToken) -> Run {
+    run_with(registry, policy, Arc::new(Direct(registry.clone())), limits, script, cancel).await
+}
+
+/// `run`, its calls made by `calls`.
+pub async fn run_with(
+    registry: &Registry,
+    policy: Policy,
+    calls: Arc<dyn Calls>,
+    limits: Limits,
+    script: &str,
+    cancel: CancellationToken,
+) -> Run {
     let index = registry.index();
     let prelude = api::prelude(index.entries());
     let gate = Arc::new(Gate {
         registry: registry.clone(),
         policy,
+        calls,
         max_calls: limits.max_calls,
         made: AtomicUsize::new(0),
         refused: AtomicUsize::new(0),

@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod code;
 mod downstream;
 mod fast;
 mod fleet;
@@ -56,6 +57,8 @@ pub struct Gateway {
     pub cluster: Option<Arc<cluster::Cluster>>,
     /// `[tools] pin`: the tools the search profile lists besides its own.
     pub pins: Vec<String>,
+    /// Code mode's limits, when `--code` or `[code] enabled` turned it on: the search profile offers `run_code`.
+    pub code: Option<crate::code::Limits>,
 }
 
 /// The metrics label of a failed call.
@@ -182,6 +185,8 @@ pub struct Options {
     pub profile: profile::Profile,
     /// `[tools] pin`: the tools the search profile lists.
     pub pins: Vec<String>,
+    /// Code mode's limits (None: off).
+    pub code: Option<crate::code::Limits>,
     /// The HTTP guards; used when `run` is given a listener.
     pub guards: guard::Guards,
     pub audit: Option<PathBuf>,
@@ -225,6 +230,7 @@ pub async fn run(
         sealed,
         cluster,
         pins: opts.pins,
+        code: opts.code,
     });
     gateway.watchers.forward(registry.clone(), gateway.shutdown.clone());
     // Tell every MCP session when servers or their lists change — here, and through Redis on the other replicas.

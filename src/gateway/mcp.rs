@@ -80,6 +80,7 @@ impl ServerHandler for Hub {
                 "Every tool, resource and prompt of every server connected to this hub; tool and prompt names are \
                  <server>__<name>, resource URIs are the servers' own."
             }
+            Profile::Search if self.gateway.code.is_some() => super::code::INSTRUCTIONS,
             Profile::Search => profile::INSTRUCTIONS,
         };
         ServerConfig::new(caps)
@@ -109,8 +110,9 @@ impl ServerHandler for Hub {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        if self.profile == Profile::Search && profile::is_own(name) {
-            return profile::own_tools().iter().find(|t| t.name == name).cloned();
+        if self.profile == Profile::Search && profile::is_own(self, name) {
+            let code = if self.gateway.code.is_some() { super::code::tools() } else { &[] };
+            return profile::own_tools().iter().chain(code).find(|t| t.name == name).cloned();
         }
         // One lookup, not a copy of the whole index (this can run for every call).
         self.gateway.registry.index().get(name).map(listed)
@@ -220,10 +222,15 @@ impl ServerHandler for Hub {
         let origin: Arc<dyn crate::registry::origin::Origin> = Arc::new(Downstream::of(&context));
         let who = who(&context);
         let (name, arguments) = match self.profile {
-            Profile::Search if profile::is_own(&request.name) => {
+            Profile::Search if profile::is_own(self, &request.name) => {
                 match profile::handle(self, who, &request.name, request.arguments) {
                     profile::Handled::Answer(answer) => return Ok(answer.into()),
                     profile::Handled::Call(name, arguments) => (name, arguments),
+                    profile::Handled::Code(args) => {
+                        let g = &self.gateway;
+                        let ran = super::code::run(g, who, &client, self.via, &request.name, args, &context.ct).await;
+                        return Ok(ran.into());
+                    }
                 }
             }
             _ => (request.name.to_string(), request.arguments),

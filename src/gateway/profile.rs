@@ -85,11 +85,14 @@ pub fn listed_tools(hub: &super::mcp::Hub, who: Option<&Who>) -> Vec<Tool> {
         .entries()
         .iter()
         .filter(|e| super::visible(who, e) && hub.gateway.pins.iter().any(|p| crate::config::glob(p, &e.name)));
-    own_tools().iter().cloned().chain(pinned.map(listed)).collect()
+    let code = if hub.gateway.code.is_some() { super::code::tools() } else { &[] };
+    own_tools().iter().chain(code).cloned().chain(pinned.map(listed)).collect()
 }
 
-pub fn is_own(name: &str) -> bool {
+/// Whether `name` is one of the profile's own tools (`run_code` and `run_code_write` when code mode is on).
+pub fn is_own(hub: &super::mcp::Hub, name: &str) -> bool {
     NAMES.contains(&name)
+        || (hub.gateway.code.is_some() && [super::code::RUN_CODE, super::code::RUN_CODE_WRITE].contains(&name))
 }
 
 fn failed(text: String) -> CallToolResult {
@@ -101,9 +104,14 @@ fn failed(text: String) -> CallToolResult {
 pub enum Handled {
     Answer(CallToolResult),
     Call(String, Option<JsonObject>),
+    /// A script to run (`run_code`, `run_code_write`).
+    Code(Option<JsonObject>),
 }
 
 pub fn handle(hub: &super::mcp::Hub, who: Option<&Who>, name: &str, args: Option<JsonObject>) -> Handled {
+    if name.starts_with("run_code") {
+        return Handled::Code(args);
+    }
     let args = args.unwrap_or_default();
     let registry = &hub.gateway.registry;
     match name {

@@ -151,7 +151,9 @@ pub async fn serve(
     let session_idle = a.session_idle;
     let pins = config.model.tools.pin.clone();
     let (stdio, profile) = (a.stdio, a.profile);
-    let opts = Options { stdio, profile, pins, guards, audit: a.audit, socket, session_idle, jwt, sealer, cluster };
+    let code = super::code::limits(config);
+    let opts =
+        Options { stdio, profile, pins, code, guards, audit: a.audit, socket, session_idle, jwt, sealer, cluster };
     run(registry, listener, opts, shutdown).await
 }
 

@@ -94,6 +94,7 @@ async fn a_thousand_short_lived_sessions_leave_only_the_live_ones() {
         stdio: false,
         profile: Default::default(),
         pins: vec![],
+        code: None,
         guards,
         audit: None,
         socket: None,

@@ -180,3 +180,62 @@ fn the_model_runs_one_script_instead_of_many_calls() {
     let last = m.requests().last().unwrap().clone();
     assert!(last["tools"].as_array().unwrap().iter().all(|t| t["function"]["name"] != "hub__run_code"));
 }
+
+/// The search profile of `hub serve --code`, through the official Python SDK client.
+#[test]
+fn the_gateway_runs_scripts_on_behalf_of_the_caller() {
+    use crate::fleet_shared::interop_python;
+    let Some(python) = interop_python() else {
+        eprintln!("SKIPPED: no interop Python (run ../shared/interop/setup.sh; .ci/run does)");
+        return;
+    };
+    let probe = |url: &str, token: &str, call: Option<(&str, &str)>| -> Value {
+        let mut cmd = std::process::Command::new(&python);
+        cmd.arg(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/mcp_probe.py"))
+            .args(["--url", url, "--names-only", "--allow-tool-error", "--header"])
+            .arg(format!("Authorization: Bearer {token}"));
+        if let Some((tool, args)) = call {
+            cmd.args(["--call", tool, "--args", args]);
+        }
+        let out = cmd.output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let tokens = "[gateway.tokens.admin]\ntoken = \"all\"\nwrite = true\n\
+                  [gateway.tokens.reader]\ntoken = \"read\"\nservers = [\"crm\", \"tickets\"]\n";
+    let env = env_with(tokens);
+    let s = serve(&env, &["--code"]);
+    let url = format!("{}/mcp/search", s.base);
+    let listed = probe(&url, "read", None);
+    let names: Vec<&str> = listed["tools"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(names.contains(&"run_code") && names.contains(&"run_code_write"), "{names:?}");
+    let script = |code: &str| serde_json::json!({ "code": code }).to_string();
+    let read = script("const c = await crm.search_customers({query: 'Acme'}); return c.customers.length;");
+    let ran = probe(&url, "read", Some(("run_code", &read)));
+    let result = &ran["call"]["result"];
+    assert!(result["structuredContent"]["value"].as_u64().unwrap() > 0, "{ran:#}");
+    let write = script("return await crm.add_note({customer_id: 'cus_000001', text: 'x'});");
+    for (token, tool, says) in [
+        ("read", "run_code", "run the script with run_code_write"),
+        ("read", "run_code_write", "reader"),
+        ("all", "run_code", "run the script with run_code_write"),
+    ] {
+        let refused = probe(&url, token, Some((tool, &write)));
+        assert_eq!(refused["call"]["result"]["isError"], true, "{refused:#}");
+        assert!(refused.to_string().contains(says), "{token} {tool}: {refused:#}");
+    }
+    let other = script("return await payments.list_invoices({customer_id: 'cus_000001'});");
+    let refused = probe(&url, "read", Some(("run_code", &other)));
+    assert!(refused.to_string().contains("does not include server 'payments'"), "{refused:#}");
+    let written = probe(&url, "all", Some(("run_code_write", &write)));
+    assert_ne!(written["call"]["result"]["isError"], true, "{written:#}");
+    // The inner calls are counted like direct ones.
+    let text = rt().block_on(async {
+        client().get(format!("{}/metrics", s.base)).bearer_auth("all").send().await.unwrap().text().await.unwrap()
+    });
+    assert!(text.contains("tool=\"crm__search_customers\",outcome=\"ok\""), "{text}");
+    assert!(text.contains("tool=\"crm__add_note\",outcome=\"forbidden\""), "{text}");
+    // Without --code the profile has no such tools.
+    let plain = serve(&env, &[]);
+    let listed = probe(&format!("{}/mcp/search", plain.base), "read", None);
+    assert!(!listed.to_string().contains("run_code"), "{listed:#}");
+}

@@ -8,6 +8,7 @@ mod browser;
 mod chat_offers;
 mod client_side;
 mod code;
+mod code_fuzz;
 mod core;
 mod doctor;
 mod fast;
