@@ -7,6 +7,8 @@
 
 #[path = "hub/attach.rs"]
 mod attach;
+#[path = "hub/code_mode.rs"]
+mod code_mode;
 #[path = "hub/compare.rs"]
 mod compare;
 #[path = "hub/fleet.rs"]
@@ -305,7 +307,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 18] = [
+    let all: [(&str, fn()); 19] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -324,6 +326,7 @@ fn main() {
         ("fleet", fleet::fleet),
         ("compare", compare::compare),
         ("tool_search", tool_search::tool_search),
+        ("code_mode", code_mode::code_mode),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {
