@@ -57,27 +57,20 @@ pub struct Run {
     pub duration_ms: u64,
 }
 
+/// A call under way.
+pub type Pending<'a> = BoxFuture<'a, Result<Called, CallError>>;
+
 /// How a run's calls are made once the policy let them through: the agent's and `hub run`'s go to the registry; the
 /// gateway's are made on behalf of its client (its token's policy), and counted and audited like its other calls.
 pub trait Calls: Send + Sync {
-    fn call<'a>(
-        &'a self,
-        entry: &'a Entry,
-        args: JsonObject,
-        cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, Result<Called, CallError>>;
+    fn call<'a>(&'a self, entry: &'a Entry, args: JsonObject, cancel: &'a CancellationToken) -> Pending<'a>;
 }
 
 /// Calls straight to the registry.
 pub struct Direct(pub Registry);
 
 impl Calls for Direct {
-    fn call<'a>(
-        &'a self,
-        entry: &'a Entry,
-        args: JsonObject,
-        cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, Result<Called, CallError>> {
+    fn call<'a>(&'a self, entry: &'a Entry, args: JsonObject, cancel: &'a CancellationToken) -> Pending<'a> {
         Box::pin(self.0.call_cancellable(&entry.name, Some(args), cancel))
     }
 }

@@ -7,9 +7,8 @@
 use super::Gateway;
 use super::guard::Who;
 use crate::agent::policy::{Mode, Policy};
-use crate::code::{Calls, Limits};
-use crate::registry::{CallError, Called, Entry};
-use futures::future::BoxFuture;
+use crate::code::{Calls, Limits, Pending};
+use crate::registry::{CallError, Entry};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -64,12 +63,7 @@ struct OnBehalf {
 }
 
 impl Calls for OnBehalf {
-    fn call<'a>(
-        &'a self,
-        entry: &'a Entry,
-        args: JsonObject,
-        cancel: &'a CancellationToken,
-    ) -> BoxFuture<'a, Result<Called, CallError>> {
+    fn call<'a>(&'a self, entry: &'a Entry, args: JsonObject, cancel: &'a CancellationToken) -> Pending<'a> {
         Box::pin(async move {
             let start = Instant::now();
             let result = if !self.write && !entry.read_only() {
