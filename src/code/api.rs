@@ -56,13 +56,13 @@ pub fn declarations(entries: &[Entry], server: Option<&str>) -> String {
         }
         let _ = writeln!(out, "\ndeclare namespace {ns} {{");
         for (method, e) in tools {
-            let input = ts_type(&Value::Object((*e.tool.input_schema).clone()), 1, true);
+            let input_schema = Value::Object((*e.tool.input_schema).clone());
+            let input = ts_type(&input_schema, Ty::new(&input_schema, true), 1);
             let optional = e.tool.input_schema.get("required").and_then(Value::as_array).is_none_or(Vec::is_empty);
-            let output = e
-                .tool
-                .output_schema
-                .as_ref()
-                .map_or("unknown".into(), |s| ts_type(&Value::Object((**s).clone()), 1, true));
+            let output = e.tool.output_schema.as_ref().map_or("unknown".into(), |s| {
+                let schema = Value::Object((**s).clone());
+                ts_type(&schema, Ty::new(&schema, true), 1)
+            });
             doc(&mut out, e.description(), "  ");
             let _ = writeln!(
                 out,
@@ -77,7 +77,8 @@ pub fn declarations(entries: &[Entry], server: Option<&str>) -> String {
 
 /// One line for the model: `server.tool(args: {…})` and what the tool does, briefly.
 pub fn signature(e: &Entry) -> String {
-    let input = ts_type(&Value::Object((*e.tool.input_schema).clone()), 1, false);
+    let schema = Value::Object((*e.tool.input_schema).clone());
+    let input = ts_type(&schema, Ty::new(&schema, false), 1);
     let what: String = e.description().split_whitespace().collect::<Vec<_>>().join(" ").chars().take(100).collect();
     format!("{}.{}(args: {input}) — {what}", ident(&e.server), ident(&e.tool.name))
 }
@@ -90,9 +91,31 @@ fn doc(out: &mut String, text: &str, indent: &str) {
     }
 }
 
+/// How a schema is written as a type: the schema local `$ref`s (`#/$defs/…`) are looked up in, doc comments or one
+/// line, and how many `$ref`s were followed to get here (a cycle of them ends as `object`).
+#[derive(Clone, Copy)]
+struct Ty<'a> {
+    root: &'a Value,
+    docs: bool,
+    hops: usize,
+}
+
+impl<'a> Ty<'a> {
+    fn new(root: &'a Value, docs: bool) -> Ty<'a> {
+        Ty { root, docs, hops: 0 }
+    }
+}
+
 /// A JSON Schema as a TypeScript type, `depth` levels of objects deep at most (deeper: `object`).
-fn ts_type(schema: &Value, depth: usize, docs: bool) -> String {
+fn ts_type(schema: &Value, t: Ty<'_>, depth: usize) -> String {
     let Value::Object(s) = schema else { return "unknown".into() };
+    if let Some(target) = s.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+        return match t.root.pointer(target) {
+            Some(found) if t.hops < 8 => ts_type(found, Ty { hops: t.hops + 1, ..t }, depth),
+            Some(_) => "object".into(),
+            None => "unknown".into(),
+        };
+    }
     if let Some(values) = s.get("enum").and_then(Value::as_array) {
         return values.iter().map(|v| serde_json::to_string(v).unwrap_or_default()).collect::<Vec<_>>().join(" | ");
     }
@@ -101,23 +124,23 @@ fn ts_type(schema: &Value, depth: usize, docs: bool) -> String {
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(alts) = s.get(key).and_then(Value::as_array) {
-            return alts.iter().map(|a| ts_type(a, depth, docs)).collect::<Vec<_>>().join(" | ");
+            return alts.iter().map(|a| ts_type(a, t, depth)).collect::<Vec<_>>().join(" | ");
         }
     }
     match s.get("type") {
         Some(Value::Array(types)) => {
-            types.iter().map(|t| ts_type(&with_type(s, t), depth, docs)).collect::<Vec<_>>().join(" | ")
+            types.iter().map(|ty| ts_type(&with_type(s, ty), t, depth)).collect::<Vec<_>>().join(" | ")
         }
-        Some(Value::String(t)) => match t.as_str() {
+        Some(Value::String(name)) => match name.as_str() {
             "string" => "string".into(),
             "number" | "integer" => "number".into(),
             "boolean" => "boolean".into(),
             "null" => "null".into(),
-            "array" => format!("Array<{}>", s.get("items").map_or("unknown".into(), |i| ts_type(i, depth, docs))),
-            "object" => object(s, depth, docs),
+            "array" => format!("Array<{}>", s.get("items").map_or("unknown".into(), |i| ts_type(i, t, depth))),
+            "object" => object(s, t, depth),
             _ => "unknown".into(),
         },
-        _ if s.contains_key("properties") => object(s, depth, docs),
+        _ if s.contains_key("properties") => object(s, t, depth),
         _ => "unknown".into(),
     }
 }
@@ -130,7 +153,8 @@ fn with_type(s: &Map<String, Value>, t: &Value) -> Value {
 
 /// An object schema as `{ name: type; … }`: one property a line with its description as a doc comment (`docs`), or
 /// all on one line.
-fn object(s: &Map<String, Value>, depth: usize, docs: bool) -> String {
+fn object(s: &Map<String, Value>, t: Ty<'_>, depth: usize) -> String {
+    let docs = t.docs;
     let Some(Value::Object(props)) = s.get("properties") else { return "Record<string, unknown>".into() };
     if depth > 3 || props.is_empty() {
         return if props.is_empty() { "{}".into() } else { "object".into() };
@@ -145,9 +169,34 @@ fn object(s: &Map<String, Value>, depth: usize, docs: bool) -> String {
         }
         let key = if ident(name) == *name { name.clone() } else { serde_json::to_string(name).unwrap_or_default() };
         let opt = if required.contains(&name.as_str()) { "" } else { "?" };
-        let _ = write!(out, "{pad}{key}{opt}: {};{}", ts_type(prop, depth + 1, docs), if docs { "\n" } else { "" });
+        let _ = write!(out, "{pad}{key}{opt}: {};{}", ts_type(prop, t, depth + 1), if docs { "\n" } else { "" });
     }
     out.push_str(&if docs { "  ".repeat(depth) } else { " ".into() });
     out.push('}');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn typed(schema: Value) -> String {
+        ts_type(&schema, Ty::new(&schema, false), 1)
+    }
+
+    #[test]
+    fn references_are_followed_and_cycles_end() {
+        let item = json!({"$defs": {"Row": {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}},
+            "type": "object", "properties": {"rows": {"type": "array", "items": {"$ref": "#/$defs/Row"}}}});
+        assert_eq!(typed(item), "{ rows?: Array<{ id: string; }>; }");
+        let cycle = json!({"$defs": {"A": {"$ref": "#/$defs/B"}, "B": {"$ref": "#/$defs/A"}}, "$ref": "#/$defs/A"});
+        assert_eq!(typed(cycle), "object");
+        let tree = json!({"type": "object", "properties": {"child": {"$ref": "#"}}});
+        assert!(typed(tree).starts_with("{ child?: { child?:"), "a recursive schema is cut at a depth");
+        assert_eq!(typed(json!({"$ref": "#/nowhere"})), "unknown");
+        assert_eq!(typed(json!({"enum": ["a", "b"]})), "\"a\" | \"b\"");
+        assert_eq!(ident("my-server"), "my_server");
+        assert_eq!(ident("2fa"), "_2fa");
+    }
 }
