@@ -51,8 +51,12 @@ fn a_script_answers_across_servers_with_one_run() {
 #[test]
 fn calls_awaited_together_overlap() {
     let env = env_with("");
-    let script = "return await Promise.all([1, 2, 3].map(() => kit.sleep({ ms: 300 })));";
+    // Each `gather` returns only once three have arrived at the server: met only if all three were in flight at
+    // once (called one after another, the first would wait until the run's time is up).
+    let script = "return await Promise.all([1, 2, 3].map(() => kit.gather({ n: 3, ms: 3600000 })));";
     let doc = run_script(&env, script, &[]).ok().json();
+    let met: Vec<&Value> = doc["value"].as_array().unwrap().iter().map(|v| &v["met"]).collect();
+    assert_eq!(met, [true, true, true], "{doc:#}");
     let calls = doc["calls"].as_array().unwrap();
     assert_eq!(calls.len(), 3, "{doc:#}");
     let latest_start = calls.iter().map(|c| c["started_ms"].as_f64().unwrap()).fold(0.0, f64::max);
