@@ -183,9 +183,12 @@ pub fn catalog_note(index: &Index, history: &[super::Message]) -> Option<String>
     let lines: Vec<String> = servers
         .iter()
         .map(|(s, tools)| {
-            let some: Vec<&str> = tools.iter().take(8).copied().collect();
+            let some: Vec<&str> = tools.iter().take(5).copied().collect();
             let more = if tools.len() > some.len() { ", …" } else { "" };
-            format!("- {s} ({} tools: {}{more})", tools.len(), some.join(", "))
+            let about = topics(s, tools);
+            let about = if about.is_empty() { String::new() } else { format!(" about {}", about.join(", ")) };
+            let n = tools.len();
+            format!("- {s} ({n} tool{}{about}; e.g. {}{more})", if n == 1 { "" } else { "s" }, some.join(", "))
         })
         .collect();
     Some(format!(
@@ -194,4 +197,54 @@ pub fn catalog_note(index: &Index, history: &[super::Message]) -> Option<String>
         index.len(),
         lines.join("\n")
     ))
+}
+
+/// Words of tool names that say what they act on, not how.
+const ACTIONS: &[&str] = &[
+    "get", "list", "create", "update", "delete", "search", "add", "remove", "set", "run", "find", "read", "write",
+    "move", "edit", "fetch", "check", "show", "new", "batch", "start", "stop", "close", "open", "take", "upload",
+    "download", "retrieve", "post", "patch", "put", "all", "by", "to", "from", "of", "for", "and", "a", "the", "or",
+    "with",
+];
+
+/// What a server's tools act on, most named first (at most 8): the words of their names (a word and its plural
+/// once), less the actions, the server's own name and a prefix most of them start with (`browser_`, `jira_`).
+fn topics(server: &str, tools: &[&str]) -> Vec<String> {
+    use crate::rank::{stem, words};
+    let firsts: Vec<String> = tools.iter().filter_map(|t| words(t).into_iter().next()).collect();
+    let prefix = |w: &str| tools.len() >= 4 && firsts.iter().filter(|f| *f == w).count() * 2 >= tools.len();
+    let mut counts: Vec<(String, String, usize)> = vec![];
+    for name in tools {
+        let mut seen = vec![];
+        for w in words(name).into_iter().filter(|w| w.len() > 2 && !ACTIONS.contains(&w.as_str()) && !prefix(w)) {
+            let key = stem(&w);
+            if key == stem(server) || seen.contains(&key) {
+                continue;
+            }
+            seen.push(key.clone());
+            match counts.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, shown, n)) => {
+                    *n += 1;
+                    if w.len() < shown.len() {
+                        *shown = w;
+                    }
+                }
+                None => counts.push((key, w, 1)),
+            }
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.2));
+    counts.into_iter().take(8).map(|(_, w, _)| w).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn topics_are_what_the_tools_act_on() {
+        let github = ["create_issue", "list_issues", "get_pull_request", "create_pull_request", "add_issue_comment"];
+        assert_eq!(super::topics("github", &github), ["issue", "pull", "request", "comment"]);
+        let browser = ["browser_click", "browser_close", "browser_drag", "browser_drop"];
+        assert_eq!(super::topics("playwright", &browser), ["click", "drag", "drop"], "a shared prefix says nothing");
+        assert_eq!(super::topics("tickets", &["get_ticket", "list_tickets"]), Vec::<String>::new());
+    }
 }

@@ -31,6 +31,16 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ),
     ("tools", &["hub tools", "hub tools --json | jq '.tools[].name'"]),
     (
+        "run",
+        &[
+            "hub run chore.js",
+            "echo 'return (await crm.search_customers({query: \"acme\"})).count' | hub run -",
+            "hub run --json --yes follow-up.js | jq .calls",
+        ],
+    ),
+    ("code", &["hub code api", "hub code api --server tickets"]),
+    ("code api", &["hub code api > tools.d.ts", "hub code api --server crm"]),
+    (
         "tools search",
         &[
             "hub tools search create an issue",

@@ -52,7 +52,7 @@ fn the_model_searches_calls_what_it_found_and_the_prefix_stays_the_same() {
         .filter_map(|m| m["content"].as_str())
         .collect();
     let note = system.iter().find(|t| t.starts_with("Tool search is on")).expect("the catalog note");
-    assert!(note.contains("github (26 tools") && note.contains("git (12 tools"), "{note}");
+    assert!(note.contains("github (26 tools about pull, request, issue") && note.contains("git (12 tools"), "{note}");
 
     // The search's answer carries schemas; what it found is offered next, after everything offered before.
     let found = &tool_messages(&reqs[1])[0].1;
