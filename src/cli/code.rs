@@ -51,7 +51,9 @@ pub fn run(g: &Global, args: RunArgs, config: config::Config) -> exit::Result<u8
             return Err(crate::frame::interrupted());
         }
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&run).unwrap_or_default());
+            let mut doc = serde_json::to_value(&run).unwrap_or_default();
+            doc["via"] = crate::attach::via(&r).into();
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         } else {
             for line in &run.logs {
                 eprintln!("{line}");

@@ -36,6 +36,7 @@ fn a_script_answers_across_servers_with_one_run() {
     assert_eq!(r.code, 0, "{doc:#}");
     assert_eq!(doc["error"], Value::Null, "{doc:#}");
     assert_eq!(doc["logs"][0], "customers 3");
+    assert_eq!(doc["via"], "spawned", "which servers ran it");
     let rows = doc["value"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     assert_eq!(doc["calls"].as_array().unwrap().len(), 4, "one search and three lists: {doc:#}");
@@ -244,4 +245,16 @@ fn the_gateway_runs_scripts_on_behalf_of_the_caller() {
     let plain = serve(&env, &[]);
     let listed = probe(&format!("{}/mcp/search", plain.base), "read", None);
     assert!(!listed.to_string().contains("run_code"), "{listed:#}");
+}
+
+#[test]
+fn a_script_runs_through_a_running_hub() {
+    let env = env_with("");
+    let _hub = serve_socket(&env, &[]);
+    let doc = run_script(&env, "return (await crm.search_customers({ query: 'Acme' })).count;", &[]).ok().json();
+    assert!(doc["via"].as_str().is_some_and(|v| v.starts_with("hub ") && v.ends_with("hub.sock")), "{doc:#}");
+    assert!(doc["value"].as_u64().unwrap() > 0, "{doc:#}");
+    assert_eq!(doc["calls"][0]["tool"], "crm__search_customers");
+    let refused = run_script(&env, "return await crm.add_note({ customer_id: 'cus_000001', text: 'x' });", &[]).json();
+    assert!(refused["error"].as_str().unwrap().contains("needs approval"), "the policy holds here: {refused:#}");
 }
