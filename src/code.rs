@@ -21,6 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// Scripts that may run at once in one process: each is a thread and a heap of up to `[code] memory_mb`.
+pub const AT_ONCE: usize = 8;
+static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(AT_ONCE);
+
 /// The limits of one run.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -187,7 +191,19 @@ pub async fn run_with(
         epoch: Instant::now(),
     });
     let started = Instant::now();
-    let ended = engine::spawn(prelude, script.to_string(), limits, gate.clone()).await;
+    // At most `AT_ONCE` scripts run in one process (a thread and a heap each); one that waits past its own time
+    // limit for a turn fails saying so.
+    let ended = match tokio::time::timeout(limits.timeout, RUNNING.acquire()).await {
+        Ok(Ok(_turn)) => engine::spawn(prelude, script.to_string(), limits, gate.clone()).await,
+        _ => Ok(engine::Ended {
+            value: Err(format!(
+                "{AT_ONCE} scripts are running in this process already: none ended within this run's {}s",
+                limits.timeout.as_secs()
+            )),
+            logs: vec![],
+            dropped: 0,
+        }),
+    };
     // Calls still in flight when the script ended (it did not await them) are cancelled.
     gate.cancel.cancel();
     let ended = ended.unwrap_or_else(|_| engine::Ended {

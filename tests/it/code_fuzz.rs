@@ -90,3 +90,26 @@ async fn random_scripts_end_cleanly_and_the_engine_keeps_working() {
     assert!(ok.value.to_string().contains("still here"), "{:?}", ok.value);
     registry.shutdown().await;
 }
+
+/// A process runs at most `AT_ONCE` scripts together: of one more than that, each waiting at a barrier for all of
+/// them, the first `AT_ONCE` never meet — the last waits for a turn instead of adding a thread and a heap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_beyond_the_limit_wait_their_turn() {
+    let text = format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n");
+    let config = hub::config::parse(&text, "test", &|_| None).unwrap();
+    let registry = hub::registry::Registry::start(&config).await;
+    let limits = Limits { timeout: Duration::from_secs(2), memory: 16 << 20, max_calls: 5, output: 4096 };
+    let n = hub::code::AT_ONCE + 1;
+    let script = format!("return (await kit.gather({{ n: {n}, ms: 3600000 }})).met;");
+    let runs = (0..n).map(|_| {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        run(&registry, Policy::new(Mode::Ask, false), limits, &script, cancel)
+    });
+    let ended = futures::future::join_all(runs).await;
+    // The server counts every arrival: the one that waited may meet the count once the others gave up (or give up
+    // waiting for its turn); all at once, every one would meet.
+    let met = ended.iter().filter(|r| r.value == serde_json::json!(true)).count();
+    let errors: Vec<&String> = ended.iter().filter_map(|r| r.error.as_ref()).collect();
+    assert!(met <= 1 && errors.len() >= n - 1, "more than the limit ran at once: {met} met; {errors:?}");
+    registry.shutdown().await;
+}
