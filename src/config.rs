@@ -20,7 +20,7 @@ pub use expand::expand;
 pub use limits::Limits;
 
 use crate::exit::Failure;
-pub use offering::{Code, Offering, ToolMode};
+pub use offering::{Approve, Code, Offering, ToolMode};
 use raw::{RawConfig, RawServer};
 use resolve::{model, one_of, restart, secs, secs_or};
 use std::path::{Path, PathBuf};
@@ -101,16 +101,6 @@ pub struct ModelConfig {
 pub enum Transport {
     Stdio { command: String, args: Vec<String>, env: Vec<(String, String)>, cwd: Option<PathBuf> },
     Http { url: String, headers: Vec<(String, String)>, auth: oauth::HttpAuth, oauth: oauth::OAuthClient },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Approve {
-    /// Write tools need `--yes` (ask) or a prompt (chat); the default.
-    Ask,
-    /// Write tools run without asking.
-    Always,
-    /// Write tools never run.
-    Never,
 }
 
 #[derive(Debug, Clone, PartialEq)]

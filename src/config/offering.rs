@@ -1,10 +1,22 @@
 //! `[tools]`: how the agent offers tools to the model — every definition in every request, or (search mode) the
 //! pinned tools, a few seeded from the question and `hub__search_tools` to find the rest (see `agent::offer`); and
-//! `[code]`: whether it may also write a script against them, and the limits of one run (see `code`).
+//! `[code]`: whether it may also write a script against them, and the limits of one run (see `code`); and a
+//! server's `approve` (and `sampling`) setting: what runs without a person saying yes.
 
 use super::raw;
 use super::resolve::one_of;
 use super::{ErrAt, Failure};
+
+/// A server's `approve` (write tools) or `sampling` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approve {
+    /// Write tools need `--yes` (ask) or a prompt (chat); the default.
+    Ask,
+    /// Write tools run without asking.
+    Always,
+    /// Write tools never run.
+    Never,
+}
 
 /// Whether the model is offered every tool or searches for them (`[tools] mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
