@@ -55,6 +55,13 @@ const PIECES: &[&str] = &[
     "return await new Promise(() => {})",
 ];
 
+/// A registry of one server, the testkit (`kit`).
+async fn testkit() -> hub::registry::Registry {
+    let text = format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n");
+    let config = hub::config::parse(&text, "test", &|_| None).unwrap();
+    hub::registry::Registry::start(&config).await
+}
+
 /// xorshift: the same scripts on every run.
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -65,9 +72,7 @@ fn next(state: &mut u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_scripts_end_cleanly_and_the_engine_keeps_working() {
-    let text = format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n");
-    let config = hub::config::parse(&text, "test", &|_| None).unwrap();
-    let registry = hub::registry::Registry::start(&config).await;
+    let registry = testkit().await;
     let limits = Limits { timeout: Duration::from_millis(300), memory: 16 << 20, max_calls: 20, output: 4096 };
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for i in 0..150 {
@@ -95,9 +100,7 @@ async fn random_scripts_end_cleanly_and_the_engine_keeps_working() {
 /// them, the first `AT_ONCE` never meet — the last waits for a turn instead of adding a thread and a heap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_beyond_the_limit_wait_their_turn() {
-    let text = format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n");
-    let config = hub::config::parse(&text, "test", &|_| None).unwrap();
-    let registry = hub::registry::Registry::start(&config).await;
+    let registry = testkit().await;
     let limits = Limits { timeout: Duration::from_secs(2), memory: 16 << 20, max_calls: 5, output: 4096 };
     let n = hub::code::AT_ONCE + 1;
     let script = format!("return (await kit.gather({{ n: {n}, ms: 3600000 }})).met;");
