@@ -93,14 +93,17 @@ pub fn run(g: &Global, args: RunArgs, config: config::Config) -> exit::Result<u8
 /// `hub code api [--server S]`.
 pub fn api(g: &Global, server: Option<String>, config: config::Config) -> exit::Result<u8> {
     init_logging(g, "warn,rmcp=error");
-    with_registry(config, false, OnSignal::Stop, move |_, r, _| async move {
+    with_registry(config, false, OnSignal::Stop, move |c, r, _| async move {
+        // Attached, the registry's one connection is the hub: the servers are the configured ones behind it.
+        let index = r.index();
         if let Some(s) = &server
-            && r.server(s).is_none()
+            && !c.servers.iter().any(|cfg| cfg.name == *s)
+            && !index.entries().iter().any(|e| e.server == *s)
         {
-            let names: Vec<&str> = r.servers().iter().map(|s| s.cfg.name.as_str()).collect();
+            let names: Vec<&str> = c.servers.iter().map(|s| s.name.as_str()).collect();
             return Err(Failure::usage(format!("no server named '{s}' (servers: {})", names.join(", "))));
         }
-        print!("{}", code::declarations(r.index().entries(), server.as_deref()));
+        print!("{}", code::declarations(index.entries(), server.as_deref()));
         Ok(exit::OK)
     })
 }

@@ -257,4 +257,7 @@ fn a_script_runs_through_a_running_hub() {
     assert_eq!(doc["calls"][0]["tool"], "crm__search_customers");
     let refused = run_script(&env, "return await crm.add_note({ customer_id: 'cus_000001', text: 'x' });", &[]).json();
     assert!(refused["error"].as_str().unwrap().contains("needs approval"), "the policy holds here: {refused:#}");
+    // The servers behind the hub are the ones a declaration can be asked for.
+    let crm = env.run(&["code", "api", "--server", "crm"]).ok().stdout;
+    assert!(crm.contains("declare namespace crm") && !crm.contains("namespace tickets"), "{crm}");
 }
