@@ -141,9 +141,7 @@ impl Gate {
         self.records.lock().unwrap_or_else(|p| p.into_inner()).push(rec);
         answer
     }
-}
 
-impl Gate {
     /// For a name that is not a tool, `server.tool` or `server__tool`: what that server has (" crm has: a, b…"),
     /// as the script would write them.
     fn tools_of(&self, name: &str) -> String {
@@ -191,10 +189,11 @@ pub async fn run_with(
         epoch: Instant::now(),
     });
     let started = Instant::now();
-    // At most `AT_ONCE` scripts run in one process (a thread and a heap each); one that waits past its own time
-    // limit for a turn fails saying so.
-    let ended = match tokio::time::timeout(limits.timeout, RUNNING.acquire()).await {
-        Ok(Ok(_turn)) => engine::spawn(prelude, script.to_string(), limits, gate.clone()).await,
+    let deadline = started + limits.timeout;
+    // At most `AT_ONCE` scripts run in one process (a thread and a heap each); the wait for a turn counts against
+    // the run's time, and one that waits it out fails saying so.
+    let ended = match tokio::time::timeout_at(deadline.into(), RUNNING.acquire()).await {
+        Ok(Ok(_turn)) => engine::spawn(prelude, script.to_string(), limits, deadline, gate.clone()).await,
         _ => Ok(engine::Ended {
             value: Err(format!(
                 "{AT_ONCE} scripts are running in this process already: none ended within this run's {}s",

@@ -59,13 +59,14 @@ pub fn spawn(
     prelude: String,
     script: String,
     limits: Limits,
+    deadline: Instant,
     gate: Arc<Gate>,
 ) -> tokio::sync::oneshot::Receiver<Ended> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let handle = Handle::current();
     let started = std::thread::Builder::new().name("hub-code".into()).stack_size(THREAD_STACK).spawn(move || {
         let ended = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-            Ok(rt) => rt.block_on(run(&prelude, &script, limits, gate, handle)),
+            Ok(rt) => rt.block_on(run(&prelude, &script, limits, deadline, gate, handle)),
             Err(e) => Ended { value: Err(format!("cannot start the script's runtime: {e}")), logs: vec![], dropped: 0 },
         };
         let _ = tx.send(ended);
@@ -76,9 +77,9 @@ pub fn spawn(
     rx
 }
 
-async fn run(prelude: &str, script: &str, limits: Limits, gate: Arc<Gate>, handle: Handle) -> Ended {
+async fn run(prelude: &str, script: &str, limits: Limits, deadline: Instant, gate: Arc<Gate>, handle: Handle) -> Ended {
     let logs = Rc::new(RefCell::new((Vec::new(), 0usize)));
-    let value = match engine(prelude, script, limits, gate, handle, logs.clone()).await {
+    let value = match engine(prelude, script, (limits, deadline), gate, handle, logs.clone()).await {
         Ok(v) => v,
         Err(e) => Err(format!("the script engine failed: {e}")),
     };
@@ -91,7 +92,7 @@ type Logs = Rc<RefCell<(Vec<String>, usize)>>;
 async fn engine(
     prelude: &str,
     script: &str,
-    limits: Limits,
+    (limits, deadline): (Limits, Instant),
     gate: Arc<Gate>,
     handle: Handle,
     logs: Logs,
@@ -99,7 +100,6 @@ async fn engine(
     let rt = AsyncRuntime::new()?;
     rt.set_memory_limit(limits.memory).await;
     rt.set_max_stack_size(STACK).await;
-    let deadline = Instant::now() + limits.timeout;
     let stop = gate.cancel.clone();
     rt.set_interrupt_handler(Some(Box::new(move || Instant::now() >= deadline || stop.is_cancelled()))).await;
     let ctx = AsyncContext::full(&rt).await?;

@@ -109,7 +109,7 @@ pub enum Handled {
 }
 
 pub fn handle(hub: &super::mcp::Hub, who: Option<&Who>, name: &str, args: Option<JsonObject>) -> Handled {
-    if name.starts_with("run_code") {
+    if [super::code::RUN_CODE, super::code::RUN_CODE_WRITE].contains(&name) {
         return Handled::Code(args);
     }
     let args = args.unwrap_or_default();
