@@ -58,6 +58,8 @@ pub struct Outcome {
     pub tools_omitted: Vec<String>,
     /// Search mode: what was offered per turn, searched and loaded, and the definition tokens it saved.
     pub tool_search: Option<serde_json::Value>,
+    /// The offline planner: the facts its answer used (tool, field, value).
+    pub facts: Option<serde_json::Value>,
 }
 
 /// Progress as it happens, for `-v`, the spinner and the REPL.
@@ -160,6 +162,7 @@ impl Agent {
             model: self.llm.model.clone(),
             tools_omitted: vec![],
             tool_search: None,
+            facts: None,
         };
         let index = self.registry.index();
         let mut offer = offer::Offer::new(&index, &self.cfg.tools, question, self.loaded.as_ref());

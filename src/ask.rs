@@ -130,6 +130,7 @@ pub fn document(
         "error": o.error,
         "tools_omitted": o.tools_omitted,
         "tool_search": o.tool_search,
+        "facts": o.facts,
         "server_requests": asked,
         "via": crate::attach::via(registry),
     })

@@ -1,15 +1,22 @@
-//! The built-in offline planner: answers without a model, deterministically, with the same index and calls.
+//! The built-in offline planner: answers without a model, deterministically, with the read-only tools.
 //!
-//! 1. Extract what the question mentions (`entities`) and rank the read-only tools lexically (`rank`).
-//! 2. About a concrete thing (an email, id, uuid): gather a dossier — every read-only tool that takes it, and
-//!    those that take an id a lookup tool's result provides (matched through output schemas), at most three
-//!    per server. Otherwise (a topic): the most relevant runnable tools.
-//! 3. Fill arguments by parameter name, format, enum and description (`fill`), run independent calls in
-//!    parallel, and summarise the results by server (`summary`). Never runs a tool that is not read-only;
-//!    says what is missing rather than inventing anything.
+//! 1. Read the question: what it mentions (`entities`), what it asks and about what (`intent`).
+//! 2. Find its subject: the record of an email or id it names, or of a name found by search (`subject`), and the
+//!    references it asks about ("the customer of ticket …"), at most two hops.
+//! 3. Choose the fewest read-only tools that cover what is asked (`cover`), arguments filled from the question,
+//!    the subject and the servers' own catalogs (`fill`, `catalog`); every view of the subject only for an overview.
+//! 4. Answer in a sentence built from the results (`compose`, `answer`), then the details (`summary`). Says what
+//!    is missing — and what would be accepted — rather than inventing anything; never runs a tool that is not
+//!    read-only.
 
+mod answer;
+mod catalog;
+mod compose;
+mod cover;
 mod entities;
 mod fill;
+mod intent;
+mod subject;
 mod summary;
 
 use crate::agent::tools::{Ran, run_recorded};
@@ -18,131 +25,104 @@ use crate::llm::Usage;
 use crate::registry::{Entry, Registry};
 use crate::{output, rank};
 use entities::Entities;
-use fill::{Filled, Known, Mode};
-use serde_json::Value;
+use fill::{Ctx, Filled, Known, Mode};
+use intent::Kind;
+use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Instant;
+use subject::{Found, Thing};
 
 pub const MODEL_NAME: &str = "offline-planner";
+/// An overview's views per server.
 const PER_SERVER: usize = 3;
-
-/// Output paths of a tool (from its output schema): e.g. `["customers", "id"]`, arrays walked through.
-fn output_paths(schema: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-    if prefix.len() > 4 {
-        return;
-    }
-    let schema = schema.get("items").unwrap_or(schema);
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        for (k, v) in props {
-            prefix.push(k.clone());
-            out.push(prefix.clone());
-            output_paths(v, prefix, out);
-            prefix.pop();
-        }
-    }
-}
-
-/// How well an output path provides parameter `param` (`customer_id` ← `customers[].id`): shared stems,
-/// and the leaf must be the param itself or `id`-like.
-fn provides(path: &[String], param: &str) -> usize {
-    let leaf = path.last().map(String::as_str).unwrap_or("");
-    if leaf != param && leaf != "id" {
-        return 0;
-    }
-    let want: Vec<String> = rank::tokens(param);
-    let have: Vec<String> = path.iter().flat_map(|p| rank::tokens(p)).collect();
-    want.iter().filter(|w| have.contains(w)).count()
-}
-
-/// The value at `path` in a result, taking the first element of arrays on the way.
-fn value_at(v: &Value, path: &[String]) -> Option<Value> {
-    let mut cur = v;
-    for key in path {
-        while let Value::Array(a) = cur {
-            cur = a.first()?;
-        }
-        cur = cur.get(key)?;
-    }
-    while let Value::Array(a) = cur {
-        cur = a.first()?;
-    }
-    (!cur.is_null()).then(|| cur.clone())
-}
+/// A comparison's runs of one tool (one per thing compared).
+const COMPARED: usize = 3;
 
 struct Plan<'a> {
     registry: &'a Registry,
+    /// The read-only tools.
     entries: Vec<Entry>,
+    /// Their lexical relevance to the question (ties).
     scores: Vec<f64>,
     e: Entities,
-    known: Known,
+    /// What is asked about, less what references have led to.
+    focus: Vec<String>,
+    catalogs: Vec<(String, String, Arc<Vec<catalog::Item>>)>,
     records: Vec<ToolRecord>,
-    results: Vec<(Entry, Result<Value, String>)>,
     epoch: Instant,
 }
 
-impl Plan<'_> {
-    fn fill(&self, i: usize, mode: Mode) -> Filled {
-        fill::fill(&Value::Object((*self.entries[i].tool.input_schema).clone()), &self.e, &self.known, mode)
-    }
+/// A read-only tool considered: its arguments, how well it covers the question, whether it can run.
+struct Cand {
+    i: usize,
+    f: Filled,
+    score: f64,
+    runnable: bool,
+}
 
-    async fn call(&mut self, entry: &Entry, args: serde_json::Map<String, Value>) -> Result<Value, String> {
+impl Plan<'_> {
+    async fn call(&mut self, entry: &Entry, args: Map<String, Value>) -> Result<Value, String> {
         let (value, record) = run_one(self.registry, entry, args, self.epoch).await;
         self.records.push(record);
         value
     }
 
-    /// For each required id parameter nothing fills, a lookup tool (runnable now, taking the question's
-    /// entity) whose output provides it: run it once and learn every id it provides. Returns the lookups' own
-    /// failures ("no match") so the answer can say so.
-    async fn chain(&mut self) -> Vec<String> {
-        let mut problems = Vec::new();
-        let missing: Vec<String> = (0..self.entries.len())
-            .flat_map(|i| self.fill(i, Mode::Entity).missing)
-            // Only ids with a noun ("customer_id"): a bare "id" says nothing about what it identifies.
-            .filter(|p| p.to_lowercase().ends_with("id") && rank::tokens(p).len() >= 2 && !self.known.contains_key(p))
-            .collect();
-        for param in missing {
-            if self.known.contains_key(&param) {
+    /// Calls the catalogs that feed a read-only tool's parameter (once per process).
+    async fn load_catalogs(&mut self) {
+        for entry in self.entries.clone() {
+            let Some(noun) = catalog::noun(&entry) else { continue };
+            let fed = self.entries.iter().any(|t| {
+                t.tool.input_schema.get("properties").and_then(Value::as_object).is_some_and(|props| {
+                    props.iter().any(|(name, prop)| catalog::feeds(&entry.name, &noun, name, prop))
+                })
+            });
+            if !fed {
                 continue;
             }
-            let mut best: Option<(usize, usize, Vec<String>)> = None;
-            for i in 0..self.entries.len() {
-                let f = self.fill(i, Mode::Entity);
-                if !f.missing.is_empty() || f.from_entity == 0 {
-                    continue;
-                }
-                let Some(schema) = self.entries[i].tool.output_schema.as_ref() else { continue };
-                let mut paths = Vec::new();
-                output_paths(&Value::Object((**schema).clone()), &mut vec![], &mut paths);
-                for p in paths {
-                    let s = provides(&p, &param);
-                    if s >= 2 && best.as_ref().is_none_or(|b| s > b.1 || s == b.1 && self.scores[i] > self.scores[b.0])
-                    {
-                        best = Some((i, s, p));
-                    }
-                }
-            }
-            let Some((i, _, path)) = best else { continue };
-            let entry = self.entries[i].clone();
-            let args = self.fill(i, Mode::Entity).args;
-            match self.call(&entry, args).await {
-                Ok(v) => match value_at(&v, &path) {
-                    Some(found) => {
-                        self.known.insert(param.clone(), found);
-                        self.results.push((entry, Ok(v)));
-                    }
-                    None => {
-                        let noun = param.trim_end_matches("id").trim_end_matches('_').replace('_', " ");
-                        problems.push(format!("No {noun} matches '{}'.", self.e.subject().unwrap_or_default()));
-                        self.results.push((entry, Ok(v)));
-                    }
+            let items = match catalog::cached(&entry.name) {
+                Some(items) => items,
+                None => match self.call(&entry, Map::new()).await {
+                    Ok(v) => catalog::store(&entry.name, &v),
+                    Err(_) => continue,
                 },
-                Err(err) => {
-                    problems.push(err.clone());
-                    self.results.push((entry, Err(err)));
-                }
-            }
+            };
+            self.catalogs.push((entry.name.clone(), noun, items));
         }
-        problems
+    }
+
+    fn fill(&self, i: usize, known: &Known, mode: Mode, all: bool, pick: usize) -> Filled {
+        let ctx = Ctx { e: &self.e, known, mode, catalogs: &self.catalogs, all, pick };
+        fill::fill(&Value::Object((*self.entries[i].tool.input_schema).clone()), &ctx)
+    }
+
+    /// Every read-only tool (catalogs aside), scored for the question, best first.
+    fn candidates(&self, known: &Known, mode: Mode, kind: Kind) -> Vec<Cand> {
+        let all = matches!(kind, Kind::Count | Kind::List | Kind::YesNo | Kind::Overview);
+        let windowed = self.e.window.is_some() || self.e.numbers.iter().any(|(_, u)| u.starts_with("day"));
+        let mut out: Vec<Cand> = (0..self.entries.len())
+            .filter(|&i| catalog::noun(&self.entries[i]).is_none())
+            .map(|i| {
+                let f = self.fill(i, known, mode, all, usize::from(kind == Kind::Compare));
+                let e = &self.entries[i];
+                let weights = cover::of_tool(e, &f, &self.focus);
+                // A tool about what is asked covers at least half its words; only then does fitting the kind of
+                // question (a trend, a period) count, or the tool at all.
+                let share = weights.iter().filter(|w| **w > 0.0).count() * 2 >= self.focus.len();
+                let covered = if share { cover::total(&weights) } else { 0.0 };
+                let fits =
+                    if covered > 0.0 || self.focus.is_empty() { cover::kind_bonus(e, &f, kind, windowed) } else { 0.0 };
+                let score = covered + fits + 0.01 * self.scores[i];
+                let ids = e.tool.input_schema.get("properties").and_then(Value::as_object).is_some_and(|p| {
+                    p.keys().any(|k| k == "id" || k.ends_with("_id") || k == "email" || k.ends_with("Id"))
+                });
+                let runnable = f.missing.is_empty()
+                    && f.choices.as_ref().is_none_or(|_| f.missing.is_empty())
+                    && (f.from_question + f.from_known > 0 || !ids);
+                Cand { i, f, score, runnable }
+            })
+            .collect();
+        out.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal).then(a.i.cmp(&b.i)));
+        out
     }
 }
 
@@ -150,7 +130,7 @@ impl Plan<'_> {
 async fn run_one(
     registry: &Registry,
     entry: &Entry,
-    args: serde_json::Map<String, Value>,
+    args: Map<String, Value>,
     epoch: Instant,
 ) -> (Result<Value, String>, ToolRecord) {
     let id = format!("plan_{}", entry.name);
@@ -163,130 +143,133 @@ async fn run_one(
     (value, rec)
 }
 
+/// Why the question cannot be answered as asked, when a tool that is not read-only is what it asks for.
+fn only_writes(index: &[Entry], focus: &[String], best: f64) -> Option<String> {
+    let (w, e) = index
+        .iter()
+        .filter(|e| !e.read_only())
+        .map(|e| (cover::total(&cover::of_tool(e, &Filled::default(), focus)), e))
+        .max_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal))?;
+    (w >= 2.0 && w > best).then(|| {
+        format!(
+            "{} would do this, but it is not marked read-only, and the offline planner runs read-only tools only \
+             (`hub call {}` runs it; a model can too).",
+            e.name, e.name
+        )
+    })
+}
+
 /// Answers `question` with the read-only tools of `registry`.
 pub async fn answer(registry: &Registry, question: &str) -> Outcome {
     let index = registry.index();
     let entries: Vec<Entry> = index.entries().iter().filter(|e| e.read_only()).cloned().collect();
     let scores = rank::scores(&entries, question);
     let e = entities::extract(question, chrono::Utc::now().date_naive());
+    let intent = intent::read(question, &e);
     let mut plan = Plan {
         registry,
         entries,
         scores,
         e,
-        known: Known::new(),
+        focus: intent.focus.clone(),
+        catalogs: vec![],
         records: vec![],
-        results: vec![],
         epoch: Instant::now(),
     };
-    let concrete = !plan.e.emails.is_empty() || !plan.e.ids.is_empty() || !plan.e.uuids.is_empty();
-    let mut problems = Vec::new();
-    let mode = if concrete { Mode::Entity } else { Mode::Topic };
-    if concrete {
-        problems = plan.chain().await;
+    plan.load_catalogs().await;
+    let outcome = solve(&mut plan, &intent, index.entries()).await;
+    finish(plan, outcome)
+}
+
+/// A tool called: the tool, its arguments, its result.
+type Called = (Entry, Map<String, Value>, Result<Value, String>);
+
+/// What the planner concluded: the sentence, whether it answers, the results behind it, the facts used.
+struct Solved {
+    sentence: String,
+    ok: bool,
+    results: Vec<Called>,
+    facts: Vec<Value>,
+}
+
+fn failed(why: String) -> Solved {
+    Solved { sentence: why, ok: false, results: vec![], facts: vec![] }
+}
+
+async fn solve(plan: &mut Plan<'_>, intent: &intent::Intent, index: &[Entry]) -> Solved {
+    let kind = intent.kind;
+    // 1. The subject: a concrete value the question names, else a name searched for when the tools need one.
+    let concrete = plan.e.emails.first().or(plan.e.ids.first()).or(plan.e.uuids.first()).cloned();
+    let mut subject: Option<Thing> = None;
+    if let Some(v) = &concrete {
+        match plan.fetch(v).await {
+            Found::One(t) => subject = Some(t),
+            Found::None(why) => return failed(why),
+            Found::Several(..) | Found::Nothing => {}
+        }
     }
-    // Candidates: runnable tools, best first (relevance, then what the question filled, then index order).
-    let mut order: Vec<usize> = (0..plan.entries.len()).collect();
-    let filled: Vec<Filled> = order.iter().map(|&i| plan.fill(i, mode)).collect();
-    let weight = |i: usize| plan.scores[i] + 0.5 * filled[i].from_question as f64 + filled[i].from_known as f64;
-    order.sort_by(|&a, &b| weight(b).partial_cmp(&weight(a)).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
-    let already: Vec<String> = plan.results.iter().map(|(e, _)| e.name.clone()).collect();
-    let mut chosen: Vec<usize> = Vec::new();
-    if concrete {
-        for &i in &order {
-            let f = &filled[i];
-            let per_server = chosen.iter().filter(|&&c| plan.entries[c].server == plan.entries[i].server).count()
-                + already
-                    .iter()
-                    .filter(|n| plan.entries.iter().any(|x| &x.name == *n && x.server == plan.entries[i].server))
-                    .count();
-            if f.missing.is_empty()
-                && f.from_entity + f.from_known > 0
-                && per_server < PER_SERVER
-                && !already.contains(&plan.entries[i].name)
-            {
-                chosen.push(i);
+    if subject.is_none() && concrete.is_none() && !plan.e.names.is_empty() {
+        let top = plan.candidates(&Known::new(), Mode::Topic, kind);
+        // A question about one thing named by name (a lookup, a yes/no) is about its record; a list or count
+        // needs one when its best tool cannot run and no tool taking the name does nearly as well.
+        let named = top.iter().filter(|c| c.runnable && c.f.from_entity > 0).map(|c| c.score).fold(0.0, f64::max);
+        let one = matches!(kind, Kind::Lookup | Kind::YesNo);
+        let needs_one = top.first().is_some_and(|c| c.score >= 0.5 && (one || !c.runnable && named + 0.25 < c.score));
+        if matches!(kind, Kind::Who | Kind::Overview) || needs_one {
+            match plan.search(&plan.e.names.join(" ")).await {
+                Found::One(t) => subject = Some(t),
+                Found::None(why) => return failed(why),
+                Found::Several(noun, labels) => {
+                    let name = plan.e.names.join(" ");
+                    return failed(format!(
+                        "{} {}s match '{name}': {} — which one? Ask again with the email or id.",
+                        labels.len(),
+                        noun,
+                        labels.join("; ")
+                    ));
+                }
+                Found::Nothing => {}
             }
         }
-    } else if let Some(&top) = order.first().filter(|&&i| weight(i) > 0.0) {
-        let best = weight(top);
-        let near: Vec<usize> = order
-            .iter()
-            .copied()
-            .take_while(|&i| weight(i) >= 0.6 * best)
-            .filter(|&i| filled[i].missing.is_empty())
-            .collect();
-        // When some of them use what the question says, the ones that use nothing of it are noise.
-        let specific = near.iter().any(|&i| filled[i].from_question > 0);
-        chosen.extend(near.into_iter().filter(|&i| !specific || filled[i].from_question > 0).take(3));
-        if chosen.is_empty() {
-            let t = &plan.entries[top];
-            let missing = filled[top].missing.join(", ");
-            let noun = missing.trim_end_matches("id").trim_end_matches('_').replace('_', " ");
-            problems.push(format!("Which {noun}? {} needs {missing}, and the question does not say.", t.name));
-        }
     }
-    // Independent calls, all at once.
-    let calls = chosen.iter().map(|&i| {
-        let entry = plan.entries[i].clone();
-        let args = filled[i].args.clone();
-        let epoch = plan.epoch;
-        async move {
-            let (v, rec) = run_one(registry, &entry, args, epoch).await;
-            (entry, v, rec)
-        }
-    });
-    for (entry, v, rec) in futures::future::join_all(calls).await {
-        plan.records.push(rec);
-        plan.results.push((entry, v));
-    }
-    let about = if concrete { plan.e.subject() } else { None };
-    finish(plan, problems, question, about)
-}
-
-/// Whether a result holds nothing: every list in it empty (or an empty list itself).
-fn is_empty_result(v: &Value) -> bool {
-    match v {
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => {
-            let lists: Vec<&Value> = o.values().filter(|x| x.is_array()).collect();
-            !lists.is_empty() && lists.iter().all(|x| is_empty_result(x))
-        }
-        _ => false,
-    }
-}
-
-fn finish(mut plan: Plan<'_>, mut problems: Vec<String>, question: &str, about: Option<String>) -> Outcome {
-    // About one thing: if no system knows it, say so (and fail); otherwise leave out the systems that had
-    // nothing, naming them.
-    let mut empty: Vec<String> = Vec::new();
-    if let Some(subject) = &about {
-        let has_data = plan.results.iter().any(|(_, r)| r.as_ref().is_ok_and(|v| !is_empty_result(v)));
-        if !has_data && problems.is_empty() {
-            problems.push(format!("No system has anything about '{subject}'."));
-        } else if has_data {
-            plan.results.retain(|(e, r)| {
-                let keep = !r.as_ref().is_ok_and(is_empty_result);
-                if !keep {
-                    empty.push(e.name.clone());
+    // 2. References the question asks about.
+    let mut origin: Option<Thing> = None;
+    if let Some(t) = subject.take() {
+        let first = t.clone();
+        match plan.follow(t, kind).await {
+            Ok(t) => {
+                if t.record.get("id") != first.record.get("id") || t.noun != first.noun {
+                    // The word that named where the question started ("ticket" TCK-01001) is not asked about.
+                    plan.focus.retain(|w| !cover::like(w, &first.noun));
+                    origin = Some(first);
                 }
-                keep
-            });
+                subject = Some(t);
+            }
+            Err(why) => return failed(why),
         }
     }
-    let mut text = String::from(
-        "Answer from hub's offline planner (no model configured: set OPENAI_API_KEY, and OPENAI_BASE_URL for another \
-         OpenAI-compatible endpoint, to have a model write the answer).\n",
-    );
-    let mut servers: Vec<&str> = plan.results.iter().map(|(e, _)| e.server.as_str()).collect();
+    let mut known = Known::new();
+    if let Some(t) = &subject {
+        t.learn(&mut known);
+        plan.focus.retain(|w| *w != t.noun);
+    }
+    if origin.is_some() {
+        // What the question named led elsewhere: its values no longer fill arguments (the subject's id does).
+        let e = &mut plan.e;
+        (e.emails, e.ids, e.uuids, e.names, e.quoted) = Default::default();
+    }
+    compose::compose(plan, intent, subject, origin, known, index).await
+}
+
+fn finish(plan: Plan<'_>, solved: Solved) -> Outcome {
+    let mut text = solved.sentence.trim().to_string();
+    text.push('\n');
+    let mut servers: Vec<&str> = solved.results.iter().map(|(e, _, _)| e.server.as_str()).collect();
     servers.sort_unstable();
     servers.dedup();
     for server in &servers {
         text.push_str(&format!("\n{server}\n"));
-        let mut mine: Vec<&(Entry, Result<Value, String>)> =
-            plan.results.iter().filter(|(e, _)| e.server == *server).collect();
-        mine.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-        for (entry, result) in mine {
+        for (entry, _, result) in solved.results.iter().filter(|(e, _, _)| e.server == *server) {
             text.push_str(&format!("  {}:\n", entry.tool.name));
             match result {
                 Ok(v) => summary::describe(v).iter().for_each(|l| text.push_str(&format!("  {l}\n"))),
@@ -294,28 +277,20 @@ fn finish(mut plan: Plan<'_>, mut problems: Vec<String>, question: &str, about: 
             }
         }
     }
-    if !empty.is_empty() {
-        empty.sort();
-        text.push_str(&format!("\nNothing found by: {}\n", empty.join(", ")));
-    }
-    for p in &problems {
-        text.push_str(&format!("\n{p}\n"));
-    }
-    let found = plan.results.iter().any(|(_, r)| r.is_ok());
-    if plan.results.is_empty() && problems.is_empty() {
-        text.push_str(&format!("\nNo tool of the configured servers matches '{}'.\n", output::cut(question, 80)));
-    }
     let mut called: Vec<String> = plan.records.iter().map(|r| r.tool.clone()).collect();
     called.sort();
+    called.dedup();
     if !called.is_empty() {
         text.push_str(&format!("\nTools called: {}\n", called.join(", ")));
     }
-    let ok = found && problems.is_empty();
+    text.push_str(
+        "\n(hub's offline planner: no model configured. Set OPENAI_API_KEY, and OPENAI_BASE_URL for another \
+         OpenAI-compatible endpoint, to have a model answer.)",
+    );
+    let first = solved.sentence.lines().next().unwrap_or_default().to_string();
     Outcome {
-        status: if ok { Status::Ok } else { Status::Error },
-        error: (!ok).then(|| {
-            problems.first().cloned().unwrap_or_else(|| "the offline planner found nothing to answer with".into())
-        }),
+        status: if solved.ok { Status::Ok } else { Status::Error },
+        error: (!solved.ok).then_some(first),
         answer: text.trim_end().to_string(),
         turns: 1,
         usage: Usage::default(),
@@ -323,5 +298,6 @@ fn finish(mut plan: Plan<'_>, mut problems: Vec<String>, question: &str, about: 
         model: MODEL_NAME.to_string(),
         tools_omitted: vec![],
         tool_search: None,
+        facts: Some(Value::Array(solved.facts)),
     }
 }

@@ -26,6 +26,9 @@ pub fn tokens(text: &str) -> Vec<String> {
 
 /// A word's stem, unless it is a stop word.
 pub fn token(word: &str) -> Option<String> {
+    if STOP.contains(&word.to_lowercase().as_str()) {
+        return None; // "does" stems to "doe", "any" to "ani": the word as written is the stop word
+    }
     Some(stem(word)).filter(|s| !s.is_empty() && !STOP.contains(&s.as_str()))
 }
 

@@ -107,6 +107,8 @@ pub fn extract(question: &str, today: NaiveDate) -> Entities {
     let mut sentence_start = true;
     for (i, tok) in raw.iter().enumerate() {
         let t = clean(tok).trim_end_matches(['-', '_']).to_string();
+        // A possessive is the name itself ("Smith's").
+        let t = t.strip_suffix("'s").or_else(|| t.strip_suffix("\u{2019}s")).map(str::to_string).unwrap_or(t);
         if let Ok(d) = NaiveDate::parse_from_str(&t, "%Y-%m-%d") {
             e.dates.push(d);
         } else if t.contains('@') && hub_servers::validate::is_email(&t) {
@@ -121,11 +123,17 @@ pub fn extract(question: &str, today: NaiveDate) -> Entities {
         } else if t.chars().next().is_some_and(char::is_uppercase)
             && !sentence_start
             && !CAPITAL_STOP.contains(&t.as_str())
+            // An acronym (MRR, NPS) names a thing, not a person or a company.
+            && (t.len() > 5 || !t.chars().all(|c| c.is_ascii_uppercase()))
         {
             e.names.push(t.clone());
         }
         for w in t.split(['-', '_', '/']).filter(|w| !w.is_empty()) {
             e.words.push(w.to_lowercase());
+        }
+        // "sign-ups" is also "signups".
+        if t.contains('-') && t.split('-').all(|p| !p.is_empty() && p.chars().all(char::is_alphabetic)) {
+            e.words.push(t.replace('-', "").to_lowercase());
         }
         sentence_start = tok.ends_with(['.', '?', '!', ':']);
     }

@@ -1,7 +1,8 @@
 //! Filling a tool's arguments from what the question mentions, by each parameter's name, type, format,
-//! enum and description — never by knowing the tool. Also the values learned from earlier results
-//! (`Known`), which is how a lookup's id reaches the tools that need it.
+//! enum, description and the catalog that feeds it (`catalog`) — never by knowing the tool. Also the values
+//! learned from earlier results (`Known`), which is how a lookup's id reaches the tools that need it.
 
+use super::catalog::{self, Item};
 use super::entities::Entities;
 use crate::rank::stem;
 use serde_json::{Map, Value};
@@ -22,12 +23,33 @@ pub struct Filled {
     pub from_known: usize,
     /// Parameters filled with a concrete thing the question names (an email, id, uuid, name or quote).
     pub from_entity: usize,
+    /// Stems of the question's words a value was chosen by (an enum value said, a catalog item matched).
+    pub matched: Vec<String>,
+    /// A parameter whose values are known but none (or more than one) fits the question: its name and values.
+    pub choices: Option<(String, Vec<String>)>,
+    /// Whether a date window or period of the question was applied.
+    pub windowed: bool,
+}
+
+/// What arguments are filled from.
+pub struct Ctx<'a> {
+    pub e: &'a Entities,
+    pub known: &'a Known,
+    pub mode: Mode,
+    /// Catalogs: (tool name, noun, items).
+    pub catalogs: &'a [(String, String, std::sync::Arc<Vec<Item>>)],
+    /// Ask for as many results as the tool gives (counts and lists are complete, or known not to be).
+    pub all: bool,
+    /// Which of several matched catalog items to use (comparisons run a tool once per item).
+    pub pick: usize,
 }
 
 enum Source {
     Known,
     Entity,
     Question,
+    /// Not from the question: as many results as the tool gives.
+    Default,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -80,13 +102,15 @@ fn is_id_name(name: &str) -> bool {
     n == "id" || n.ends_with("_id") || n.ends_with("id") && name.ends_with("Id")
 }
 
+const LIMITS: [&str; 5] = ["limit", "max", "max_results", "page_size", "per_page"];
 const SEARCHY: [&str; 8] = ["query", "q", "search", "keyword", "keywords", "term", "name", "filter"];
 const FREE_TEXT: [&str; 5] = ["message", "text", "input", "prompt", "content"];
 const FROM: [&str; 5] = ["from", "start", "since", "after", "begin"];
 const TO: [&str; 4] = ["to", "end", "until", "before"];
 
-/// Fills `schema`'s parameters for a question with entities `e` (plus learned values).
-pub fn fill(schema: &Value, e: &Entities, known: &Known, mode: Mode) -> Filled {
+/// Fills `schema`'s parameters for a question (its entities, learned values, catalogs).
+pub fn fill(schema: &Value, ctx: &Ctx) -> Filled {
+    let (e, known, mode) = (ctx.e, ctx.known, ctx.mode);
     let mut f = Filled::default();
     let props = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
     let required: Vec<String> = schema
@@ -94,6 +118,8 @@ pub fn fill(schema: &Value, e: &Entities, known: &Known, mode: Mode) -> Filled {
         .and_then(Value::as_array)
         .map_or(vec![], |r| r.iter().filter_map(|v| v.as_str().map(String::from)).collect());
     let stems: Vec<String> = e.words.iter().map(|w| stem(w)).collect();
+    let said = format!(" {} ", e.words.join(" "));
+    let window_days = e.window.map(|(a, b)| (b - a).num_days());
     let mut numbers = e.numbers.iter().filter(|(_, u)| !u.starts_with("day")).map(|(n, _)| *n);
     for (name, prop) in &props {
         let lname = name.to_lowercase();
@@ -119,6 +145,7 @@ pub fn fill(schema: &Value, e: &Entities, known: &Known, mode: Mode) -> Filled {
             || format.starts_with("date")
         {
             let window = if mode == Mode::Topic || req { e.window } else { None };
+            f.windowed |= window.is_some();
             let v = window.map(|(a, b)| {
                 let d = if TO.contains(&lname.as_str()) { b } else { a };
                 if format == "date-time" || desc.contains("rfc 3339") || desc.contains("timestamp") {
@@ -131,20 +158,62 @@ pub fn fill(schema: &Value, e: &Entities, known: &Known, mode: Mode) -> Filled {
         } else if ty == "integer" || ty == "number" {
             let by_unit =
                 e.numbers.iter().find(|(_, u)| !u.is_empty() && lname.contains(stem(u).as_str())).map(|(n, _)| *n);
-            let n = by_unit.or_else(|| if req { numbers.next() } else { None });
-            (
-                n.map(|n| if ty == "integer" { serde_json::json!(n as i64) } else { serde_json::json!(n) }),
-                Source::Question,
-            )
+            let by_window = (lname.contains("day") && mode == Mode::Topic).then_some(window_days).flatten();
+            let most = (ctx.all && LIMITS.contains(&lname.as_str())).then(|| prop.get("maximum")?.as_f64()).flatten();
+            let n = by_unit
+                .or(by_window.map(|d| d as f64))
+                .or(most)
+                .or_else(|| if req && !LIMITS.contains(&lname.as_str()) { numbers.next() } else { None });
+            if by_unit.is_some() || by_window.is_some() {
+                f.windowed = true;
+            }
+            let source = if by_unit.is_none() && by_window.is_none() && most.is_some() {
+                Source::Default
+            } else {
+                Source::Question
+            };
+            (n.map(|n| if ty == "integer" { serde_json::json!(n as i64) } else { serde_json::json!(n) }), source)
         } else if ty == "boolean" {
             (None, Source::Question)
         } else {
-            let cands = candidates(prop);
-            let chosen = cands.iter().find(|c| {
-                let cs = stem(c);
-                stems.contains(&cs)
-                    || e.numbers.iter().any(|(n, u)| u.starts_with("day") && **c == format!("{}d", *n as i64))
+            let fed = ctx.catalogs.iter().find(|(tool, noun, _)| catalog::feeds(tool, noun, name, prop));
+            let mut cands = candidates(prop);
+            let mut by_catalog: Option<String> = None;
+            if let Some((_, _, items)) = fed {
+                let best = catalog::best(items, &e.words, ctx.pick > 0);
+                let one = if ctx.pick > 0 { best.get(ctx.pick - 1) } else { best.first().filter(|_| best.len() == 1) };
+                match one {
+                    Some(item) => {
+                        let (_, named, described) = catalog::score(item, &e.words);
+                        f.matched.extend(named.into_iter().chain(described));
+                        by_catalog = Some(item.name.clone());
+                    }
+                    _ => {
+                        let shown = if best.len() > 1 { best } else { items.iter().collect() };
+                        f.choices = Some((name.clone(), shown.iter().map(|i| i.name.clone()).collect()));
+                    }
+                }
+                cands = items.iter().map(|i| i.name.clone()).collect();
+            }
+            let chosen = by_catalog.as_ref().or_else(|| {
+                cands.iter().find(|c| {
+                    let phrase = c.contains(' ') && said.contains(&format!(" {} ", c.to_lowercase()));
+                    let cs = stem(c);
+                    phrase
+                        || stems.contains(&cs)
+                        || e.numbers.iter().any(|(n, u)| u.starts_with("day") && **c == format!("{}d", *n as i64))
+                        || window_days.is_some_and(|d| mode == Mode::Topic && **c == format!("{d}d"))
+                })
             });
+            if let Some(c) = chosen.filter(|_| fed.is_none()) {
+                f.matched.extend(crate::rank::tokens(c));
+                if c.ends_with('d') && c[..c.len() - 1].chars().all(|x| x.is_ascii_digit()) {
+                    f.windowed = true;
+                }
+            }
+            if chosen.is_none() && req && !cands.is_empty() && f.choices.is_none() {
+                f.choices = Some((name.clone(), cands.clone()));
+            }
             if let Some(c) = chosen {
                 (Some(Value::String(c.clone())), Source::Question)
             } else if SEARCHY.contains(&lname.as_str())
@@ -166,6 +235,7 @@ pub fn fill(schema: &Value, e: &Entities, known: &Known, mode: Mode) -> Filled {
                         f.from_question += 1;
                     }
                     Source::Question => f.from_question += 1,
+                    Source::Default => {}
                 }
                 f.args.insert(name.clone(), v);
             }
@@ -182,6 +252,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn ctx<'a>(e: &'a Entities, known: &'a Known) -> Ctx<'a> {
+        Ctx { e, known, mode: Mode::Topic, catalogs: &[], all: false, pick: 0 }
+    }
+
     #[test]
     fn fills_by_name_format_enum_and_description() {
         let schema = json!({"type": "object", "required": ["customer_id"], "properties": {
@@ -192,18 +266,19 @@ mod tests {
         }});
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         let e = extract("Open high-priority tickets of john.smith@acme.com", today);
-        let f = fill(&schema, &e, &Known::new(), Mode::Topic);
+        let k = Known::new();
+        let f = fill(&schema, &ctx(&e, &k));
         assert_eq!(f.args["customer_id"], "john.smith@acme.com");
         assert_eq!(f.args["status"], "open");
         assert_eq!(f.args["priority"], "high");
         assert!(!f.args.contains_key("limit") && f.missing.is_empty());
-        let none = fill(&schema, &extract("open tickets", today), &Known::new(), Mode::Topic);
+        let none = fill(&schema, &ctx(&extract("open tickets", today), &k));
         assert_eq!(none.missing, ["customer_id"]);
         let days = json!({"properties": {"days": {"type": ["integer", "null"], "description": "Number of most recent days, 2-180 (default 30)."}}});
-        assert_eq!(fill(&days, &extract("the last 30 days", today), &Known::new(), Mode::Topic).args["days"], 30);
+        assert_eq!(fill(&days, &ctx(&extract("the last 30 days", today), &k)).args["days"], 30);
         let period = json!({"properties": {"metric": {"type": "string", "description": "Metric name (e.g. mrr, failed_payments)."},
             "period": {"type": "string", "description": "7d, 30d or 90d."}}});
-        let f = fill(&period, &extract("mrr over the last 30 days", today), &Known::new(), Mode::Topic);
+        let f = fill(&period, &ctx(&extract("mrr over the last 30 days", today), &k));
         assert_eq!((f.args["metric"].as_str(), f.args["period"].as_str()), (Some("mrr"), Some("30d")));
     }
 }

@@ -25,7 +25,7 @@ fn scalar(v: &Value) -> Option<String> {
 
 /// Timestamps shown as `2026-11-25 15:00 UTC` (midnight as the date alone, unless the key is a start), any other
 /// text as it is. Parsed, never sliced: a value from a server is not ASCII just because it looks like a date.
-fn pretty(key: &str, text: String) -> String {
+pub fn pretty(key: &str, text: String) -> String {
     let Ok(t) = chrono::DateTime::parse_from_rfc3339(&text) else { return text };
     let t = t.with_timezone(&chrono::Utc);
     if t.format("%H:%M:%S").to_string() == "00:00:00" && !key.contains("start") {

@@ -28,6 +28,7 @@ mod oauth_client;
 mod oauth_keyring;
 mod pins;
 mod planner;
+mod planner_eval;
 mod plugins;
 mod policy;
 mod prompts;

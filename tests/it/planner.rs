@@ -17,6 +17,12 @@ fn the_seed_question_is_answered_offline() {
     let env = Env::new();
     let run = env.run(&["ask", SEED]).ok();
     let a = run.stdout;
+    // The answer first: one sentence from the results, then the details.
+    let first = a.lines().next().unwrap();
+    assert!(first.starts_with("John Smith (Acme Corp): "), "{first}");
+    for fact in ["past_due", "2 failed payments", "1 open ticket: TCK-01001", "1 failed invoice: INV-"] {
+        assert!(first.contains(fact), "{fact}: {first}");
+    }
     assert!(a.contains("offline planner") && a.contains("OPENAI_API_KEY"), "{a}");
     assert!(a.contains("John Smith"), "{a}");
     assert!(a.contains("past_due"), "{a}");
@@ -59,6 +65,21 @@ fn one_question_per_server() {
     let doc = env.run(&["ask", "Which customers do we have at Globex?", "--json"]).ok().json();
     assert_eq!(args_of(&doc, "crm__search_customers")["query"], "Globex");
     assert!(doc["answer"].as_str().unwrap().contains("@globex.com"));
+}
+
+#[test]
+fn json_carries_the_answer_and_the_facts_it_used() {
+    let env = Env::new();
+    let doc = env.run(&["ask", "Who is the customer behind ticket TCK-01001?", "--json"]).ok().json();
+    let answer = doc["answer"].as_str().unwrap();
+    assert!(answer.starts_with("John Smith (Acme Corp), the customer of TCK-01001"), "{answer}");
+    let facts = doc["facts"].as_array().unwrap();
+    assert_eq!(facts[0]["tool"], "crm__get_customer", "{facts:?}");
+    assert_eq!(facts[0]["id"], "cus_000001");
+    // The reference was followed: the ticket, then its customer, and nothing else.
+    let called: Vec<&str> = doc["tool_calls"].as_array().unwrap().iter().map(|c| c["tool"].as_str().unwrap()).collect();
+    assert!(called.contains(&"tickets__get_ticket") && called.contains(&"crm__get_customer"), "{called:?}");
+    assert!(!called.iter().any(|t| t.starts_with("payments__")), "{called:?}");
 }
 
 #[test]
