@@ -288,21 +288,29 @@ fn ask_model() {
 }
 
 fn ask_offline() {
-    println!("## ask_offline: `hub ask` on the seed question with the offline planner, whole process");
+    println!("## ask_offline: `hub ask` with the offline planner, whole process (seed, a reference, a metric count)");
     let dir = tempfile::tempdir().unwrap();
-    let cmd = || {
-        let mut c = Command::new(HUB);
-        c.args(["ask", SEED])
-            .env("HUB_DATA_DIR", dir.path())
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("OPENAI_BASE_URL")
-            .current_dir(dir.path());
-        c
-    };
-    run_measured(&mut cmd());
-    let runs: Vec<Usage> = (0..30).map(|_| run_measured(&mut cmd())).collect();
-    summary("wall", runs.iter().map(|u| u.wall).collect());
-    summary("cpu (hub + 5 servers)", runs.iter().map(|u| u.cpu).collect());
+    let questions = [
+        SEED,
+        "What is the subscription status of the customer behind invoice INV-000012?",
+        "How many tickets were opened in the last 90 days?",
+    ];
+    for q in questions {
+        println!("### {q}");
+        let cmd = || {
+            let mut c = Command::new(HUB);
+            c.args(["ask", q])
+                .env("HUB_DATA_DIR", dir.path())
+                .env_remove("OPENAI_API_KEY")
+                .env_remove("OPENAI_BASE_URL")
+                .current_dir(dir.path());
+            c
+        };
+        run_measured(&mut cmd());
+        let runs: Vec<Usage> = (0..30).map(|_| run_measured(&mut cmd())).collect();
+        summary("wall", runs.iter().map(|u| u.wall).collect());
+        summary("cpu (hub + 5 servers)", runs.iter().map(|u| u.cpu).collect());
+    }
 }
 
 fn main() {

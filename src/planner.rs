@@ -47,7 +47,7 @@ struct Plan<'a> {
     e: Entities,
     /// What is asked about, less what references have led to.
     focus: Vec<String>,
-    catalogs: Vec<(String, String, Arc<Vec<catalog::Item>>)>,
+    catalogs: Vec<Catalog>,
     records: Vec<ToolRecord>,
     epoch: Instant,
 }
@@ -65,29 +65,6 @@ impl Plan<'_> {
         let (value, record) = run_one(self.registry, entry, args, self.epoch).await;
         self.records.push(record);
         value
-    }
-
-    /// Calls the catalogs that feed a read-only tool's parameter (once per process).
-    async fn load_catalogs(&mut self) {
-        for entry in self.entries.clone() {
-            let Some(noun) = catalog::noun(&entry) else { continue };
-            let fed = self.entries.iter().any(|t| {
-                t.tool.input_schema.get("properties").and_then(Value::as_object).is_some_and(|props| {
-                    props.iter().any(|(name, prop)| catalog::feeds(&entry.name, &noun, name, prop))
-                })
-            });
-            if !fed {
-                continue;
-            }
-            let items = match catalog::cached(&entry.name) {
-                Some(items) => items,
-                None => match self.call(&entry, Map::new()).await {
-                    Ok(v) => catalog::store(&entry.name, &v),
-                    Err(_) => continue,
-                },
-            };
-            self.catalogs.push((entry.name.clone(), noun, items));
-        }
     }
 
     fn fill(&self, i: usize, known: &Known, mode: Mode, all: bool, pick: usize) -> Filled {
@@ -124,6 +101,40 @@ impl Plan<'_> {
         out.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal).then(a.i.cmp(&b.i)));
         out
     }
+}
+
+/// A catalog tool's name, its noun and its items.
+type Catalog = (String, String, Arc<Vec<catalog::Item>>);
+
+/// Calls the catalogs that feed a read-only tool's parameter (once per process), with the records of the calls.
+async fn load_catalogs(registry: &Registry, entries: &[Entry], epoch: Instant) -> (Vec<Catalog>, Vec<ToolRecord>) {
+    let mut out = Vec::new();
+    let mut records = Vec::new();
+    for entry in entries {
+        let Some(noun) = catalog::noun(entry) else { continue };
+        let fed =
+            entries.iter().any(|t| {
+                t.tool.input_schema.get("properties").and_then(Value::as_object).is_some_and(|props| {
+                    props.iter().any(|(name, prop)| catalog::feeds(&entry.name, &noun, name, prop))
+                })
+            });
+        if !fed {
+            continue;
+        }
+        let items = match catalog::cached(&entry.name) {
+            Some(items) => items,
+            None => {
+                let (v, rec) = run_one(registry, entry, Map::new(), epoch).await;
+                records.push(rec);
+                match v {
+                    Ok(v) => catalog::store(&entry.name, &v),
+                    Err(_) => continue,
+                }
+            }
+        };
+        out.push((entry.name.clone(), noun, items));
+    }
+    (out, records)
 }
 
 /// Runs one call and records it.
@@ -176,7 +187,6 @@ pub async fn answer(registry: &Registry, question: &str) -> Outcome {
         records: vec![],
         epoch: Instant::now(),
     };
-    plan.load_catalogs().await;
     let outcome = solve(&mut plan, &intent, index.entries()).await;
     finish(plan, outcome)
 }
@@ -201,8 +211,23 @@ async fn solve(plan: &mut Plan<'_>, intent: &intent::Intent, index: &[Entry]) ->
     // 1. The subject: a concrete value the question names, else a name searched for when the tools need one.
     let concrete = plan.e.emails.first().or(plan.e.ids.first()).or(plan.e.uuids.first()).cloned();
     let mut subject: Option<Thing> = None;
-    if let Some(v) = &concrete {
-        match plan.fetch(v).await {
+    // The servers' catalogs load alongside the first lookup.
+    let looked = {
+        let p: &Plan = plan;
+        let lookup = async {
+            match &concrete {
+                Some(v) => Some(p.fetch(v).await),
+                None => None,
+            }
+        };
+        let (looked, (catalogs, records)) = futures::join!(lookup, load_catalogs(p.registry, &p.entries, p.epoch));
+        plan.catalogs = catalogs;
+        plan.records.extend(records);
+        looked
+    };
+    if let Some((found, record)) = looked {
+        plan.records.extend(record);
+        match found {
             Found::One(t) => subject = Some(t),
             Found::None(why) => return failed(why),
             Found::Several(..) | Found::Nothing => {}

@@ -100,8 +100,11 @@ pub fn brief(item: &Value) -> String {
     {
         *a = format!("{a} {}", c.to_uppercase());
     }
-    if let Some(d) = ["start", "created_at", "issued_at", "date", "day"].iter().find_map(|k| s(k)) {
+    // When: a start at its time, other dates as the day ("2026-12-02").
+    if let Some(d) = s("start") {
         extra.push(d);
+    } else if let Some(d) = ["created_at", "issued_at", "date", "day"].iter().find_map(|k| s(k)) {
+        extra.push(d.split(' ').next().unwrap_or_default().to_string());
     }
     let mut out = head;
     if let Some(t) = title {
@@ -195,9 +198,9 @@ impl Counted {
         if !self.items.is_empty() && shown > 0 {
             let first: Vec<String> = self.items.iter().take(shown).map(brief).collect();
             let rest = self.items.len().saturating_sub(shown);
-            s.push_str(&format!(": {}", first.join("; ")));
+            s.push_str(&format!(": {}", first.join(", ")));
             if rest > 0 {
-                s.push_str(&format!("; and {} more", number(rest as f64)));
+                s.push_str(&format!(" and {} more", number(rest as f64)));
             }
         }
         s
@@ -301,9 +304,13 @@ pub fn figures(o: &Map<String, Value>, label: Option<&str>, said: &[String]) -> 
         if ["metric", "name", "from", "to", "period", "days"].contains(&k.as_str()) || v.is_array() || v.is_object() {
             continue;
         }
-        if let Some(t) = text(k, v) {
-            let suffix = if k.ends_with("_pct") { "%" } else { "" };
-            parts.push(format!("{} {t}{suffix}", k.trim_end_matches("_pct").replace('_', " ")));
+        let Some(t) = text(k, v) else { continue };
+        // A change and its percentage read as one: "change 630 (0.8%)".
+        let pct = o.get(&format!("{k}_pct")).and_then(Value::as_f64).map(|p| format!(" ({}%)", number(p)));
+        match k.strip_suffix("_pct") {
+            Some(base) if o.get(base).is_some_and(Value::is_number) => {}
+            Some(base) => parts.push(format!("{} {t}%", base.replace('_', " "))),
+            None => parts.push(format!("{} {t}{}", k.replace('_', " "), pct.unwrap_or_default())),
         }
     }
     // The figure the question asks for first: an average, the latest value, or the total.
@@ -314,9 +321,12 @@ pub fn figures(o: &Map<String, Value>, label: Option<&str>, said: &[String]) -> 
     } else {
         "total"
     };
-    if let Some(at) = parts.iter().position(|p| p.split(' ').next() == Some(lead)) {
-        let first = parts.remove(at);
-        parts.insert(0, first);
+    // A trend leads with its direction.
+    for lead in [lead, "direction"] {
+        if let Some(at) = parts.iter().position(|p| p.split(' ').next() == Some(lead)) {
+            let first = parts.remove(at);
+            parts.insert(0, first);
+        }
     }
     let span = match (from, to, o.get("days").and_then(Value::as_u64)) {
         (Some(a), Some(b), _) => format!(" ({a} to {b})"),

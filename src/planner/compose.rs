@@ -215,6 +215,21 @@ fn sentence(
         return Some(super::summary::item_line(&rest).replace(" · ", ", "));
     }
     let mut parts = Vec::new();
+    if let (Kind::Overview, Some(t)) = (intent.kind, subject) {
+        // The subject's own standing first ("customer active, plan business").
+        let own: Vec<String> = ["status", "state", "plan", "tier", "priority"]
+            .iter()
+            .filter_map(|k| Some(format!("{k} {}", t.record.get(*k)?.as_str()?)))
+            .collect();
+        if !own.is_empty() {
+            parts.push(format!("{} {}", t.word, own.join(", ").trim_start_matches("status ")));
+        }
+    }
+    // An overview reads records (a subscription's status) before lists.
+    let mut oks: Vec<&Source> = oks.iter().collect();
+    if intent.kind == Kind::Overview {
+        oks.sort_by_key(|s| answer::list(s.value).is_some());
+    }
     for src in oks {
         let part = match intent.kind {
             Kind::Overview => overview_part(src, said),
@@ -333,7 +348,7 @@ fn overview_part(src: &Source, said: &[String]) -> Option<String> {
                 format!("{n} {s}: {}", these.map(answer::brief).collect::<Vec<_>>().join(", "))
             })
             .collect();
-        return Some(format!("{} ({})", c.phrase(), rare.join("; ")));
+        return Some(format!("{} ({})", c.phrase(), rare.join(", ")));
     }
     let o = answer::record(src.entry, src.value)?;
     let status = ["status", "state"].iter().find_map(|k| o.get(*k)?.as_str());

@@ -96,15 +96,20 @@ impl Plan<'_> {
         best.filter(|b| b.0 >= 3.0).map(|(_, i, args)| (i, args))
     }
 
-    /// Looks up the record of a concrete value (email, id, uuid).
-    pub(super) async fn fetch(&mut self, value: &str) -> Found {
+    /// Looks up the record of a concrete value (email, id, uuid), with the record of the call.
+    pub(super) async fn fetch(&self, value: &str) -> (Found, Option<crate::agent::ToolRecord>) {
         let today = chrono::Utc::now().date_naive();
         let e = super::entities::extract(value, today);
-        let Some((i, args)) = self.getter(&e) else { return Found::Nothing };
+        let Some((i, args)) = self.getter(&e) else { return (Found::Nothing, None) };
         let entry: Entry = self.entries[i].clone();
-        let noun = nouns(&entry).concat();
-        let word = super::cover::noun_words(&entry);
-        match self.call(&entry, args).await {
+        let (v, record) = super::run_one(self.registry, &entry, args, self.epoch).await;
+        (self.found(&entry, value, v), Some(record))
+    }
+
+    fn found(&self, entry: &Entry, value: &str, v: Result<Value, String>) -> Found {
+        let noun = nouns(entry).concat();
+        let word = super::cover::noun_words(entry);
+        match v {
             Ok(v) => match record_of(&noun, &v) {
                 Some(record) => Found::One(Thing { noun, word, record, tool: entry.name.clone() }),
                 None => Found::None(format!("No {word} {value} ({} found nothing).", entry.name)),
@@ -186,7 +191,9 @@ impl Plan<'_> {
             let Some((noun, id)) = asked.or(who).cloned() else { break };
             let n = crate::rank::tokens(&noun).concat();
             self.focus.retain(|w| !like(w, &n));
-            match self.fetch(&id).await {
+            let (found, record) = self.fetch(&id).await;
+            self.records.extend(record);
+            match found {
                 Found::One(next) => thing = next,
                 Found::None(why) => return Err(why),
                 Found::Several(..) | Found::Nothing => break,
