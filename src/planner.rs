@@ -132,7 +132,10 @@ async fn load_catalogs(registry: &Registry, entries: &[Entry], epoch: Instant) -
                 }
             }
         };
-        out.push((entry.name.clone(), noun, items));
+        // An empty catalog says nothing about the values: the parameter is filled as any other.
+        if !items.is_empty() {
+            out.push((entry.name.clone(), noun, items));
+        }
     }
     (out, records)
 }
@@ -176,7 +179,9 @@ pub async fn answer(registry: &Registry, question: &str) -> Outcome {
     let entries: Vec<Entry> = index.entries().iter().filter(|e| e.read_only()).cloned().collect();
     let scores = rank::scores(&entries, question);
     let e = entities::extract(question, chrono::Utc::now().date_naive());
-    let intent = intent::read(question, &e);
+    let verbs: Vec<String> =
+        index.entries().iter().filter_map(|x| rank::tokens(cover::own_name(x)).into_iter().next()).collect();
+    let intent = intent::read(question, &e, &verbs);
     let mut plan = Plan {
         registry,
         entries,
@@ -295,7 +300,7 @@ fn finish(plan: Plan<'_>, solved: Solved) -> Outcome {
     for server in &servers {
         text.push_str(&format!("\n{server}\n"));
         for (entry, _, result) in solved.results.iter().filter(|(e, _, _)| e.server == *server) {
-            text.push_str(&format!("  {}:\n", entry.tool.name));
+            text.push_str(&format!("  {}:\n", cover::own_name(entry)));
             match result {
                 Ok(v) => summary::describe(v).iter().for_each(|l| text.push_str(&format!("  {l}\n"))),
                 Err(e) => text.push_str(&format!("    error: {}\n", output::cut(e, 200))),

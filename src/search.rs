@@ -15,7 +15,7 @@
 
 mod fields;
 pub mod found;
-mod vocab;
+pub(crate) mod vocab;
 
 use crate::registry::Entry;
 use std::collections::HashMap;

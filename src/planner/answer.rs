@@ -18,7 +18,7 @@ pub struct Source<'a> {
 
 /// A number as people write it: thousands separated, at most two decimals, no trailing zeros.
 pub fn number(n: f64) -> String {
-    if !n.is_finite() {
+    if !n.is_finite() || n.abs() >= 1e15 {
         return n.to_string();
     }
     let rounded = (n * 100.0).round() / 100.0;

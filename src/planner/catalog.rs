@@ -24,7 +24,7 @@ static CACHE: LazyLock<Mutex<HashMap<String, Arc<Vec<Item>>>>> = LazyLock::new(D
 pub fn noun(e: &Entry) -> Option<String> {
     let schema = &e.tool.input_schema;
     let required = schema.get("required").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
-    let t = tokens(&e.tool.name);
+    let t = tokens(super::cover::own_name(e));
     if !e.read_only() || required || t.first().map(String::as_str) != Some("list") || t.len() != 2 {
         return None;
     }

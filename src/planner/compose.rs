@@ -270,7 +270,10 @@ fn catalog_like(v: &str, said: &[String]) -> bool {
 }
 
 fn lookup_part(src: &Source, focus: &[String], said: &[String]) -> Option<String> {
-    if let Some(o) = answer::record(src.entry, src.value) {
+    // A result that is a list with its counts is read as a list.
+    let whole = src.value.as_object().is_some_and(|o| o.values().any(Value::is_array));
+    let record = answer::record(src.entry, src.value).filter(|r| !(whole && Some(*r) == src.value.as_object()));
+    if let Some(o) = record {
         let f = answer::fields(o, focus);
         let noun = super::cover::noun_words(src.entry);
         let about = chosen_values(src, said);

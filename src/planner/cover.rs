@@ -11,14 +11,22 @@ use serde_json::{Map, Value};
 /// Verbs tool names start with: not what a tool is about.
 const VERBS: &[&str] = &["get", "list", "search", "find", "fetch", "read", "show", "query", "lookup", "retriev"];
 
+/// The tool's own name on its server (an attached hub's index names it `server__tool`).
+pub fn own_name(e: &Entry) -> &str {
+    match &e.via {
+        Some(via) => &via.own,
+        None => e.tool.name.strip_prefix(&format!("{}__", e.server)).unwrap_or(&e.tool.name),
+    }
+}
+
 /// The nouns of a tool's name (`get_payment_history` → payment, histori).
 pub fn nouns(e: &Entry) -> Vec<String> {
-    tokens(&e.tool.name).into_iter().filter(|t| !VERBS.contains(&t.as_str())).collect()
+    tokens(own_name(e)).into_iter().filter(|t| !VERBS.contains(&t.as_str())).collect()
 }
 
 /// The nouns of a tool's name as words (`get_payment_history` → "payment history").
 pub fn noun_words(e: &Entry) -> String {
-    let words: Vec<String> = crate::rank::words(&e.tool.name)
+    let words: Vec<String> = crate::rank::words(own_name(e))
         .into_iter()
         .filter(|w| crate::rank::token(w).is_some_and(|t| !VERBS.contains(&t.as_str())))
         .collect();
@@ -100,7 +108,7 @@ pub fn of_record(noun: &str, record: &Map<String, Value>, focus: &[String]) -> V
 /// A bonus for tools that fit the kind of question: a trend tool for a trend, a tool that took the question's
 /// period for a count or report over one, a list for a list.
 pub fn kind_bonus(e: &Entry, f: &Filled, kind: Kind, windowed_question: bool) -> f64 {
-    let words: Vec<String> = tokens(&e.tool.name).into_iter().chain(tokens(e.description())).collect();
+    let words: Vec<String> = tokens(own_name(e)).into_iter().chain(tokens(e.description())).collect();
     let has = |w: &str| words.iter().any(|x| x == w);
     let mut bonus = 0.0;
     if kind == Kind::Trend && (has("trend") || has("daili")) {

@@ -38,6 +38,9 @@ const COUNT: &[&str] = &["how many", "number of", "count"];
 const REPORT: &[&str] = &["how much", "total", "average", "report", "right now", "currently", "current"];
 const LIST: &[&str] = &["list", "show", "which", "what"];
 const YES_NO: &[&str] = &["is", "are", "does", "do", "did", "has", "have", "was", "were", "can", "any"];
+/// Words a request opens with.
+const COMMANDS: &[&str] =
+    &["please", "show", "list", "give", "tell", "get", "find", "compare", "count", "echo", "sum", "make"];
 const HEADS: &[&str] = &["what", "do", "does", "is", "are", "how", "which", "who", "when", "has", "have", "did"];
 /// Words that only phrase a question or a period, never what it is about.
 const PHRASING: &[&str] = &[
@@ -132,10 +135,16 @@ fn several(lower: &str) -> bool {
     clauses.count() >= 1 && lower.matches('?').count() + lower.matches(", ").count() >= 2
 }
 
-/// Reads `question` (with its entities already extracted).
-pub fn read(question: &str, e: &Entities) -> Intent {
+/// Reads `question` (with its entities already extracted); `verbs` are the first words of the tools' names (a
+/// sentence opening with one, or with an everyday word for one, is a request, not a message).
+pub fn read(question: &str, e: &Entities, verbs: &[String]) -> Intent {
     let lower = question.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
     let first = lower.split_whitespace().next().unwrap_or("").trim_matches(|c: char| !c.is_alphanumeric());
+    // A message about something rather than a question ("Customer … says the renewal failed"), when it asks
+    // nothing else: what is going on with its subject.
+    let request = token(first)
+        .is_some_and(|t| verbs.contains(&t) || crate::search::vocab::also(&t).iter().any(|(w, _)| verbs.contains(w)));
+    let message = !lower.contains('?') && !HEADS.contains(&first) && !COMMANDS.contains(&first) && !request;
     let kind = if has(&lower, OVERVIEW) || several(&lower) {
         Kind::Overview
     } else if has(&lower, COMPARE) {
@@ -153,6 +162,8 @@ pub fn read(question: &str, e: &Entities) -> Intent {
     } else if has(&lower, LIST) && (LIST.contains(&first) && plural_after(&lower) || first == "show" || first == "list")
     {
         Kind::List
+    } else if message && (!e.emails.is_empty() || !e.ids.is_empty() || !e.uuids.is_empty() || !e.names.is_empty()) {
+        Kind::Overview
     } else {
         Kind::Lookup
     };
@@ -189,7 +200,8 @@ mod tests {
     use super::*;
 
     fn kind(q: &str) -> Kind {
-        read(q, &extract(q, chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap())).kind
+        let verbs = ["get", "list", "creat", "updat", "cancel"].map(String::from);
+        read(q, &extract(q, chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()), &verbs).kind
     }
 
     #[test]
@@ -205,12 +217,14 @@ mod tests {
         assert_eq!(kind("Which customers do we have at Initech?"), Kind::List);
         assert_eq!(kind("Show the open urgent tickets"), Kind::List);
         assert_eq!(kind("What plan is Quinn Martin on?"), Kind::Lookup);
+        assert_eq!(kind("Customer john.smith@acme.com says the renewal failed"), Kind::Overview);
+        assert_eq!(kind("Book a meeting with John Smith tomorrow"), Kind::Lookup, "a request, not a message");
     }
 
     #[test]
     fn focus_leaves_out_entities_phrasing_and_periods() {
         let q = "What is the subscription status of john.smith@acme.com over the last 30 days?";
-        let i = read(q, &extract(q, chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()));
+        let i = read(q, &extract(q, chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()), &[]);
         assert_eq!(i.focus, ["subscript", "status"]);
     }
 }

@@ -87,7 +87,7 @@ impl Plan<'_> {
                 continue;
             }
             let own = f.args.keys().any(|k| k == "id" || k == "email");
-            let get = crate::rank::tokens(&entry.tool.name).first().is_some_and(|t| t == "get");
+            let get = crate::rank::tokens(super::cover::own_name(entry)).first().is_some_and(|t| t == "get");
             let score = 3.0 * f64::from(own) + f64::from(get) + 0.01 * self.scores[i];
             if best.as_ref().is_none_or(|b| score > b.0) {
                 best = Some((score, i, f.args));

@@ -56,6 +56,8 @@ fn commands_use_the_running_hub_and_fall_back_without_it() {
     let offline = env.run(&["--offline", "ask", "--json", "What is the subscription status of john.smith@acme.com?"]);
     let offline = offline.ok().json();
     assert!(offline["via"] == via.as_str() && offline["status"] == "ok", "{offline}");
+    // The hub names its tools `server__tool`: the planner reads them by their own names all the same.
+    assert!(offline["answer"].as_str().unwrap().starts_with("John Smith (Acme Corp): "), "{offline}");
     let m = Model::start(vec![
         calls(&[("c1", "crm__update_customer", r#"{"id": "cus_000001", "plan": "free"}"#)]),
         answer("I may not change it without your approval."),

@@ -2,8 +2,8 @@
 //! and no model, its answer's first line checked for the facts a correct answer holds (strings, and numbers read
 //! from the evaluator's own tool calls), its status and its calls; the score per category printed
 //! (`--nocapture`), and the test fails when a category falls below its floor in the file. The same kind of
-//! questions against third-party servers (server-everything, the Python SDK fixture) prove nothing is special
-//! to the demo.
+//! questions against third-party servers (server-everything, the Python SDK fixture, a catalog-shaped Python SDK
+//! server) prove nothing is special to the demo.
 
 use crate::util::Env;
 use serde_json::{Map, Value};
@@ -135,13 +135,22 @@ fn planner_eval_over_third_party_servers() {
     let Some(python) = crate::fleet_shared::interop_python() else { return };
     let home = python.parent().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
     let everything = home.join("npm-servers/node_modules/.bin/mcp-server-everything");
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/py_sdk_server.py");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture = root.join("../shared/interop/py_sdk_server.py");
+    let stations = root.join("benches/planner/stations_server.py");
+    let py = |name: &str, script: &std::path::Path| {
+        format!(
+            "[servers.{name}]\ncommand = {:?}\nargs = [{:?}]\n",
+            python.display().to_string(),
+            script.display().to_string()
+        )
+    };
     let env = Env::new();
     env.config(&format!(
-        "[servers.everything]\ncommand = {:?}\nargs = [\"stdio\"]\n[servers.pysdk]\ncommand = {:?}\nargs = [{:?}]\n",
+        "[servers.everything]\ncommand = {:?}\nargs = [\"stdio\"]\n{}{}",
         everything.display().to_string(),
-        python.display().to_string(),
-        fixture.display().to_string()
+        py("pysdk", &fixture),
+        py("stations", &stations)
     ));
     evaluate(&env, "third_party.toml");
 }
