@@ -335,3 +335,60 @@ pub fn figures(o: &Map<String, Value>, label: Option<&str>, said: &[String]) -> 
     };
     format!("{}{span}: {}", name.unwrap_or_default(), parts.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        assert_eq!(number(78925.0), "78,925");
+        assert_eq!(number(78423.333), "78,423.33");
+        assert_eq!(number(0.8), "0.8");
+        assert_eq!(number(-1234.5), "-1,234.5");
+        assert_eq!(number(1e20), "100000000000000000000");
+        assert_eq!(singular("companies"), "company");
+        assert_eq!(singular("tickets"), "ticket");
+    }
+
+    #[test]
+    fn counts_say_what_they_count_and_when_a_list_was_cut() {
+        let entry = |name: &str| Entry {
+            name: name.into(),
+            server: "s".into(),
+            tool: serde_json::from_value(json!({"name": name, "inputSchema": {"type": "object"}})).unwrap(),
+            plan: None,
+            via: None,
+        };
+        let e = entry("list_tickets");
+        let v = json!({"tickets": [{"id": "T-1", "status": "open"}, {"id": "T-2", "status": "closed"}]});
+        let args = serde_json::from_value(json!({"status": "open", "limit": 2})).unwrap();
+        let c = count(&Source { entry: &e, args: &args, value: &v }, &[], &["open".into()]).unwrap();
+        assert_eq!(c.phrase(), "at least 2 open tickets", "the list filled the limit");
+        let pays = json!({"failed": 2, "payments": [{"id": "p1", "status": "failed"}, {"id": "p2", "status": "ok"}]});
+        let none = serde_json::Map::new();
+        let c = count(&Source { entry: &e, args: &none, value: &pays }, &["fail".into()], &[]).unwrap();
+        assert_eq!((c.n, c.phrase().as_str()), (2, "2 failed payments"), "a count field the question names");
+    }
+
+    #[test]
+    fn yes_or_no_from_values_domains_and_flags() {
+        let e = Entry {
+            name: "get_invoice".into(),
+            server: "s".into(),
+            tool: serde_json::from_value(json!({"name": "get_invoice", "inputSchema": {"type": "object"},
+                "outputSchema": {"type": "object", "properties": {"status": {"type": "string", "description": "paid or failed"}}}}))
+            .unwrap(),
+            plan: None,
+            via: None,
+        };
+        let o = json!({"id": "INV-1", "status": "failed", "paid_at": null}).as_object().unwrap().clone();
+        let said = |q: &str| q.split(' ').map(String::from).collect::<Vec<_>>();
+        let none = |_: &str| vec![];
+        assert_eq!(yes_no(&e, &o, &said("is it failed"), &[], &none), Some((true, "status failed".into())));
+        assert_eq!(yes_no(&e, &o, &said("is it paid"), &[], &none), Some((false, "status failed".into())));
+        let flags = json!({"id": "INV-1", "paid_at": null}).as_object().unwrap().clone();
+        assert_eq!(yes_no(&e, &flags, &said("is it paid"), &[], &none), Some((false, "paid at none".into())));
+    }
+}

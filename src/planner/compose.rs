@@ -27,7 +27,13 @@ fn missing(plan: &Plan, c: &Cand) -> String {
         n if n.is_empty() => super::cover::noun_words(&plan.entries[c.i]),
         n => n,
     };
-    format!("Which {noun}? {name} needs {m}, and the question does not say.")
+    // What the parameter takes, in the tool's own words ("Customer id such as cus_000042, or their email.").
+    let first = c.f.missing.first().map(String::as_str).unwrap_or_default();
+    let props = plan.entries[c.i].tool.input_schema.get("properties");
+    let takes = props
+        .and_then(|p| p.get(first)?.get("description")?.as_str())
+        .map(|d| format!(" ({})", d.trim_end_matches('.')));
+    format!("Which {noun}? {name} needs {m}{}, and the question does not say.", takes.unwrap_or_default())
 }
 
 /// Nothing covers the question: say so, with the closest tools (by the kind of question and its words) and the
