@@ -8,10 +8,11 @@
 
 pub mod offer;
 pub mod policy;
+pub mod repair;
 pub mod tools;
 
 use crate::config::ModelConfig;
-use crate::llm::{Completion, Llm, Usage};
+use crate::llm::{Completion, Llm, ToolCall, Usage};
 use crate::registry::Registry;
 use async_openai::types::chat::{
     ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
@@ -207,6 +208,38 @@ impl Agent {
         out
     }
 
+    /// A reply with no tool calls whose text is tool calls (small models write them so): made real calls, said.
+    fn calls_from_text(&self, c: &mut Completion, offer: &offer::Offer, turn: u32) {
+        if !c.tool_calls.is_empty() || c.content.trim().is_empty() {
+            return;
+        }
+        let offered = offer.offered();
+        let known = |n: &str| {
+            offered.iter().any(|o| o == n)
+                || n == offer::SEARCH_TOOL && offer.searching
+                || n == crate::code::tool::RUN_CODE && self.cfg.code.enabled
+        };
+        let Some(calls) = repair::calls_in_text(&c.content, known) else { return };
+        self.observer.note(&format!(
+            "repaired: {} tool call(s) written as text in the reply ({})",
+            calls.len(),
+            calls.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+        c.tool_calls = calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| ToolCall {
+                id: format!("{}{turn}_{i}", repair::TEXT_CALL),
+                name: t.name,
+                arguments: t.arguments,
+            })
+            .collect();
+        c.content.clear();
+        if c.finish_reason.as_deref() == Some("stop") {
+            c.finish_reason = Some("tool_calls".into());
+        }
+    }
+
     /// The model turns of one question, until an answer, the cap, an error or a cancellation (in `out.status`).
     async fn turns(
         &self,
@@ -258,6 +291,8 @@ impl Agent {
                     return;
                 }
             };
+            let mut completion = completion;
+            self.calls_from_text(&mut completion, offer, out.turns);
             out.usage.add(completion.usage);
             if let Some(m) = &completion.model {
                 out.model = m.clone();

@@ -32,6 +32,9 @@ pub struct ToolRecord {
     /// Start and end, in ms since the run began (to show overlap).
     pub started_ms: f64,
     pub ended_ms: f64,
+    /// What was repaired in the call the model wrote (a call written as text, a name, arguments).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repaired: Vec<String>,
 }
 
 impl ToolRecord {
@@ -50,6 +53,7 @@ impl ToolRecord {
             denied: false,
             started_ms: 0.0,
             ended_ms: 0.0,
+            repaired: vec![],
         }
     }
 }
@@ -199,8 +203,18 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
         rec.error = Some(msg.clone());
         (Prepared::Answer(format!("Error: {msg}")), rec)
     };
+    if call.id.starts_with(super::repair::TEXT_CALL) {
+        rec.repaired.push("the call was written as text in the reply".into());
+    }
+    let index = registry.index();
+    let near = || super::repair::unique_near(index.entries(), &call.name).cloned();
     let entry = match registry.resolve(&call.name) {
         Ok(e) => e,
+        Err(crate::registry::CallError::UnknownTool { .. }) if near().is_some() => {
+            let e = near().unwrap_or_else(|| unreachable!());
+            rec.repaired.push(format!("the tool name {:?} read as {}", call.name, e.name));
+            e
+        }
         Err(e) => {
             let index = registry.index();
             let near: Vec<&str> = index
@@ -223,6 +237,10 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
     let text = call.arguments.trim();
     let args = match serde_json::from_str::<Value>(if text.is_empty() { "{}" } else { text }) {
         Ok(Value::Object(m)) => m,
+        Ok(Value::String(_)) if super::repair::unwrap_string(text).is_some() => {
+            rec.repaired.push("the arguments were a JSON string holding the object".into());
+            super::repair::unwrap_string(text).unwrap_or_default()
+        }
         Ok(other) => {
             return fail(rec, format!("the arguments for '{}' must be a JSON object, got {other}", entry.name));
         }
@@ -237,6 +255,8 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
         }
     };
     let args = if strict { args.into_iter().filter(|(_, v)| !v.is_null()).collect() } else { args };
+    let (args, repairs) = super::repair::arguments(args, &Value::Object((*entry.tool.input_schema).clone()));
+    rec.repaired.extend(repairs);
     rec.arguments = Value::Object(args.clone());
     if let Err(reason) = policy.check(registry, &entry, &rec.arguments).await {
         rec.denied = true;

@@ -33,6 +33,7 @@ mod plugins;
 mod policy;
 mod prompts;
 mod reliability;
+mod repair;
 mod repl;
 mod replicas;
 mod resources;
