@@ -61,6 +61,8 @@ pub struct Outcome {
     pub tool_search: Option<serde_json::Value>,
     /// The offline planner: the facts its answer used (tool, field, value).
     pub facts: Option<serde_json::Value>,
+    /// What was repaired in the model's replies (calls written as text, replies the endpoint could not parse).
+    pub repairs: Vec<String>,
 }
 
 /// Progress as it happens, for `-v`, the spinner and the REPL.
@@ -164,6 +166,7 @@ impl Agent {
             tools_omitted: vec![],
             tool_search: None,
             facts: None,
+            repairs: vec![],
         };
         let index = self.registry.index();
         let mut offer = offer::Offer::new(&index, &self.cfg.tools, question, self.loaded.as_ref());
@@ -209,7 +212,7 @@ impl Agent {
     }
 
     /// A reply with no tool calls whose text is tool calls (small models write them so): made real calls, said.
-    fn calls_from_text(&self, c: &mut Completion, offer: &offer::Offer, turn: u32) {
+    fn calls_from_text(&self, c: &mut Completion, offer: &offer::Offer, turn: u32, repairs: &mut Vec<String>) {
         if !c.tool_calls.is_empty() || c.content.trim().is_empty() {
             return;
         }
@@ -220,11 +223,13 @@ impl Agent {
                 || n == crate::code::tool::RUN_CODE && self.cfg.code.enabled
         };
         let Some(calls) = repair::calls_in_text(&c.content, known) else { return };
-        self.observer.note(&format!(
+        let note = format!(
             "repaired: {} tool call(s) written as text in the reply ({})",
             calls.len(),
             calls.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
-        ));
+        );
+        self.observer.note(&note);
+        repairs.push(note);
         c.tool_calls = calls
             .into_iter()
             .enumerate()
@@ -250,6 +255,7 @@ impl Agent {
         cancel: &CancellationToken,
         epoch: Instant,
     ) {
+        let (mut unparsed, mut bare) = (0u32, false);
         while out.turns < self.cfg.max_turns {
             out.turns += 1;
             self.observer.waiting(out.turns);
@@ -262,6 +268,9 @@ impl Agent {
             if offer.searching {
                 offer.per_turn.push((tool_defs.len(), tools::tokens_of(&tool_defs)));
                 self.observer.note(&format!("turn {}: {} tools offered", out.turns, tool_defs.len()));
+            }
+            if bare {
+                tool_defs.clear();
             }
             let request = CreateChatCompletionRequest {
                 model: self.llm.model.clone(),
@@ -285,6 +294,22 @@ impl Agent {
             };
             let completion = match completion {
                 Ok(c) => c,
+                // The endpoint could not read the model's reply: the same request would fail the same way. Once
+                // with a correction, then once without tools; never the identical request again.
+                Err(crate::llm::LlmError::Unparsed { message, .. }) if unparsed < 2 => {
+                    unparsed += 1;
+                    let next = if unparsed == 1 {
+                        history.push(user_message(repair::CORRECTION));
+                        "asking again with a correction"
+                    } else {
+                        bare = true;
+                        "asking once more without tools"
+                    };
+                    let note = format!("the endpoint could not parse the model's reply ({message}); {next}");
+                    self.observer.note(&note);
+                    out.repairs.push(note);
+                    continue;
+                }
                 Err(e) => {
                     out.status = Status::Error;
                     out.error = Some(e.to_string());
@@ -292,7 +317,7 @@ impl Agent {
                 }
             };
             let mut completion = completion;
-            self.calls_from_text(&mut completion, offer, out.turns);
+            self.calls_from_text(&mut completion, offer, out.turns, &mut out.repairs);
             out.usage.add(completion.usage);
             if let Some(m) = &completion.model {
                 out.model = m.clone();

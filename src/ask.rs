@@ -131,6 +131,7 @@ pub fn document(
         "tools_omitted": o.tools_omitted,
         "tool_search": o.tool_search,
         "facts": o.facts,
+        "repairs": o.repairs,
         "server_requests": asked,
         "via": crate::attach::via(registry),
     })

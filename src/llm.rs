@@ -32,6 +32,18 @@ pub enum LlmError {
     Unreachable { url: String, message: String },
     #[error("{0}")]
     Malformed(String),
+    /// The endpoint could not read what the model wrote (llama.cpp: "does not match the expected … format"): the
+    /// same request would fail the same way, so it is not retried as it is.
+    #[error("the model endpoint could not parse the model's output ({status}): {message}")]
+    Unparsed { status: u16, message: String },
+}
+
+/// Whether an endpoint's error text says the model's own output could not be parsed (not the request).
+pub fn says_unparsed(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("model") && (m.contains("parse") || m.contains("does not match the expected"))
+        || m.contains("peg-native")
+        || m.contains("failed to parse tool call")
 }
 
 /// Pacing shared by everyone using one endpoint: an optional requests-per-minute limit, and a pause that a
@@ -182,6 +194,7 @@ impl Llm {
                     return Err(LlmError::Auth { status, message, hint });
                 }
                 429 if kind.as_deref() == Some("insufficient_quota") => return Err(LlmError::Quota { message }),
+                500..=599 if says_unparsed(&message) => return Err(LlmError::Unparsed { status, message }),
                 429 | 500..=599 if attempt <= self.max_retries => {
                     if status == 429 {
                         // Everyone sharing this endpoint waits, not just this caller.

@@ -329,5 +329,6 @@ fn finish(plan: Plan<'_>, solved: Solved) -> Outcome {
         tools_omitted: vec![],
         tool_search: None,
         facts: Some(Value::Array(solved.facts)),
+        repairs: vec![],
     }
 }

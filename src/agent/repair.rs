@@ -9,6 +9,10 @@ use serde_json::{Map, Value};
 /// The id prefix of calls recovered from a reply's text (the record says so).
 pub const TEXT_CALL: &str = "call_text_";
 
+/// What the model is told when the endpoint could not parse its reply.
+pub const CORRECTION: &str = "Your last reply could not be read. Reply with either a tool call in the required \
+    format or a plain answer.";
+
 /// One call recovered from text: the tool's name and its arguments as JSON text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextCall {

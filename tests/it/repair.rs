@@ -4,7 +4,7 @@
 //! object inside a string. Each repair is in the record (`--json` `repaired`, `-v`); text that is not a call to an
 //! offered tool stays the answer.
 
-use crate::model::{Model, answer, calls, tool_messages};
+use crate::model::{Model, answer, calls, status, tool_messages};
 use crate::util::Env;
 use serde_json::Value;
 
@@ -79,4 +79,40 @@ fn names_and_arguments_are_repaired_and_said() {
     assert!(said.contains("crm__get_custmer") && said.contains("JSON string"), "{said}");
     let msgs = tool_messages(&m.requests()[1]);
     assert_eq!(msgs.iter().filter(|(_, t)| t.contains("TCK-")).count(), 1, "{msgs:?}");
+}
+
+const PEG: &str = "The model produced output that does not match the expected peg-native format";
+
+#[test]
+fn an_unparsable_reply_is_asked_again_with_a_correction_then_without_tools() {
+    let m = Model::start(vec![status(500, PEG, &[]), status(500, PEG, &[]), answer("John Smith is past due.")]);
+    let env = env_for(&m);
+    let run = env.run(&["ask", "-v", "--json", "Is john.smith@acme.com past due?"]).ok();
+    let doc = run.json();
+    assert_eq!(doc["answer"], "John Smith is past due.");
+    let reqs = m.requests();
+    assert_eq!(reqs.len(), 3, "never the identical request again and again");
+    assert!(reqs[0]["tools"].is_array() && reqs[1]["tools"].is_array());
+    let last_user = |r: &Value| {
+        r["messages"].as_array().unwrap().iter().rev().find(|m| m["role"] == "user").unwrap()["content"].clone()
+    };
+    assert!(last_user(&reqs[1]).to_string().contains("could not be read"), "the correction: {}", reqs[1]);
+    assert!(reqs[2].get("tools").is_none_or(Value::is_null), "the last try has no tools: {}", reqs[2]);
+    let repairs = doc["repairs"].as_array().unwrap();
+    assert_eq!(repairs.len(), 2, "{repairs:?}");
+    assert!(run.stderr.contains("could not parse the model's reply"), "{}", run.stderr);
+}
+
+#[test]
+fn an_endpoint_that_never_parses_the_reply_ends_with_a_clear_error() {
+    let m = Model::start(vec![status(500, PEG, &[]), status(500, PEG, &[]), status(500, PEG, &[])]);
+    let env = env_for(&m);
+    let run = env.run(&["ask", "Is john.smith@acme.com past due?"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("could not parse the model's output") && run.stderr.contains("peg-native"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(m.requests().len(), 3);
 }
