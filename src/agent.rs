@@ -12,7 +12,7 @@ pub mod repair;
 pub mod tools;
 
 use crate::config::ModelConfig;
-use crate::llm::{Completion, Llm, ToolCall, Usage};
+use crate::llm::{Completion, Llm, Usage};
 use crate::registry::Registry;
 use async_openai::types::chat::{
     ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
@@ -213,35 +213,15 @@ impl Agent {
 
     /// A reply with no tool calls whose text is tool calls (small models write them so): made real calls, said.
     fn calls_from_text(&self, c: &mut Completion, offer: &offer::Offer, turn: u32, repairs: &mut Vec<String>) {
-        if !c.tool_calls.is_empty() || c.content.trim().is_empty() {
-            return;
-        }
         let offered = offer.offered();
         let known = |n: &str| {
             offered.iter().any(|o| o == n)
                 || n == offer::SEARCH_TOOL && offer.searching
                 || n == crate::code::tool::RUN_CODE && self.cfg.code.enabled
         };
-        let Some(calls) = repair::calls_in_text(&c.content, known) else { return };
-        let note = format!(
-            "repaired: {} tool call(s) written as text in the reply ({})",
-            calls.len(),
-            calls.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
-        );
-        self.observer.note(&note);
-        repairs.push(note);
-        c.tool_calls = calls
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| ToolCall {
-                id: format!("{}{turn}_{i}", repair::TEXT_CALL),
-                name: t.name,
-                arguments: t.arguments,
-            })
-            .collect();
-        c.content.clear();
-        if c.finish_reason.as_deref() == Some("stop") {
-            c.finish_reason = Some("tool_calls".into());
+        if let Some(note) = repair::text_calls(c, turn, known) {
+            self.observer.note(&note);
+            repairs.push(note);
         }
     }
 
@@ -356,82 +336,5 @@ impl Agent {
         }
         out.status = Status::TurnCap;
         out.error = Some(format!("reached the turn cap of {} model turns before a final answer", self.cfg.max_turns));
-    }
-
-    /// Runs one turn's tool calls: approvals one by one (a person may be asked), then every approved call at
-    /// once. Appends one tool message per call id, in call order. Returns true if the run was cancelled.
-    async fn run_tools(
-        &self,
-        history: &mut Vec<Message>,
-        completion: &Completion,
-        out: &mut Outcome,
-        offer: &mut offer::Offer,
-        cancel: &CancellationToken,
-        epoch: Instant,
-    ) -> bool {
-        let mut prepared = Vec::new();
-        let mut inner = Vec::new();
-        for call in &completion.tool_calls {
-            if self.cfg.code.enabled && call.name == crate::code::tool::RUN_CODE {
-                let limits = crate::code::Limits::new(&self.cfg.code, self.cfg.result_budget);
-                let (text, run) =
-                    crate::code::tool::call(&self.registry, &self.policy, limits, &call.arguments, cancel).await;
-                let rec = crate::code::tool::record(&call.id, &call.arguments, &text, run.as_ref());
-                self.observer.note(&format!("ran a script: {} tool calls", run.as_ref().map_or(0, |r| r.calls.len())));
-                inner.extend(run.into_iter().flat_map(|r| r.calls));
-                prepared.push((tools::Prepared::Answer(text), rec));
-                continue;
-            }
-            if offer.searching && call.name == offer::SEARCH_TOOL {
-                let (text, ok) = offer.search(&self.registry, &call.arguments);
-                let args = serde_json::from_str(&call.arguments).unwrap_or(serde_json::Value::Null);
-                let mut rec = ToolRecord::new(call.id.clone(), call.name.clone(), None, args);
-                (rec.ok, rec.bytes) = (ok, text.len());
-                if let Some(found) = offer.searches.last().filter(|_| ok) {
-                    self.observer.note(&format!("searched tools for {}: found {}", found["query"], found["found"]));
-                } else {
-                    rec.error = Some(text.clone());
-                }
-                prepared.push((tools::Prepared::Answer(text), rec));
-                continue;
-            }
-            let p = tools::prepare(&self.registry, &self.policy, call, self.cfg.strict).await;
-            if let tools::Prepared::Run { entry, .. } = &p.0 {
-                // A tool called without having been offered (the model knew its name) stays offered.
-                offer.load(std::slice::from_ref(&entry.name));
-            }
-            prepared.push(p);
-        }
-        let runs = prepared.into_iter().map(|(p, rec)| async move {
-            match p {
-                tools::Prepared::Answer(text) => (text, rec, false),
-                tools::Prepared::Run { entry, args } => {
-                    self.observer.tool_start(&entry.name, Some(&entry.server));
-                    let (text, rec) =
-                        tools::execute(&self.registry, *entry, args, rec, self.cfg.result_budget, cancel, epoch).await;
-                    self.observer.tool_end(&rec);
-                    (text, rec, true)
-                }
-            }
-        });
-        let results = futures::future::join_all(runs).await;
-        let cancelled = cancel.is_cancelled();
-        for (text, mut rec, executed) in results {
-            if cancelled && !rec.ok {
-                rec.error = Some("interrupted by the user".into());
-            }
-            let text = if cancelled && !rec.ok { "Error: interrupted by the user".to_string() } else { text };
-            if !executed {
-                self.observer.tool_end(&rec);
-            }
-            history.push(tool_message(&rec.id, text));
-            out.tool_calls.push(rec);
-        }
-        // A script's own calls, as if the model had made them (after the script's record).
-        for rec in inner {
-            self.observer.tool_end(&rec);
-            out.tool_calls.push(rec);
-        }
-        cancelled
     }
 }

@@ -1,8 +1,9 @@
 //! Repairs of what small models write, each one named so `-v` and `--json` show it (never silent):
 //! tool calls written as text in the reply (a bare `{"name":…,"arguments":…}`, a fenced JSON block, Hermes/Qwen
 //! `<tool_call>` tags, a list of calls) when the reply carries no real tool calls and every name is an offered
-//! tool; and arguments — an object sent as a JSON string inside the string, `"null"`/`"None"`/`""` for an optional
-//! parameter (dropped), numbers and booleans written as strings (coerced per the schema).
+//! tool; a tool name without its server prefix; and arguments — an object sent as a JSON string inside the string,
+//! `"null"`/`"None"`/`""` for an optional parameter (dropped), numbers and booleans written as strings (coerced per
+//! the schema).
 
 use serde_json::{Map, Value};
 
@@ -122,26 +123,37 @@ pub fn arguments(args: Map<String, Value>, schema: &Value) -> (Map<String, Value
     (out, repairs)
 }
 
-/// The one tool a misspelt or unprefixed name means: the only tool with that name on any server, else the only one
-/// within two edits; None when none or several.
-pub fn unique_near<'a>(entries: &'a [crate::registry::Entry], name: &str) -> Option<&'a crate::registry::Entry> {
-    let own = |e: &crate::registry::Entry| e.name.split_once("__").map_or(e.name.clone(), |(_, t)| t.to_string());
-    let same: Vec<&crate::registry::Entry> = entries.iter().filter(|e| own(e) == name).collect();
-    if let [one] = same.as_slice() {
-        return Some(one);
+/// The one tool an unprefixed name means: the only tool with that name on any server. (A misspelt name is not
+/// guessed: the model is told the names near it and calls again — a guess could be a tool that writes.)
+pub fn unprefixed<'a>(entries: &'a [crate::registry::Entry], name: &str) -> Option<&'a crate::registry::Entry> {
+    let mut same = entries.iter().filter(|e| e.name.split_once("__").is_some_and(|(_, own)| own == name));
+    let one = same.next()?;
+    same.next().is_none().then_some(one)
+}
+
+/// Makes the calls a reply wrote as text real calls (ids marked with `TEXT_CALL`, the text cleared); the note that
+/// says so. `offered` tells which names are tools the model may call.
+pub fn text_calls(c: &mut crate::llm::Completion, turn: u32, offered: impl Fn(&str) -> bool) -> Option<String> {
+    if !c.tool_calls.is_empty() || c.content.trim().is_empty() {
+        return None;
     }
-    let norm = crate::search::vocab::norm;
-    let near: Vec<&crate::registry::Entry> = entries
-        .iter()
-        .filter(|e| {
-            crate::search::vocab::distance(&norm(name), &norm(&e.name), 2).is_some()
-                || crate::search::vocab::distance(&norm(name), &norm(&own(e)), 2).is_some()
+    let calls = calls_in_text(&c.content, offered)?;
+    let names: Vec<&str> = calls.iter().map(|t| t.name.as_str()).collect();
+    let note = format!("repaired: {} tool call(s) written as text in the reply ({})", calls.len(), names.join(", "));
+    c.tool_calls = calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| crate::llm::ToolCall {
+            id: format!("{TEXT_CALL}{turn}_{i}"),
+            name: t.name,
+            arguments: t.arguments,
         })
         .collect();
-    match near.as_slice() {
-        [one] => Some(one),
-        _ => None,
+    c.content.clear();
+    if c.finish_reason.as_deref() == Some("stop") {
+        c.finish_reason = Some("tool_calls".into());
     }
+    Some(note)
 }
 
 /// Arguments text that holds an object as a JSON string (`"{\"id\": 1}"`), unwrapped; None when it does not.

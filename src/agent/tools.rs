@@ -1,9 +1,11 @@
 //! The tools side of a turn: which index entries are offered to the model (all, or the ≤128 most relevant),
 //! how each becomes an OpenAI function tool (optionally with a strict-mode schema rewrite), and how one call
-//! the model asked for becomes a tool message — every failure explained so the model can recover.
+//! the model asked for becomes a tool message — every failure explained so the model can recover — and how one
+//! turn's calls run (approvals one by one, then all at once).
 
 use super::policy::Policy;
-use crate::llm::ToolCall;
+use super::{Message, Outcome, offer, tool_message};
+use crate::llm::{Completion, ToolCall};
 use crate::output;
 use crate::registry::{Entry, Registry};
 use crate::truncate;
@@ -207,7 +209,7 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
         rec.repaired.push("the call was written as text in the reply".into());
     }
     let index = registry.index();
-    let near = || super::repair::unique_near(index.entries(), &call.name).cloned();
+    let near = || super::repair::unprefixed(index.entries(), &call.name).cloned();
     let entry = match registry.resolve(&call.name) {
         Ok(e) => e,
         Err(crate::registry::CallError::UnknownTool { .. }) if near().is_some() => {
@@ -263,6 +265,85 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
         return fail(rec, reason);
     }
     (Prepared::Run { entry: Box::new(entry), args }, rec)
+}
+
+impl super::Agent {
+    /// Runs one turn's tool calls: approvals one by one (a person may be asked), then every approved call at
+    /// once. Appends one tool message per call id, in call order. Returns true if the run was cancelled.
+    pub(super) async fn run_tools(
+        &self,
+        history: &mut Vec<Message>,
+        completion: &Completion,
+        out: &mut Outcome,
+        offer: &mut offer::Offer,
+        cancel: &CancellationToken,
+        epoch: Instant,
+    ) -> bool {
+        let mut prepared = Vec::new();
+        let mut inner = Vec::new();
+        for call in &completion.tool_calls {
+            if self.cfg.code.enabled && call.name == crate::code::tool::RUN_CODE {
+                let limits = crate::code::Limits::new(&self.cfg.code, self.cfg.result_budget);
+                let (text, run) =
+                    crate::code::tool::call(&self.registry, &self.policy, limits, &call.arguments, cancel).await;
+                let rec = crate::code::tool::record(&call.id, &call.arguments, &text, run.as_ref());
+                self.observer.note(&format!("ran a script: {} tool calls", run.as_ref().map_or(0, |r| r.calls.len())));
+                inner.extend(run.into_iter().flat_map(|r| r.calls));
+                prepared.push((Prepared::Answer(text), rec));
+                continue;
+            }
+            if offer.searching && call.name == offer::SEARCH_TOOL {
+                let (text, ok) = offer.search(&self.registry, &call.arguments);
+                let args = serde_json::from_str(&call.arguments).unwrap_or(serde_json::Value::Null);
+                let mut rec = ToolRecord::new(call.id.clone(), call.name.clone(), None, args);
+                (rec.ok, rec.bytes) = (ok, text.len());
+                if let Some(found) = offer.searches.last().filter(|_| ok) {
+                    self.observer.note(&format!("searched tools for {}: found {}", found["query"], found["found"]));
+                } else {
+                    rec.error = Some(text.clone());
+                }
+                prepared.push((Prepared::Answer(text), rec));
+                continue;
+            }
+            let p = prepare(&self.registry, &self.policy, call, self.cfg.strict).await;
+            if let Prepared::Run { entry, .. } = &p.0 {
+                // A tool called without having been offered (the model knew its name) stays offered.
+                offer.load(std::slice::from_ref(&entry.name));
+            }
+            prepared.push(p);
+        }
+        let runs = prepared.into_iter().map(|(p, rec)| async move {
+            match p {
+                Prepared::Answer(text) => (text, rec, false),
+                Prepared::Run { entry, args } => {
+                    self.observer.tool_start(&entry.name, Some(&entry.server));
+                    let (text, rec) =
+                        execute(&self.registry, *entry, args, rec, self.cfg.result_budget, cancel, epoch).await;
+                    self.observer.tool_end(&rec);
+                    (text, rec, true)
+                }
+            }
+        });
+        let results = futures::future::join_all(runs).await;
+        let cancelled = cancel.is_cancelled();
+        for (text, mut rec, executed) in results {
+            if cancelled && !rec.ok {
+                rec.error = Some("interrupted by the user".into());
+            }
+            let text = if cancelled && !rec.ok { "Error: interrupted by the user".to_string() } else { text };
+            if !executed {
+                self.observer.tool_end(&rec);
+            }
+            history.push(tool_message(&rec.id, text));
+            out.tool_calls.push(rec);
+        }
+        // A script's own calls, as if the model had made them (after the script's record).
+        for rec in inner {
+            self.observer.tool_end(&rec);
+            out.tool_calls.push(rec);
+        }
+        cancelled
+    }
 }
 
 /// Milliseconds with microsecond precision (start/end stamps must order calls that take under 0.1 ms).
