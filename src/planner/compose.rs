@@ -88,6 +88,13 @@ fn choose(plan: &Plan, intent: &Intent, subject: Option<&Thing>, known: &Known) 
     for c in cands.iter().take(5) {
         tracing::debug!(tool = %plan.entries[c.i].name, score = c.score, runnable = c.runnable, args = ?c.f.args, "planner: candidate");
     }
+    // No tool's words cover it, but a read-only one takes exactly what the question wrote out: that answers.
+    if best_ro < 0.5
+        && subject.is_none()
+        && let Some(c) = taking_what_was_said(plan, &cands)
+    {
+        return Ok(vec![(c.i, c.f.args.clone())]);
+    }
     if let Some(why) = only_writes(plan.registry.index().entries(), &plan.focus, best_ro) {
         return Err(why);
     }
@@ -119,6 +126,25 @@ fn choose(plan: &Plan, intent: &Intent, subject: Option<&Thing>, known: &Known) 
             Some(c) => Err(missing(plan, c)),
             None => Err(nothing(plan, &cands)),
         },
+    }
+}
+
+/// When no tool's words cover the question ("Add 2 and 3" and a tool that "returns the sum of two numbers"): the
+/// one runnable tool whose required arguments are all numbers the question wrote out. (Text is weaker evidence:
+/// any tool taking a string would take a quote.)
+fn taking_what_was_said<'c>(plan: &Plan, cands: &'c [Cand]) -> Option<&'c Cand> {
+    let said = |v: &Value| v.as_f64().is_some_and(|n| plan.e.numbers.iter().any(|(x, _)| *x == n));
+    let fits: Vec<&Cand> = cands
+        .iter()
+        .filter(|c| {
+            let required = plan.entries[c.i].tool.input_schema.get("required").and_then(Value::as_array);
+            let required: Vec<&str> = required.map_or(vec![], |r| r.iter().filter_map(Value::as_str).collect());
+            c.runnable && !required.is_empty() && required.iter().all(|r| c.f.args.get(*r).is_some_and(said))
+        })
+        .collect();
+    match fits.as_slice() {
+        [one] => Some(one),
+        _ => None,
     }
 }
 
