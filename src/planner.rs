@@ -307,7 +307,11 @@ fn finish(plan: Plan<'_>, solved: Solved) -> Outcome {
             }
         }
     }
-    let mut called: Vec<String> = plan.records.iter().map(|r| r.tool.clone()).collect();
+    // The answer's own calls: a catalog is read once per process, so whether this answer read it depends on what
+    // came before (`--json` records it when it did); the text stays the same either way.
+    let catalogs: Vec<&str> = plan.catalogs.iter().map(|(name, _, _)| name.as_str()).collect();
+    let mut called: Vec<String> =
+        plan.records.iter().map(|r| r.tool.clone()).filter(|t| !catalogs.contains(&t.as_str())).collect();
     called.sort();
     called.dedup();
     if !called.is_empty() {
