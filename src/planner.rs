@@ -192,7 +192,7 @@ pub async fn answer(registry: &Registry, question: &str) -> Outcome {
         records: vec![],
         epoch: Instant::now(),
     };
-    let outcome = solve(&mut plan, &intent, index.entries()).await;
+    let outcome = solve(&mut plan, &intent).await;
     finish(plan, outcome)
 }
 
@@ -211,7 +211,7 @@ fn failed(why: String) -> Solved {
     Solved { sentence: why, ok: false, results: vec![], facts: vec![] }
 }
 
-async fn solve(plan: &mut Plan<'_>, intent: &intent::Intent, index: &[Entry]) -> Solved {
+async fn solve(plan: &mut Plan<'_>, intent: &intent::Intent) -> Solved {
     let kind = intent.kind;
     // 1. The subject: a concrete value the question names, else a name searched for when the tools need one.
     let concrete = plan.e.emails.first().or(plan.e.ids.first()).or(plan.e.uuids.first()).cloned();
@@ -288,7 +288,7 @@ async fn solve(plan: &mut Plan<'_>, intent: &intent::Intent, index: &[Entry]) ->
         let e = &mut plan.e;
         (e.emails, e.ids, e.uuids, e.names, e.quoted) = Default::default();
     }
-    compose::compose(plan, intent, subject, origin, known, index).await
+    compose::compose(plan, intent, subject, origin, known).await
 }
 
 fn finish(plan: Plan<'_>, solved: Solved) -> Outcome {

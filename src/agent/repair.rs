@@ -156,13 +156,11 @@ pub fn text_calls(c: &mut crate::llm::Completion, turn: u32, offered: impl Fn(&s
     Some(note)
 }
 
-/// Arguments text that holds an object as a JSON string (`"{\"id\": 1}"`), unwrapped; None when it does not.
-pub fn unwrap_string(text: &str) -> Option<Map<String, Value>> {
-    match serde_json::from_str::<Value>(text).ok()? {
-        Value::String(inner) => match serde_json::from_str::<Value>(&inner).ok()? {
-            Value::Object(m) => Some(m),
-            _ => None,
-        },
+/// The object a string argument text holds (`"{\"id\": 1}"` arrives as the string `{"id": 1}`); None when it
+/// holds none.
+pub fn object_in(inner: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_str::<Value>(inner).ok()? {
+        Value::Object(m) => Some(m),
         _ => None,
     }
 }
@@ -203,7 +201,7 @@ mod tests {
             "null",
             "required: left for the tool"
         );
-        assert_eq!(unwrap_string(r#""{\"id\": \"T-1\"}""#).unwrap()["id"], "T-1");
-        assert!(unwrap_string(r#"{"id": 1}"#).is_none());
+        assert_eq!(object_in(r#"{"id": "T-1"}"#).unwrap()["id"], "T-1");
+        assert!(object_in(r#""just text""#).is_none());
     }
 }

@@ -239,9 +239,9 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
     let text = call.arguments.trim();
     let args = match serde_json::from_str::<Value>(if text.is_empty() { "{}" } else { text }) {
         Ok(Value::Object(m)) => m,
-        Ok(Value::String(_)) if super::repair::unwrap_string(text).is_some() => {
+        Ok(Value::String(inner)) if super::repair::object_in(&inner).is_some() => {
             rec.repaired.push("the arguments were a JSON string holding the object".into());
-            super::repair::unwrap_string(text).unwrap_or_default()
+            super::repair::object_in(&inner).unwrap_or_default()
         }
         Ok(other) => {
             return fail(rec, format!("the arguments for '{}' must be a JSON object, got {other}", entry.name));

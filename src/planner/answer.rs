@@ -153,8 +153,7 @@ pub fn count(src: &Source, focus: &[String], said: &[String]) -> Option<Counted>
         })
         .filter_map(|(_, v)| v.as_str().map(str::to_string))
         .collect();
-    let limit =
-        src.args.iter().find(|(k, _)| ["limit", "max", "max_results", "page_size", "per_page"].contains(&k.as_str()));
+    let limit = src.args.iter().find(|(k, _)| super::fill::LIMITS.contains(&k.as_str()));
     let more = limit.and_then(|(_, l)| l.as_u64()).is_some_and(|l| items.len() as u64 >= l);
     // A count field the question names ("failed": 2), or the items of a status it names.
     let named = o.iter().find(|(k, v)| v.is_u64() && focus.iter().any(|f| super::cover::like(f, &tokens(k).concat())));

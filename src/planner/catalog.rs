@@ -38,13 +38,10 @@ pub fn noun(e: &Entry) -> Option<String> {
 
 /// `{"$ref": "#/$defs/X"}` looked up in `root`.
 pub fn resolve<'a>(root: &'a serde_json::Map<String, Value>, v: &'a Value) -> &'a Value {
-    let Some(r) = v.get("$ref").and_then(Value::as_str) else { return v };
-    let path = r.trim_start_matches("#/").split('/');
-    let mut cur: Option<&Value> = None;
-    for (i, k) in path.enumerate() {
-        cur = if i == 0 { root.get(k) } else { cur.and_then(|c| c.get(k)) };
-    }
-    cur.unwrap_or(v)
+    let target = v.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/"));
+    let Some((head, rest)) = target.map(|t| t.split_once('/').unwrap_or((t, ""))) else { return v };
+    let found = root.get(head).and_then(|h| if rest.is_empty() { Some(h) } else { h.pointer(&format!("/{rest}")) });
+    found.unwrap_or(v)
 }
 
 /// Whether parameter `name` (with schema `prop`) takes values from the catalog `tool` listing `noun`s.

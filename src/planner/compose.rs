@@ -154,7 +154,6 @@ pub(super) async fn compose(
     subject: Option<Thing>,
     origin: Option<Thing>,
     known: Known,
-    _index: &[Entry],
 ) -> Solved {
     let chosen = match choose(plan, intent, subject.as_ref(), &known) {
         Ok(c) => c,
@@ -188,7 +187,6 @@ pub(super) async fn compose(
             facts: vec![],
         };
     }
-    let said = &intent.words;
     let mut facts: Vec<Value> = Vec::new();
     if let Some(t) = &subject {
         facts.push(json!({"tool": t.tool, "subject": t.label(), "id": t.record.get("id")}));
@@ -208,7 +206,6 @@ pub(super) async fn compose(
         (None, None) => String::from("The tools returned nothing to answer with."),
     };
     let sentence = format!("{}.", sentence.trim_end_matches('.'));
-    let _ = said;
     Solved { sentence, ok: !oks.is_empty() || subject.is_some(), results, facts }
 }
 

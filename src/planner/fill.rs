@@ -102,7 +102,7 @@ fn is_id_name(name: &str) -> bool {
     n == "id" || n.ends_with("_id") || n.ends_with("id") && name.ends_with("Id")
 }
 
-const LIMITS: [&str; 5] = ["limit", "max", "max_results", "page_size", "per_page"];
+pub const LIMITS: [&str; 5] = ["limit", "max", "max_results", "page_size", "per_page"];
 const SEARCHY: [&str; 8] = ["query", "q", "search", "keyword", "keywords", "term", "name", "filter"];
 const FREE_TEXT: [&str; 5] = ["message", "text", "input", "prompt", "content"];
 const FROM: [&str; 5] = ["from", "start", "since", "after", "begin"];
