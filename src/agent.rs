@@ -6,6 +6,8 @@
 //! Owns: the conversation mechanics and the run's outcome. Not: printing (see `ask`, `repl`), the HTTP
 //! exchange (see `llm`), approvals (see `policy`).
 
+pub mod fit;
+pub mod ground;
 pub mod offer;
 pub mod policy;
 pub mod repair;
@@ -134,6 +136,15 @@ pub fn tool_message(id: &str, text: String) -> Message {
     })
 }
 
+/// The question being answered, when it started, and its cancellation.
+struct Asked<'a> {
+    question: &'a str,
+    epoch: Instant,
+    cancel: &'a CancellationToken,
+    /// The model's context window, when known: the tool definitions are fitted to it.
+    window: Option<u64>,
+}
+
 pub struct Agent {
     pub registry: Registry,
     pub llm: Llm,
@@ -191,7 +202,17 @@ impl Agent {
                 offer.offered().join(", ")
             ));
         }
-        self.turns(history, &mut out, &mut offer, &index, cancel, epoch).await;
+        if ground::upfront(&self.cfg) {
+            tokio::select! {
+                _ = self.ground(history, question, &mut out, &mut offer) => {}
+                _ = cancel.cancelled() => {
+                    out.status = Status::Interrupted;
+                    return out;
+                }
+            }
+        }
+        let asked = Asked { question, epoch, cancel, window: fit::window(&self.cfg).await };
+        self.turns(history, &mut out, &mut offer, &index, &asked).await;
         if let Some(loaded) = &self.loaded {
             offer.keep(loaded);
         }
@@ -213,6 +234,9 @@ impl Agent {
 
     /// A reply with no tool calls whose text is tool calls (small models write them so): made real calls, said.
     fn calls_from_text(&self, c: &mut Completion, offer: &offer::Offer, turn: u32, repairs: &mut Vec<String>) {
+        if !self.cfg.repair {
+            return;
+        }
         let offered = offer.offered();
         let known = |n: &str| {
             offered.iter().any(|o| o == n)
@@ -232,10 +256,19 @@ impl Agent {
         out: &mut Outcome,
         offer: &mut offer::Offer,
         index: &crate::registry::Index,
-        cancel: &CancellationToken,
-        epoch: Instant,
+        asked: &Asked<'_>,
     ) {
-        let (mut unparsed, mut bare) = (0u32, false);
+        let (cancel, epoch) = (asked.cancel, asked.epoch);
+        let (mut unparsed, mut bare, mut reasked) = (0u32, false, false);
+        let mut fitted: Option<String> = None;
+        let relevance = match asked.window {
+            Some(_) => {
+                let grounded: Vec<&str> =
+                    out.tool_calls.iter().filter(|r| r.grounded).map(|r| r.tool.as_str()).collect();
+                fit::relevance(index, asked.question, &grounded)
+            }
+            None => Default::default(),
+        };
         while out.turns < self.cfg.max_turns {
             out.turns += 1;
             self.observer.waiting(out.turns);
@@ -248,6 +281,13 @@ impl Agent {
             if offer.searching {
                 offer.per_turn.push((tool_defs.len(), tools::tokens_of(&tool_defs)));
                 self.observer.note(&format!("turn {}: {} tools offered", out.turns, tool_defs.len()));
+            }
+            if let Some(window) = asked.window {
+                let note = fit::fit(&mut tool_defs, window, |name| relevance.get(name).copied());
+                if note.is_some() && note != fitted {
+                    self.observer.note(note.as_deref().unwrap_or_default());
+                    fitted = note;
+                }
             }
             if bare {
                 tool_defs.clear();
@@ -276,14 +316,22 @@ impl Agent {
                 Ok(c) => c,
                 // The endpoint could not read the model's reply: the same request would fail the same way. Once
                 // with a correction, then once without tools; never the identical request again.
-                Err(crate::llm::LlmError::Unparsed { message, .. }) if unparsed < 2 => {
+                Err(crate::llm::LlmError::Unparsed { message, .. }) if unparsed < 2 && self.cfg.repair => {
                     unparsed += 1;
                     let next = if unparsed == 1 {
                         history.push(user_message(repair::CORRECTION));
                         "asking again with a correction"
                     } else {
                         bare = true;
-                        "asking once more without tools"
+                        let grounded = out.tool_calls.iter().any(|r| r.grounded);
+                        if !grounded
+                            && self.cfg.ground != crate::config::Ground::Never
+                            && self.ground(history, asked.question, out, offer).await > 0
+                        {
+                            "asking once more without tools, from the offline planner's lookups"
+                        } else {
+                            "asking once more without tools"
+                        }
                     };
                     let note = format!("the endpoint could not parse the model's reply ({message}); {next}");
                     self.observer.note(&note);
@@ -304,6 +352,25 @@ impl Agent {
             }
             if !completion.content.is_empty() {
                 out.answer = completion.content.clone();
+            }
+            let done = completion.tool_calls.is_empty()
+                && !matches!(completion.finish_reason.as_deref(), Some("length" | "content_filter"));
+            if done
+                && !reasked
+                && out.turns < self.cfg.max_turns
+                && ground::answered_blind(&self.cfg, out, asked.question)
+            {
+                // An answer about named records without a single lookup is a guess: look them up, ask again, once.
+                reasked = true;
+                if self.ground(history, asked.question, out, offer).await > 0 {
+                    let note = "the model answered about named records without looking anything up; grounded and \
+                                asked again"
+                        .to_string();
+                    self.observer.note(&note);
+                    out.repairs.push(note);
+                    out.answer.clear();
+                    continue;
+                }
             }
             history.push(assistant_message(&completion));
             match completion.finish_reason.as_deref() {

@@ -62,6 +62,7 @@ pub fn describe(r: &ToolRecord) -> String {
         Some(e) => format!("error: {}", crate::output::cut(e, 160)),
     };
     let trunc = if r.truncated { " (truncated)" } else { "" };
+    let trunc = if r.grounded { format!("{trunc} (grounding)") } else { trunc.to_string() };
     format!(
         "  {} [{}] {:.0} ms {} B{trunc} {status}",
         r.tool,

@@ -110,7 +110,7 @@ impl Gate {
             ));
         }
         let call = crate::llm::wire::ToolCall { id: format!("code-{n}"), name: name.clone(), arguments: args };
-        let (prepared, mut rec) = tools::prepare(&self.registry, &self.policy, &call, false).await;
+        let (prepared, mut rec) = tools::prepare(&self.registry, &self.policy, &call, false, true).await;
         rec.started_ms = ms(self.epoch.elapsed());
         let answer = match prepared {
             Prepared::Answer(_) if rec.server.is_none() => {

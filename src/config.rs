@@ -74,6 +74,16 @@ pub enum PinMode {
     Off,
 }
 
+/// `[model] ground`: when the offline planner's read-only lookups are put before the model's first turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ground {
+    /// For a local endpoint or a model known to be small, and when the model answers a question naming records
+    /// without looking anything up.
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
     pub name: String,
@@ -91,6 +101,12 @@ pub struct ModelConfig {
     pub context_budget: usize,
     pub strict: bool,
     pub requests_per_minute: Option<u32>,
+    /// Whether the offline planner's lookups start the conversation (see `agent::ground`).
+    pub ground: Ground,
+    /// `[model] context_window`: the model's context in tokens, when the endpoint does not say.
+    pub context_window: Option<u32>,
+    /// Repair what small models write (calls as text, loose arguments, unparsable replies).
+    pub repair: bool,
     /// `[tools]`: every tool in every request, or a few and a search tool.
     pub tools: Offering,
     /// `[code]`: scripts against the tools.

@@ -169,9 +169,9 @@ async fn model(config: &Config, tool_tokens: usize, checks: &mut Vec<Check>) {
             let models = listed["data"].as_array().cloned().unwrap_or_default();
             let ids: Vec<&str> = models.iter().filter_map(|d| d["id"].as_str()).collect();
             let this = models.iter().find(|d| d["id"] == m.name.as_str()).or(models.first().filter(|_| ids.len() == 1));
-            let window = match this.and_then(context_window) {
+            let window = match this.and_then(crate::llm::window::of_entry) {
                 Some(n) => Some(n),
-                None => props_window(&http, base).await,
+                None => crate::llm::window::of_props(&http, base).await,
             };
             checks.push(context(window, tool_tokens));
             if ids.contains(&m.name.as_str()) || ids.is_empty() {
@@ -187,27 +187,10 @@ async fn model(config: &Config, tool_tokens: usize, checks: &mut Vec<Check>) {
         Ok(r) => {
             let said = format!("{base}/models answered {}; probing anyway", r.status());
             checks.push(check(Mark::Warn, "model", said, None));
-            checks.push(context(props_window(&http, base).await, tool_tokens));
+            checks.push(context(crate::llm::window::of_props(&http, base).await, tool_tokens));
         }
     }
     checks.push(probe(m).await);
-}
-
-/// The context window a `/models` entry states, under the names servers use for it (OpenRouter, vLLM, LM Studio,
-/// llama.cpp's `meta`).
-fn context_window(entry: &serde_json::Value) -> Option<u64> {
-    ["context_length", "context_window", "max_model_len", "max_context_length", "loaded_context_length"]
-        .iter()
-        .find_map(|k| entry[k].as_u64())
-        .or_else(|| entry["meta"]["n_ctx"].as_u64())
-        .or_else(|| entry["meta"]["n_ctx_train"].as_u64())
-}
-
-/// llama.cpp's `/props` (beside `/v1`): the context the server was started with.
-async fn props_window(http: &reqwest::Client, base: &str) -> Option<u64> {
-    let root = base.strip_suffix("/v1").unwrap_or(base);
-    let props: serde_json::Value = http.get(format!("{root}/props")).send().await.ok()?.json().await.ok()?;
-    props["default_generation_settings"]["n_ctx"].as_u64().or_else(|| props["n_ctx"].as_u64())
 }
 
 /// The tool definitions against the window: a warning past half of it, broken past all of it.

@@ -6,6 +6,7 @@
 //! and lenient response parsing (`wire`). 429 and 5xx are retried with bounded exponential backoff honouring
 //! Retry-After; 401/403, quota, and other 4xx are reported at once.
 
+pub mod window;
 pub mod wire;
 
 use crate::config::ModelConfig;

@@ -48,8 +48,14 @@ struct Plan<'a> {
     /// What is asked about, less what references have led to.
     focus: Vec<String>,
     catalogs: Vec<Catalog>,
-    records: Vec<ToolRecord>,
+    steps: Vec<Step>,
     epoch: Instant,
+}
+
+/// One call the planner made: its record and what it gave.
+pub struct Step {
+    pub record: ToolRecord,
+    pub value: Result<Value, String>,
 }
 
 /// A read-only tool considered: its arguments, how well it covers the question, whether it can run.
@@ -62,8 +68,9 @@ struct Cand {
 
 impl Plan<'_> {
     async fn call(&mut self, entry: &Entry, args: Map<String, Value>) -> Result<Value, String> {
-        let (value, record) = run_one(self.registry, entry, args, self.epoch).await;
-        self.records.push(record);
+        let step = run_one(self.registry, entry, args, self.epoch).await;
+        let value = step.value.clone();
+        self.steps.push(step);
         value
     }
 
@@ -106,10 +113,10 @@ impl Plan<'_> {
 /// A catalog tool's name, its noun and its items.
 type Catalog = (String, String, Arc<Vec<catalog::Item>>);
 
-/// Calls the catalogs that feed a read-only tool's parameter (once per process), with the records of the calls.
-async fn load_catalogs(registry: &Registry, entries: &[Entry], epoch: Instant) -> (Vec<Catalog>, Vec<ToolRecord>) {
+/// Calls the catalogs that feed a read-only tool's parameter (once per process), with the calls made.
+async fn load_catalogs(registry: &Registry, entries: &[Entry], epoch: Instant) -> (Vec<Catalog>, Vec<Step>) {
     let mut out = Vec::new();
-    let mut records = Vec::new();
+    let mut steps = Vec::new();
     for entry in entries {
         let Some(noun) = catalog::noun(entry) else { continue };
         let fed =
@@ -124,8 +131,9 @@ async fn load_catalogs(registry: &Registry, entries: &[Entry], epoch: Instant) -
         let items = match catalog::cached(&entry.name) {
             Some(items) => items,
             None => {
-                let (v, rec) = run_one(registry, entry, Map::new(), epoch).await;
-                records.push(rec);
+                let step = run_one(registry, entry, Map::new(), epoch).await;
+                let v = step.value.clone();
+                steps.push(step);
                 match v {
                     Ok(v) => catalog::store(&entry.name, &v),
                     Err(_) => continue,
@@ -137,16 +145,11 @@ async fn load_catalogs(registry: &Registry, entries: &[Entry], epoch: Instant) -
             out.push((entry.name.clone(), noun, items));
         }
     }
-    (out, records)
+    (out, steps)
 }
 
 /// Runs one call and records it.
-async fn run_one(
-    registry: &Registry,
-    entry: &Entry,
-    args: Map<String, Value>,
-    epoch: Instant,
-) -> (Result<Value, String>, ToolRecord) {
+async fn run_one(registry: &Registry, entry: &Entry, args: Map<String, Value>, epoch: Instant) -> Step {
     let id = format!("plan_{}", entry.name);
     let mut rec = ToolRecord::new(id, entry.name.clone(), Some(entry.server.clone()), Value::Object(args.clone()));
     let never = tokio_util::sync::CancellationToken::new();
@@ -154,7 +157,7 @@ async fn run_one(
         Ran::Value(v) => Ok(v),
         Ran::ToolError(e) | Ran::Failed(e) => Err(e),
     };
-    (value, rec)
+    Step { record: rec, value }
 }
 
 /// Why the question cannot be answered as asked, when a tool that is not read-only is what it asks for.
@@ -175,6 +178,33 @@ fn only_writes(index: &[Entry], focus: &[String], best: f64) -> Option<String> {
 
 /// Answers `question` with the read-only tools of `registry`.
 pub async fn answer(registry: &Registry, question: &str) -> Outcome {
+    let (plan, solved) = think(registry, question).await;
+    finish(plan, solved)
+}
+
+/// The planner's lookups for a question, to start a model from facts (see `agent::ground`).
+pub struct Grounding {
+    /// Every call the answer made, in order (the catalogs, the servers' vocabulary, aside).
+    pub steps: Vec<Step>,
+    /// The planner's own conclusion.
+    pub sentence: String,
+}
+
+/// Runs the read-only plan for `question` and hands over its calls rather than an answer.
+pub async fn ground(registry: &Registry, question: &str) -> Grounding {
+    let (plan, solved) = think(registry, question).await;
+    let catalogs: Vec<&String> = plan.catalogs.iter().map(|(name, _, _)| name).collect();
+    let steps = plan.steps.into_iter().filter(|s| !catalogs.contains(&&s.record.tool)).collect();
+    Grounding { steps, sentence: solved.sentence }
+}
+
+/// Whether the question names a record: an email, an id (`INV-000012`, `cus_000001`) or a uuid.
+pub fn names_records(question: &str) -> bool {
+    let e = entities::extract(question, chrono::Utc::now().date_naive());
+    !(e.emails.is_empty() && e.ids.is_empty() && e.uuids.is_empty())
+}
+
+async fn think<'r>(registry: &'r Registry, question: &str) -> (Plan<'r>, Solved) {
     let index = registry.index();
     let entries: Vec<Entry> = index.entries().iter().filter(|e| e.read_only()).cloned().collect();
     let scores = rank::scores(&entries, question);
@@ -189,11 +219,11 @@ pub async fn answer(registry: &Registry, question: &str) -> Outcome {
         e,
         focus: intent.focus.clone(),
         catalogs: vec![],
-        records: vec![],
+        steps: vec![],
         epoch: Instant::now(),
     };
-    let outcome = solve(&mut plan, &intent).await;
-    finish(plan, outcome)
+    let solved = solve(&mut plan, &intent).await;
+    (plan, solved)
 }
 
 /// A tool called: the tool, its arguments, its result.
@@ -225,13 +255,13 @@ async fn solve(plan: &mut Plan<'_>, intent: &intent::Intent) -> Solved {
                 None => None,
             }
         };
-        let (looked, (catalogs, records)) = futures::join!(lookup, load_catalogs(p.registry, &p.entries, p.epoch));
+        let (looked, (catalogs, steps)) = futures::join!(lookup, load_catalogs(p.registry, &p.entries, p.epoch));
         plan.catalogs = catalogs;
-        plan.records.extend(records);
+        plan.steps.extend(steps);
         looked
     };
-    if let Some((found, record)) = looked {
-        plan.records.extend(record);
+    if let Some((found, step)) = looked {
+        plan.steps.extend(step);
         match found {
             Found::One(t) => subject = Some(t),
             Found::None(why) => return failed(why),
@@ -311,7 +341,7 @@ fn finish(plan: Plan<'_>, solved: Solved) -> Outcome {
     // came before (`--json` records it when it did); the text stays the same either way.
     let catalogs: Vec<&str> = plan.catalogs.iter().map(|(name, _, _)| name.as_str()).collect();
     let mut called: Vec<String> =
-        plan.records.iter().map(|r| r.tool.clone()).filter(|t| !catalogs.contains(&t.as_str())).collect();
+        plan.steps.iter().map(|s| s.record.tool.clone()).filter(|t| !catalogs.contains(&t.as_str())).collect();
     called.sort();
     called.dedup();
     if !called.is_empty() {
@@ -328,7 +358,7 @@ fn finish(plan: Plan<'_>, solved: Solved) -> Outcome {
         answer: text.trim_end().to_string(),
         turns: 1,
         usage: Usage::default(),
-        tool_calls: plan.records,
+        tool_calls: plan.steps.into_iter().map(|s| s.record).collect(),
         model: MODEL_NAME.to_string(),
         tools_omitted: vec![],
         tool_search: None,

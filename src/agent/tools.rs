@@ -37,6 +37,8 @@ pub struct ToolRecord {
     /// What was repaired in the call the model wrote (a call written as text, a name, arguments).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repaired: Vec<String>,
+    /// Made by hub before the model's first turn (grounding), not asked for by the model.
+    pub grounded: bool,
 }
 
 impl ToolRecord {
@@ -56,6 +58,7 @@ impl ToolRecord {
             started_ms: 0.0,
             ended_ms: 0.0,
             repaired: vec![],
+            grounded: false,
         }
     }
 }
@@ -199,7 +202,13 @@ pub enum Prepared {
 }
 
 /// Resolves the name, parses the arguments and applies the approval policy.
-pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, strict: bool) -> (Prepared, ToolRecord) {
+pub async fn prepare(
+    registry: &Registry,
+    policy: &Policy,
+    call: &ToolCall,
+    strict: bool,
+    repair: bool,
+) -> (Prepared, ToolRecord) {
     let mut rec = ToolRecord::new(call.id.clone(), call.name.clone(), None, Value::String(call.arguments.clone()));
     let fail = |mut rec: ToolRecord, msg: String| {
         rec.error = Some(msg.clone());
@@ -209,7 +218,7 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
         rec.repaired.push("the call was written as text in the reply".into());
     }
     let index = registry.index();
-    let near = || super::repair::unprefixed(index.entries(), &call.name).cloned();
+    let near = || super::repair::unprefixed(index.entries(), &call.name).filter(|_| repair).cloned();
     let entry = match registry.resolve(&call.name) {
         Ok(e) => e,
         Err(crate::registry::CallError::UnknownTool { .. }) if near().is_some() => {
@@ -239,7 +248,7 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
     let text = call.arguments.trim();
     let args = match serde_json::from_str::<Value>(if text.is_empty() { "{}" } else { text }) {
         Ok(Value::Object(m)) => m,
-        Ok(Value::String(inner)) if super::repair::object_in(&inner).is_some() => {
+        Ok(Value::String(inner)) if repair && super::repair::object_in(&inner).is_some() => {
             rec.repaired.push("the arguments were a JSON string holding the object".into());
             super::repair::object_in(&inner).unwrap_or_default()
         }
@@ -257,8 +266,13 @@ pub async fn prepare(registry: &Registry, policy: &Policy, call: &ToolCall, stri
         }
     };
     let args = if strict { args.into_iter().filter(|(_, v)| !v.is_null()).collect() } else { args };
-    let (args, repairs) = super::repair::arguments(args, &Value::Object((*entry.tool.input_schema).clone()));
-    rec.repaired.extend(repairs);
+    let args = if repair {
+        let (args, repairs) = super::repair::arguments(args, &Value::Object((*entry.tool.input_schema).clone()));
+        rec.repaired.extend(repairs);
+        args
+    } else {
+        args
+    };
     rec.arguments = Value::Object(args.clone());
     if let Err(reason) = policy.check(registry, &entry, &rec.arguments).await {
         rec.denied = true;
@@ -305,7 +319,7 @@ impl super::Agent {
                 prepared.push((Prepared::Answer(text), rec));
                 continue;
             }
-            let p = prepare(&self.registry, &self.policy, call, self.cfg.strict).await;
+            let p = prepare(&self.registry, &self.policy, call, self.cfg.strict, self.cfg.repair).await;
             if let Prepared::Run { entry, .. } = &p.0 {
                 // A tool called without having been offered (the model knew its name) stays offered.
                 offer.load(std::slice::from_ref(&entry.name));
@@ -365,13 +379,20 @@ pub async fn execute(
         Ran::Failed(e) => format!("Error: {e}"),
         Ran::ToolError(text) => format!("Error from {}: {text}", entry.name),
         Ran::Value(value) => {
-            let (value, cut) = truncate::truncate(&value, budget);
+            let (text, cut) = result_message(&value, budget);
             rec.truncated = cut;
-            match value {
-                Value::String(s) => s,
-                v => v.to_string(),
-            }
+            text
         }
     };
     (message, rec)
+}
+
+/// A result as the tool message the model reads: cut to `budget` bytes JSON-aware; whether it was cut.
+pub fn result_message(value: &Value, budget: usize) -> (String, bool) {
+    let (value, cut) = truncate::truncate(value, budget);
+    let text = match value {
+        Value::String(s) => s,
+        v => v.to_string(),
+    };
+    (text, cut)
 }

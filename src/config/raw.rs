@@ -74,6 +74,12 @@ pub struct RawModel {
     pub context_budget: Option<Spanned<i64>>,
     pub strict: Option<bool>,
     pub requests_per_minute: Option<Spanned<i64>>,
+    /// "auto" (default), "always" or "never": the offline planner's lookups put before the model's first turn.
+    pub ground: Option<Spanned<String>>,
+    /// Tokens of the model's context, when the endpoint does not say.
+    pub context_window: Option<Spanned<i64>>,
+    /// Whether replies small models get wrong are repaired (calls written as text, loose arguments).
+    pub repair: Option<bool>,
 }
 
 /// Defaults every server inherits unless it sets its own.

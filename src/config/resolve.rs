@@ -3,7 +3,7 @@
 //! policy with its defaults. Each error names the key and its position.
 
 use super::raw::{self, RawRestart};
-use super::{ErrAt, Failure, ModelConfig, OPENAI_DEFAULT_BASE, Offering, RestartPolicy};
+use super::{ErrAt, Failure, Ground, ModelConfig, OPENAI_DEFAULT_BASE, Offering, RestartPolicy};
 use std::time::Duration;
 
 pub(super) fn secs(
@@ -37,6 +37,8 @@ pub(super) fn restart(r: &RawRestart, d: &RawRestart) -> RestartPolicy {
         give_up: r.give_up.or(d.give_up),
     }
 }
+
+const GROUNDS: &[(&str, Ground)] = &[("auto", Ground::Auto), ("always", Ground::Always), ("never", Ground::Never)];
 
 pub(super) fn model(
     m: raw::RawModel,
@@ -78,6 +80,19 @@ pub(super) fn model(
         result_budget: int(&m.result_budget, "model.result_budget", 256, 10_000_000, 16_000)? as usize,
         context_budget: int(&m.context_budget, "model.context_budget", 1_000, 100_000_000, 200_000)? as usize,
         strict: m.strict.unwrap_or(false),
+        ground: match set("HUB_GROUND") {
+            Some(v) => GROUNDS.iter().find(|(n, _)| *n == v).map(|(_, g)| *g).ok_or_else(|| {
+                Failure::usage(format!("HUB_GROUND must be one of \"auto\", \"always\", \"never\", got \"{v}\""))
+            })?,
+            None => one_of(m.ground.as_ref(), "model.ground", GROUNDS, err)?,
+        },
+        context_window: m
+            .context_window
+            .as_ref()
+            .map(|_| int(&m.context_window, "model.context_window", 512, 100_000_000, 0))
+            .transpose()?
+            .map(|v| v as u32),
+        repair: m.repair.unwrap_or(true),
         tools: Offering::default(),
         code: Default::default(),
         requests_per_minute: m

@@ -162,14 +162,14 @@ pub(super) async fn compose(
     let calls = chosen.iter().map(|(i, args)| {
         let (entry, args, epoch, registry) = (plan.entries[*i].clone(), args.clone(), plan.epoch, plan.registry);
         async move {
-            let (v, rec) = run_one(registry, &entry, args.clone(), epoch).await;
-            (entry, args, v, rec)
+            let step = run_one(registry, &entry, args.clone(), epoch).await;
+            (entry, args, step)
         }
     });
     let mut results = Vec::new();
-    for (entry, args, v, rec) in futures::future::join_all(calls).await {
-        plan.records.push(rec);
-        results.push((entry, args, v));
+    for (entry, args, step) in futures::future::join_all(calls).await {
+        results.push((entry, args, step.value.clone()));
+        plan.steps.push(step);
     }
     let label = subject.as_ref().map(|t| match &origin {
         Some(o) => format!("{}, the {} of {}", t.label(), t.word, o.label()),

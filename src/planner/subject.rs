@@ -97,13 +97,13 @@ impl Plan<'_> {
     }
 
     /// Looks up the record of a concrete value (email, id, uuid), with the record of the call.
-    pub(super) async fn fetch(&self, value: &str) -> (Found, Option<crate::agent::ToolRecord>) {
+    pub(super) async fn fetch(&self, value: &str) -> (Found, Option<super::Step>) {
         let today = chrono::Utc::now().date_naive();
         let e = super::entities::extract(value, today);
         let Some((i, args)) = self.getter(&e) else { return (Found::Nothing, None) };
         let entry: Entry = self.entries[i].clone();
-        let (v, record) = super::run_one(self.registry, &entry, args, self.epoch).await;
-        (self.found(&entry, value, v), Some(record))
+        let step = super::run_one(self.registry, &entry, args, self.epoch).await;
+        (self.found(&entry, value, step.value.clone()), Some(step))
     }
 
     fn found(&self, entry: &Entry, value: &str, v: Result<Value, String>) -> Found {
@@ -191,8 +191,8 @@ impl Plan<'_> {
             let Some((noun, id)) = asked.or(who).cloned() else { break };
             let n = crate::rank::tokens(&noun).concat();
             self.focus.retain(|w| !like(w, &n));
-            let (found, record) = self.fetch(&id).await;
-            self.records.extend(record);
+            let (found, step) = self.fetch(&id).await;
+            self.steps.extend(step);
             match found {
                 Found::One(next) => thing = next,
                 Found::None(why) => return Err(why),

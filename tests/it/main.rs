@@ -16,6 +16,7 @@ mod fleet;
 mod fleet_shared;
 mod fuzz;
 mod gateway;
+mod ground;
 mod hostile;
 mod hostile_http;
 mod import;

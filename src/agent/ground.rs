@@ -1,0 +1,108 @@
+//! Grounding: the offline planner's read-only lookups for the question put into the conversation before the
+//! model's first turn, as tool calls already made (one assistant message with the calls, then a tool message per
+//! call, ids paired, order kept), so a small model starts from facts and can still call more tools. Also when
+//! grounding applies (`[model] ground`): always, never, or — `auto` — for a local endpoint or a model whose name says
+//! it is small, and once more when a model answers a question that names records without looking anything up.
+//!
+//! Owns: that decision and the grounding messages. Not: the plan (see `planner`), the turns (see `agent`).
+
+use super::{Agent, Message, Outcome, offer, tool_message, tools};
+use crate::config::{Ground, ModelConfig};
+use async_openai::types::chat::{
+    ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
+    ChatCompletionRequestMessage, FunctionCall,
+};
+
+/// The prefix of the ids of grounding calls (`ground_1`, …).
+pub const GROUND_CALL: &str = "ground_";
+
+/// Whether a question is grounded before the model's first turn.
+pub fn upfront(cfg: &ModelConfig) -> bool {
+    match cfg.ground {
+        Ground::Always => true,
+        Ground::Never => false,
+        Ground::Auto => is_local(&cfg.base_url) || known_small(&cfg.name),
+    }
+}
+
+/// An endpoint on this machine or the local network (Ollama, llama.cpp, LM Studio, vLLM at home).
+pub fn is_local(base_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url) else { return false };
+    let host = url.host_str().unwrap_or_default().trim_matches(|c| c == '[' || c == ']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local"),
+    }
+}
+
+/// A model whose name gives its size as at most 8 billion parameters (`qwen2.5-coder:1.5b`, `llama3.2-3b`,
+/// `phi-3-mini`, `gemma-2-2b-it`).
+pub fn known_small(model: &str) -> bool {
+    let name = model.to_ascii_lowercase();
+    let sized = name
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .any(|part| part.strip_suffix('b').and_then(|n| n.parse::<f64>().ok()).is_some_and(|n| n > 0.0 && n <= 8.0));
+    sized || ["mini", "tiny", "small", "nano"].iter().any(|w| name.contains(w))
+}
+
+/// Whether a reply is the case `auto` grounds after: a final answer, with no lookup made in the whole run, to a
+/// question that names records.
+pub fn answered_blind(cfg: &ModelConfig, out: &Outcome, question: &str) -> bool {
+    cfg.ground == Ground::Auto && out.tool_calls.is_empty() && crate::planner::names_records(question)
+}
+
+impl Agent {
+    /// Runs the planner's read-only plan for `question` and appends its calls and results to `history`; records
+    /// them (marked `grounded`) in `out`. Returns how many calls were added.
+    pub(super) async fn ground(
+        &self,
+        history: &mut Vec<Message>,
+        question: &str,
+        out: &mut Outcome,
+        offer: &mut offer::Offer,
+    ) -> usize {
+        let g = crate::planner::ground(&self.registry, question).await;
+        if g.steps.is_empty() {
+            self.observer.note(&format!("grounding: the offline planner made no lookup ({})", g.sentence));
+            return 0;
+        }
+        let n = out.tool_calls.iter().filter(|r| r.grounded).count();
+        let mut calls = Vec::new();
+        let mut replies = Vec::new();
+        for (k, step) in g.steps.into_iter().enumerate() {
+            let mut rec = step.record;
+            rec.id = format!("{GROUND_CALL}{}", n + k + 1);
+            rec.grounded = true;
+            calls.push(ChatCompletionMessageToolCalls::Function(ChatCompletionMessageToolCall {
+                id: rec.id.clone(),
+                function: FunctionCall { name: rec.tool.clone(), arguments: rec.arguments.to_string() },
+            }));
+            let text = match &step.value {
+                Ok(v) => {
+                    let (text, cut) = tools::result_message(v, self.cfg.result_budget);
+                    rec.truncated = cut;
+                    text
+                }
+                Err(e) => format!("Error from {}: {e}", rec.tool),
+            };
+            self.observer.tool_start(&rec.tool, rec.server.as_deref());
+            self.observer.tool_end(&rec);
+            replies.push(tool_message(&rec.id, text));
+            offer.load(std::slice::from_ref(&rec.tool));
+            out.tool_calls.push(rec);
+        }
+        let names: Vec<String> = out.tool_calls.iter().filter(|r| r.grounded).map(|r| r.tool.clone()).collect();
+        let assistant = ChatCompletionRequestAssistantMessage { tool_calls: Some(calls), ..Default::default() };
+        history.push(ChatCompletionRequestMessage::Assistant(assistant));
+        history.extend(replies);
+        let added = names.len() - n;
+        self.observer.note(&format!(
+            "grounding: {added} lookups by the offline planner before the model's turn: {}",
+            names[n..].join(", ")
+        ));
+        added
+    }
+}

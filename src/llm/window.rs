@@ -1,0 +1,64 @@
+//! The model's context window, from the endpoint where it says: an entry of `GET /models` (OpenRouter, vLLM,
+//! LM Studio, llama.cpp's `meta`), llama.cpp's `GET /props` (the context the server was started with), Ollama's
+//! `POST /api/show` (the `num_ctx` it runs with, else the model's own context length). Used by `hub doctor` and by
+//! the agent to fit the tool definitions to a small model.
+
+use crate::config::ModelConfig;
+use serde_json::Value;
+
+/// The window a `/models` entry states, under the names servers use for it.
+pub fn of_entry(entry: &Value) -> Option<u64> {
+    ["context_length", "context_window", "max_model_len", "max_context_length", "loaded_context_length"]
+        .iter()
+        .find_map(|k| entry[k].as_u64())
+        .or_else(|| entry["meta"]["n_ctx"].as_u64())
+        .or_else(|| entry["meta"]["n_ctx_train"].as_u64())
+}
+
+/// The server root beside `/v1`.
+fn root(base: &str) -> &str {
+    let base = base.trim_end_matches('/');
+    base.strip_suffix("/v1").unwrap_or(base)
+}
+
+/// llama.cpp's `/props`.
+pub async fn of_props(http: &reqwest::Client, base: &str) -> Option<u64> {
+    let props: Value = http.get(format!("{}/props", root(base))).send().await.ok()?.json().await.ok()?;
+    props["default_generation_settings"]["n_ctx"].as_u64().or_else(|| props["n_ctx"].as_u64())
+}
+
+/// Ollama's `/api/show` for `model`.
+pub async fn of_ollama(http: &reqwest::Client, base: &str, model: &str) -> Option<u64> {
+    let url = format!("{}/api/show", root(base));
+    let shown: Value =
+        http.post(url).json(&serde_json::json!({"model": model})).send().await.ok()?.json().await.ok()?;
+    let num_ctx = shown["parameters"].as_str().and_then(|p| {
+        p.lines().find_map(|l| l.trim().strip_prefix("num_ctx").and_then(|n| n.trim().parse::<u64>().ok()))
+    });
+    let trained = shown["model_info"]
+        .as_object()
+        .and_then(|info| info.iter().find(|(k, _)| k.ends_with(".context_length")).and_then(|(_, v)| v.as_u64()));
+    num_ctx.or(trained)
+}
+
+/// The window of the configured model: its `/models` entry, else `/props`, else `/api/show`.
+pub async fn discover(http: &reqwest::Client, cfg: &ModelConfig) -> Option<u64> {
+    let base = cfg.base_url.trim_end_matches('/');
+    let mut request = http.get(format!("{base}/models"));
+    if let Some(k) = &cfg.api_key {
+        request = request.bearer_auth(k);
+    }
+    let listed: Option<Value> = match request.send().await {
+        Ok(r) if r.status().is_success() => r.json().await.ok(),
+        _ => None,
+    };
+    let models = listed.as_ref().and_then(|l| l["data"].as_array()).cloned().unwrap_or_default();
+    let this = models.iter().find(|d| d["id"] == cfg.name.as_str()).or(models.first().filter(|_| models.len() == 1));
+    if let Some(w) = this.and_then(of_entry) {
+        return Some(w);
+    }
+    match of_props(http, base).await {
+        Some(w) => Some(w),
+        None => of_ollama(http, base, &cfg.name).await,
+    }
+}
