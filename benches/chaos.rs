@@ -211,6 +211,7 @@ fn agent_path(failures: &mut Vec<String>) {
         .args(["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "4", "--quiet"])
         .env("HUB_DATA_DIR", dir.path())
         .env("OPENAI_BASE_URL", &m.url)
+        .env("HUB_GROUND", "never") // the scripted model scripts every call
         .env("OPENAI_API_KEY", "k")
         .current_dir(dir.path())
         .spawn()

@@ -100,7 +100,7 @@ pub fn system_message(cfg: &ModelConfig) -> Message {
     ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(text))
 }
 
-fn system_text(text: String) -> Message {
+pub(crate) fn system_text(text: String) -> Message {
     ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(text))
 }
 

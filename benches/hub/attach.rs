@@ -36,6 +36,7 @@ fn asks(dir: &std::path::Path, flags: &[&str], script: &dyn Fn() -> Vec<Reply>) 
                 .env("HUB_DATA_DIR", dir)
                 .env("XDG_RUNTIME_DIR", dir.join("rt"))
                 .env("OPENAI_BASE_URL", &m.url)
+                .env("HUB_GROUND", "never") // the scripted model scripts every call
                 .env("OPENAI_API_KEY", "k")
                 .current_dir(dir);
             let u = run_measured(&mut c);

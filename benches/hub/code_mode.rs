@@ -176,6 +176,7 @@ fn measure(
             .current_dir(dir)
             .env("HUB_DATA_DIR", dir)
             .env("OPENAI_BASE_URL", &m.url)
+            .env("HUB_GROUND", "never") // the scripted model scripts every call
             .env("OPENAI_API_KEY", "bench")
             .env("HUB_MODEL", "scripted");
         let start = Instant::now();

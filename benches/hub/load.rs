@@ -218,6 +218,7 @@ pub fn triage() {
     c.args(["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "16", "--quiet"])
         .env("HUB_DATA_DIR", dir.path())
         .env("OPENAI_BASE_URL", &m.url)
+        .env("HUB_GROUND", "never") // the scripted model scripts every call
         .env("OPENAI_API_KEY", "k")
         .current_dir(dir.path());
     let u = run_measured(&mut c);

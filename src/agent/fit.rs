@@ -1,4 +1,4 @@
-//! Fitting a small context: when the tool definitions would take more than a quarter of the model's context window,
+//! Fitting a small context: when the tool definitions would take more than a third of the model's context window,
 //! they are compacted — the first sentence of each description (the tool's and its parameters'), titles, examples
 //! and comments gone; types, enums, defaults and required fields kept — and, if still too large, the tools least
 //! relevant to the question are left out until they fit. The window comes from `[model] context_window`, else from
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use tokio::sync::OnceCell;
 
 /// The definitions may take one part in this many of the window.
-const SHARE: usize = 4;
+const SHARE: usize = 3;
 
 static WINDOW: OnceCell<Option<u64>> = OnceCell::const_new();
 
@@ -113,7 +113,7 @@ pub fn fit(
         }
     }
     let mut note = format!(
-        "the tool definitions (≈{before} tokens) exceed a quarter of the {window}-token context window: compacted to \
+        "the tool definitions (≈{before} tokens) exceed a third of the {window}-token context window: compacted to \
          ≈{compacted}"
     );
     if !left_out.is_empty() {

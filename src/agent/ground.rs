@@ -39,13 +39,15 @@ pub fn is_local(base_url: &str) -> bool {
 }
 
 /// A model whose name gives its size as at most 8 billion parameters (`qwen2.5-coder:1.5b`, `llama3.2-3b`,
-/// `phi-3-mini`, `gemma-2-2b-it`).
+/// `gemma-2-2b-it`, `smollm2:135m`). Names without a size (`gpt-4o-mini`) are not guessed at.
 pub fn known_small(model: &str) -> bool {
     let name = model.to_ascii_lowercase();
-    let sized = name
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
-        .any(|part| part.strip_suffix('b').and_then(|n| n.parse::<f64>().ok()).is_some_and(|n| n > 0.0 && n <= 8.0));
-    sized || ["mini", "tiny", "small", "nano"].iter().any(|w| name.contains(w))
+    name.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.')).any(|part| {
+        let size = |suffix: char, most: f64| {
+            part.strip_suffix(suffix).and_then(|n| n.parse::<f64>().ok()).is_some_and(|n| n > 0.0 && n <= most)
+        };
+        size('b', 8.0) || size('m', 8000.0)
+    })
 }
 
 /// Whether a reply is the case `auto` grounds after: a final answer, with no lookup made in the whole run, to a
@@ -98,11 +100,45 @@ impl Agent {
         let assistant = ChatCompletionRequestAssistantMessage { tool_calls: Some(calls), ..Default::default() };
         history.push(ChatCompletionRequestMessage::Assistant(assistant));
         history.extend(replies);
+        // What the planner read in them, for a model too small to read every field: a reading, not an order.
+        history.push(super::system_text(format!(
+            "hub looked these up before you. Its reading of the results: {} Answer the question from the results; \
+             call more tools only for what they do not cover; never state a fact they do not show.",
+            g.sentence.trim()
+        )));
         let added = names.len() - n;
         self.observer.note(&format!(
             "grounding: {added} lookups by the offline planner before the model's turn: {}",
             names[n..].join(", ")
         ));
         added
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_endpoints_and_small_models() {
+        for url in [
+            "http://127.0.0.1:8080/v1",
+            "http://localhost:11434/v1",
+            "http://[::1]:1234/v1",
+            "http://192.168.1.5/v1",
+            "http://gpu.local/v1",
+        ] {
+            assert!(is_local(url), "{url}");
+        }
+        for url in ["https://api.openai.com/v1", "http://8.8.8.8/v1", "not a url"] {
+            assert!(!is_local(url), "{url}");
+        }
+        for m in ["qwen2.5-coder-1.5b-instruct", "llama3.2:3b", "gemma-2-2b-it", "smollm2:135m", "Mistral-7B-Instruct"]
+        {
+            assert!(known_small(m), "{m}");
+        }
+        for m in ["gpt-4o", "gpt-4o-mini", "llama-3.1-70b", "o3", "qwen2.5:32b", "claude-3-5-sonnet"] {
+            assert!(!known_small(m), "{m}");
+        }
     }
 }

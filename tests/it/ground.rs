@@ -179,7 +179,7 @@ fn definitions_are_compacted_to_fit_a_small_context() {
     assert!(run.stderr.contains("4096-token context window: compacted"), "{}", run.stderr);
     let tools = m.requests()[0]["tools"].as_array().unwrap().clone();
     let bytes = serde_json::to_string(&tools).unwrap().len();
-    assert!(bytes / 4 <= 1024, "within a quarter of the window: ≈{} tokens", bytes / 4);
+    assert!(bytes / 4 <= 1365, "within a third of the window: ≈{} tokens", bytes / 4);
     let names: Vec<&str> = tools.iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"crm__get_customer"), "the tools the question needs stay: {names:?}");
     // Parameters and their first sentences stay (enums and `required` too: fit.rs's unit tests).
