@@ -33,7 +33,7 @@ NOT_FOUND = re.compile(
     r"could ?n[o']t (be )?f(i|ou)nd|unable to (find|locate)|no .* (with|for) (the )?(id|email)|there is no",
     re.I,
 )
-IDS = re.compile(r"\b(?:TCK-\d+|INV-\d+|MTG-\d+|cus_\d+)\b|[\w.+-]+@[\w-]+\.[\w.]+")
+IDS = re.compile(r"\b(?:TCK-\d+|INV-\d+|MTG-\d+|cus_\d+)\b|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 class Hub:
@@ -116,9 +116,9 @@ QUESTIONS = [
 ]
 
 
-def judge(h, answer, facts):
-    """(correct, invented ids)"""
-    invented = sorted({i for i in IDS.findall(answer) if not h.exists(i)})
+def judge(h, question, answer, facts):
+    """(correct, invented ids: ids or emails in the answer, not in the question, that the servers do not have)"""
+    invented = sorted({i for i in IDS.findall(answer) if i not in question and not h.exists(i)})
     if facts is None:
         return bool(NOT_FOUND.search(answer)) and not invented, invented
     norm = lambda s: re.sub(r"[\s_\-]+", " ", s.lower())
@@ -173,9 +173,16 @@ def main():
     ap.add_argument("--templates", default="tools,official")
     ap.add_argument("--only", default="")
     ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "hub-small-model.json"))
+    ap.add_argument("--judge", default="", help="judge the answers of an earlier run's results file again")
     a = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="hub-small-model-")
     h = Hub(os.path.abspath(a.hub), os.path.join(workdir, "data"))
+    if a.judge:
+        results = json.load(open(a.judge))
+        for r in results:
+            r["correct"], r["invented"] = judge(h, r["question"], r["answer"], r["expected"])
+        table(results, a.templates, a.modes)
+        return
     picked = [int(i) for i in a.only.split(",") if i] or range(1, len(QUESTIONS) + 1)
     results = []
     for template in a.templates.split(","):
@@ -185,7 +192,7 @@ def main():
                 question, facts_of = QUESTIONS[n - 1]
                 facts = facts_of(h)
                 r = ask(h, base, mode, question, workdir)
-                r["correct"], r["invented"] = judge(h, r["answer"], facts)
+                r["correct"], r["invented"] = judge(h, question, r["answer"], facts)
                 r.update(template=template, mode=mode, n=n, question=question, expected=facts)
                 results.append(r)
                 mark = "ok " if r["correct"] else "BAD"
@@ -196,10 +203,15 @@ def main():
     stop_model()
     with open(a.out, "w") as f:
         json.dump(results, f, indent=1)
+    table(results, a.templates, a.modes)
+    print(f"\nper question: {a.out}")
+
+
+def table(results, templates, modes):
     print(f"\n| template | mode | correct | invented records | exit≠0 | median s | turns | model calls | grounded | repaired |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for template in a.templates.split(","):
-        for mode in a.modes.split(","):
+    for template in templates.split(","):
+        for mode in modes.split(","):
             rs = [r for r in results if r["template"] == template and r["mode"] == mode]
             if not rs:
                 continue
@@ -208,7 +220,6 @@ def main():
                   f"{sum(bool(r['invented']) for r in rs)} | {sum(r['exit'] != 0 for r in rs)} | "
                   f"{secs[len(secs) // 2]:.0f} | {sum(r['turns'] for r in rs)} | {sum(r['model_calls'] for r in rs)} | "
                   f"{sum(r['grounded_calls'] for r in rs)} | {sum(r['repaired_calls'] for r in rs)} |")
-    print(f"\nper question: {a.out}")
 
 
 if __name__ == "__main__":

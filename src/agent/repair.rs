@@ -123,12 +123,30 @@ pub fn arguments(args: Map<String, Value>, schema: &Value) -> (Map<String, Value
     (out, repairs)
 }
 
-/// The one tool an unprefixed name means: the only tool with that name on any server. (A misspelt name is not
-/// guessed: the model is told the names near it and calls again — a guess could be a tool that writes.)
+/// The one tool an unprefixed name means: the only tool with that name on any server.
 pub fn unprefixed<'a>(entries: &'a [crate::registry::Entry], name: &str) -> Option<&'a crate::registry::Entry> {
     let mut same = entries.iter().filter(|e| e.name.split_once("__").is_some_and(|(_, own)| own == name));
     let one = same.next()?;
     same.next().is_none().then_some(one)
+}
+
+/// The one read-only tool a misspelt name means: within one edit (two for names over eight letters) of its name,
+/// with or without the server prefix, and no other tool as close. A tool that writes is never guessed: the model is
+/// told the names near it and calls again.
+pub fn misspelt<'a>(entries: &'a [crate::registry::Entry], name: &str) -> Option<&'a crate::registry::Entry> {
+    let most = if name.chars().count() > 8 { 2 } else { 1 };
+    let d = |e: &crate::registry::Entry| {
+        let own = e.name.split_once("__").map_or(e.name.as_str(), |(_, own)| own);
+        crate::registry::index::distance(name, &e.name).min(crate::registry::index::distance(name, own))
+    };
+    let mut near: Vec<(usize, &crate::registry::Entry)> =
+        entries.iter().map(|e| (d(e), e)).filter(|(n, _)| *n <= most).collect();
+    near.sort_by_key(|(n, _)| *n);
+    match near.as_slice() {
+        [(_, one)] if one.read_only() => Some(one),
+        [(a, one), (b, _), ..] if a < b && one.read_only() && *b > most => Some(one),
+        _ => None,
+    }
 }
 
 /// Makes the calls a reply wrote as text real calls (ids marked with `TEXT_CALL`, the text cleared); the note that

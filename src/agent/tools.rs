@@ -218,13 +218,17 @@ pub async fn prepare(
         rec.repaired.push("the call was written as text in the reply".into());
     }
     let index = registry.index();
-    let near = || super::repair::unprefixed(index.entries(), &call.name).filter(|_| repair).cloned();
+    let near = || {
+        let (entries, name) = (index.entries(), &call.name);
+        let found = super::repair::unprefixed(entries, name).map(|e| (e, ""));
+        found.or_else(|| super::repair::misspelt(entries, name).map(|e| (e, " (a typo; read-only)"))).filter(|_| repair)
+    };
     let entry = match registry.resolve(&call.name) {
         Ok(e) => e,
         Err(crate::registry::CallError::UnknownTool { .. }) if near().is_some() => {
-            let e = near().unwrap_or_else(|| unreachable!());
-            rec.repaired.push(format!("the tool name {:?} read as {}", call.name, e.name));
-            e
+            let (e, why) = near().unwrap_or_else(|| unreachable!());
+            rec.repaired.push(format!("the tool name {:?} read as {}{why}", call.name, e.name));
+            e.clone()
         }
         Err(e) => {
             let index = registry.index();

@@ -186,6 +186,13 @@ fn definitions_are_compacted_to_fit_a_small_context() {
     let ticket = tools.iter().find(|t| t["function"]["name"] == "tickets__list_tickets").expect("list_tickets stays");
     let status = &ticket["function"]["parameters"]["properties"]["status"]["description"];
     assert_eq!(status, "open, pending, resolved or closed", "{ticket}");
+    // Ollama says it in /api/show: the context it runs with (num_ctx), before the model's own length.
+    let m = Model::start(vec![answer("ok")]);
+    m.describe_ollama(
+        json!({"parameters": "temperature 0.7\nnum_ctx 2048", "model_info": {"qwen2.context_length": 32768}}),
+    );
+    let run = env_for(&m, "never").run(&["ask", "-v", "Status of john.smith@acme.com?"]).ok();
+    assert!(run.stderr.contains("2048-token context window: compacted"), "{}", run.stderr);
     // A window large enough: the definitions as they are.
     let m = Model::start(vec![answer("ok")]);
     let env = env_for(&m, "never");

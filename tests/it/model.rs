@@ -44,6 +44,8 @@ struct Inner {
     /// What GET /v1/models and GET /props answer (404 while unset).
     models: Option<Value>,
     props: Option<Value>,
+    /// What POST /api/show answers (Ollama's model details; 404 while unset).
+    show: Option<Value>,
 }
 
 #[derive(Clone)]
@@ -76,6 +78,7 @@ impl Model {
                     .route("/v1/chat/completions", axum::routing::post(handle))
                     .route("/v1/models", axum::routing::get(get(|i| i.models.clone())))
                     .route("/props", axum::routing::get(get(|i| i.props.clone())))
+                    .route("/api/show", axum::routing::post(get(|i| i.show.clone())))
                     .with_state(state);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
@@ -111,6 +114,11 @@ impl Model {
     pub fn describe(&self, models: Option<Value>, props: Option<Value>) {
         let mut s = self.inner.lock().unwrap();
         (s.models, s.props) = (models, props);
+    }
+
+    /// What POST /api/show answers, as Ollama does.
+    pub fn describe_ollama(&self, show: Value) {
+        self.inner.lock().unwrap().show = Some(show);
     }
 
     pub fn fallback(&self, reply: Reply) {

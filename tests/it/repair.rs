@@ -1,6 +1,6 @@
 //! What small models write, repaired (issue 25): tool calls written as text in the reply (a fenced JSON block,
 //! `<tool_call>` tags, a bare object) made real calls and sent back as an assistant `tool_calls` message; a tool
-//! name without its server (a misspelt one still gets suggestions: agent.rs); arguments with `"null"` for an optional filter, numbers as strings, an
+//! name without its server or misspelt (read-only tools only: a write tool gets suggestions); arguments with `"null"` for an optional filter, numbers as strings, an
 //! object inside a string. Each repair is in the record (`--json` `repaired`, `-v`); text that is not a call to an
 //! offered tool stays the answer.
 
@@ -79,6 +79,30 @@ fn names_and_arguments_are_repaired_and_said() {
     assert!(said.contains("read as crm__get_customer") && said.contains("JSON string"), "{said}");
     let msgs = tool_messages(&m.requests()[1]);
     assert_eq!(msgs.iter().filter(|(_, t)| t.contains("TCK-")).count(), 1, "{msgs:?}");
+}
+
+#[test]
+fn a_misspelt_read_only_tool_is_read_as_the_one_close_name_a_write_tool_never_is() {
+    let m = Model::start(vec![
+        calls(&[
+            ("a", "crm__get_custmer", r#"{"email": "john.smith@acme.com"}"#),
+            ("b", "tickets__get_tiket", r#"{"id": "TCK-01001"}"#),
+            ("c", "crm__updte_customer", r#"{"id": "cus_000001", "plan": "free"}"#),
+        ]),
+        answer("done"),
+    ]);
+    let env = env_for(&m);
+    let doc = env.run(&["ask", "--json", "--yes", "Who is john.smith@acme.com?"]).ok().json();
+    let records = doc["tool_calls"].as_array().unwrap();
+    for (i, tool) in [(0, "crm__get_customer"), (1, "tickets__get_ticket")] {
+        assert_eq!(records[i]["tool"], tool, "{records:?}");
+        assert_eq!(records[i]["ok"], true, "{}", records[i]);
+        assert!(records[i]["repaired"].to_string().contains("a typo"), "{}", records[i]);
+    }
+    assert_eq!(records[2]["ok"], false, "a write tool is not guessed: {}", records[2]);
+    let msgs = tool_messages(&m.requests()[1]);
+    assert!(msgs[2].1.contains("crm__update_customer"), "the model is told the name: {msgs:?}");
+    assert!(msgs[0].1.contains("Acme Corp") && msgs[1].1.contains("Subscription renewal failed"), "{msgs:?}");
 }
 
 const PEG: &str = "The model produced output that does not match the expected peg-native format";
