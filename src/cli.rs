@@ -53,10 +53,23 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Triage a batch of support items (JSONL or CSV) into JSONL results; resumable
+    /// Triage a batch of support items (JSONL or CSV, or a list tool's result) into JSONL results; resumable
     Triage {
         /// Input file: JSONL objects with "id" and "text" (other fields are context), or CSV with a header; '-' for stdin
-        input: String,
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
+        input: Option<String>,
+        /// Take the items from this list tool's result, paged until done (e.g. tickets__list_tickets)
+        #[arg(long, value_name = "TOOL")]
+        from: Option<String>,
+        /// Arguments for --from, as a JSON object (e.g. '{"status":"open"}')
+        #[arg(long, value_name = "JSON", requires = "from")]
+        args: Option<String>,
+        /// The field holding each record's id (default: id)
+        #[arg(long, value_name = "FIELD", requires = "from")]
+        id_field: Option<String>,
+        /// The field holding each record's text (default: subject/title, then body/text/description)
+        #[arg(long, value_name = "FIELD", requires = "from")]
+        text_field: Option<String>,
         /// Output JSONL file; ids already in it are skipped (rerun to resume)
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -273,11 +286,28 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
             let args = repl::ChatArgs { verbose: g.verbose > 0, yes };
             with_registry(config, true, OnSignal::Graceful, |c, r, s| async move { repl::run(&c, r, args, s).await })
         }
-        Command::Triage { input, out, concurrency, prompt, schema, retry_failed, rpm, max_turns } => {
+        Command::Triage {
+            input,
+            from,
+            args,
+            id_field,
+            text_field,
+            out,
+            concurrency,
+            prompt,
+            schema,
+            retry_failed,
+            rpm,
+            max_turns,
+        } => {
             init_logging(&g, "warn,rmcp=error");
             let config = load(overrides(max_turns, rpm))?;
+            let source = match from {
+                Some(tool) => triage::Source::Tool(triage::FromTool { tool, args, id_field, text_field }),
+                None => triage::Source::File(input.unwrap_or_else(|| "-".into())),
+            };
             let args = triage::TriageArgs {
-                input,
+                source,
                 out,
                 concurrency: usize::from(concurrency),
                 prompt,

@@ -1,10 +1,14 @@
 //! `hub triage`: many support items through the agent (or the offline planner) over ONE set of server
 //! connections and one model endpoint limiter, N at a time, each result appended to the output as it completes.
-//! Resumable (ids already in the output are skipped), read-only unless the policy allows writes for triage, with
-//! an optional JSON Schema the answer must satisfy (one repair attempt). Exit 0 all ok, 4 some failed.
+//! Items from a file or a list tool's result (`source`). Resumable (ids already in the output are skipped),
+//! read-only unless the policy allows writes for triage, with an optional JSON Schema the answer must satisfy (one
+//! repair attempt). Exit 0 all ok, 4 some failed.
 
 mod input;
 mod output;
+mod source;
+
+pub use source::FromTool;
 
 use crate::agent::{self, Agent, Outcome, Status, policy};
 use crate::config::Config;
@@ -27,9 +31,16 @@ pub const DEFAULT_PROMPT: &str = "You triage customer support items. For each it
     urgent), a two-sentence summary of what you found, and the next action for the support team. Do not change any \
     data.";
 
-pub struct TriageArgs {
+/// Where the items come from.
+pub enum Source {
     /// A file, or `-` for stdin.
-    pub input: String,
+    File(String),
+    /// A list tool's result.
+    Tool(FromTool),
+}
+
+pub struct TriageArgs {
+    pub source: Source,
     pub out: PathBuf,
     /// Items in flight at once.
     pub concurrency: usize,
@@ -145,10 +156,19 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
 /// Runs the batch; on `shutdown` no new item starts, those in flight are cancelled and not recorded (a rerun
 /// resumes them), and the run ends with exit 130.
 pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &Shutdown) -> exit::Result<u8> {
-    let content = read(&a.input, "the input")?;
-    let (items, problems) = input::parse(&content, input::Format::detect(&a.input, &content));
+    let (items, problems, origin) = match &a.source {
+        Source::File(path) => {
+            let content = read(path, "the input")?;
+            let (items, problems) = input::parse(&content, input::Format::detect(path, &content));
+            (items, problems, path.clone())
+        }
+        Source::Tool(from) => {
+            let (items, problems) = source::items(&registry, from).await?;
+            (items, problems, from.tool.clone())
+        }
+    };
     for p in &problems {
-        eprintln!("hub triage: {}: {p}", a.input);
+        eprintln!("hub triage: {origin}: {p}");
     }
     let validator = match &a.schema {
         None => None,

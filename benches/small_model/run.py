@@ -10,7 +10,8 @@ answer against facts read from the demo servers with `hub call` at run time (nev
   auto      the default for a local endpoint       ([model] ground = "auto")
 
 An answer is correct when it states every expected fact (for a record that does not exist: says it was not found,
-and states nothing about it). An invented record is an id or email in an answer that the servers do not have.
+and states nothing about it). An invented record is an id or email in an answer that the servers do not have (besides those the question names), or
+an answer about a record that does not exist that does not say it was not found.
 
   python3 benches/small_model/run.py [--hub target/release/hub] [--modes baseline,never,auto]
                                      [--templates tools,official] [--only N,M] [--out results.json]
@@ -96,7 +97,7 @@ QUESTIONS = [
     ("What company does john.smith@acme.com work for?", lambda h: [customer(h, email=JOHN)["company"]]),
     ("Who is customer cus_000005?", lambda h: [customer(h, id="cus_000005")["name"]]),
     ("What is the email address of customer cus_000003?", lambda h: [customer(h, id="cus_000003")["email"]]),
-    ("Is the account of cus_000004 active?", lambda h: [customer(h, id="cus_000004")["status"]]),
+    ("What is the account status of cus_000004?", lambda h: [customer(h, id="cus_000004")["status"]]),
     ("What is the status of ticket TCK-01001?", lambda h: [ticket(h, "TCK-01001")["status"]]),
     ("What is the priority of ticket TCK-01002?", lambda h: [ticket(h, "TCK-01002")["priority"]]),
     ("What is ticket TCK-01005 about?", lambda h: [ticket(h, "TCK-01005")["subject"]]),
@@ -120,9 +121,14 @@ def judge(h, question, answer, facts):
     """(correct, invented ids: ids or emails in the answer, not in the question, that the servers do not have)"""
     invented = sorted({i for i in IDS.findall(answer) if i not in question and not h.exists(i)})
     if facts is None:
-        return bool(NOT_FOUND.search(answer)) and not invented, invented
+        found = bool(NOT_FOUND.search(answer))
+        # Saying anything else of a record that does not exist counts as inventing it.
+        if not found and answer.strip():
+            invented.append("(a record that does not exist answered as found)")
+        return found and not invented, invented
     norm = lambda s: re.sub(r"[\s_\-]+", " ", s.lower())
-    return all(norm(str(f)) in norm(answer) for f in facts) and not invented, invented
+    said = lambda f: re.search(r"(?<![\w@.])" + re.escape(norm(str(f))) + r"(?![\w@])", norm(answer))
+    return all(said(f) for f in facts) and not invented, invented
 
 
 def start_model(template):

@@ -125,6 +125,9 @@ pub struct ListArgs {
     /// Maximum results, 1-200 (default 20).
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<i64>,
+    /// Skip this many tickets first, for paging (default 0).
+    #[schemars(range(min = 0))]
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -205,10 +208,16 @@ impl Tickets {
             params![customer, status, priority],
             |r| r.get(0),
         )?;
-        let sql = format!("SELECT {COLUMNS} FROM tickets WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ?4");
+        let offset = a.offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(Fail(format!("offset must be 0 or more, got {offset}")));
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tickets WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5"
+        );
         let tickets: Vec<Ticket> = conn
             .prepare_cached(&sql)?
-            .query_map(params![customer, status, priority, limit], ticket)?
+            .query_map(params![customer, status, priority, limit, offset], ticket)?
             .collect::<Result<_, _>>()?;
         Ok(Json(TicketList { count: tickets.len(), tickets, total }))
     }

@@ -48,5 +48,6 @@ mod streamed;
 mod supervision;
 mod transforms;
 mod triage;
+mod triage_from;
 mod util;
 mod ws;
