@@ -6,7 +6,7 @@
 //! Owns: the conversation mechanics and the run's outcome. Not: printing (see `ask`, `repl`), the HTTP
 //! exchange (see `llm`), approvals (see `policy`).
 
-pub mod fit;
+pub mod defs;
 pub mod ground;
 pub mod offer;
 pub mod policy;
@@ -211,7 +211,7 @@ impl Agent {
                 }
             }
         }
-        let asked = Asked { question, epoch, cancel, window: fit::window(&self.cfg).await };
+        let asked = Asked { question, epoch, cancel, window: defs::window(&self.cfg).await };
         self.turns(history, &mut out, &mut offer, &index, &asked).await;
         if let Some(loaded) = &self.loaded {
             offer.keep(loaded);
@@ -265,7 +265,7 @@ impl Agent {
             Some(_) => {
                 let grounded: Vec<&str> =
                     out.tool_calls.iter().filter(|r| r.grounded).map(|r| r.tool.as_str()).collect();
-                fit::relevance(index, asked.question, &grounded)
+                defs::relevance(index, asked.question, &grounded)
             }
             None => Default::default(),
         };
@@ -283,7 +283,7 @@ impl Agent {
                 self.observer.note(&format!("turn {}: {} tools offered", out.turns, tool_defs.len()));
             }
             if let Some(window) = asked.window {
-                let note = fit::fit(&mut tool_defs, window, |name| relevance.get(name).copied());
+                let note = defs::fit(&mut tool_defs, window, |name| relevance.get(name).copied());
                 if note.is_some() && note != fitted {
                     self.observer.note(note.as_deref().unwrap_or_default());
                     fitted = note;
@@ -353,24 +353,9 @@ impl Agent {
             if !completion.content.is_empty() {
                 out.answer = completion.content.clone();
             }
-            let done = completion.tool_calls.is_empty()
-                && !matches!(completion.finish_reason.as_deref(), Some("length" | "content_filter"));
-            if done
-                && !reasked
-                && out.turns < self.cfg.max_turns
-                && ground::answered_blind(&self.cfg, out, asked.question)
-            {
-                // An answer about named records without a single lookup is a guess: look them up, ask again, once.
+            if !reasked && self.blind(&completion, history, asked.question, out, offer).await {
                 reasked = true;
-                if self.ground(history, asked.question, out, offer).await > 0 {
-                    let note = "the model answered about named records without looking anything up; grounded and \
-                                asked again"
-                        .to_string();
-                    self.observer.note(&note);
-                    out.repairs.push(note);
-                    out.answer.clear();
-                    continue;
-                }
+                continue;
             }
             history.push(assistant_message(&completion));
             match completion.finish_reason.as_deref() {

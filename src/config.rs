@@ -18,6 +18,7 @@ pub mod transform;
 
 pub use expand::expand;
 pub use limits::Limits;
+pub use resolve::Ground;
 
 use crate::exit::Failure;
 pub use offering::{Approve, Code, Offering, ToolMode};
@@ -74,16 +75,6 @@ pub enum PinMode {
     Off,
 }
 
-/// `[model] ground`: when the offline planner's read-only lookups are put before the model's first turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ground {
-    /// For a local endpoint or a model known to be small, and when the model answers a question naming records
-    /// without looking anything up.
-    Auto,
-    Always,
-    Never,
-}
-
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
     pub name: String,
@@ -103,9 +94,8 @@ pub struct ModelConfig {
     pub requests_per_minute: Option<u32>,
     /// Whether the offline planner's lookups start the conversation (see `agent::ground`).
     pub ground: Ground,
-    /// `[model] context_window`: the model's context in tokens, when the endpoint does not say.
+    /// The model's context in tokens when the endpoint does not say; whether small models' replies are repaired.
     pub context_window: Option<u32>,
-    /// Repair what small models write (calls as text, loose arguments, unparsable replies).
     pub repair: bool,
     /// `[tools]`: every tool in every request, or a few and a search tool.
     pub tools: Offering,

@@ -50,13 +50,34 @@ pub fn known_small(model: &str) -> bool {
     })
 }
 
-/// Whether a reply is the case `auto` grounds after: a final answer, with no lookup made in the whole run, to a
-/// question that names records.
-pub fn answered_blind(cfg: &ModelConfig, out: &Outcome, question: &str) -> bool {
-    cfg.ground == Ground::Auto && out.tool_calls.is_empty() && crate::planner::names_records(question)
-}
-
 impl Agent {
+    /// `auto`: a final answer, with no lookup made in the whole run, to a question that names records is a guess —
+    /// set aside for the planner's lookups (true: ask again). Once per question, while turns remain.
+    pub(super) async fn blind(
+        &self,
+        c: &crate::llm::Completion,
+        history: &mut Vec<Message>,
+        question: &str,
+        out: &mut Outcome,
+        offer: &mut offer::Offer,
+    ) -> bool {
+        let answered =
+            c.tool_calls.is_empty() && !matches!(c.finish_reason.as_deref(), Some("length" | "content_filter"));
+        let blind = answered
+            && self.cfg.ground == Ground::Auto
+            && out.turns < self.cfg.max_turns
+            && out.tool_calls.is_empty()
+            && crate::planner::names_records(question);
+        if !blind || self.ground(history, question, out, offer).await == 0 {
+            return false;
+        }
+        let note = "the model answered about named records without looking anything up; grounded and asked again";
+        self.observer.note(note);
+        out.repairs.push(note.to_string());
+        out.answer.clear();
+        true
+    }
+
     /// Runs the planner's read-only plan for `question` and appends its calls and results to `history`; records
     /// them (marked `grounded`) in `out`. Returns how many calls were added.
     pub(super) async fn ground(

@@ -9,13 +9,14 @@ use crate::llm::{Completion, ToolCall};
 use crate::output;
 use crate::registry::{Entry, Registry};
 use crate::truncate;
-use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, FunctionObject};
 use serde_json::{Map, Value};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// OpenAI's cap on tools per request.
 pub const MAX_TOOLS: usize = 128;
+
+pub use super::defs::{all_definitions, function_tool, strict_schema, tokens_of};
 
 /// One executed (or refused) tool call, as reported by `-v`, `--json` and triage.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -127,72 +128,6 @@ pub fn select(index: &crate::registry::Index, query: &str) -> (Vec<Entry>, Vec<S
         .map(|(_, e)| e.name.clone())
         .collect();
     (kept, left)
-}
-
-/// What tool definitions weigh in a request, in tokens (an estimate: 4 bytes a token).
-pub fn tokens_of(defs: &[ChatCompletionTools]) -> usize {
-    defs.iter().map(|d| serde_json::to_vec(d).map_or(0, |v| v.len())).sum::<usize>() / 4
-}
-
-/// Every tool as the "all" mode would offer it (at most `MAX_TOOLS`): what search mode is weighed against.
-pub fn all_definitions(index: &crate::registry::Index, strict: bool) -> Vec<ChatCompletionTools> {
-    index.entries().iter().take(MAX_TOOLS).map(|e| function_tool(e, strict)).collect()
-}
-
-/// The function tool for `entry`: description prefixed with the server; the MCP schema as given, or its
-/// strict rewrite when `strict` and the schema allows one.
-pub fn function_tool(entry: &Entry, strict: bool) -> ChatCompletionTools {
-    let schema = Value::Object((*entry.tool.input_schema).clone());
-    let rewritten = if strict { strict_schema(&schema) } else { None };
-    let strict_flag = rewritten.as_ref().map(|_| true);
-    let mut parameters = rewritten.unwrap_or(schema);
-    if let Some(o) = parameters.as_object_mut() {
-        o.remove("$schema");
-        o.entry("type").or_insert_with(|| "object".into());
-        o.entry("properties").or_insert_with(|| Value::Object(Map::new()));
-    }
-    ChatCompletionTools::Function(ChatCompletionTool {
-        function: FunctionObject {
-            name: entry.name.clone(),
-            description: Some(format!("[{}] {}", entry.server, entry.description())),
-            parameters: Some(parameters),
-            strict: strict_flag,
-        },
-    })
-}
-
-/// Strict-mode rewrite of a flat object schema: every property required, optional ones nullable,
-/// `additionalProperties: false`, no `format`. `None` when the schema is not flat enough to rewrite safely.
-pub fn strict_schema(schema: &Value) -> Option<Value> {
-    let props = schema.get("properties")?.as_object()?;
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map_or(vec![], |r| r.iter().filter_map(Value::as_str).collect());
-    let mut out = Map::new();
-    for (name, p) in props {
-        let mut p = p.as_object()?.clone();
-        if p.contains_key("$ref")
-            || p.contains_key("anyOf")
-            || p.contains_key("oneOf")
-            || p.get("type")?.as_str() == Some("object")
-        {
-            return None;
-        }
-        p.remove("format");
-        if !required.contains(&name.as_str()) {
-            let nullable = match p.get("type")? {
-                Value::String(t) => Value::Array(vec![t.clone().into(), "null".into()]),
-                Value::Array(ts) if ts.iter().any(|t| t == "null") => Value::Array(ts.clone()),
-                _ => return None,
-            };
-            p.insert("type".into(), nullable);
-        }
-        out.insert(name.clone(), Value::Object(p));
-    }
-    Some(serde_json::json!({
-        "type": "object", "properties": out, "required": props.keys().collect::<Vec<_>>(), "additionalProperties": false,
-    }))
 }
 
 /// A call the model asked for, resolved and checked, ready to run (or already answered with an error).

@@ -3,7 +3,7 @@
 //! policy with its defaults. Each error names the key and its position.
 
 use super::raw::{self, RawRestart};
-use super::{ErrAt, Failure, Ground, ModelConfig, OPENAI_DEFAULT_BASE, Offering, RestartPolicy};
+use super::{ErrAt, Failure, ModelConfig, OPENAI_DEFAULT_BASE, Offering, RestartPolicy};
 use std::time::Duration;
 
 pub(super) fn secs(
@@ -36,6 +36,16 @@ pub(super) fn restart(r: &RawRestart, d: &RawRestart) -> RestartPolicy {
         stable: Duration::from_secs(r.stable_s.or(d.stable_s).unwrap_or(10)),
         give_up: r.give_up.or(d.give_up),
     }
+}
+
+/// `[model] ground`: when the offline planner's read-only lookups are put before the model's first turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ground {
+    /// For a local endpoint or a model known to be small, and when the model answers a question naming records
+    /// without looking anything up.
+    Auto,
+    Always,
+    Never,
 }
 
 const GROUNDS: &[(&str, Ground)] = &[("auto", Ground::Auto), ("always", Ground::Always), ("never", Ground::Never)];

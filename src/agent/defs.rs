@@ -1,15 +1,18 @@
-//! Fitting a small context: when the tool definitions would take more than a third of the model's context window,
-//! they are compacted — the first sentence of each description (the tool's and its parameters'), titles, examples
-//! and comments gone; types, enums, defaults and required fields kept — and, if still too large, the tools least
+//! Tool definitions as the model sees them: each index entry as an OpenAI function tool (description prefixed with
+//! its server; the input schema as given, or its strict-mode rewrite), what they weigh in tokens, and how they are
+//! fitted to a small context: when they would take more than a third of the model's context window they are
+//! compacted — the first sentence of each description (the tool's and its parameters'), titles, examples and
+//! comments gone; types, enums, defaults and required fields kept — and, if still too large, the tools least
 //! relevant to the question are left out until they fit. The window comes from `[model] context_window`, else from
 //! the endpoint where it says (a `/models` entry, llama.cpp's `/props`, Ollama's `/api/show`); asked once per
 //! process, and only of an endpoint on this machine or network (a hosted API's windows are large).
 //!
-//! Owns: the window lookup and the compaction. Not: which tools are offered (see `offer`).
+//! Owns: the definitions and their fitting. Not: which tools are offered (see `offer`).
 
 use crate::config::ModelConfig;
-use async_openai::types::chat::ChatCompletionTools;
-use serde_json::Value;
+use crate::registry::Entry;
+use async_openai::types::chat::{ChatCompletionTool, ChatCompletionTools, FunctionObject};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use tokio::sync::OnceCell;
 
@@ -17,6 +20,72 @@ use tokio::sync::OnceCell;
 const SHARE: usize = 3;
 
 static WINDOW: OnceCell<Option<u64>> = OnceCell::const_new();
+
+/// What tool definitions weigh in a request, in tokens (an estimate: 4 bytes a token).
+pub fn tokens_of(defs: &[ChatCompletionTools]) -> usize {
+    defs.iter().map(|d| serde_json::to_vec(d).map_or(0, |v| v.len())).sum::<usize>() / 4
+}
+
+/// Every tool as the "all" mode would offer it (at most `super::tools::MAX_TOOLS`): what search mode is weighed against.
+pub fn all_definitions(index: &crate::registry::Index, strict: bool) -> Vec<ChatCompletionTools> {
+    index.entries().iter().take(super::tools::MAX_TOOLS).map(|e| function_tool(e, strict)).collect()
+}
+
+/// The function tool for `entry`: description prefixed with the server; the MCP schema as given, or its
+/// strict rewrite when `strict` and the schema allows one.
+pub fn function_tool(entry: &Entry, strict: bool) -> ChatCompletionTools {
+    let schema = Value::Object((*entry.tool.input_schema).clone());
+    let rewritten = if strict { strict_schema(&schema) } else { None };
+    let strict_flag = rewritten.as_ref().map(|_| true);
+    let mut parameters = rewritten.unwrap_or(schema);
+    if let Some(o) = parameters.as_object_mut() {
+        o.remove("$schema");
+        o.entry("type").or_insert_with(|| "object".into());
+        o.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+    }
+    ChatCompletionTools::Function(ChatCompletionTool {
+        function: FunctionObject {
+            name: entry.name.clone(),
+            description: Some(format!("[{}] {}", entry.server, entry.description())),
+            parameters: Some(parameters),
+            strict: strict_flag,
+        },
+    })
+}
+
+/// Strict-mode rewrite of a flat object schema: every property required, optional ones nullable,
+/// `additionalProperties: false`, no `format`. `None` when the schema is not flat enough to rewrite safely.
+pub fn strict_schema(schema: &Value) -> Option<Value> {
+    let props = schema.get("properties")?.as_object()?;
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map_or(vec![], |r| r.iter().filter_map(Value::as_str).collect());
+    let mut out = Map::new();
+    for (name, p) in props {
+        let mut p = p.as_object()?.clone();
+        if p.contains_key("$ref")
+            || p.contains_key("anyOf")
+            || p.contains_key("oneOf")
+            || p.get("type")?.as_str() == Some("object")
+        {
+            return None;
+        }
+        p.remove("format");
+        if !required.contains(&name.as_str()) {
+            let nullable = match p.get("type")? {
+                Value::String(t) => Value::Array(vec![t.clone().into(), "null".into()]),
+                Value::Array(ts) if ts.iter().any(|t| t == "null") => Value::Array(ts.clone()),
+                _ => return None,
+            };
+            p.insert("type".into(), nullable);
+        }
+        out.insert(name.clone(), Value::Object(p));
+    }
+    Some(serde_json::json!({
+        "type": "object", "properties": out, "required": props.keys().collect::<Vec<_>>(), "additionalProperties": false,
+    }))
+}
 
 /// The model's context window in tokens, when it is known.
 pub async fn window(cfg: &ModelConfig) -> Option<u64> {
@@ -91,14 +160,14 @@ pub fn fit(
     relevance: impl Fn(&str) -> Option<f64>,
 ) -> Option<String> {
     let budget = (window as usize) / SHARE;
-    let before = super::tools::tokens_of(defs);
+    let before = tokens_of(defs);
     if before <= budget {
         return None;
     }
     defs.iter_mut().for_each(compact);
-    let compacted = super::tools::tokens_of(defs);
+    let compacted = tokens_of(defs);
     let mut left_out = Vec::new();
-    while super::tools::tokens_of(defs) > budget {
+    while tokens_of(defs) > budget {
         let worst = defs
             .iter()
             .enumerate()
@@ -117,11 +186,7 @@ pub fn fit(
          ≈{compacted}"
     );
     if !left_out.is_empty() {
-        note.push_str(&format!(
-            ", then ≈{} leaving out the least relevant: {}",
-            super::tools::tokens_of(defs),
-            left_out.join(", ")
-        ));
+        note.push_str(&format!(", then ≈{} leaving out the least relevant: {}", tokens_of(defs), left_out.join(", ")));
     }
     Some(note)
 }
@@ -159,7 +224,6 @@ pub fn relevance(index: &crate::registry::Index, question: &str, grounded: &[&st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_openai::types::chat::{ChatCompletionTool, FunctionObject};
     use serde_json::json;
 
     fn def(name: &str, words: usize) -> ChatCompletionTools {
@@ -195,7 +259,7 @@ mod tests {
     #[test]
     fn fitting_compacts_then_leaves_out_the_least_relevant() {
         let mut defs = vec![def("a", 40), def("b", 40), def("c", 40)];
-        let full = super::super::tools::tokens_of(&defs);
+        let full = super::tokens_of(&defs);
         assert!(fit(&mut defs, (full * SHARE) as u64, |_| Some(1.0)).is_none(), "fits as it is");
         let note = fit(&mut defs, 600, |n| Some(if n == "b" { 2.0 } else { 1.0 })).unwrap();
         assert!(note.contains("compacted"), "{note}");
@@ -207,6 +271,6 @@ mod tests {
             })
             .collect();
         assert!(names.contains(&"b".to_string()), "the most relevant stays: {names:?}");
-        assert!(super::super::tools::tokens_of(&defs) <= 150 || names.len() == 1, "{note}");
+        assert!(super::tokens_of(&defs) <= 150 || names.len() == 1, "{note}");
     }
 }
