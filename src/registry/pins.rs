@@ -138,8 +138,18 @@ impl Pins {
         for tool in tools {
             let name = tool.name.to_string();
             let now = definition(&tool);
+            let ships = |t: &&Tool| t.name == tool.name && definition(t) == now;
+            let shipped = self.seeds.get(server).is_some_and(|seed| seed.iter().any(|t| ships(&t)));
             let state = match pinned.get(server).and_then(|of_server| of_server.get(&name)) {
                 Some(old) if *old == now => "pinned",
+                // Changed with hub itself: what this binary's own server ships with is as trusted as the binary.
+                Some(old) if shipped => {
+                    let reason = format!("changed with this hub build ({}); pinned now", diff(old, &now));
+                    problems.push(problem("tool", &name, Action::Noted, reason));
+                    pinned.entry(server.to_string()).or_default().insert(name.clone(), now);
+                    added = true;
+                    "pinned"
+                }
                 Some(old) => {
                     let how = diff(old, &now);
                     let (action, then) =
@@ -294,5 +304,23 @@ mod tests {
         let (kept, problems) = pins.check("crm", vec![tool("Echo, and more.", json!({"text": {}}))]);
         assert!(kept.is_empty() && problems[0].reason.contains("changed since it was pinned"), "{problems:?}");
         assert_eq!(pins.check("crm", vec![tool("Echo.", json!({"text": {}}))]).0.len(), 1);
+    }
+
+    #[test]
+    fn a_shipped_tool_changed_by_a_new_hub_build_is_pinned_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pins.json");
+        let old = Pins::open(path.clone(), Mode::Enforce, HashMap::new());
+        assert_eq!(old.check("crm", vec![tool("Echo.", json!({"text": {}}))]).0.len(), 1);
+        let now = tool("Echo.", json!({"text": {}, "offset": {}}));
+        let seeds = HashMap::from([("crm".to_string(), vec![now.clone()])]);
+        let upgraded = Pins::open(path.clone(), Mode::Enforce, seeds.clone());
+        let (kept, problems) = upgraded.check("crm", vec![now.clone()]);
+        assert_eq!(kept.len(), 1, "{problems:?}");
+        assert!(problems[0].reason.contains("changed with this hub build") && problems[0].reason.contains("offset"));
+        // Pinned: quiet from then on; a definition the build does not ship is still withheld.
+        assert!(Pins::open(path.clone(), Mode::Enforce, seeds.clone()).check("crm", vec![now]).1.is_empty());
+        let (kept, problems) = Pins::open(path, Mode::Enforce, seeds).check("crm", vec![tool("Echo!", json!({}))]);
+        assert!(kept.is_empty() && problems[0].reason.contains("changed since it was pinned"), "{problems:?}");
     }
 }
