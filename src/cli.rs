@@ -79,9 +79,14 @@ pub enum Command {
         /// Instructions for the model (default: a support-triage prompt)
         #[arg(long, value_name = "FILE")]
         prompt: Option<PathBuf>,
-        /// JSON Schema the answer must satisfy (one repair attempt, then status invalid_output)
+        /// JSON Schema the answer must satisfy (one repair attempt, then status invalid_output); 'triage': the
+        /// built-in decision (category, priority, customer, summary, next action, duplicate; the default with --from)
         #[arg(long, value_name = "FILE")]
         schema: Option<PathBuf>,
+        /// The built-in decision's categories, e.g. 'billing,technical,shipping:parcel+courier,other' (known names
+        /// keep their keywords; others take their name and the words after ':')
+        #[arg(long, value_name = "LIST")]
+        categories: Option<String>,
         /// Run again the items whose result in --out is not ok
         #[arg(long)]
         retry_failed: bool,
@@ -296,6 +301,7 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
             concurrency,
             prompt,
             schema,
+            categories,
             retry_failed,
             rpm,
             max_turns,
@@ -312,6 +318,7 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
                 concurrency: usize::from(concurrency),
                 prompt,
                 schema,
+                categories,
                 retry_failed,
                 quiet: g.quiet,
             };

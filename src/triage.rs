@@ -2,8 +2,10 @@
 //! connections and one model endpoint limiter, N at a time, each result appended to the output as it completes.
 //! Items from a file or a list tool's result (`source`). Resumable (ids already in the output are skipped),
 //! read-only unless the policy allows writes for triage, with an optional JSON Schema the answer must satisfy (one
-//! repair attempt). Exit 0 all ok, 4 some failed.
+//! repair attempt) — or the built-in decision, decided offline by `classify` when no model is configured. Exit 0 all
+//! ok, 4 some failed.
 
+mod classify;
 mod input;
 mod output;
 mod source;
@@ -46,8 +48,10 @@ pub struct TriageArgs {
     pub concurrency: usize,
     /// Instructions replacing the default triage prompt.
     pub prompt: Option<PathBuf>,
-    /// JSON Schema the answer must satisfy.
+    /// JSON Schema the answer must satisfy; `triage`: the built-in decision (the default with `--from`).
     pub schema: Option<PathBuf>,
+    /// The built-in decision's categories (`--categories`).
+    pub categories: Option<String>,
     pub retry_failed: bool,
     pub quiet: bool,
 }
@@ -82,6 +86,8 @@ struct Shared {
     agent: Option<Agent>,
     system: agent::Message,
     validator: Option<jsonschema::Validator>,
+    /// The built-in decision's taxonomy, when it is the schema.
+    taxonomy: Option<classify::Taxonomy>,
     out: output::Out,
     cancel: CancellationToken,
     tally: Mutex<(BTreeMap<&'static str, usize>, Usage)>,
@@ -96,7 +102,13 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
     let caller = &crate::registry::origin::CALLER;
     let mut outcome: Outcome = match &s.agent {
         Some(a) => caller.scope(item.id.clone(), a.run(&mut history, &text, &s.cancel)).await,
-        None => caller.scope(item.id.clone(), crate::planner::answer(&s.registry, &item.text)).await,
+        None => match &s.taxonomy {
+            Some(t) => {
+                let (decision, calls) = caller.scope(item.id.clone(), classify::decide(&s.registry, &item, t)).await;
+                offline_decision(decision, calls)
+            }
+            None => caller.scope(item.id.clone(), crate::planner::answer(&s.registry, &item.text)).await,
+        },
     };
     if outcome.status == Status::Interrupted {
         return None;
@@ -153,6 +165,23 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
     }))
 }
 
+/// The classifier's decision as an outcome, its JSON the answer (checked against the schema like a model's).
+fn offline_decision(decision: Value, calls: Vec<agent::ToolRecord>) -> Outcome {
+    Outcome {
+        status: Status::Ok,
+        answer: decision.to_string(),
+        turns: 0,
+        usage: Usage::default(),
+        tool_calls: calls,
+        error: None,
+        model: crate::planner::MODEL_NAME.to_string(),
+        tools_omitted: vec![],
+        tool_search: None,
+        facts: None,
+        repairs: vec![],
+    }
+}
+
 /// Runs the batch; on `shutdown` no new item starts, those in flight are cancelled and not recorded (a rerun
 /// resumes them), and the run ends with exit 130.
 pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &Shutdown) -> exit::Result<u8> {
@@ -170,7 +199,23 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
     for p in &problems {
         eprintln!("hub triage: {origin}: {p}");
     }
+    let builtin = match &a.schema {
+        Some(p) => p.as_os_str() == "triage",
+        None => matches!(a.source, Source::Tool(_)),
+    };
+    let taxonomy = if builtin {
+        Some(classify::Taxonomy::parse(a.categories.as_deref()).map_err(Failure::usage)?)
+    } else if a.categories.is_some() {
+        return Err(Failure::usage("--categories belongs to the built-in decision (--schema triage)"));
+    } else {
+        None
+    };
     let validator = match &a.schema {
+        _ if builtin => {
+            let schema = classify::schema(taxonomy.as_ref().unwrap_or_else(|| unreachable!()));
+            let v = jsonschema::validator_for(&schema).map_err(|e| Failure::runtime(e.to_string()))?;
+            Some((v, schema))
+        }
         None => None,
         Some(p) => {
             let text = read(&p.display().to_string(), "the schema")?;
@@ -227,6 +272,7 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
         agent,
         system: agent::system_message(&crate::config::ModelConfig { system_prompt: Some(prompt), ..cfg }),
         validator: validator.map(|(v, _)| v),
+        taxonomy,
         out,
         cancel: shutdown.token().child_token(),
         tally: Mutex::default(),
