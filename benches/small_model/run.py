@@ -89,6 +89,12 @@ def open_count(h, cid):
     return h.call("tickets__list_tickets", {"customer_id": cid, "status": "open", "limit": 200})["count"]
 
 
+def country(code):
+    names = {"US": "United States", "GB": "United Kingdom", "DE": "Germany", "FR": "France", "JP": "Japan",
+             "BR": "Brazil", "IN": "India", "CA": "Canada"}
+    return (code, names[code]) if code in names else code
+
+
 JOHN = "john.smith@acme.com"
 # (question, facts the answer must state — a function of the live servers; None: the record does not exist)
 QUESTIONS = [
@@ -107,7 +113,7 @@ QUESTIONS = [
     ("What is the status of invoice INV-000012?", lambda h: [invoice(h, "INV-000012")["status"]]),
     ("What is the plan of customer cus_000002?", lambda h: [customer(h, id="cus_000002")["plan"]]),
     ("How many open tickets does john.smith@acme.com have?", lambda h: [str(open_count(h, "cus_000001"))]),
-    ("What country is customer cus_000003 in?", lambda h: [customer(h, id="cus_000003")["country"]]),
+    ("What country is customer cus_000003 in?", lambda h: [country(customer(h, id="cus_000003")["country"])]),
     ("What is the phone number of john.smith@acme.com?", lambda h: [customer(h, email=JOHN)["phone"]]),
     ("What is the subscription status of cus_000002?", lambda h: [subscription(h, "cus_000002")["status"]]),
     ("What's the subscription status of nobody@nowhere.example?", lambda h: None),
@@ -119,7 +125,7 @@ QUESTIONS = [
 
 def judge(h, question, answer, facts):
     """(correct, invented ids: ids or emails in the answer, not in the question, that the servers do not have)"""
-    invented = sorted({i for i in IDS.findall(answer) if i not in question and not h.exists(i)})
+    invented = sorted({i for i in IDS.findall(answer) if i.lower() not in question.lower() and not h.exists(i)})
     if facts is None:
         found = bool(NOT_FOUND.search(answer))
         # Saying anything else of a record that does not exist counts as inventing it.
@@ -127,7 +133,16 @@ def judge(h, question, answer, facts):
             invented.append("(a record that does not exist answered as found)")
         return found and not invented, invented
     norm = lambda s: re.sub(r"[\s_\-]+", " ", s.lower())
-    said = lambda f: re.search(r"(?<![\w@.])" + re.escape(norm(str(f))) + r"(?![\w@])", norm(answer))
+    def said(fact):
+        # A fact is said as written, or (a phrase) with each of its words there as a word's start ("exporting" for
+        # "Export"); a fact given as a tuple is said in any of its forms ("CA", "Canada").
+        if isinstance(fact, (tuple, list)):
+            return any(said(f) for f in fact)
+        f, a = norm(str(fact)), norm(answer)
+        if re.search(r"(?<![\w@.])" + re.escape(f) + r"(?![\w@])", a):
+            return True
+        words = [w for w in re.findall(r"\w+", f) if len(w) > 2]
+        return len(words) > 1 and all(re.search(r"\b" + re.escape(w[:5]), a) for w in words)
     return all(said(f) for f in facts) and not invented, invented
 
 

@@ -92,7 +92,7 @@ pub async fn window(cfg: &ModelConfig) -> Option<u64> {
     if let Some(w) = cfg.context_window {
         return Some(u64::from(w));
     }
-    if !super::ground::is_local(&cfg.base_url) {
+    if !crate::llm::window::is_local(&cfg.base_url) {
         return None;
     }
     *WINDOW

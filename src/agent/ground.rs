@@ -21,20 +21,7 @@ pub fn upfront(cfg: &ModelConfig) -> bool {
     match cfg.ground {
         Ground::Always => true,
         Ground::Never => false,
-        Ground::Auto => is_local(&cfg.base_url) || known_small(&cfg.name),
-    }
-}
-
-/// An endpoint on this machine or the local network (Ollama, llama.cpp, LM Studio, vLLM at home).
-pub fn is_local(base_url: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(base_url) else { return false };
-    let host = url.host_str().unwrap_or_default().trim_matches(|c| c == '[' || c == ']');
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || ip.is_unspecified(),
-        Err(_) => host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local"),
+        Ground::Auto => crate::llm::window::is_local(&cfg.base_url) || known_small(&cfg.name),
     }
 }
 
@@ -149,10 +136,10 @@ mod tests {
             "http://192.168.1.5/v1",
             "http://gpu.local/v1",
         ] {
-            assert!(is_local(url), "{url}");
+            assert!(crate::llm::window::is_local(url), "{url}");
         }
         for url in ["https://api.openai.com/v1", "http://8.8.8.8/v1", "not a url"] {
-            assert!(!is_local(url), "{url}");
+            assert!(!crate::llm::window::is_local(url), "{url}");
         }
         for m in ["qwen2.5-coder-1.5b-instruct", "llama3.2:3b", "gemma-2-2b-it", "smollm2:135m", "Mistral-7B-Instruct"]
         {

@@ -77,7 +77,10 @@ pub(super) fn model(
         (None, Some(n)) => exp(n, "model.name")?,
         (None, None) => "gpt-4o".to_string(),
     };
+    // A model on this machine may read a long first prompt for minutes (a 1.5B model on 2 cores: ≈60 s).
+    let timeout = if crate::llm::window::is_local(&base_url) { 600.0 } else { 120.0 };
     Ok(ModelConfig {
+        timeout: secs(m.timeout_s.as_ref(), timeout, "model.timeout_s", err)?,
         name,
         base_url,
         api_key,
@@ -85,7 +88,6 @@ pub(super) fn model(
         offline: !configured,
         max_turns: int(&m.max_turns, "model.max_turns", 1, 1000, 15)? as u32,
         system_prompt: m.system_prompt.as_ref().map(|s| exp(s, "model.system_prompt")).transpose()?,
-        timeout: secs(m.timeout_s.as_ref(), 120.0, "model.timeout_s", err)?,
         max_retries: int(&m.max_retries, "model.max_retries", 0, 20, 4)? as u32,
         result_budget: int(&m.result_budget, "model.result_budget", 256, 10_000_000, 16_000)? as usize,
         context_budget: int(&m.context_budget, "model.context_budget", 1_000, 100_000_000, 200_000)? as usize,

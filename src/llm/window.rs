@@ -1,10 +1,24 @@
 //! The model's context window, from the endpoint where it says: an entry of `GET /models` (OpenRouter, vLLM,
 //! LM Studio, llama.cpp's `meta`), llama.cpp's `GET /props` (the context the server was started with), Ollama's
 //! `POST /api/show` (the `num_ctx` it runs with, else the model's own context length). Used by `hub doctor` and by
-//! the agent to fit the tool definitions to a small model.
+//! the agent to fit the tool definitions to a small model. And whether an endpoint is local (a small model's
+//! server, most likely; slow to read a long prompt).
 
 use crate::config::ModelConfig;
 use serde_json::Value;
+
+/// An endpoint on this machine or the local network (Ollama, llama.cpp, LM Studio, vLLM at home).
+pub fn is_local(base_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url) else { return false };
+    let host = url.host_str().unwrap_or_default().trim_matches(|c| c == '[' || c == ']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local"),
+    }
+}
 
 /// The window a `/models` entry states, under the names servers use for it.
 pub fn of_entry(entry: &Value) -> Option<u64> {

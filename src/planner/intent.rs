@@ -37,6 +37,8 @@ const TREND: &[&str] =
 const COUNT: &[&str] = &["how many", "number of", "count"];
 const REPORT: &[&str] = &["how much", "total", "average", "report", "right now", "currently", "current"];
 const LIST: &[&str] = &["list", "show", "which", "what"];
+/// "Which company filed …": a question about the party behind a record, as "who" is.
+const PARTIES: &[&str] = &["customer", "company", "client", "person", "user", "organization", "organisation"];
 const YES_NO: &[&str] = &["is", "are", "does", "do", "did", "has", "have", "was", "were", "can", "any"];
 /// Words a request opens with.
 const COMMANDS: &[&str] =
@@ -157,7 +159,7 @@ pub fn read(question: &str, e: &Entities, verbs: &[String]) -> Intent {
         Kind::YesNo
     } else if has(&lower, REPORT) {
         Kind::Report
-    } else if first == "who" || first == "whose" || lower.starts_with("which customer ") {
+    } else if first == "who" || first == "whose" || PARTIES.iter().any(|p| lower.starts_with(&format!("which {p} "))) {
         Kind::Who
     } else if has(&lower, LIST) && (LIST.contains(&first) && plural_after(&lower) || first == "show" || first == "list")
     {
@@ -214,6 +216,7 @@ mod tests {
         assert_eq!(kind("Is invoice INV-000012 paid?"), Kind::YesNo);
         assert_eq!(kind("How much revenue did we collect?"), Kind::Report);
         assert_eq!(kind("Who is anna.adams@initech.com?"), Kind::Who);
+        assert_eq!(kind("Which company filed ticket TCK-01003?"), Kind::Who);
         assert_eq!(kind("Which customers do we have at Initech?"), Kind::List);
         assert_eq!(kind("Show the open urgent tickets"), Kind::List);
         assert_eq!(kind("What plan is Quinn Martin on?"), Kind::Lookup);
