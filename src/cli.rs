@@ -15,6 +15,7 @@ mod complete;
 mod examples;
 mod setup;
 mod shell;
+mod triage_cli;
 pub use complete::{live, servers};
 pub use setup::{Global, main};
 use setup::{init_logging, init_logging_file, read_question, runtime, with_registry};
@@ -54,49 +55,7 @@ pub enum Command {
         yes: bool,
     },
     /// Triage a batch of support items (JSONL or CSV, or a list tool's result) into JSONL results; resumable
-    Triage {
-        /// Input file: JSONL objects with "id" and "text" (other fields are context), or CSV with a header; '-' for stdin
-        #[arg(required_unless_present = "from", conflicts_with = "from")]
-        input: Option<String>,
-        /// Take the items from this list tool's result, paged until done (e.g. tickets__list_tickets)
-        #[arg(long, value_name = "TOOL")]
-        from: Option<String>,
-        /// Arguments for --from, as a JSON object (e.g. '{"status":"open"}')
-        #[arg(long, value_name = "JSON", requires = "from")]
-        args: Option<String>,
-        /// The field holding each record's id (default: id)
-        #[arg(long, value_name = "FIELD", requires = "from")]
-        id_field: Option<String>,
-        /// The field holding each record's text (default: subject/title, then body/text/description)
-        #[arg(long, value_name = "FIELD", requires = "from")]
-        text_field: Option<String>,
-        /// Output JSONL file; ids already in it are skipped (rerun to resume)
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Items in flight at once
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
-        concurrency: u16,
-        /// Instructions for the model (default: a support-triage prompt)
-        #[arg(long, value_name = "FILE")]
-        prompt: Option<PathBuf>,
-        /// JSON Schema the answer must satisfy (one repair attempt, then status invalid_output); 'triage': the
-        /// built-in decision (category, priority, customer, summary, next action, duplicate; the default with --from)
-        #[arg(long, value_name = "FILE")]
-        schema: Option<PathBuf>,
-        /// The built-in decision's categories, e.g. 'billing,technical,shipping:parcel+courier,other' (known names
-        /// keep their keywords; others take their name and the words after ':')
-        #[arg(long, value_name = "LIST")]
-        categories: Option<String>,
-        /// Run again the items whose result in --out is not ok
-        #[arg(long)]
-        retry_failed: bool,
-        /// Model requests per minute, shared by all workers
-        #[arg(long, value_name = "N")]
-        rpm: Option<u32>,
-        /// Model turns per item before status turn_cap
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
-        max_turns: Option<u32>,
-    },
+    Triage(triage_cli::TriageCli),
     /// Serve every tool as one MCP server (stdio and/or streamable HTTP at /mcp) plus a REST API
     Serve(gateway::ServeArgs),
     /// List the merged tool index (name, server, read-only/write/destructive, description)
@@ -291,37 +250,10 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
             let args = repl::ChatArgs { verbose: g.verbose > 0, yes };
             with_registry(config, true, OnSignal::Graceful, |c, r, s| async move { repl::run(&c, r, args, s).await })
         }
-        Command::Triage {
-            input,
-            from,
-            args,
-            id_field,
-            text_field,
-            out,
-            concurrency,
-            prompt,
-            schema,
-            categories,
-            retry_failed,
-            rpm,
-            max_turns,
-        } => {
+        Command::Triage(t) => {
             init_logging(&g, "warn,rmcp=error");
-            let config = load(overrides(max_turns, rpm))?;
-            let source = match from {
-                Some(tool) => triage::Source::Tool(triage::FromTool { tool, args, id_field, text_field }),
-                None => triage::Source::File(input.unwrap_or_else(|| "-".into())),
-            };
-            let args = triage::TriageArgs {
-                source,
-                out,
-                concurrency: usize::from(concurrency),
-                prompt,
-                schema,
-                categories,
-                retry_failed,
-                quiet: g.quiet,
-            };
+            let config = load(overrides(t.max_turns, t.rpm))?;
+            let args = t.into_args(g.quiet);
             with_registry(
                 config,
                 false,

@@ -5,6 +5,7 @@
 //! repair attempt) — or the built-in decision, decided offline by `classify` when no model is configured. Exit 0 all
 //! ok, 4 some failed.
 
+mod apply;
 mod classify;
 mod input;
 mod output;
@@ -52,6 +53,9 @@ pub struct TriageArgs {
     pub schema: Option<PathBuf>,
     /// The built-in decision's categories (`--categories`).
     pub categories: Option<String>,
+    /// Make the decisions' calls (`--apply`), or only list them (`--dry-run`).
+    pub apply: bool,
+    pub dry_run: bool,
     pub retry_failed: bool,
     pub quiet: bool,
 }
@@ -88,6 +92,8 @@ struct Shared {
     validator: Option<jsonschema::Validator>,
     /// The built-in decision's taxonomy, when it is the schema.
     taxonomy: Option<classify::Taxonomy>,
+    /// `--apply` / `--dry-run`: the tools that apply decisions, and whether only to list the calls.
+    apply: Option<(apply::Tools, bool)>,
     out: output::Out,
     cancel: CancellationToken,
     tally: Mutex<(BTreeMap<&'static str, usize>, Usage)>,
@@ -142,6 +148,26 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
             }
         }
     }
+    let mut applied = Value::Null;
+    if let (Some((tools, dry)), "ok") = (&s.apply, status) {
+        let (records, denied) = apply::apply(&s.registry, tools, &item, &answer, *dry).await;
+        if *dry {
+            let mut stdout = std::io::stdout().lock();
+            for r in records.iter().filter(|r| r.get("tool").is_some()) {
+                let line = json!({"id": item.id, "tool": r["tool"], "arguments": r["arguments"]});
+                // A closed pipe (`| head`) ends the listing, not the run.
+                let _ = std::io::Write::write_all(&mut stdout, format!("{line}\n").as_bytes());
+            }
+        }
+        if denied {
+            status = "denied";
+            outcome.error = Some("a write the decision needs is not allowed by the server's triage_allow".into());
+        } else if records.iter().any(|r| r["ok"] == false) {
+            status = "error";
+            outcome.error = Some("applying the decision failed (see applied)".into());
+        }
+        applied = Value::Array(records);
+    }
     let asked: Vec<_> = s.registry.server_requests().into_iter().filter(|a| a.during.contains(&item.id)).collect();
     // Sampling answered by hub's model for this item alone counts with its usage.
     asked.iter().filter(|a| a.during.len() == 1).filter_map(|a| a.usage).for_each(|u| outcome.usage.add(u));
@@ -160,7 +186,7 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
     Some(json!({
         "id": item.id, "status": status, "answer": answer, "tool_calls": calls, "server_requests": asked,
         "usage": outcome.usage,
-        "turns": outcome.turns, "duration_ms": crate::output::millis(started.elapsed()),
+        "turns": outcome.turns, "duration_ms": crate::output::millis(started.elapsed()), "applied": applied,
         "error": if status == "ok" { None } else { outcome.error.clone() },
     }))
 }
@@ -209,6 +235,16 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
         return Err(Failure::usage("--categories belongs to the built-in decision (--schema triage)"));
     } else {
         None
+    };
+    let apply = match &a.source {
+        Source::Tool(from) if a.apply || a.dry_run => {
+            if !builtin {
+                return Err(Failure::usage("--apply and --dry-run apply the built-in decision (--schema triage)"));
+            }
+            let server = registry.resolve(&from.tool).map_err(|e| Failure::usage(e.to_string()))?.server;
+            Some((apply::Tools::of(&registry, &server), a.dry_run))
+        }
+        _ => None,
     };
     let validator = match &a.schema {
         _ if builtin => {
@@ -273,6 +309,7 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
         system: agent::system_message(&crate::config::ModelConfig { system_prompt: Some(prompt), ..cfg }),
         validator: validator.map(|(v, _)| v),
         taxonomy,
+        apply,
         out,
         cancel: shutdown.token().child_token(),
         tally: Mutex::default(),

@@ -20,6 +20,8 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "hub triage tickets.csv --out results.jsonl --schema answer.schema.json --concurrency 8",
             "hub triage tickets.jsonl --out results.jsonl --retry-failed",
             "hub triage --from tickets__list_tickets --args '{\"status\": \"open\"}' --out queue.jsonl",
+            "hub triage --from tickets__list_tickets --args '{\"status\": \"open\"}' --dry-run --out plan.jsonl",
+            "hub triage --from tickets__list_tickets --args '{\"status\": \"open\"}' --apply --out applied.jsonl",
         ],
     ),
     (

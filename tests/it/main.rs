@@ -48,6 +48,7 @@ mod streamed;
 mod supervision;
 mod transforms;
 mod triage;
+mod triage_apply;
 mod triage_from;
 mod util;
 mod ws;
