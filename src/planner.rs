@@ -25,6 +25,8 @@ use crate::llm::Usage;
 use crate::registry::{Entry, Registry};
 use crate::{output, rank};
 use entities::Entities;
+/// The names a page-size parameter goes by (`limit`, `page_size`, …).
+pub use fill::LIMITS;
 use fill::{Ctx, Filled, Known, Mode};
 use intent::Kind;
 use serde_json::{Map, Value};

@@ -72,6 +72,10 @@ pub(super) fn model(
         Some(s) if (lo..=hi).contains(s.get_ref()) => Ok(*s.get_ref()),
         Some(s) => Err(err(s.span().start, key, &format!("must be between {lo} and {hi}, got {}", s.get_ref()))),
     };
+    // An integer setting with no default: absent stays absent.
+    let optional = |v: &Option<toml::Spanned<i64>>, key: &str, lo: i64, hi: i64| {
+        v.as_ref().map(|_| int(v, key, lo, hi, 0).map(|n| n as u32)).transpose()
+    };
     let name = match (set("HUB_MODEL"), &m.name) {
         (Some(n), _) => n,
         (None, Some(n)) => exp(n, "model.name")?,
@@ -98,21 +102,11 @@ pub(super) fn model(
             })?,
             None => one_of(m.ground.as_ref(), "model.ground", GROUNDS, err)?,
         },
-        context_window: m
-            .context_window
-            .as_ref()
-            .map(|_| int(&m.context_window, "model.context_window", 512, 100_000_000, 0))
-            .transpose()?
-            .map(|v| v as u32),
+        context_window: optional(&m.context_window, "model.context_window", 512, 100_000_000)?,
         repair: m.repair.unwrap_or(true),
         tools: Offering::default(),
         code: Default::default(),
-        requests_per_minute: m
-            .requests_per_minute
-            .as_ref()
-            .map(|_| int(&m.requests_per_minute, "model.requests_per_minute", 1, 100_000, 0))
-            .transpose()?
-            .map(|v| v as u32),
+        requests_per_minute: optional(&m.requests_per_minute, "model.requests_per_minute", 1, 100_000)?,
     })
 }
 

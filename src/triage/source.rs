@@ -23,7 +23,6 @@ pub struct FromTool {
 const CURSOR_IN: [&str; 4] = ["cursor", "page_token", "pageToken", "after"];
 const CURSOR_OUT: [&str; 5] = ["next_cursor", "nextCursor", "next_page_token", "nextPageToken", "cursor"];
 const OFFSET: [&str; 2] = ["offset", "skip"];
-const SIZE: [&str; 5] = ["limit", "max", "max_results", "page_size", "per_page"];
 const HEADINGS: [&str; 3] = ["subject", "title", "name"];
 const BODIES: [&str; 4] = ["body", "text", "description", "message"];
 /// Pages read at most (a listing longer than this is cut, and said).
@@ -54,7 +53,7 @@ pub async fn items(registry: &Registry, from: &FromTool) -> Result<(Vec<Item>, V
         (None, None, Some(p)) => Paging::Page(p),
         _ => Paging::None,
     };
-    if let Some(size) = takes(&SIZE).filter(|s| !args.contains_key(s))
+    if let Some(size) = takes(&crate::planner::LIMITS).filter(|s| !args.contains_key(s))
         && let Some(most) = props[&size].get("maximum").and_then(Value::as_i64)
     {
         args.insert(size, most.into());
