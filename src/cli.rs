@@ -251,15 +251,14 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
             with_registry(config, true, OnSignal::Graceful, |c, r, s| async move { repl::run(&c, r, args, s).await })
         }
         Command::Triage(t) => {
+            if let Some(triage_cli::TriageAction::Report { out, report, rows }) = t.action {
+                return triage::report(&out, report.as_deref(), rows);
+            }
             init_logging(&g, "warn,rmcp=error");
             let config = load(overrides(t.max_turns, t.rpm))?;
             let args = t.into_args(g.quiet);
-            with_registry(
-                config,
-                false,
-                OnSignal::Graceful,
-                |c, r, s| async move { triage::run(&c, r, args, &s).await },
-            )
+            // Ctrl-C is triage's own: the first stops new items and lets the running ones finish.
+            with_registry(config, true, OnSignal::Graceful, |c, r, s| async move { triage::run(&c, r, args, &s).await })
         }
         Command::Tools { json, action } => {
             init_logging(&g, "warn,rmcp=error");

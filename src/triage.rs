@@ -9,6 +9,9 @@ mod apply;
 mod classify;
 mod input;
 mod output;
+mod page;
+mod progress;
+mod report;
 mod source;
 
 pub use source::FromTool;
@@ -22,7 +25,6 @@ use crate::shutdown::Shutdown;
 use async_openai::types::chat::{ResponseFormat, ResponseFormatJsonSchema};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -57,6 +59,8 @@ pub struct TriageArgs {
     pub apply: bool,
     pub dry_run: bool,
     pub retry_failed: bool,
+    /// Also write the report here (`.md` or `.html`).
+    pub report: Option<PathBuf>,
     pub quiet: bool,
 }
 
@@ -95,9 +99,9 @@ struct Shared {
     /// `--apply` / `--dry-run`: the tools that apply decisions, and whether only to list the calls.
     apply: Option<(apply::Tools, bool)>,
     out: output::Out,
+    /// The items in flight: cancelled by a second Ctrl-C or SIGTERM.
     cancel: CancellationToken,
-    tally: Mutex<(BTreeMap<&'static str, usize>, Usage)>,
-    bar: indicatif::ProgressBar,
+    progress: progress::Progress,
 }
 
 async fn one(s: &Shared, item: input::Item) -> Option<Value> {
@@ -176,13 +180,7 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
         .iter()
         .map(|c| json!({"tool": c.tool, "server": c.server, "ok": c.ok, "duration_ms": c.duration_ms}))
         .collect();
-    {
-        let mut t = s.tally.lock().unwrap_or_else(|p| p.into_inner());
-        *t.0.entry(status).or_default() += 1;
-        t.1.add(outcome.usage);
-        let failed: usize = t.0.iter().filter(|(k, _)| **k != "ok").map(|(_, n)| n).sum();
-        s.bar.set_message(format!("ok {} · failed {failed}", t.0.get("ok").copied().unwrap_or(0)));
-    }
+    s.progress.count(status, outcome.usage);
     Some(json!({
         "id": item.id, "status": status, "answer": answer, "tool_calls": calls, "server_requests": asked,
         "usage": outcome.usage,
@@ -208,9 +206,43 @@ fn offline_decision(decision: Value, calls: Vec<agent::ToolRecord>) -> Outcome {
     }
 }
 
+/// Rows per list in the report printed at the end of a run (`hub triage report` prints more).
+const TERMINAL_ROWS: usize = 15;
+
+/// Reads the output file back and prints its report (`print`: at most that many rows per list) to stderr and/or
+/// writes it to `file`.
+fn report_of(out: &std::path::Path, file: Option<&std::path::Path>, print: Option<usize>) -> exit::Result<()> {
+    let r = report::Report::read(out).map_err(|e| Failure::usage(format!("cannot read {}: {e}", out.display())))?;
+    if let Some(rows) = print {
+        eprint!("\n{}", r.terminal(rows));
+    }
+    if let Some(file) = file {
+        let text = match report::kind(file).map_err(Failure::usage)? {
+            report::Kind::Markdown => r.markdown(),
+            report::Kind::Html => page::html(&r, &out.display().to_string()),
+        };
+        std::fs::write(file, text).map_err(|e| Failure::runtime(format!("cannot write {}: {e}", file.display())))?;
+    }
+    Ok(())
+}
+
+/// `hub triage report OUT.jsonl [--report FILE]`: the report of an output file, on stdout (all rows up to `rows`).
+pub fn report(out: &std::path::Path, file: Option<&std::path::Path>, rows: usize) -> exit::Result<u8> {
+    if let Some(f) = file {
+        report::kind(f).map_err(Failure::usage)?;
+    }
+    let r = report::Report::read(out).map_err(|e| Failure::usage(format!("cannot read {}: {e}", out.display())))?;
+    print!("{}", r.terminal(rows));
+    report_of(out, file, None)?;
+    Ok(exit::OK)
+}
+
 /// Runs the batch; on `shutdown` no new item starts, those in flight are cancelled and not recorded (a rerun
 /// resumes them), and the run ends with exit 130.
 pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &Shutdown) -> exit::Result<u8> {
+    if let Some(f) = &a.report {
+        report::kind(f).map_err(Failure::usage)?;
+    }
     let (items, problems, origin) = match &a.source {
         Source::File(path) => {
             let content = read(path, "the input")?;
@@ -298,11 +330,6 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
             loaded: None,
         })
     };
-    let bar = if a.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(todo.len() as u64) };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} · {per_sec} · ETA {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
     let shared = Arc::new(Shared {
         registry,
         agent,
@@ -312,8 +339,7 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
         apply,
         out,
         cancel: shutdown.token().child_token(),
-        tally: Mutex::default(),
-        bar,
+        progress: progress::Progress::new(todo.len(), a.quiet),
     });
     let started = Instant::now();
     let total = todo.len();
@@ -322,28 +348,27 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
         let s = shared.clone();
         let write_error = &write_error;
         async move {
-            if s.cancel.is_cancelled() {
+            if s.cancel.is_cancelled() || !s.progress.begin() {
                 return;
             }
-            if let Some(record) = one(&s, item).await {
-                if let Err(e) = s.out.append(&record) {
-                    *write_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(format!("cannot write {}: {e}", s.out.path.display()));
-                    s.cancel.cancel();
-                }
-                s.bar.inc(1);
+            let Some(record) = one(&s, item).await else { return s.progress.abandon() };
+            if let Err(e) = s.out.append(&record) {
+                *write_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("cannot write {}: {e}", s.out.path.display()));
+                s.cancel.cancel();
             }
+            s.progress.written();
         }
     });
-    let interrupted = tokio::select! {
-        _ = work => false,
-        _ = shutdown.cancelled() => { shared.cancel.cancel(); true }
-    };
-    shared.bar.finish_and_clear();
+    tokio::select! {
+        _ = work => {}
+        _ = shared.progress.watch(shutdown, &shared.cancel) => {}
+    }
+    let interrupted = shared.progress.stopped();
+    let (tally, usage) = shared.progress.finish();
     if let Some(e) = write_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(Failure::runtime(e));
     }
-    let (tally, usage) = std::mem::take(&mut *shared.tally.lock().unwrap_or_else(|p| p.into_inner()));
     let counts: Vec<String> = tally.iter().map(|(k, n)| format!("{n} {k}")).collect();
     let secs = started.elapsed().as_secs_f64();
     if !a.quiet {
@@ -357,6 +382,7 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
             shared.out.path.display()
         );
     }
+    report_of(&a.out, a.report.as_deref(), if a.quiet { None } else { Some(TERMINAL_ROWS) })?;
     if interrupted {
         return Err(Failure {
             code: exit::INTERRUPTED,

@@ -14,6 +14,10 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ),
     ("chat", &["hub chat", "hub chat --yes < questions.txt"]),
     (
+        "triage report",
+        &["hub triage report queue.jsonl", "hub triage report queue.jsonl --report queue.html --rows 10"],
+    ),
+    (
         "triage",
         &[
             "hub triage tickets.jsonl --out results.jsonl",
@@ -22,6 +26,8 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "hub triage --from tickets__list_tickets --args '{\"status\": \"open\"}' --out queue.jsonl",
             "hub triage --from tickets__list_tickets --args '{\"status\": \"open\"}' --dry-run --out plan.jsonl",
             "hub triage --from tickets__list_tickets --args '{\"status\": \"open\"}' --apply --out applied.jsonl",
+            "hub triage --from tickets__list_tickets --out queue.jsonl --report queue.html",
+            "hub triage report queue.jsonl --report queue.md",
         ],
     ),
     (

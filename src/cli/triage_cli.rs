@@ -2,11 +2,14 @@
 //! (`--schema`, the built-in `triage` one and its `--categories`), applying it (`--apply`, `--dry-run`), and the pace.
 
 use crate::triage;
-use clap::Args;
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct TriageCli {
+    #[command(subcommand)]
+    pub action: Option<TriageAction>,
     /// Input file: JSONL objects with "id" and "text" (other fields are context), or CSV with a header; '-' for stdin
     #[arg(required_unless_present = "from", conflicts_with = "from")]
     pub input: Option<String>,
@@ -23,8 +26,8 @@ pub struct TriageCli {
     #[arg(long, value_name = "FIELD", requires = "from")]
     pub text_field: Option<String>,
     /// Output JSONL file; ids already in it are skipped (rerun to resume)
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "FILE", required = true)]
+    pub out: Option<PathBuf>,
     /// Items in flight at once
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
@@ -49,12 +52,31 @@ pub struct TriageCli {
     /// Run again the items whose result in --out is not ok
     #[arg(long)]
     pub retry_failed: bool,
+    /// Also write the report at the end to FILE: Markdown (.md) or a self-contained HTML page (.html)
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Model requests per minute, shared by all workers
     #[arg(long, value_name = "N")]
     pub rpm: Option<u32>,
     /// Model turns per item before status turn_cap
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_turns: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriageAction {
+    /// The report of a triage output file: counts by category and priority, urgent and high items with their
+    /// customer and next action, duplicates, failures
+    Report {
+        /// The output file of a triage run (JSONL)
+        out: PathBuf,
+        /// Also write it to FILE: Markdown (.md) or a self-contained HTML page with a sortable table (.html)
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Rows per list on the terminal
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        rows: usize,
+    },
 }
 
 impl TriageCli {
@@ -71,7 +93,7 @@ impl TriageCli {
         };
         triage::TriageArgs {
             source,
-            out: self.out,
+            out: self.out.unwrap_or_default(),
             concurrency: usize::from(self.concurrency),
             prompt: self.prompt,
             schema: self.schema,
@@ -79,6 +101,7 @@ impl TriageCli {
             apply: self.apply,
             dry_run: self.dry_run,
             retry_failed: self.retry_failed,
+            report: self.report,
             quiet,
         }
     }

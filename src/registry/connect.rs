@@ -271,8 +271,11 @@ fn drain(server: String, stderr: tokio::process::ChildStderr, tail: Tail) {
     });
 }
 
-/// On Linux, the child gets SIGKILL when the hub dies, however it dies.
+/// The child is in its own process group, so a terminal's Ctrl-C reaches hub alone, which decides what stops (triage
+/// finishes its running items; chat cancels the turn). On Linux, the child gets SIGKILL when the hub dies, however
+/// it dies.
 pub(crate) fn die_with_parent(cmd: &mut tokio::process::Command) {
+    cmd.process_group(0);
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe and touches only the child's own state between fork and exec.
     unsafe {

@@ -50,5 +50,6 @@ mod transforms;
 mod triage;
 mod triage_apply;
 mod triage_from;
+mod triage_report;
 mod util;
 mod ws;

@@ -36,6 +36,8 @@ struct Inner {
     responder: Option<(Duration, Responder)>,
     in_flight: usize,
     max_in_flight: usize,
+    /// While set and false, replies wait (`hold`, `release`).
+    gate: Option<tokio::sync::watch::Sender<bool>>,
     /// When each reply was sent.
     replied: Vec<Instant>,
     /// Used when the script is empty.
@@ -101,6 +103,23 @@ impl Model {
         self.inner.lock().unwrap().script.push_back((Duration::ZERO, reply));
     }
 
+    /// From now on replies wait until `release`.
+    pub fn hold(&self) {
+        self.inner.lock().unwrap().gate = Some(tokio::sync::watch::channel(false).0);
+    }
+
+    /// Lets the held replies (and every later one) go.
+    pub fn release(&self) {
+        if let Some(g) = &self.inner.lock().unwrap().gate {
+            g.send_replace(true);
+        }
+    }
+
+    /// The requests being answered (or held) now.
+    pub fn in_flight(&self) -> usize {
+        self.inner.lock().unwrap().in_flight
+    }
+
     /// The most requests that were being answered at the same time.
     pub fn max_in_flight(&self) -> usize {
         self.inner.lock().unwrap().max_in_flight
@@ -140,18 +159,22 @@ impl Model {
 }
 
 async fn handle(State(state): State<Arc<Mutex<Inner>>>, _headers: HeaderMap, body: String) -> Response {
-    let (delay, reply) = {
+    let (delay, reply, gate) = {
         let mut s = state.lock().unwrap();
         let request: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
         s.requests.push((Instant::now(), request.clone()));
         s.in_flight += 1;
         s.max_in_flight = s.max_in_flight.max(s.in_flight);
-        match (s.script.pop_front(), &s.responder) {
+        let (delay, reply) = match (s.script.pop_front(), &s.responder) {
             (Some(r), _) => r,
             (None, Some((d, f))) => (*d, f(&request)),
             (None, None) => (Duration::ZERO, s.fallback.clone().unwrap_or_else(|| answer("(script exhausted)"))),
-        }
+        };
+        (delay, reply, s.gate.as_ref().map(|g| g.subscribe()))
     };
+    if let Some(mut g) = gate {
+        let _ = g.wait_for(|open| *open).await;
+    }
     tokio::time::sleep(delay).await;
     {
         let mut s = state.lock().unwrap();
