@@ -3,7 +3,9 @@
 //! BENCHMARKS.md: wall and CPU time (children included, via wait4), peak RSS, latency percentiles.
 //!
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
-//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`, `fleet`, `compare`, `tool_search`.
+//! `triage_scale`,
+//! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`, `fleet`, `compare`, `tool_search`,
+//! `code_mode`.
 
 #[path = "hub/attach.rs"]
 mod attach;
@@ -37,8 +39,10 @@ mod serve;
 mod tool_search;
 #[path = "hub/transforms.rs"]
 mod transforms;
+#[path = "hub/triage.rs"]
+mod triage;
 
-use load::{gateway, triage};
+use load::gateway;
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
@@ -316,7 +320,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 19] = [
+    let all: [(&str, fn()); 20] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -324,7 +328,8 @@ fn main() {
         ("ask_model", ask_model),
         ("ask_offline", ask_offline),
         ("gateway", gateway),
-        ("triage", triage),
+        ("triage", triage::triage),
+        ("triage_scale", triage::triage_scale),
         ("hostile", hostile::hostile),
         ("offers", offers::offers),
         ("policy", policy::policy),

@@ -1,7 +1,7 @@
-//! The load scenarios of `benches/hub.rs`: `gateway` (REST and MCP throughput through `hub serve`, plus wrk
-//! when installed) and `triage` (a 200-item batch against a scripted endpoint with 100 ms per turn).
+//! The load scenario `gateway` of `benches/hub.rs`: REST and MCP throughput through `hub serve`, plus wrk when
+//! installed.
 
-use super::{HUB, model, ms, percentile, run_measured};
+use super::{HUB, ms, percentile};
 use rmcp::ServiceExt;
 use serde_json::json;
 use std::process::Command;
@@ -199,38 +199,4 @@ pub fn wrk(lua: &std::path::Path, url: &str, threads: usize) -> Option<Wrk> {
         p99: second("99%"),
         failed: text.contains("Non-2xx") || text.contains("Socket errors"),
     })
-}
-
-pub fn triage() {
-    println!("## triage: 200 items, scripted model 100 ms per turn, 3 turns each (2 tool calls), --concurrency 16");
-    let dir = tempfile::tempdir().unwrap();
-    let m = model::Model::start_fn(Duration::from_millis(100), |req| {
-        let turns = req["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "assistant").count();
-        match turns {
-            0 => model::calls(&[("a", "crm__get_customer", r#"{"id":"cus_000001"}"#)]),
-            1 => model::calls(&[("b", "payments__get_subscription", r#"{"customer_id":"cus_000001"}"#)]),
-            _ => model::answer("billing, high: renewal failed; ask for a new card"),
-        }
-    });
-    let items: String = (0..200).map(|i| format!("{{\"id\":\"t{i}\",\"text\":\"ticket {i}\"}}\n")).collect();
-    std::fs::write(dir.path().join("items.jsonl"), items).unwrap();
-    let mut c = Command::new(HUB);
-    c.args(["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "16", "--quiet"])
-        .env("HUB_DATA_DIR", dir.path())
-        .env("OPENAI_BASE_URL", &m.url)
-        .env("HUB_GROUND", "never") // the scripted model scripts every call
-        .env("OPENAI_API_KEY", "k")
-        .current_dir(dir.path());
-    let u = run_measured(&mut c);
-    let lines = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap().lines().count();
-    assert_eq!(lines, 200);
-    let ideal = 200.0 * 3.0 * 0.1 / 16.0;
-    println!(
-        "wall {} (ideal {ideal:.2} s → {:.2}× the ideal), CPU {}, peak RSS (largest of hub and children) {} MiB, max model requests in flight {}",
-        ms(u.wall),
-        u.wall.as_secs_f64() / ideal,
-        ms(u.cpu),
-        u.max_rss_kb / 1024,
-        m.max_in_flight()
-    );
 }

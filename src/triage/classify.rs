@@ -188,15 +188,20 @@ pub async fn decide(registry: &Registry, item: &Item, t: &Taxonomy) -> (Value, V
     };
     let margin = best - scored.get(1).map_or(0, |s| s.0);
     let said = |list: &[&str]| list.iter().filter(|w| mine.contains(**w)).count();
-    let mut level = match (said(&URGENT), said(&LOW)) {
-        (0, l) if l > 0 => 0,
-        (0, _) => 1,
-        (1, _) => 2,
-        _ => 3,
+    let heard = match (said(&URGENT), said(&LOW)) {
+        (0, l) if l > 0 => Some(0),
+        (0, _) => None,
+        (1, _) => Some(2),
+        _ => Some(3),
     };
-    // The priority the item already has is a floor: triage does not quietly lower what a person set.
+    // The priority the item already has is a floor: triage does not quietly lower what a person set, and raises it
+    // only for what the text says. With none set, normal unless the text says otherwise.
     let set = item.context.get("priority").and_then(Value::as_str);
-    level = level.max(PRIORITIES.iter().position(|p| Some(*p) == set).unwrap_or(0));
+    let own = PRIORITIES.iter().position(|p| Some(*p) == set);
+    let mut level = match (own, heard) {
+        (Some(o), h) => o.max(h.unwrap_or(0)),
+        (None, h) => h.unwrap_or(1),
+    };
     let billing_trouble = category == "billing" && c.trouble;
     if billing_trouble {
         level = (level + 1).min(3);

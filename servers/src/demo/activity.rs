@@ -45,7 +45,7 @@ pub struct Note {
 
 pub const AGENTS: [&str; 6] = ["alice", "bruno", "chioma", "dmitri", "esme", "farah"];
 
-const TOPICS: [(&str, &str); 10] = [
+const TOPICS: [(&str, &str); 12] = [
     ("Cannot log in after password reset", "Since resetting my password I get 'invalid credentials'."),
     ("Invoice shows the wrong amount", "Our last invoice charged more than our plan price."),
     ("Export to CSV times out", "Exporting the full report never finishes."),
@@ -56,8 +56,20 @@ const TOPICS: [(&str, &str); 10] = [
     ("Dashboard loads slowly", "The analytics dashboard takes over a minute to load."),
     ("Cancel our subscription", "We want to cancel at the end of the current period."),
     ("API rate limit too low", "We keep hitting 429 responses from the API."),
+    ("Quote for 20 more seats", "We are growing and would like pricing for 20 additional seats on the annual plan."),
+    ("Feedback on the new editor", "Sharing a few thoughts on the redesigned editor: the team likes it."),
 ];
 const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
+
+/// A ticket's priority as queues have them: low 25 %, normal 45 %, high 20 %, urgent 10 % (`roll` in 0..20).
+fn priority(roll: i64) -> &'static str {
+    PRIORITIES[match roll {
+        0..=4 => 0,
+        5..=13 => 1,
+        14..=17 => 2,
+        _ => 3,
+    }]
+}
 const MEETING_TITLES: [&str; 5] =
     ["Quarterly business review", "Onboarding session", "Renewal review", "Product demo", "Support escalation call"];
 
@@ -89,7 +101,14 @@ pub fn tickets(demo: &Demo) -> Vec<Ticket> {
                     (_, 1..=5) => "resolved",
                     _ => "closed",
                 };
-                mine.push((subject.into(), body.into(), status, *r.pick(&PRIORITIES), -age));
+                mine.push((subject.into(), body.into(), status, priority(r.range(0, 20)), -age));
+            }
+            // Some customers file an open problem again: a duplicate for triage to find.
+            if let Some((subject, body, _, priority, offset)) = mine.iter().find(|t| t.2 == "open").cloned()
+                && r.chance(20)
+            {
+                let again = format!("Following up on my earlier ticket, still not solved. {body}");
+                mine.push((subject, again, "open", priority, (offset + r.range(0, 3)).min(0)));
             }
         }
         for (subject, body, status, priority, offset) in mine {
