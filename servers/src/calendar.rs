@@ -3,7 +3,7 @@
 
 use crate::demo::{self, Demo};
 use crate::records::Record;
-use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
+use crate::store::{CUSTOMER_REFS, Schema, Store, conditions, insert_all, resolve_customer, seed_customer_refs};
 use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::{Json, tool, tool_router};
@@ -165,13 +165,13 @@ impl Calendar {
         }
         let conn = self.store.conn();
         let customer = a.customer_id.as_deref().map(|c| resolve_customer(&conn, c)).transpose()?;
-        let sql = format!(
-            "{SELECT} WHERE (?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR start >= ?2) AND (?3 IS NULL OR start < ?3) \
-             ORDER BY start, id LIMIT ?4"
-        );
+        let (filter, mut values) =
+            conditions(&[("customer_id = ?", customer), ("start >= ?", from.clone()), ("start < ?", to.clone())]);
+        let sql = format!("{SELECT} WHERE {filter} ORDER BY start, id LIMIT ?{}", values.len() + 1);
+        values.push(limit.into());
         let meetings: Vec<Meeting> = conn
             .prepare_cached(&sql)?
-            .query_map(params![customer, from, to, limit], meeting)?
+            .query_map(rusqlite::params_from_iter(&values), meeting)?
             .collect::<Result<_, _>>()?;
         Ok(Json(MeetingList { count: meetings.len(), meetings, from, to }))
     }

@@ -119,3 +119,17 @@ pub fn resolve_customer(conn: &Connection, value: &str) -> Result<String, crate:
     };
     conn.query_row(sql, [&key], |r| r.get(0)).optional()?.ok_or_else(|| Fail(format!("customer '{key}' not found")))
 }
+
+/// A WHERE clause of the conditions whose value is given (`customer_id = ?` becomes `customer_id = ?1`), and the
+/// values in order, so that SQLite uses an index: it does for `customer_id = ?1`, never for
+/// `(?1 IS NULL OR customer_id = ?1)`. Values for LIMIT and such are pushed after them (numbered on from `len`).
+pub fn conditions(set: &[(&str, Option<String>)]) -> (String, Vec<rusqlite::types::Value>) {
+    let (mut clause, mut values) = (Vec::new(), Vec::new());
+    for (condition, value) in set {
+        if let Some(v) = value {
+            values.push(rusqlite::types::Value::Text(v.clone()));
+            clause.push(condition.replace('?', &format!("?{}", values.len())));
+        }
+    }
+    (if clause.is_empty() { "1".into() } else { clause.join(" AND ") }, values)
+}

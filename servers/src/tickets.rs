@@ -4,7 +4,7 @@
 use crate::demo::{self, Demo};
 use crate::prompts::PromptSpec;
 use crate::records::Record;
-use crate::store::{CUSTOMER_REFS, Schema, Store, insert_all, resolve_customer, seed_customer_refs};
+use crate::store::{CUSTOMER_REFS, Schema, Store, conditions, insert_all, resolve_customer, seed_customer_refs};
 use crate::validate::{self as v, Fail};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::{Json, tool, tool_router};
@@ -25,6 +25,10 @@ CREATE TABLE comments (id INTEGER PRIMARY KEY, ticket_id TEXT NOT NULL REFERENCE
   body TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE INDEX comments_ticket ON comments(ticket_id);
 ";
+
+/// Duplicate links (`update_ticket` `duplicate_of`); created on open, so a store seeded before them gains them.
+const LINKS: &str = "CREATE TABLE IF NOT EXISTS ticket_links (ticket_id TEXT PRIMARY KEY REFERENCES tickets(id),
+  duplicate_of TEXT NOT NULL REFERENCES tickets(id));";
 
 fn seed(tx: &rusqlite::Transaction<'_>, d: &Demo) -> rusqlite::Result<()> {
     tx.execute_batch(CUSTOMER_REFS)?;
@@ -70,9 +74,14 @@ pub struct Ticket {
     pub created_at: String,
     pub updated_at: String,
     pub resolved_at: Option<String>,
+    /// The earlier ticket this one duplicates, when linked.
+    pub duplicate_of: Option<String>,
 }
 
-const COLUMNS: &str = "id, customer_id, subject, body, status, priority, assignee, created_at, updated_at, resolved_at";
+const COLUMNS: &str =
+    "id, customer_id, subject, body, status, priority, assignee, created_at, updated_at, resolved_at, duplicate_of";
+/// Tickets with their duplicate link.
+const LINKED: &str = "tickets LEFT JOIN ticket_links ON ticket_links.ticket_id = tickets.id";
 
 fn ticket(r: &Row<'_>) -> rusqlite::Result<Ticket> {
     Ok(Ticket {
@@ -86,6 +95,7 @@ fn ticket(r: &Row<'_>) -> rusqlite::Result<Ticket> {
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
         resolved_at: r.get(9)?,
+        duplicate_of: r.get(10)?,
     })
 }
 
@@ -158,6 +168,8 @@ pub struct UpdateArgs {
     pub priority: Option<String>,
     /// Agent to assign.
     pub assignee: Option<String>,
+    /// Link this ticket as a duplicate of another (its id, such as TCK-01001); an empty string removes the link.
+    pub duplicate_of: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -183,11 +195,13 @@ pub struct Tickets {
 #[tool_router]
 impl Tickets {
     pub fn open() -> anyhow::Result<Self> {
-        Ok(Self { store: Store::open(&SCHEMA)?, tool_router: Self::tool_router() })
+        let store = Store::open(&SCHEMA)?;
+        store.conn().execute_batch(LINKS)?;
+        Ok(Self { store, tool_router: Self::tool_router() })
     }
 
     fn find(&self, conn: &rusqlite::Connection, id: &str) -> Result<Ticket, Fail> {
-        let sql = format!("SELECT {COLUMNS} FROM tickets WHERE id = ?1");
+        let sql = format!("SELECT {COLUMNS} FROM {LINKED} WHERE id = ?1");
         conn.query_row(&sql, [id], ticket).optional()?.ok_or_else(|| Fail(format!("ticket '{id}' not found")))
     }
 
@@ -201,23 +215,30 @@ impl Tickets {
         let priority = a.priority.as_deref().map(|s| v::one_of("priority", s, &PRIORITIES)).transpose()?;
         let conn = self.store.conn();
         let customer = a.customer_id.as_deref().map(|c| resolve_customer(&conn, c)).transpose()?;
-        let filter =
-            "(?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR priority = ?3)";
+        let (filter, mut values) = conditions(&[
+            ("customer_id = ?", customer),
+            ("status = ?", status),
+            ("priority = ?", priority),
+        ]);
         let total = conn.query_row(
             &format!("SELECT count(*) FROM tickets WHERE {filter}"),
-            params![customer, status, priority],
+            rusqlite::params_from_iter(&values),
             |r| r.get(0),
         )?;
         let offset = a.offset.unwrap_or(0);
         if offset < 0 {
             return Err(Fail(format!("offset must be 0 or more, got {offset}")));
         }
+        let n = values.len();
         let sql = format!(
-            "SELECT {COLUMNS} FROM tickets WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5"
+            "SELECT {COLUMNS} FROM {LINKED} WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}",
+            n + 1,
+            n + 2
         );
+        values.extend([limit.into(), offset.into()]);
         let tickets: Vec<Ticket> = conn
             .prepare_cached(&sql)?
-            .query_map(params![customer, status, priority, limit, offset], ticket)?
+            .query_map(rusqlite::params_from_iter(&values), ticket)?
             .collect::<Result<_, _>>()?;
         Ok(Json(TicketList { count: tickets.len(), tickets, total }))
     }
@@ -279,7 +300,8 @@ impl Tickets {
     }
 
     #[tool(
-        description = "Change a ticket's status, priority or assignee. Resolving or closing stamps resolved_at.",
+        description = "Change a ticket's status, priority or assignee, or link it as a duplicate of another ticket. \
+                       Resolving or closing stamps resolved_at.",
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn update_ticket(&self, Parameters(a): Parameters<UpdateArgs>) -> Result<Json<Ticket>, Fail> {
@@ -287,12 +309,32 @@ impl Tickets {
         let status = a.status.as_deref().map(|s| v::one_of("status", s, &STATUSES)).transpose()?;
         let priority = a.priority.as_deref().map(|s| v::one_of("priority", s, &PRIORITIES)).transpose()?;
         let assignee = a.assignee.as_deref().map(|s| v::text("assignee", s, 100)).transpose()?;
-        if status.is_none() && priority.is_none() && assignee.is_none() {
-            crate::fail!("give at least one of status, priority, assignee");
+        let duplicate_of = match a.duplicate_of.as_deref().map(str::trim) {
+            Some("") => Some(None),
+            Some(d) => Some(Some(v::id("duplicate_of", d, "TCK-", "TCK-01001")?)),
+            None => None,
+        };
+        if status.is_none() && priority.is_none() && assignee.is_none() && duplicate_of.is_none() {
+            crate::fail!("give at least one of status, priority, assignee, duplicate_of");
         }
         let mut conn = self.store.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         self.find(&tx, &id)?;
+        match &duplicate_of {
+            Some(Some(other)) => {
+                if *other == id {
+                    crate::fail!("a ticket cannot duplicate itself");
+                }
+                if self.find(&tx, other)?.duplicate_of.as_deref() == Some(id.as_str()) {
+                    crate::fail!("{other} is already linked as a duplicate of {id}");
+                }
+                tx.execute("INSERT OR REPLACE INTO ticket_links VALUES (?1, ?2)", params![id, other])?;
+            }
+            Some(None) => {
+                tx.execute("DELETE FROM ticket_links WHERE ticket_id = ?1", [&id])?;
+            }
+            None => {}
+        }
         let now = v::now();
         tx.execute(
             "UPDATE tickets SET status = COALESCE(?2, status), priority = COALESCE(?3, priority),

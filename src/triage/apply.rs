@@ -1,11 +1,12 @@
 //! `hub triage --from TOOL --apply` (or `--dry-run`): a built-in decision made tool calls on the server the items
 //! came from — an internal comment (a write tool taking the item's id and a `body`/`text`/`comment`) with the
-//! decision, the customer's context, the next action and the duplicate, then the item's priority set (a write tool
-//! taking the item's id and `priority`) when it differs — each through the triage policy (the server's
-//! `triage_allow`), each recorded in the item's line. Idempotent: the comment ends with a marker naming the item, the
-//! priority decided and a key of the decision; the item's record is read first (its getter), and an item that
-//! already carries hub's marker is not decided again — only the priority it names is completed if a crash came
-//! between the two calls — on a rerun, a resume after a crash, or into another output file.
+//! decision, the customer's context, the next action and the duplicate, then the item's priority set and its
+//! duplicate linked (a write tool taking the item's id and `priority`, and `duplicate_of` if it has one) where they
+//! differ — each through the triage policy (the server's `triage_allow`), each recorded in the item's line.
+//! Idempotent: the comment ends with a marker naming the item, the priority decided, a key of the decision and the
+//! duplicate; the item's record is read first (its getter), and an item that already carries hub's marker is not
+//! decided again — only what its marker names is completed if a crash came between the calls — on a rerun, a resume
+//! after a crash, or into another output file.
 //!
 //! Owns: which calls a decision makes, and the marker. Not: the decision (see `classify`).
 
@@ -65,6 +66,11 @@ fn key(text: &str) -> String {
     format!("{:08x}", h >> 32)
 }
 
+/// The setter's parameter that links a duplicate, if it has one.
+fn link_param(e: &Entry) -> Option<String> {
+    props(e).into_iter().find(|k| k == "duplicate_of")
+}
+
 /// The comment's text, ending with the marker.
 fn comment(item: &Item, d: &Value) -> String {
     let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
@@ -74,7 +80,8 @@ fn comment(item: &Item, d: &Value) -> String {
         text.push_str(&format!(" Duplicate of {dup}."));
     }
     let decided = format!("{}|{}|{}|{}", item.id, s("category"), s("priority"), d["duplicate_of"]);
-    format!("{text} {MARKER}{} {} {}]", item.id, s("priority"), key(&decided))
+    let dup = d["duplicate_of"].as_str().map(|d| format!(" duplicate-of {d}")).unwrap_or_default();
+    format!("{text} {MARKER}{} {} {}{dup}]", item.id, s("priority"), key(&decided))
 }
 
 /// Applies (or, `dry`, only lists) the calls of one decision; the records of what was done, and whether a call was
@@ -84,6 +91,8 @@ pub async fn apply(registry: &Registry, tools: &Tools, item: &Item, d: &Value, d
     let mut out = Vec::new();
     let mut current = item.context.get("priority").cloned();
     let mut priority = d["priority"].clone();
+    let mut duplicate = d["duplicate_of"].as_str().map(String::from);
+    let mut linked: Option<String> = None;
     let mut commented = false;
     if let Some(g) = &tools.getter {
         let mut args = Map::new();
@@ -91,13 +100,19 @@ pub async fn apply(registry: &Registry, tools: &Tools, item: &Item, d: &Value, d
         if let Ok(called) = registry.call(&g.name, Some(args)).await {
             let record = crate::output::result_value(&called.result);
             let noun = g.tool.name.trim_start_matches("get_").to_string();
-            current = record.get(&noun).unwrap_or(&record).get("priority").cloned().or(current);
+            let own = record.get(&noun).unwrap_or(&record);
+            current = own.get("priority").cloned().or(current);
+            linked = own.get("duplicate_of").and_then(Value::as_str).map(String::from);
             let text = record.to_string();
             let mark = format!("{MARKER}{} ", item.id);
             if let Some(at) = text.find(&mark) {
-                // Decided before: the priority it named stands.
-                let said = text[at + mark.len()..].split_whitespace().next().unwrap_or_default();
-                priority = Value::from(said.trim_matches(|c: char| !c.is_alphanumeric()));
+                // Decided before: the priority and the duplicate it named stand.
+                let rest = &text[at + mark.len()..];
+                let said: Vec<&str> = rest[..rest.find(']').unwrap_or(rest.len())].split_whitespace().collect();
+                let clean = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+                priority = Value::from(clean(said.first().copied().unwrap_or_default()));
+                duplicate =
+                    said.iter().position(|w| *w == "duplicate-of").and_then(|i| said.get(i + 1)).map(|w| clean(w));
                 commented = true;
                 out.push(json!({"skipped": format!("{} already carries hub's triage of it; completed, not redone", item.id)}));
             }
@@ -115,16 +130,21 @@ pub async fn apply(registry: &Registry, tools: &Tools, item: &Item, d: &Value, d
         }
         calls.push((c, args));
     }
-    if let Some(set) = &tools.setter
-        && current.as_ref() != Some(&priority)
-    {
+    if let Some(set) = &tools.setter {
         let mut args = Map::new();
-        args.insert(id_param(set).unwrap_or_default(), item.id.clone().into());
-        args.insert("priority".into(), priority);
-        calls.push((set, args));
+        if current.as_ref() != Some(&priority) {
+            args.insert("priority".into(), priority);
+        }
+        if let (Some(param), Some(dup)) = (link_param(set), duplicate.filter(|d| linked.as_ref() != Some(d))) {
+            args.insert(param, dup.into());
+        }
+        if !args.is_empty() {
+            args.insert(id_param(set).unwrap_or_default(), item.id.clone().into());
+            calls.push((set, args));
+        }
     }
     if calls.is_empty() && !commented {
-        out.push(json!({"skipped": "no tool on the server sets a priority or adds a comment"}));
+        out.push(json!({"skipped": "no tool on the server sets a priority, links a duplicate or adds a comment"}));
     }
     let policy = Policy::new(Mode::Triage, false);
     let mut denied = false;

@@ -140,6 +140,19 @@ async fn tickets_payments_calendar_analytics_tools() {
             .contains("not found")
     );
     assert!(t.err("list_tickets", json!({"status": "nope"})).await.contains("status"));
+    // Duplicate links: set, shown by get and list, never to itself or back, removed by "".
+    let linked = t.ok("update_ticket", json!({"id": tid, "duplicate_of": "TCK-01001"})).await;
+    assert_eq!(linked["duplicate_of"], "TCK-01001");
+    assert_eq!(t.ok("get_ticket", json!({"id": tid})).await["ticket"]["duplicate_of"], "TCK-01001");
+    let mine = t.ok("list_tickets", json!({"customer_id": "cus_000003", "limit": 200})).await;
+    assert!(mine["tickets"].as_array().unwrap().iter().any(|x| x["id"] == tid && x["duplicate_of"] == "TCK-01001"));
+    assert!(t.err("update_ticket", json!({"id": tid, "duplicate_of": tid})).await.contains("itself"));
+    let back = t.err("update_ticket", json!({"id": "TCK-01001", "duplicate_of": tid})).await;
+    assert!(back.contains("already linked"), "{back}");
+    assert!(t.err("update_ticket", json!({"id": tid, "duplicate_of": "TCK-99999"})).await.contains("not found"));
+    assert!(t.err("update_ticket", json!({"id": tid})).await.contains("duplicate_of"));
+    let unlinked = t.ok("update_ticket", json!({"id": tid, "duplicate_of": ""})).await;
+    assert!(unlinked["duplicate_of"].is_null());
     t.stop().await;
 
     let p = Mcp::start(d.path(), "payments").await;

@@ -1,5 +1,5 @@
 //! `hub triage --from … --apply` / `--dry-run` (issue 17): offline decisions applied to the tickets server under its
-//! `triage_allow` — a comment carrying the decision and its marker, the priority set — checked in the server's
+//! `triage_allow` — a comment carrying the decision and its marker, the priority set, the duplicate linked — checked in the server's
 //! SQLite store; a rerun (another output file) applies nothing twice; `--dry-run` lists the calls and changes
 //! nothing; writes `triage_allow` does not permit are refused and nothing is written; SIGKILL in the middle of
 //! applying, then a resume: every ticket's decision applied exactly once.
@@ -18,16 +18,19 @@ fn env_allowing(allow: &str) -> Env {
     env
 }
 
-/// (ticket, hub's comments on it, its priority), from the tickets server's own store.
-fn store(env: &Env) -> Vec<(String, usize, String)> {
+/// (ticket, hub's comments on it, its priority, the ticket it is linked as a duplicate of), from the tickets
+/// server's own store.
+fn store(env: &Env) -> Vec<(String, usize, String, Option<String>)> {
     let db = rusqlite::Connection::open(env.path("data/hub/tickets.db")).expect("the tickets store");
     let mut q = db
         .prepare(
             "SELECT t.id, (SELECT count(*) FROM comments c WHERE c.ticket_id = t.id AND c.body LIKE '%[hub-triage %'), \
-             t.priority FROM tickets t WHERE t.status = 'open' ORDER BY t.id",
+             t.priority, l.duplicate_of FROM tickets t LEFT JOIN ticket_links l ON l.ticket_id = t.id \
+             WHERE t.status = 'open' ORDER BY t.id",
         )
         .unwrap();
-    q.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, r.get(2)?, r.get(3)?));
+    q.query_map([], row).unwrap().map(Result::unwrap).collect()
 }
 
 fn lines(path: &std::path::Path) -> Vec<Value> {
@@ -52,18 +55,20 @@ fn decisions_are_applied_once_and_a_dry_run_changes_nothing() {
 
     triage(&env, &["--apply"], "a.jsonl").ok();
     let after = store(&env);
-    assert!(after.iter().all(|(_, comments, _)| *comments == 1), "{after:?}");
+    assert!(after.iter().all(|(_, comments, _, _)| *comments == 1), "{after:?}");
     let rows = lines(&env.path("a.jsonl"));
     let john = rows.iter().find(|r| r["id"] == "TCK-01001").unwrap();
     let priority = john["answer"]["priority"].as_str().unwrap();
-    assert!(after.iter().any(|(id, _, p)| id == "TCK-01001" && p == priority), "{after:?}");
+    assert!(after.iter().any(|(id, _, p, _)| id == "TCK-01001" && p == priority), "{after:?}");
     let applied = john["applied"].to_string();
     assert!(applied.contains("tickets__add_comment") && applied.contains("past_due"), "{applied}");
     // Decisions land on the store as the lines say.
     for r in &rows {
-        let (_, _, p) = after.iter().find(|(id, _, _)| r["id"] == id.as_str()).unwrap();
+        let (_, _, p, dup) = after.iter().find(|(id, _, _, _)| r["id"] == id.as_str()).unwrap();
         assert_eq!(r["answer"]["priority"], p.as_str(), "{r}");
+        assert_eq!(r["answer"]["duplicate_of"].as_str(), dup.as_deref(), "the duplicate linked: {r}");
     }
+    assert!(after.iter().filter(|t| t.3.is_some()).count() >= 3, "the demo queue's duplicates linked: {after:?}");
     // A rerun into another file: every ticket already carries its decision.
     triage(&env, &["--apply"], "b.jsonl").ok();
     assert_eq!(store(&env), after, "nothing applied twice");
@@ -82,7 +87,7 @@ fn writes_triage_allow_does_not_permit_are_refused() {
     assert!(rows.iter().all(|r| r["status"] == "denied"), "{rows:?}");
     assert!(rows[0]["applied"].to_string().contains("triage_allow"), "{}", rows[0]);
     let after = store(&env);
-    assert!(after.iter().all(|(_, comments, _)| *comments == 0), "no comment written: {after:?}");
+    assert!(after.iter().all(|(_, comments, _, _)| *comments == 0), "no comment written: {after:?}");
     // The priority (allowed) may be set; the comment (refused) is not. Nothing else changes.
     assert_eq!(after.len(), before.len());
     let run = env.run(&[&["triage"][..], &OPEN, &["--schema", "x.json", "--apply", "--out", "e.jsonl"]].concat());
@@ -111,6 +116,6 @@ fn killed_while_applying_then_resumed_applies_each_decision_exactly_once() {
     assert!(lines(&out).len() < total, "killed in the middle ({} of {total})", lines(&out).len());
     triage(&env, &["--apply"], out.to_str().unwrap()).ok();
     let after = store(&env);
-    assert!(after.iter().all(|(_, comments, _)| *comments == 1), "exactly once each: {after:?}");
+    assert!(after.iter().all(|(_, comments, _, _)| *comments == 1), "exactly once each: {after:?}");
     assert_eq!(lines(&out).len(), total);
 }
