@@ -232,7 +232,11 @@ fn call_roundtrip_latencies(data: &std::path::Path) -> Vec<Duration> {
         "[servers.crm]\ncommand = \"{HUB}\"\nargs = [\"server\", \"crm\"]\nenv = {{ HUB_DATA_DIR = \"{}\" }}\n",
         data.display()
     );
-    let config = hub::config::parse(&text, "bench", &|_| None).unwrap();
+    // Pins off: an in-process registry would keep them in the user's data dir.
+    let config = hub::config::Config {
+        pin: hub::config::PinMode::Off,
+        ..hub::config::parse(&text, "bench", &|_| None).unwrap()
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let reg = hub::registry::Registry::start(&config).await;

@@ -20,7 +20,11 @@ fn overhead() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let text = format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n");
-        let config = hub::config::parse(&text, "bench", &|_| None).unwrap();
+        // Pins off: an in-process registry would keep them in the user's data dir.
+        let config = hub::config::Config {
+            pin: hub::config::PinMode::Off,
+            ..hub::config::parse(&text, "bench", &|_| None).unwrap()
+        };
         let registry = hub::registry::Registry::start(&config).await;
         let limits = hub::code::Limits::new(&Default::default(), 16_000);
         let policy = || hub::agent::policy::Policy::new(hub::agent::policy::Mode::Ask, false);

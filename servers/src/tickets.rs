@@ -215,11 +215,8 @@ impl Tickets {
         let priority = a.priority.as_deref().map(|s| v::one_of("priority", s, &PRIORITIES)).transpose()?;
         let conn = self.store.conn();
         let customer = a.customer_id.as_deref().map(|c| resolve_customer(&conn, c)).transpose()?;
-        let (filter, mut values) = conditions(&[
-            ("customer_id = ?", customer),
-            ("status = ?", status),
-            ("priority = ?", priority),
-        ]);
+        let (filter, mut values) =
+            conditions(&[("customer_id = ?", customer), ("status = ?", status), ("priority = ?", priority)]);
         let total = conn.query_row(
             &format!("SELECT count(*) FROM tickets WHERE {filter}"),
             rusqlite::params_from_iter(&values),

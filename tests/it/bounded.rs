@@ -75,7 +75,7 @@ async fn sessions(c: &reqwest::Client, base: &str) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_short_lived_sessions_leave_only_the_live_ones() {
     let text = format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n");
-    let config = hub::config::parse(&text, "test", &|_| None).unwrap();
+    let config = crate::util::unpinned(hub::config::parse(&text, "test", &|_| None).unwrap());
     let registry = hub::registry::Registry::start(&config).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -58,7 +58,7 @@ const PIECES: &[&str] = &[
 /// A registry of one server, the testkit (`kit`).
 async fn testkit() -> hub::registry::Registry {
     let text = format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n");
-    let config = hub::config::parse(&text, "test", &|_| None).unwrap();
+    let config = crate::util::unpinned(hub::config::parse(&text, "test", &|_| None).unwrap());
     hub::registry::Registry::start(&config).await
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 fn config(env: &Env, servers: &str) -> hub::config::Config {
     let text = format!("[defaults]\nstartup_timeout_s = 30\n{servers}");
-    let mut cfg = hub::config::parse(&text, "test", &|_| None).unwrap();
+    let mut cfg = crate::util::unpinned(hub::config::parse(&text, "test", &|_| None).unwrap());
     for s in &mut cfg.servers {
         if let hub::config::Transport::Stdio { env: e, .. } = &mut s.transport {
             e.extend(env.vars.iter().cloned());

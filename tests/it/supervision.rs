@@ -77,7 +77,7 @@ fn a_crash_looping_server_is_retried_forever_by_the_gateway_but_not_with_give_up
 async fn one_shot_faces_keep_the_fail_fast_cap() {
     use hub::registry::{Phase, Registry};
     let text = "[servers.loop]\ncommand = \"sh\"\nargs = [\"-c\", \"exit 3\"]\nrestart = { max_restarts = 1, backoff_ms = 20 }\n";
-    let config = hub::config::parse(text, "test", &|_| None).unwrap();
+    let config = crate::util::unpinned(hub::config::parse(text, "test", &|_| None).unwrap());
     assert!(!config.long_running, "a parsed config is one-shot until a face says otherwise");
     let registry = Registry::start(&config).await;
     let mut changes = registry.subscribe();
@@ -170,7 +170,7 @@ fn an_operator_restarts_and_stops_a_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_restart_requests_under_way_make_one_restart() {
     use hub::registry::{Accepted, Phase, Registry};
-    let config = hub::config::parse(&kit(""), "test", &|_| None).unwrap();
+    let config = crate::util::unpinned(hub::config::parse(&kit(""), "test", &|_| None).unwrap());
     let registry = Registry::start(&config).await;
     let mut changes = registry.subscribe();
     let before = registry.status(false).await.remove(0);

@@ -1,10 +1,11 @@
 //! `hub triage`'s report and its Ctrl-C: the demo queue's report on the terminal, in Markdown and as an HTML page
 //! opened in a real headless browser (Chromium: sorted through the address, ticket text escaped, the script run to
 //! its end); report names refused before any work; the first Ctrl-C finishes the running items, writes them and
-//! prints the report so far (exit 130, a rerun does the rest); a second one cancels the running items.
+//! prints the report so far (exit 130, a rerun does the rest); a second one cancels the running items; on a
+//! terminal, the bar, and Ctrl-C typed at it reaching hub alone (its servers serve the running items to the end).
 
-use crate::model::{Model, answer};
-use crate::util::{Env, eventually, wait_limited};
+use crate::model::{Model, answer, calls, tool_messages};
+use crate::util::{Env, Pty, eventually, wait_limited};
 use serde_json::Value;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -208,4 +209,35 @@ fn a_second_ctrl_c_cancels_the_running_items_and_records_none_of_them() {
     assert_eq!(out.status.code(), Some(130), "{said}");
     assert!(lines(&env.path("out.jsonl")).is_empty(), "cancelled items are not recorded (a rerun resumes them)");
     m.release();
+}
+
+#[test]
+fn on_a_terminal_the_bar_is_drawn_and_a_typed_ctrl_c_reaches_hub_alone() {
+    let m = Model::start_fn(Duration::ZERO, |req| {
+        if tool_messages(req).is_empty() {
+            calls(&[("c1", "crm__get_customer", r#"{"id":"cus_000001"}"#)])
+        } else {
+            answer("billing, high: renewal failed")
+        }
+    });
+    let env = Env::new();
+    env.config(&format!("{}{}", m.config(""), Env::server_entry("crm", "crm")));
+    env.write("items.jsonl", &items(6));
+    m.hold();
+    let mut pty = Pty::spawn(&env, &["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "2"]);
+    assert!(eventually(Duration::from_secs(120), || m.in_flight() == 2), "two items waiting on the model");
+    pty.expect("0/6 · ");
+    pty.expect("ETA");
+    // Typed at the terminal: SIGINT to its foreground process group — hub, not its servers.
+    pty.send("\x03");
+    pty.expect("stopping — no new items; finishing the 2 running");
+    m.release();
+    pty.expect("Triage report — 2 items: 2 ok");
+    assert!(eventually(Duration::from_secs(120), || pty.child.try_wait().unwrap().is_some()), "hub ended");
+    assert_eq!(pty.child.try_wait().unwrap().and_then(|s| s.code()), Some(130));
+    let done = lines(&env.path("out.jsonl"));
+    assert_eq!(done.len(), 2);
+    for l in &done {
+        assert_eq!(l["tool_calls"][0]["ok"], true, "the crm server outlived the Ctrl-C: {l}");
+    }
 }

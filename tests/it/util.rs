@@ -233,6 +233,14 @@ pub fn wait_limited(mut child: std::process::Child, limit: Duration) -> Option<O
     }
 }
 
+/// A config for a registry started inside the test process, with pins off: such a registry keeps its pins in the
+/// test process's data dir — the user's, which no test may write — and knows the shipped servers' definitions only
+/// when it runs as `hub` itself, so a tool changed with the source would be withheld by what an earlier run pinned.
+pub fn unpinned(mut config: hub::config::Config) -> hub::config::Config {
+    config.pin = hub::config::PinMode::Off;
+    config
+}
+
 /// Whether process `pid` still exists (and is not a zombie).
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
