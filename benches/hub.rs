@@ -58,17 +58,28 @@ struct Usage {
     max_rss_kb: i64,
 }
 
+/// Reaps child `pid` (`flags`: 0 waits, `libc::WNOHANG` does not): its CPU time (user+sys, with its reaped
+/// children) and `ru_maxrss` once it has exited — successfully, or the bench fails — `None` while it runs.
+fn reap(pid: u32, flags: i32, cmd: &Command) -> Option<(Duration, i64)> {
+    let mut status = 0;
+    // SAFETY: a plain C struct, all zeroes valid; then wait4 on our own child with valid pointers.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let done = unsafe { libc::wait4(pid as i32, &mut status, flags, &mut ru) };
+    if done != pid as i32 {
+        assert!(done == 0, "wait4 failed for {cmd:?}");
+        return None;
+    }
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "command failed: {cmd:?}");
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    Some((tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_maxrss))
+}
+
 fn run_measured(cmd: &mut Command) -> Usage {
     let start = Instant::now();
-    #[allow(clippy::zombie_processes)] // reaped by wait4 below
+    #[allow(clippy::zombie_processes)] // reaped below
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
-    let mut status = 0;
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: wait4 on our own child with valid pointers.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "command failed: {cmd:?}");
-    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    Usage { wall: start.elapsed(), cpu: tv(ru.ru_utime) + tv(ru.ru_stime), max_rss_kb: ru.ru_maxrss }
+    let (cpu, max_rss_kb) = reap(child.id(), 0, cmd).expect("waited for");
+    Usage { wall: start.elapsed(), cpu, max_rss_kb }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

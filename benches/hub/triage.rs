@@ -3,7 +3,7 @@
 //! `--concurrency 64`, then offline triage of 10 000 open tickets taken from the tickets server with `--from`).
 //! Wall time against the ideal (items × turns × 100 ms / concurrency), CPU and peak RSS of hub and its children.
 
-use super::{HUB, model, ms, procs};
+use super::{HUB, model, ms, procs, reap};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ struct Measured {
 
 fn measured(cmd: &mut Command) -> Measured {
     let start = Instant::now();
-    #[allow(clippy::zombie_processes)] // reaped by wait4 below
+    #[allow(clippy::zombie_processes)] // reaped below
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
     let pid = child.id();
     let (mut hub_kb, mut child_kb) = (0, 0);
@@ -27,14 +27,8 @@ fn measured(cmd: &mut Command) -> Measured {
         for c in procs::children(pid) {
             child_kb = child_kb.max(procs::status_kb(c, "VmHWM:"));
         }
-        let mut status = 0;
-        // SAFETY: wait4 on our own child with valid pointers.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        let done = unsafe { libc::wait4(pid as i32, &mut status, libc::WNOHANG, &mut ru) };
-        if done == pid as i32 {
-            assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "command failed: {cmd:?}");
-            let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-            return Measured { wall: start.elapsed(), cpu: tv(ru.ru_utime) + tv(ru.ru_stime), hub_kb, child_kb };
+        if let Some((cpu, _)) = reap(pid, libc::WNOHANG, cmd) {
+            return Measured { wall: start.elapsed(), cpu, hub_kb, child_kb };
         }
         std::thread::sleep(Duration::from_millis(50));
     }

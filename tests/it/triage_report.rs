@@ -131,26 +131,38 @@ fn items(n: usize) -> String {
     (0..n).map(|i| format!("{{\"id\":\"item-{i}\",\"text\":\"card declined {i}\"}}\n")).collect()
 }
 
-/// Starts a batch of 10 items, 2 at a time, against a held model; returns once both are waiting on it, with the
-/// lines of hub's stderr as they come.
-fn held_batch(env: &Env, m: &Model) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+/// A batch of 10 items, 2 at a time, against a model holding its replies (each `reply` once released), stopped by
+/// a first Ctrl-C while both items wait on it; hub's stderr lines as they come.
+struct Stopping {
+    model: Model,
+    env: Env,
+    child: std::process::Child,
+    err: std::sync::mpsc::Receiver<String>,
+}
+
+fn stopping(reply: &'static str) -> Stopping {
+    let model = Model::start_fn(Duration::ZERO, move |_| answer(reply));
+    let env = Env::new();
+    env.config(&model.config(""));
     env.write("items.jsonl", &items(10));
-    m.hold();
+    model.hold();
     let mut child = env
         .command(&["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", "2"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (tx, err) = std::sync::mpsc::channel();
+    let lines = std::io::BufReader::new(child.stderr.take().unwrap());
     std::thread::spawn(move || {
-        for l in err.lines().map_while(Result::ok) {
+        for l in lines.lines().map_while(Result::ok) {
             let _ = tx.send(l);
         }
     });
-    assert!(eventually(Duration::from_secs(120), || m.in_flight() == 2), "two items waiting on the model");
-    (child, rx)
+    assert!(eventually(Duration::from_secs(120), || model.in_flight() == 2), "two items waiting on the model");
+    interrupt(&child);
+    wait_for(&err, "stopping — no new items; finishing the 2 running");
+    Stopping { model, env, child, err }
 }
 
 fn wait_for(rx: &std::sync::mpsc::Receiver<String>, text: &str) -> Vec<String> {
@@ -172,14 +184,9 @@ fn interrupt(child: &std::process::Child) {
 
 #[test]
 fn ctrl_c_finishes_the_running_items_prints_the_report_so_far_and_a_rerun_does_the_rest() {
-    let m = Model::start_fn(Duration::ZERO, |_| answer("billing, high: the card was declined"));
-    let env = Env::new();
-    env.config(&m.config(""));
-    let (child, rx) = held_batch(&env, &m);
-    interrupt(&child);
-    wait_for(&rx, "stopping — no new items; finishing the 2 running");
-    m.release();
-    let rest = wait_for(&rx, "Triage report — 2 items: 2 ok").join("\n");
+    let Stopping { model, env, child, err } = stopping("billing, high: the card was declined");
+    model.release();
+    let rest = wait_for(&err, "Triage report — 2 items: 2 ok").join("\n");
     let out = wait_limited(child, Duration::from_secs(120)).expect("hub ended");
     assert_eq!(out.status.code(), Some(130), "{rest}");
     let done = lines(&env.path("out.jsonl"));
@@ -197,18 +204,13 @@ fn ctrl_c_finishes_the_running_items_prints_the_report_so_far_and_a_rerun_does_t
 
 #[test]
 fn a_second_ctrl_c_cancels_the_running_items_and_records_none_of_them() {
-    let m = Model::start_fn(Duration::ZERO, |_| answer("never given"));
-    let env = Env::new();
-    env.config(&m.config(""));
-    let (child, rx) = held_batch(&env, &m);
+    let Stopping { model, env, child, err } = stopping("never given");
     interrupt(&child);
-    wait_for(&rx, "stopping — no new items");
-    interrupt(&child);
-    let said = wait_for(&rx, "Triage report — 0 items").join("\n");
+    let said = wait_for(&err, "Triage report — 0 items").join("\n");
     let out = wait_limited(child, Duration::from_secs(120)).expect("hub ended while the model still held");
     assert_eq!(out.status.code(), Some(130), "{said}");
     assert!(lines(&env.path("out.jsonl")).is_empty(), "cancelled items are not recorded (a rerun resumes them)");
-    m.release();
+    model.release();
 }
 
 #[test]
