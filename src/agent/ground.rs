@@ -6,12 +6,9 @@
 //!
 //! Owns: that decision and the grounding messages. Not: the plan (see `planner`), the turns (see `agent`).
 
-use super::{Agent, Message, Outcome, offer, tool_message, tools};
+use super::{Agent, Message, Outcome, assistant_message, offer, tool_message, tools};
 use crate::config::{Ground, ModelConfig};
-use async_openai::types::chat::{
-    ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
-    ChatCompletionRequestMessage, FunctionCall,
-};
+use crate::llm::{Completion, ToolCall};
 
 /// The prefix of the ids of grounding calls (`ground_1`, …).
 pub const GROUND_CALL: &str = "ground_";
@@ -42,7 +39,7 @@ impl Agent {
     /// set aside for the planner's lookups (true: ask again). Once per question, while turns remain.
     pub(super) async fn blind(
         &self,
-        c: &crate::llm::Completion,
+        c: &Completion,
         history: &mut Vec<Message>,
         question: &str,
         out: &mut Outcome,
@@ -86,10 +83,7 @@ impl Agent {
             let mut rec = step.record;
             rec.id = format!("{GROUND_CALL}{}", n + k + 1);
             rec.grounded = true;
-            calls.push(ChatCompletionMessageToolCalls::Function(ChatCompletionMessageToolCall {
-                id: rec.id.clone(),
-                function: FunctionCall { name: rec.tool.clone(), arguments: rec.arguments.to_string() },
-            }));
+            calls.push(ToolCall { id: rec.id.clone(), name: rec.tool.clone(), arguments: rec.arguments.to_string() });
             let text = match &step.value {
                 Ok(v) => {
                     let (text, cut) = tools::result_message(v, self.cfg.result_budget);
@@ -105,8 +99,8 @@ impl Agent {
             out.tool_calls.push(rec);
         }
         let names: Vec<String> = out.tool_calls.iter().filter(|r| r.grounded).map(|r| r.tool.clone()).collect();
-        let assistant = ChatCompletionRequestAssistantMessage { tool_calls: Some(calls), ..Default::default() };
-        history.push(ChatCompletionRequestMessage::Assistant(assistant));
+        // The turn the model would have taken: no text, these calls.
+        history.push(assistant_message(&Completion { tool_calls: calls, ..Completion::default() }));
         history.extend(replies);
         // What the planner read in them, for a model too small to read every field: a reading, not an order.
         history.push(super::system_text(format!(

@@ -99,7 +99,7 @@ pub async fn apply(registry: &Registry, tools: &Tools, item: &Item, d: &Value, d
         args.insert(id_param(g).unwrap_or_default(), item.id.clone().into());
         if let Ok(called) = registry.call(&g.name, Some(args)).await {
             let record = crate::output::result_value(&called.result);
-            let noun = g.tool.name.trim_start_matches("get_").to_string();
+            let noun = super::classify::noun(&g.name);
             let own = record.get(&noun).unwrap_or(&record);
             current = own.get("priority").cloned().or(current);
             linked = own.get("duplicate_of").and_then(Value::as_str).map(String::from);

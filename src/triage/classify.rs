@@ -105,7 +105,7 @@ fn words(text: &str) -> HashSet<String> {
 }
 
 /// The noun of a getter or lister (`payments__get_subscription` → subscription).
-fn noun(tool: &str) -> String {
+pub(super) fn noun(tool: &str) -> String {
     let own = tool.split_once("__").map_or(tool, |(_, o)| o);
     own.split_once('_').map_or(own, |(_, n)| n).trim_end_matches('s').replace('_', " ")
 }

@@ -74,6 +74,9 @@ fn decisions_are_applied_once_and_a_dry_run_changes_nothing() {
     assert_eq!(store(&env), after, "nothing applied twice");
     let again = lines(&env.path("b.jsonl"));
     assert!(again.iter().all(|r| r["applied"].to_string().contains("already carries")), "{again:?}");
+    let calls: Vec<&Value> =
+        again.iter().flat_map(|r| r["applied"].as_array().unwrap()).filter(|c| c.get("tool").is_some()).collect();
+    assert!(calls.is_empty(), "a rerun makes no call at all: {calls:?}");
 }
 
 #[test]
