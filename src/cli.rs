@@ -55,6 +55,9 @@ pub enum Command {
         yes: bool,
     },
     /// Triage a batch of support items (JSONL or CSV, or a list tool's result) into JSONL results; resumable
+    ///
+    /// Each item through the model (or, with none, the offline planner and classifier), N at a time; a report at the
+    /// end. Ctrl-C stops taking new items and finishes the running ones; a second Ctrl-C cancels them.
     Triage(triage_cli::TriageCli),
     /// Serve every tool as one MCP server (stdio and/or streamable HTTP at /mcp) plus a REST API
     Serve(gateway::ServeArgs),
