@@ -250,7 +250,13 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
             (items, problems, path.clone())
         }
         Source::Tool(from) => {
-            let (items, problems) = source::items(&registry, from).await?;
+            // Nothing runs yet: a Ctrl-C (or SIGTERM) while the items are listed stops at once.
+            let mut signals = shutdown.clone();
+            let (items, problems) = tokio::select! {
+                listed = source::items(&registry, from) => listed?,
+                _ = signals.interrupt() => return Err(crate::frame::interrupted()),
+                _ = shutdown.cancelled() => return Err(crate::frame::interrupted()),
+            };
             (items, problems, from.tool.clone())
         }
     };

@@ -214,6 +214,23 @@ fn a_second_ctrl_c_cancels_the_running_items_and_records_none_of_them() {
 }
 
 #[test]
+fn ctrl_c_while_the_items_are_listed_stops_at_once() {
+    let mut env = Env::new();
+    let log = env.path("kit.log");
+    env.set("HUB_TESTKIT_LOG", log.to_str().unwrap());
+    env.config(&Env::server_entry("kit", "testkit"));
+    let args = ["triage", "--from", "kit__sleep", "--args", r#"{"ms":600000}"#, "--out", "out.jsonl"];
+    let child = env.command(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let listing = || std::fs::read_to_string(&log).unwrap_or_default().contains("sleep");
+    assert!(eventually(Duration::from_secs(120), listing), "the listing call started");
+    interrupt(&child);
+    // The listing call sleeps ten minutes: only a cancelled one ends within the limit.
+    let out = wait_limited(child, Duration::from_secs(120)).expect("hub still listing after Ctrl-C");
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(lines(&env.path("out.jsonl")).is_empty());
+}
+
+#[test]
 fn on_a_terminal_the_bar_is_drawn_and_a_typed_ctrl_c_reaches_hub_alone() {
     let m = Model::start_fn(Duration::ZERO, |req| {
         if tool_messages(req).is_empty() {
