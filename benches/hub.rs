@@ -74,6 +74,19 @@ fn reap(pid: u32, flags: i32, cmd: &Command) -> Option<(Duration, i64)> {
     Some((tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_maxrss))
 }
 
+/// `hub ARGS` in `dir` (its data there too) against the scripted endpoint at `url`, which scripts every call, so
+/// nothing is grounded first.
+fn scripted(dir: &std::path::Path, url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(HUB);
+    c.args(args)
+        .env("HUB_DATA_DIR", dir)
+        .env("OPENAI_BASE_URL", url)
+        .env("HUB_GROUND", "never")
+        .env("OPENAI_API_KEY", "k")
+        .current_dir(dir);
+    c
+}
+
 fn run_measured(cmd: &mut Command) -> Usage {
     let start = Instant::now();
     #[allow(clippy::zombie_processes)] // reaped below
@@ -290,14 +303,7 @@ fn ask_model() {
             ]),
             model::answer("John Smith: past_due, one open ticket."),
         ]);
-        let mut c = Command::new(HUB);
-        c.args(["ask", SEED])
-            .env("HUB_DATA_DIR", dir.path())
-            .env("OPENAI_BASE_URL", &m.url)
-            .env("HUB_GROUND", "never") // the scripted model scripts every call
-            .env("OPENAI_API_KEY", "k")
-            .current_dir(dir.path());
-        let u = run_measured(&mut c);
+        let u = run_measured(&mut scripted(dir.path(), &m.url, &["ask", SEED]));
         assert_eq!(m.requests().len(), 3);
         if i > 0 {
             runs.push(u);

@@ -19,7 +19,7 @@ pub use source::FromTool;
 use crate::agent::{self, Agent, Outcome, Status, policy};
 use crate::config::Config;
 use crate::exit::{self, Failure};
-use crate::llm::{Llm, Usage};
+use crate::llm::Llm;
 use crate::registry::Registry;
 use crate::shutdown::Shutdown;
 use async_openai::types::chat::{ResponseFormat, ResponseFormatJsonSchema};
@@ -113,10 +113,7 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
     let mut outcome: Outcome = match &s.agent {
         Some(a) => caller.scope(item.id.clone(), a.run(&mut history, &text, &s.cancel)).await,
         None => match &s.taxonomy {
-            Some(t) => {
-                let (decision, calls) = caller.scope(item.id.clone(), classify::decide(&s.registry, &item, t)).await;
-                offline_decision(decision, calls)
-            }
+            Some(t) => caller.scope(item.id.clone(), classify::decide(&s.registry, &item, t)).await,
             None => caller.scope(item.id.clone(), crate::planner::answer(&s.registry, &item.text)).await,
         },
     };
@@ -189,32 +186,23 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
     }))
 }
 
-/// The classifier's decision as an outcome, its JSON the answer (checked against the schema like a model's).
-fn offline_decision(decision: Value, calls: Vec<agent::ToolRecord>) -> Outcome {
-    Outcome {
-        status: Status::Ok,
-        answer: decision.to_string(),
-        turns: 0,
-        usage: Usage::default(),
-        tool_calls: calls,
-        error: None,
-        model: crate::planner::MODEL_NAME.to_string(),
-        tools_omitted: vec![],
-        tool_search: None,
-        facts: None,
-        repairs: vec![],
-    }
-}
-
 /// Rows per list in the report printed at the end of a run (`hub triage report` prints more).
 const TERMINAL_ROWS: usize = 15;
 
-/// Reads the output file back and prints its report (`print`: at most that many rows per list) to stderr and/or
-/// writes it to `file`.
-fn report_of(out: &std::path::Path, file: Option<&std::path::Path>, print: Option<usize>) -> exit::Result<()> {
+/// Where the report's terminal tables go, at most that many rows per list.
+enum Print {
+    Stderr(usize),
+    Stdout(usize),
+    Nowhere,
+}
+
+/// Reads the output file back (once) and prints its report as `print` says and/or writes it to `file`.
+fn report_of(out: &std::path::Path, file: Option<&std::path::Path>, print: Print) -> exit::Result<()> {
     let r = report::Report::read(out).map_err(|e| Failure::usage(format!("cannot read {}: {e}", out.display())))?;
-    if let Some(rows) = print {
-        eprint!("\n{}", r.terminal(rows));
+    match print {
+        Print::Stderr(rows) => eprint!("\n{}", r.terminal(rows)),
+        Print::Stdout(rows) => print!("{}", r.terminal(rows)),
+        Print::Nowhere => {}
     }
     if let Some(file) = file {
         let text = match report::kind(file).map_err(Failure::usage)? {
@@ -231,14 +219,12 @@ pub fn report(out: &std::path::Path, file: Option<&std::path::Path>, rows: usize
     if let Some(f) = file {
         report::kind(f).map_err(Failure::usage)?;
     }
-    let r = report::Report::read(out).map_err(|e| Failure::usage(format!("cannot read {}: {e}", out.display())))?;
-    print!("{}", r.terminal(rows));
-    report_of(out, file, None)?;
+    report_of(out, file, Print::Stdout(rows))?;
     Ok(exit::OK)
 }
 
-/// Runs the batch; on `shutdown` no new item starts, those in flight are cancelled and not recorded (a rerun
-/// resumes them), and the run ends with exit 130.
+/// Runs the batch, then prints the report. On the first Ctrl-C no new item starts and those in flight finish; on
+/// a second one (or SIGTERM) they are cancelled and not recorded (a rerun resumes them); either way exit 130.
 pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &Shutdown) -> exit::Result<u8> {
     if let Some(f) = &a.report {
         report::kind(f).map_err(Failure::usage)?;
@@ -388,7 +374,7 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
             shared.out.path.display()
         );
     }
-    report_of(&a.out, a.report.as_deref(), if a.quiet { None } else { Some(TERMINAL_ROWS) })?;
+    report_of(&a.out, a.report.as_deref(), if a.quiet { Print::Nowhere } else { Print::Stderr(TERMINAL_ROWS) })?;
     if interrupted {
         return Err(Failure {
             code: exit::INTERRUPTED,

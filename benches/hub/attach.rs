@@ -5,7 +5,6 @@
 
 use super::model::{self, Model, Reply};
 use super::{HUB, Usage, run_measured, summary};
-use std::process::Command;
 
 const RUNS: usize = 30;
 
@@ -30,15 +29,9 @@ fn asks(dir: &std::path::Path, flags: &[&str], script: &dyn Fn() -> Vec<Reply>) 
             let replies = script();
             let turns = replies.len();
             let m = Model::start(replies);
-            let mut c = Command::new(HUB);
-            c.args(flags)
-                .args(["ask", "What is going on with cus_000001?"])
-                .env("HUB_DATA_DIR", dir)
-                .env("XDG_RUNTIME_DIR", dir.join("rt"))
-                .env("OPENAI_BASE_URL", &m.url)
-                .env("HUB_GROUND", "never") // the scripted model scripts every call
-                .env("OPENAI_API_KEY", "k")
-                .current_dir(dir);
+            let args = [flags, &["ask", "What is going on with cus_000001?"]].concat();
+            let mut c = super::scripted(dir, &m.url, &args);
+            c.env("XDG_RUNTIME_DIR", dir.join("rt"));
             let u = run_measured(&mut c);
             assert_eq!(m.requests().len(), turns, "every turn was asked");
             u

@@ -3,7 +3,7 @@
 //! `--concurrency 64`, then offline triage of 10 000 open tickets taken from the tickets server with `--from`).
 //! Wall time against the ideal (items × turns × 100 ms / concurrency), CPU and peak RSS of hub and its children.
 
-use super::{HUB, model, ms, procs, reap};
+use super::{HUB, model, ms, procs, reap, scripted};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -57,14 +57,8 @@ fn batch(n: usize, concurrency: usize) {
     let items: String = (0..n).map(|i| format!("{{\"id\":\"t{i}\",\"text\":\"ticket {i}\"}}\n")).collect();
     std::fs::write(dir.path().join("items.jsonl"), items).unwrap();
     let c = concurrency.to_string();
-    let mut cmd = Command::new(HUB);
-    cmd.args(["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", &c, "--quiet"])
-        .env("HUB_DATA_DIR", dir.path())
-        .env("OPENAI_BASE_URL", &m.url)
-        .env("HUB_GROUND", "never") // the scripted model scripts every call
-        .env("OPENAI_API_KEY", "k")
-        .current_dir(dir.path());
-    let u = measured(&mut cmd);
+    let args = ["triage", "items.jsonl", "--out", "out.jsonl", "--concurrency", &c, "--quiet"];
+    let u = measured(&mut scripted(dir.path(), &m.url, &args));
     let lines = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap().lines().count();
     assert_eq!(lines, n);
     let ideal = n.div_ceil(concurrency) as f64 * 3.0 * 0.1;

@@ -9,6 +9,7 @@
 //! Owns: the decision's shape and the offline reading. Not: running items (see `triage`).
 
 use super::input::Item;
+use crate::agent::{Outcome, Status};
 use crate::rank;
 use crate::registry::Registry;
 use serde_json::{Map, Value, json};
@@ -174,8 +175,9 @@ async fn context(registry: &Registry, item: &Item) -> Context {
     c
 }
 
-/// The decision for one item, with no model, and the calls that read the customer's context.
-pub async fn decide(registry: &Registry, item: &Item, t: &Taxonomy) -> (Value, Vec<crate::agent::ToolRecord>) {
+/// The decision for one item, with no model, as an outcome: its JSON the answer, its tool calls those that read the
+/// customer's context.
+pub async fn decide(registry: &Registry, item: &Item, t: &Taxonomy) -> Outcome {
     let mine = words(&item.text);
     let c = context(registry, item).await;
     let hits = |kw: &[String]| kw.iter().filter(|k| mine.contains(*k)).count();
@@ -249,7 +251,20 @@ pub async fn decide(registry: &Registry, item: &Item, t: &Taxonomy) -> (Value, V
         "summary": format!("{}.", summary.trim_end_matches('.')), "next_action": next_action, "duplicate_of": duplicate,
         "confidence": (confidence * 100.0).round() / 100.0,
     });
-    (decision, c.calls)
+    // Its JSON is the answer, checked against the schema like a model's.
+    Outcome {
+        status: Status::Ok,
+        answer: decision.to_string(),
+        turns: 0,
+        usage: crate::llm::Usage::default(),
+        tool_calls: c.calls,
+        error: None,
+        model: crate::planner::MODEL_NAME.to_string(),
+        tools_omitted: vec![],
+        tool_search: None,
+        facts: None,
+        repairs: vec![],
+    }
 }
 
 /// Shared words over the smaller set's size (a short subject inside a longer text still matches).

@@ -207,10 +207,7 @@ impl Report {
             rows.push(total);
             out += &f.table("By category and priority", &head, &rows, true);
         }
-        let cut = |s: &str, n: usize| match f.width(n) {
-            Some(n) if s.chars().count() > n => format!("{}…", s.chars().take(n - 1).collect::<String>()),
-            _ => s.to_string(),
-        };
+        let cut = |s: &str, n: usize| f.width(n).map_or_else(|| s.to_string(), |n| crate::output::cut(s, n));
         let pressing: Vec<Vec<String>> = self
             .pressing()
             .iter()
