@@ -14,6 +14,7 @@ pub mod plugin;
 mod raw;
 pub mod replicas;
 mod resolve;
+pub mod telemetry;
 pub mod transform;
 
 pub use expand::expand;
@@ -23,7 +24,7 @@ pub use resolve::Ground;
 use crate::exit::Failure;
 pub use offering::{Approve, Code, Offering, ToolMode};
 use raw::{RawConfig, RawServer};
-use resolve::{model, one_of, restart, secs, secs_or};
+use resolve::{locate, model, one_of, restart, secs, secs_or};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -61,6 +62,8 @@ pub struct Config {
     pub behind: Vec<ServerConfig>,
     /// Whether the command uses a running hub instead of starting the servers itself.
     pub hub: crate::attach::Hub,
+    /// `[telemetry]` / `OTEL_*`: where traces and metrics go; `None` when off (the default).
+    pub telemetry: Option<telemetry::Telemetry>,
 }
 
 /// `[security] pin = "enforce" | "warn" | "off"`.
@@ -251,15 +254,6 @@ pub fn candidates() -> Vec<PathBuf> {
     ]
 }
 
-/// Line and column (1-based) of byte offset `at`, and the `[table]` header above it.
-fn locate(text: &str, at: usize) -> (usize, usize, Option<String>) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    let section = before.lines().rev().map(str::trim).find(|l| l.starts_with('[')).map(|l| l.to_string());
-    (line, col, section)
-}
-
 /// Parses config `text` from `origin` with variables looked up in `env`.
 pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Failure> {
     let err = |at: usize, key: &str, msg: &str| {
@@ -375,6 +369,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
     let stores = [("auto", Mode::Auto), ("keyring", Mode::Keyring), ("file", Mode::File)];
     let token_store = one_of(security.token_store.as_ref(), "security.token_store", &stores, &err)?;
     let plugins = plugin::resolve(raw.plugins.as_deref().unwrap_or_default(), &exp, &err)?;
+    let telemetry = telemetry::resolve(raw.telemetry, env, &err)?;
     let (long_running, serving) = (false, false);
     Ok(Config {
         origin: origin.to_string(),
@@ -391,6 +386,7 @@ pub fn parse(text: &str, origin: &str, env: &dyn Fn(&str) -> Option<String>) -> 
         plugins,
         behind: Vec::new(),
         hub: crate::attach::Hub::Off,
+        telemetry,
     })
 }
 

@@ -124,7 +124,20 @@ impl Gateway {
                 why,
             })?;
         }
-        self.registry.call_from(name, arguments, cancel, origin).await
+        if !crate::telemetry::on() {
+            return self.registry.call_from(name, arguments, cancel, origin).await;
+        }
+        // The tool call, between the gateway's span of the request and the upstream request.
+        let span = crate::telemetry::spans::tool(name, None);
+        let called =
+            tracing::Instrument::instrument(self.registry.call_from(name, arguments, cancel, origin), span.clone());
+        let called = called.await;
+        match &called {
+            Err(e) => crate::telemetry::spans::failed(&span, outcome(e)),
+            Ok(c) if c.result.is_error == Some(true) => crate::telemetry::spans::failed(&span, "tool_error"),
+            Ok(_) => {}
+        }
+        called
     }
 
     /// Refuses `who` resource `uri` (`act`: "read", "subscribe to") when its policy does not include the server that

@@ -19,6 +19,7 @@
 //! - `repl`     `hub chat`: the interactive REPL
 //! - `sampling` servers' sampling requests answered with the model, under each server's policy
 //! - `shutdown` the one place SIGINT/SIGTERM become a cancellation token
+//! - `telemetry` OpenTelemetry export of spans and metrics, W3C trace context in and out
 //! - `triage`   `hub triage`: batches of items, concurrent, resumable, schema-checked
 //! - `truncate` JSON-aware truncation of tool results within a byte budget
 
@@ -45,5 +46,6 @@ pub mod repl;
 pub mod sampling;
 pub mod search;
 pub mod shutdown;
+pub mod telemetry;
 pub mod triage;
 pub mod truncate;

@@ -39,6 +39,22 @@ pub enum LlmError {
     Unparsed { status: u16, message: String },
 }
 
+impl LlmError {
+    /// A short class of the error (`error.type` on the span and the metrics).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LlmError::Auth { .. } => "auth",
+            LlmError::Quota { .. } => "quota",
+            LlmError::Rejected { .. } => "rejected",
+            LlmError::Exhausted { .. } => "exhausted",
+            LlmError::Timeout(_) => "timeout",
+            LlmError::Unreachable { .. } => "unreachable",
+            LlmError::Malformed(_) => "malformed",
+            LlmError::Unparsed { .. } => "unparsed",
+        }
+    }
+}
+
 /// Whether an endpoint's error text says the model's own output could not be parsed (not the request).
 pub fn says_unparsed(message: &str) -> bool {
     let m = message.to_lowercase();
@@ -117,7 +133,46 @@ impl Llm {
     }
 
     /// One completion. With `on_text`, the request is streamed and text deltas are passed as they arrive.
+    /// With telemetry on, in a `chat {model}` span (its retries are events of it) with the tokens it used.
     pub async fn complete(
+        &self,
+        request: &CreateChatCompletionRequest,
+        on_text: Option<&(dyn Fn(&str) + Send + Sync)>,
+    ) -> Result<Completion, LlmError> {
+        use crate::telemetry::{metrics, spans};
+        use tracing::Instrument;
+        if !crate::telemetry::on() {
+            return self.exchange(request, on_text).await;
+        }
+        let host = self.url.split('/').nth(2).unwrap_or_default();
+        let span = spans::model(&self.model, host);
+        let (held, started) = (metrics::model_in_flight(&self.model), std::time::Instant::now());
+        let done = self.exchange(request, on_text).instrument(span.clone()).await;
+        drop(held);
+        match &done {
+            Ok(c) => {
+                let u = &c.usage;
+                span.record("gen_ai.usage.input_tokens", u.prompt_tokens);
+                span.record("gen_ai.usage.output_tokens", u.completion_tokens);
+                if let Some(m) = &c.model {
+                    span.record("gen_ai.response.model", m.as_str());
+                }
+                if let Some(f) = &c.finish_reason {
+                    span.record("gen_ai.response.finish_reasons", f.as_str());
+                }
+                let tokens = (u.total_tokens > 0).then_some((u.prompt_tokens as u32, u.completion_tokens as u32));
+                metrics::model_request(&self.model, started.elapsed(), tokens, None);
+            }
+            Err(e) => {
+                spans::failed(&span, e.kind());
+                metrics::model_request(&self.model, started.elapsed(), None, Some(e.kind()));
+            }
+        }
+        done
+    }
+
+    /// The exchange with the endpoint: the request, its retries, the answer read whole or streamed.
+    async fn exchange(
         &self,
         request: &CreateChatCompletionRequest,
         on_text: Option<&(dyn Fn(&str) + Send + Sync)>,
@@ -131,7 +186,7 @@ impl Llm {
         loop {
             attempt += 1;
             self.gate.wait().await;
-            let mut req = self.http.post(&self.url).json(&body);
+            let mut req = crate::telemetry::propagate::headers(self.http.post(&self.url).json(&body));
             if let Some(k) = &self.key {
                 req = req.bearer_auth(k);
             }

@@ -288,7 +288,8 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
         }
         view.streamed.store(false, Ordering::Relaxed);
         let cancel = shutdown.token().child_token();
-        let turn = agent.run(&mut history, line, &cancel);
+        let span = crate::telemetry::spans::question("chat", line, None);
+        let turn = tracing::Instrument::instrument(agent.run(&mut history, line, &cancel), span.clone());
         tokio::pin!(turn);
         let outcome = loop {
             tokio::select! {
@@ -297,6 +298,7 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
             }
         };
         view.clear();
+        crate::telemetry::spans::answered(&span, outcome.turns, outcome.status, outcome.status == Status::Ok);
         match outcome.status {
             Status::Interrupted => eprintln!("(interrupted)"),
             _ if view.streamed.load(Ordering::Relaxed) => println!(),

@@ -105,18 +105,26 @@ struct Shared {
 }
 
 async fn one(s: &Shared, item: input::Item) -> Option<Value> {
+    use tracing::Instrument;
     let started = Instant::now();
     let text = message(&item);
     let mut history = vec![s.system.clone()];
     // The item's calls carry its id, so what servers ask during them is told in the item's line.
     let caller = &crate::registry::origin::CALLER;
+    let span = crate::telemetry::spans::question("triage", &text, Some(&item.id));
     let mut outcome: Outcome = match &s.agent {
-        Some(a) => caller.scope(item.id.clone(), a.run(&mut history, &text, &s.cancel)).await,
+        Some(a) => caller.scope(item.id.clone(), a.run(&mut history, &text, &s.cancel)).instrument(span.clone()).await,
         None => match &s.taxonomy {
-            Some(t) => caller.scope(item.id.clone(), classify::decide(&s.registry, &item, t)).await,
-            None => caller.scope(item.id.clone(), crate::planner::answer(&s.registry, &item.text)).await,
+            Some(t) => {
+                caller.scope(item.id.clone(), classify::decide(&s.registry, &item, t)).instrument(span.clone()).await
+            }
+            None => {
+                let planned = caller.scope(item.id.clone(), crate::planner::answer(&s.registry, &item.text));
+                planned.instrument(span.clone()).await
+            }
         },
     };
+    crate::telemetry::spans::answered(&span, outcome.turns, outcome.status, outcome.status == Status::Ok);
     if outcome.status == Status::Interrupted {
         return None;
     }
@@ -336,10 +344,13 @@ pub async fn run(config: &Config, registry: Registry, a: TriageArgs, shutdown: &
     let started = Instant::now();
     let total = todo.len();
     let write_error: Mutex<Option<String>> = Mutex::new(None);
-    let work = futures::stream::iter(todo).for_each_concurrent(a.concurrency.max(1), |item| {
+    // Each item waiting for a worker holds its share of the `hub.triage.queue` gauge.
+    let todo: Vec<_> = todo.into_iter().map(|item| (item, crate::telemetry::metrics::queued())).collect();
+    let work = futures::stream::iter(todo).for_each_concurrent(a.concurrency.max(1), |(item, queued)| {
         let s = shared.clone();
         let write_error = &write_error;
         async move {
+            drop(queued);
             if s.cancel.is_cancelled() || !s.progress.begin() {
                 return;
             }

@@ -48,14 +48,23 @@ pub(super) fn init_logging(global: &Global, default: &str) {
         (_, 1) => "info,rmcp=warn",
         _ => "debug,rmcp=info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::env::var_os("NO_COLOR").is_none())
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    install(logs, level);
+}
+
+/// The subscriber: the log layer under its filter (`RUST_LOG`, else `level`) and the telemetry slot, which has
+/// its own (see `telemetry::layer`).
+fn install<L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>(logs: L, level: &str) {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
+        // The telemetry spans are for the collector; the log lines stay as they were.
+        .add_directive("hub::telemetry::spans=off".parse().expect("a valid directive"));
+    let _ =
+        tracing_subscriber::registry().with(logs.with_filter(filter).and_then(crate::telemetry::layer())).try_init();
 }
 
 /// The question argument, or stdin for `-`; empty questions are a usage error.
@@ -83,9 +92,15 @@ where
     Fut: std::future::Future<Output = exit::Result<u8>>,
 {
     runtime()?.block_on(async move {
+        // Inside the runtime: the gRPC exporter's channel runs on it.
+        let telemetry = crate::telemetry::start(config.telemetry.as_ref());
         let shutdown = Shutdown::listen(owns_sigint);
         let cfg = config.clone();
-        frame::with_registry(&config, &shutdown.clone(), on_signal, move |r| f(cfg, r, shutdown)).await
+        let code = frame::with_registry(&config, &shutdown.clone(), on_signal, move |r| f(cfg, r, shutdown)).await;
+        if let Some(t) = telemetry {
+            t.finish().await;
+        }
+        code
     })
 }
 
@@ -95,13 +110,8 @@ pub(super) fn init_logging_file(global: &Global, path: &std::path::Path) {
         .and_then(|d| std::fs::create_dir_all(d).ok())
         .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(path).ok());
     let Some(file) = file else { return init_logging(global, "off") };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .try_init();
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::sync::Mutex::new(file)).with_ansi(false);
+    install(logs, "info,rmcp=warn");
 }
 
 /// `hub server NAME`: one business server (or a test kit) over stdio, on a single-threaded runtime.

@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub tools: Option<RawOffering>,
     /// Code mode: scripts against the tools.
     pub code: Option<RawCode>,
+    /// OpenTelemetry export (issue 19).
+    pub telemetry: Option<super::telemetry::RawTelemetry>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -123,3 +123,12 @@ pub(super) fn one_of<T: Copy>(
         err(v.span().start, key, &format!("must be one of {}, got \"{}\"", names.join(", "), v.get_ref()))
     })
 }
+
+/// Line and column (1-based) of byte offset `at`, and the `[table]` header above it.
+pub(super) fn locate(text: &str, at: usize) -> (usize, usize, Option<String>) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let section = before.lines().rev().map(str::trim).find(|l| l.starts_with('[')).map(|l| l.to_string());
+    (line, col, section)
+}

@@ -124,13 +124,15 @@ async fn take(fast: &Arc<Fast>, parts: &axum::http::request::Parts, bytes: &[u8]
     let (client, flying) = match &session {
         Some(id) => {
             let legacy = version.is_none_or(|v| v != STATELESS);
-            let bare = meta.keys().all(|k| k == PROGRESS);
+            let bare = meta.keys().all(|k| [PROGRESS, "traceparent", "tracestate"].contains(&k.as_str()));
             let (local, client) = fast.app.gateway.table.plain(id).filter(|_| legacy && bare)?;
             (client, Some((local, message.id.as_ref()?.to_string())))
         }
         None => (stateless_client(headers, &params.name, &meta, version)?, None),
     };
+    let span = crate::telemetry::propagate::serving(&params.name, presented, Some(headers), Some(&meta));
     let call = relay::Call {
+        span,
         id: message.id?,
         name: params.name,
         arguments: params.arguments,
@@ -157,7 +159,9 @@ fn stateless_client(
         && said("mcp-method") == Some("tools/call")
         && said("mcp-name") == Some(name)
         && meta.get(META[0]).and_then(Value::as_str) == Some(STATELESS)
-        && meta.keys().all(|k| k == PROGRESS || META.contains(&k.as_str()));
+        && meta
+            .keys()
+            .all(|k| [PROGRESS, "traceparent", "tracestate"].contains(&k.as_str()) || META.contains(&k.as_str()));
     let caps = meta.get(META[1])?.as_object()?;
     if !matches || ASKED.iter().any(|c| caps.contains_key(*c)) {
         return None;

@@ -235,7 +235,11 @@ impl ServerHandler for Hub {
             }
             _ => (request.name.to_string(), request.arguments),
         };
-        let result = self.gateway.call(who, &name, arguments, &context.ct, Some(origin)).await;
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        let session = parts.and_then(|p| p.headers.get("mcp-session-id")).and_then(|v| v.to_str().ok());
+        let span = crate::telemetry::propagate::serving(&name, session, parts.map(|p| &p.headers), Some(&context.meta));
+        let called = self.gateway.call(who, &name, arguments, &context.ct, Some(origin));
+        let result = tracing::Instrument::instrument(called, span).await;
         self.gateway.record(&client, who, self.via, &name, &result, start.elapsed()).await;
         answer(result).map(|mut result| {
             // Passed through from upstream, where the field may have been absent (older protocol); this hop's

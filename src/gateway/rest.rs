@@ -158,7 +158,9 @@ async fn call(
         return super::stream::sse(app, client, who, tool, args);
     }
     let cancel = tokio_util::sync::CancellationToken::new();
-    let (status, body, retry) = app.call(&client, who, &tool, args, &cancel, None).await;
+    let span = crate::telemetry::propagate::serving(&tool, None, Some(&headers), None);
+    let called = tracing::Instrument::instrument(app.call(&client, who, &tool, args, &cancel, None), span);
+    let (status, body, retry) = called.await;
     let mut response = (status, Json(body)).into_response();
     if let Some(secs) = retry {
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
@@ -320,6 +322,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         app.short_calls.load(std::sync::atomic::Ordering::Relaxed)
     );
     super::fleet::metrics(g, &mut extra);
+    extra.push_str(&crate::telemetry::prometheus());
     let text = g.stats.prometheus(&g.registry, &statuses, &extra);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -114,7 +114,7 @@ impl Registry {
             };
             return Err(Failed { error, replica: None });
         };
-        let called = self.call_on(server, &lease, entry, arguments, cancel, origin).await;
+        let called = self.traced(server, &lease, entry, arguments, cancel, origin).await;
         let e = match called {
             Err(e @ (CallError::Down { .. } | CallError::Timeout { .. })) if server.replicas().len() > 1 => e,
             other => return other.map_err(|error| Failed { error, replica: None }),
@@ -126,6 +126,43 @@ impl Registry {
         }
         let label = lease.replica.label.clone();
         Err(Failed { error: on_replica(e, &label), replica: Some((lease.replica.number, label)) })
+    }
+
+    /// `call_on` in its span (`tools/call {tool}`, the trace context in the request's `_meta`), counted in the
+    /// metrics by outcome and while in flight.
+    async fn traced(
+        &self,
+        server: &super::Server,
+        lease: &super::replica::Lease,
+        entry: super::Entry,
+        arguments: Option<JsonObject>,
+        cancel: &CancellationToken,
+        origin: Option<Arc<dyn origin::Origin>>,
+    ) -> Result<Called, CallError> {
+        use crate::telemetry::{metrics, spans};
+        use tracing::Instrument;
+        if !crate::telemetry::on() {
+            return self.call_on(server, lease, entry, arguments, cancel, origin).await;
+        }
+        let transport = match server.cfg.transport {
+            crate::config::Transport::Stdio { .. } => "pipe",
+            crate::config::Transport::Http { .. } => "tcp",
+        };
+        let (name, tool) = (server.cfg.name.clone(), entry.upstream().to_string());
+        let span = spans::upstream(&name, &tool, transport);
+        let (held, started) = (metrics::tool_in_flight(&name), Instant::now());
+        let called = self.call_on(server, lease, entry, arguments, cancel, origin).instrument(span.clone()).await;
+        drop(held);
+        let outcome = match &called {
+            Ok(c) if c.result.is_error == Some(true) => "tool_error",
+            Ok(_) => "ok",
+            Err(e) => crate::gateway::outcome(e),
+        };
+        if outcome != "ok" {
+            spans::failed(&span, outcome);
+        }
+        metrics::tool_call(&name, &tool, outcome, started.elapsed());
+        called
     }
 
     /// The call on one replica.
@@ -158,7 +195,8 @@ impl Registry {
         let server_name = entry.route().to_string();
         let down =
             |reason: &str| CallError::Down { server: server_name.clone(), reason: reason.to_string(), retry_in: None };
-        let options = PeerRequestOptions::with_timeout(server.cfg.timeout);
+        let mut options = PeerRequestOptions::with_timeout(server.cfg.timeout);
+        options.meta = crate::telemetry::propagate::meta();
 
         let origin = origin.unwrap_or_else(|| self.inner.host.origins.default_origin());
         let flight = self.inner.host.origins.enter(&server_name, origin::unsent(), &entry.name, origin);
@@ -169,6 +207,9 @@ impl Registry {
         flight.set_token(handle.progress_token.clone());
         let peer_for_cancel = handle.peer.clone();
         let id = handle.id.clone();
+        if crate::telemetry::on() {
+            tracing::Span::current().record("jsonrpc.request.id", id.to_string());
+        }
         let broke = |reason: Option<String>| match fault.needs_login() {
             true => down(&crate::auth::login_hint(&server_name, fault.challenge().as_deref())),
             false => down(&format!("it broke the protocol during the call: {}", reason.unwrap_or_default())),

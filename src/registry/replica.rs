@@ -69,6 +69,11 @@ impl Replica {
     pub(super) fn update(&self, f: impl FnOnce(&mut State)) {
         f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
     }
+    /// Counts a restart (status and metrics).
+    pub(super) fn restarted(&self) {
+        self.update(|s| s.restarts += 1);
+        crate::telemetry::metrics::restart(&self.cfg.name);
+    }
     pub(super) fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         f(&self.state.lock().unwrap_or_else(|p| p.into_inner()))
     }

@@ -78,7 +78,7 @@ pub(super) async fn supervise(
                 Ended::Down(reason, uptime) => (reason, uptime),
                 Ended::Order(Order::Restart) => {
                     (backoff_attempt, crashes) = (0, 0);
-                    replica.update(|s| s.restarts += 1);
+                    replica.restarted();
                     next = Next::Connect;
                     continue;
                 }
@@ -139,7 +139,7 @@ pub(super) async fn supervise(
             }
         };
         if matches!(next, Next::Connect) {
-            replica.update(|s| s.restarts += 1);
+            replica.restarted();
         }
     }
     replica.update(|s| {
@@ -168,7 +168,7 @@ async fn park(
             _ = inner.shutdown.cancelled() => return Next::Exit,
             order = orders.recv() => match order {
                 Some(Order::Restart) => {
-                    replica.update(|s| s.restarts += 1);
+                    replica.restarted();
                     return Next::Connect;
                 }
                 Some(Order::Stop | Order::Retire(_)) => continue,

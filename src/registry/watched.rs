@@ -200,6 +200,19 @@ fn too_deep(json: &str, limit: usize) -> Option<usize> {
     None
 }
 
+/// A request's trace context (its `_meta`, see `telemetry::propagate`) as the W3C headers as well, for HTTP
+/// servers and proxies that read trace context from headers only.
+fn traced(message: &ClientJsonRpcMessage, headers: &mut HashMap<HeaderName, HeaderValue>) {
+    use rmcp::model::GetMeta;
+    let ClientJsonRpcMessage::Request(r) = message else { return };
+    let meta = r.request.get_meta();
+    for (name, value) in [("traceparent", meta.get_traceparent()), ("tracestate", meta.get_tracestate())] {
+        if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+}
+
 impl<C: StreamableHttpClient<Error = reqwest::Error> + Sync> StreamableHttpClient for Watched<C> {
     type Error = reqwest::Error;
 
@@ -209,8 +222,9 @@ impl<C: StreamableHttpClient<Error = reqwest::Error> + Sync> StreamableHttpClien
         message: ClientJsonRpcMessage,
         session_id: Option<Arc<str>>,
         auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
+        mut custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Posted {
+        traced(&message, &mut custom_headers);
         let message = super::lent::initialize(message);
         self.post(self.inner.post_message(uri, message, session_id, auth_header, custom_headers).await)
     }
@@ -221,9 +235,10 @@ impl<C: StreamableHttpClient<Error = reqwest::Error> + Sync> StreamableHttpClien
         message: ClientJsonRpcMessage,
         session_id: Option<Arc<str>>,
         auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
+        mut custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Posted {
+        traced(&message, &mut custom_headers);
         let r = self.inner.post_message_with_max_sse_event_size(
             uri,
             super::lent::initialize(message),
@@ -241,9 +256,10 @@ impl<C: StreamableHttpClient<Error = reqwest::Error> + Sync> StreamableHttpClien
         message: ClientJsonRpcMessage,
         session_id: Option<Arc<str>>,
         auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
+        mut custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Posted {
+        traced(&message, &mut custom_headers);
         let message = super::lent::initialize(message);
         let r =
             self.inner.post_message_with_response_limits(uri, message, session_id, auth_header, custom_headers, limits);

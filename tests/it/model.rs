@@ -43,6 +43,8 @@ struct Inner {
     /// Used when the script is empty.
     fallback: Option<Reply>,
     requests: Vec<(Instant, Value)>,
+    /// The `traceparent` header of each request (empty when it had none).
+    traceparents: Vec<String>,
     /// What GET /v1/models and GET /props answer (404 while unset).
     models: Option<Value>,
     props: Option<Value>,
@@ -148,6 +150,11 @@ impl Model {
         self.inner.lock().unwrap().requests.iter().map(|(_, v)| v.clone()).collect()
     }
 
+    /// The `traceparent` header each request carried ("" for none), in order.
+    pub fn traceparents(&self) -> Vec<String> {
+        self.inner.lock().unwrap().traceparents.clone()
+    }
+
     pub fn request_times(&self) -> Vec<Instant> {
         self.inner.lock().unwrap().requests.iter().map(|(t, _)| *t).collect()
     }
@@ -158,9 +165,11 @@ impl Model {
     }
 }
 
-async fn handle(State(state): State<Arc<Mutex<Inner>>>, _headers: HeaderMap, body: String) -> Response {
+async fn handle(State(state): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: String) -> Response {
     let (delay, reply, gate) = {
         let mut s = state.lock().unwrap();
+        let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        s.traceparents.push(traceparent.to_string());
         let request: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
         s.requests.push((Instant::now(), request.clone()));
         s.in_flight += 1;
