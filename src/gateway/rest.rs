@@ -1,6 +1,5 @@
 //! The gateway's HTTP face on one port: the REST API (`/tools`, `/call`, `/status`, `/healthz`, `/metrics`; the
-//! resources and prompts of `offers`) and
-//! the MCP streamable-HTTP endpoint (`/mcp`, sessions in `sessions::Table`), behind the browser guard
+//! resources and prompts of `offers`) and the MCP streamable-HTTP endpoint (`/mcp`, sessions in `sessions::Table`), behind the browser guard
 //! (`browser`: Host, Origin, content type, CORS), the guards of `guard` and — on /mcp — rmcp's own Host and
 //! Origin checks.
 
@@ -21,6 +20,8 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"success": false, "error": message}))).into_response()
@@ -157,10 +158,9 @@ async fn call(
     if streamed {
         return super::stream::sse(app, client, who, tool, args);
     }
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let span = crate::telemetry::propagate::serving(&tool, None, Some(&headers), None);
-    let called = tracing::Instrument::instrument(app.call(&client, who, &tool, args, &cancel, None), span);
-    let (status, body, retry) = called.await;
+    let (cancel, span) =
+        (CancellationToken::new(), crate::telemetry::propagate::serving(&tool, None, Some(&headers), None));
+    let (status, body, retry) = app.call(&client, who, &tool, args, &cancel, None).instrument(span).await;
     let mut response = (status, Json(body)).into_response();
     if let Some(secs) = retry {
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
@@ -194,7 +194,7 @@ impl App {
         who: Option<Arc<Who>>,
         tool: &str,
         args: Option<rmcp::model::JsonObject>,
-        cancel: &tokio_util::sync::CancellationToken,
+        cancel: &CancellationToken,
         origin: Option<Arc<dyn crate::registry::origin::Origin>>,
     ) -> (StatusCode, Value, Option<u64>) {
         let who = who.as_deref();
@@ -322,7 +322,6 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         app.short_calls.load(std::sync::atomic::Ordering::Relaxed)
     );
     super::fleet::metrics(g, &mut extra);
-    extra.push_str(&crate::telemetry::prometheus());
     let text = g.stats.prometheus(&g.registry, &statuses, &extra);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

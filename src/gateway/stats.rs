@@ -207,6 +207,7 @@ impl Stats {
                 a.backpressure()
             ));
         }
+        out.push_str(&crate::telemetry::prometheus());
         out.push_str(extra);
         out
     }

@@ -95,6 +95,12 @@ fn http_url(c: &Telemetry, signal: &str) -> String {
     format!("{}/v1/{signal}", c.endpoint.trim_end_matches('/'))
 }
 
+/// No retries: a failed export drops its spans (counted) at once. Retrying would hold the export thread and, at
+/// exit, the user — a refused connection then costs milliseconds, not a backoff.
+fn retries() -> opentelemetry_otlp::RetryPolicy {
+    opentelemetry_otlp::RetryPolicy::disabled()
+}
+
 fn metadata(c: &Telemetry) -> tonic::metadata::MetadataMap {
     let mut map = tonic::metadata::MetadataMap::new();
     for (k, v) in &c.headers {
@@ -108,13 +114,18 @@ fn metadata(c: &Telemetry) -> tonic::metadata::MetadataMap {
 fn span_exporter(c: &Telemetry) -> Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError> {
     let b = opentelemetry_otlp::SpanExporter::builder();
     match c.protocol {
-        Protocol::Grpc => {
-            b.with_tonic().with_endpoint(&c.endpoint).with_timeout(EXPORT_TIMEOUT).with_metadata(metadata(c)).build()
-        }
+        Protocol::Grpc => b
+            .with_tonic()
+            .with_endpoint(&c.endpoint)
+            .with_timeout(EXPORT_TIMEOUT)
+            .with_retry_policy(retries())
+            .with_metadata(metadata(c))
+            .build(),
         Protocol::HttpProtobuf => b
             .with_http()
             .with_endpoint(http_url(c, "traces"))
             .with_timeout(EXPORT_TIMEOUT)
+            .with_retry_policy(retries())
             .with_headers(c.headers.iter().cloned().collect())
             .build(),
     }
@@ -125,13 +136,18 @@ fn metric_exporter(
 ) -> Result<opentelemetry_otlp::MetricExporter, opentelemetry_otlp::ExporterBuildError> {
     let b = opentelemetry_otlp::MetricExporter::builder();
     match c.protocol {
-        Protocol::Grpc => {
-            b.with_tonic().with_endpoint(&c.endpoint).with_timeout(EXPORT_TIMEOUT).with_metadata(metadata(c)).build()
-        }
+        Protocol::Grpc => b
+            .with_tonic()
+            .with_endpoint(&c.endpoint)
+            .with_timeout(EXPORT_TIMEOUT)
+            .with_retry_policy(retries())
+            .with_metadata(metadata(c))
+            .build(),
         Protocol::HttpProtobuf => b
             .with_http()
             .with_endpoint(http_url(c, "metrics"))
             .with_timeout(EXPORT_TIMEOUT)
+            .with_retry_policy(retries())
             .with_headers(c.headers.iter().cloned().collect())
             .build(),
     }

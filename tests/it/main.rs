@@ -48,6 +48,7 @@ mod shell;
 mod streamed;
 mod supervision;
 mod telemetry;
+mod telemetry_gateway;
 mod transforms;
 mod triage;
 mod triage_apply;

@@ -123,18 +123,60 @@ fn record_content_over_http_protobuf_and_metrics() {
     }
 }
 
-/// A collector that is not there: the answer, the exit code and stderr are what they are without telemetry.
+/// A collector that is not there (nothing listening) or that never answers (connections accepted by the
+/// kernel, never read): the answer, the exit code and stderr are what they are without telemetry.
 #[test]
 fn a_dead_collector_changes_nothing_for_the_user() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    for protocol in ["grpc", "http/protobuf"] {
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    for (dead, protocol) in
+        [(refused, "grpc"), (refused, "http/protobuf"), (silent_addr, "grpc"), (silent_addr, "http/protobuf")]
+    {
         let m = two_calls();
         let mut env = env_for(&m, None);
         env.set("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://{dead}")).set("OTEL_EXPORTER_OTLP_PROTOCOL", protocol);
         let run = env.run(&["ask", "what about acme?"]);
-        assert_eq!(run.code, 0, "{protocol}: {}", run.stderr);
+        assert_eq!(run.code, 0, "{dead} {protocol}: {}", run.stderr);
         assert_eq!(run.stdout.trim(), "Acme has open tickets.");
-        assert_eq!(run.stderr, "", "{protocol}: nothing about telemetry on stderr");
+        assert_eq!(run.stderr, "", "{dead} {protocol}: nothing about telemetry on stderr");
+    }
+    drop(silent);
+}
+
+/// A model request that is retried is one span, its retries events of it.
+#[test]
+fn retries_of_a_model_request_are_events_of_its_span() {
+    let collector = Collector::grpc();
+    let m = Model::start(vec![crate::model::status(503, "overloaded", &[("retry-after", "0")]), answer("fine")]);
+    let env = env_for(&m, Some(&collector));
+    env.run(&["ask", "hello"]).ok();
+    let spans = collector.wait(|s| s.iter().any(|s| s.name == "invoke_agent hub"));
+    let chats = named(&spans, "chat scripted");
+    assert_eq!(chats.len(), 1, "{spans:#?}");
+    assert!(chats[0].events.iter().any(|e| e.contains("retry 1/")), "{:?}", chats[0].events);
+    assert_eq!(m.traceparents().len(), 2, "two attempts");
+    assert!(m.traceparents().iter().all(|t| t.contains(&chats[0].id)), "both attempts carry the span's context");
+}
+
+/// Each triage item is a trace of its own, named by the item's id.
+#[test]
+fn each_triage_item_is_its_own_trace() {
+    let collector = Collector::http();
+    let m = Model::start(vec![]);
+    let env = env_for(&m, Some(&collector));
+    env.write("items.jsonl", "{\"id\":\"T-1\",\"text\":\"who is john.smith@acme.com\"}\n{\"id\":\"T-2\",\"text\":\"open tickets of acme\"}\n");
+    env.run(&["triage", "items.jsonl", "--out", "out.jsonl", "--offline"]).ok();
+    let spans = collector.wait(|s| s.iter().filter(|s| s.name == "invoke_agent hub").count() >= 2);
+    let items = named(&spans, "invoke_agent hub");
+    let mut ids: Vec<&str> = items.iter().map(|s| s.attr("hub.item")).collect();
+    ids.sort();
+    assert_eq!(ids, ["T-1", "T-2"]);
+    assert_ne!(items[0].trace, items[1].trace);
+    assert!(items.iter().all(|s| s.attr("hub.command") == "triage" && s.parent.is_empty()));
+    for item in &items {
+        let calls = spans.iter().filter(|s| s.trace == item.trace && s.name.starts_with("tools/call ")).count();
+        assert!(calls > 0, "the planner's calls are in the item's trace: {spans:#?}");
     }
 }
 
