@@ -5,7 +5,7 @@
 //! Scenarios: `server_start`, `search`, `tools_cold`, `call_roundtrip`, `ask_model`, `ask_offline`, `gateway`, `triage`,
 //! `triage_scale`,
 //! `hostile`, `offers`, `policy`, `oauth`, `transforms`, `replicas`, `attach`, `fleet`, `compare`, `tool_search`,
-//! `code_mode`.
+//! `code_mode`, `telemetry`.
 
 #[path = "hub/attach.rs"]
 mod attach;
@@ -25,6 +25,8 @@ mod model;
 mod oauth;
 #[path = "hub/offers.rs"]
 mod offers;
+#[path = "../tests/it/otlp.rs"]
+mod otlp;
 #[path = "hub/policy.rs"]
 mod policy;
 #[path = "common/procs.rs"]
@@ -35,6 +37,8 @@ mod replicas;
 mod search_recall;
 #[path = "common/serve.rs"]
 mod serve;
+#[path = "hub/telemetry.rs"]
+mod telemetry;
 #[path = "hub/tool_search.rs"]
 mod tool_search;
 #[path = "hub/transforms.rs"]
@@ -341,7 +345,7 @@ fn ask_offline() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all: [(&str, fn()); 20] = [
+    let all: [(&str, fn()); 21] = [
         ("server_start", server_start),
         ("search", search),
         ("tools_cold", tools_cold),
@@ -362,6 +366,7 @@ fn main() {
         ("compare", compare::compare),
         ("tool_search", tool_search::tool_search),
         ("code_mode", code_mode::code_mode),
+        ("telemetry", telemetry::telemetry),
     ];
     for (name, f) in all {
         if args.is_empty() || args.iter().any(|a| a == name) {

@@ -64,6 +64,9 @@ pub fn run(explicit: Option<&Path>, overrides: &config::Overrides, json_out: boo
             let tokens = tool_tokens(&registry);
             registry.shutdown().await;
             model(config, tokens, &mut checks).await;
+            if let Some(t) = &config.telemetry {
+                checks.push(telemetry(t).await);
+            }
         });
     }
     paths(&mut checks);
@@ -258,6 +261,30 @@ async fn probe(m: &config::ModelConfig) -> Check {
 
 /// The directories hub writes — its data (pins, stores), its state (OAuth, logs) — and the files it appends to:
 /// chat's history, and the gateway's audit log when HUB_AUDIT_LOG names one.
+/// Whether the collector telemetry goes to accepts connections (an export to one that does not drops spans).
+async fn telemetry(t: &config::telemetry::Telemetry) -> Check {
+    let protocol = match t.protocol {
+        config::telemetry::Protocol::Grpc => "grpc",
+        config::telemetry::Protocol::HttpProtobuf => "http/protobuf",
+    };
+    let url = reqwest::Url::parse(&t.endpoint).ok();
+    let addr = url.as_ref().and_then(|u| Some((u.host_str()?.to_string(), u.port_or_known_default()?)));
+    let Some((host, port)) = addr else {
+        return check(Mark::Broken, "otel", format!("{} is not a URL with a host", t.endpoint), None);
+    };
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    match tokio::time::timeout(std::time::Duration::from_secs(3), connect).await {
+        Ok(Ok(_)) => {
+            check(Mark::Ok, "otel", format!("exporting traces and metrics to {} ({protocol})", t.endpoint), None)
+        }
+        Ok(Err(e)) => {
+            let fix = Some("start the collector, or fix OTEL_EXPORTER_OTLP_ENDPOINT / [telemetry] endpoint".into());
+            check(Mark::Warn, "otel", format!("cannot reach {}: {e}; spans are dropped (counted)", t.endpoint), fix)
+        }
+        Err(_) => check(Mark::Warn, "otel", format!("{} did not accept a connection within 3 s", t.endpoint), None),
+    }
+}
+
 fn paths(checks: &mut Vec<Check>) {
     dirs(checks);
     let history = crate::repl::state_dir().join("history");

@@ -117,6 +117,8 @@ pub fn start(config: Option<&Telemetry>) -> Option<Guard> {
     let layer = tracing_opentelemetry::layer()
         .with_tracer(pipeline.tracer())
         .with_location(false)
+        // Busy/idle time per span means work on every poll of an instrumented future: not worth it on the call path.
+        .with_tracked_inactivity(false)
         .with_threads(false)
         .with_level(false)
         .with_target(false);
@@ -127,38 +129,77 @@ pub fn start(config: Option<&Telemetry>) -> Option<Guard> {
     CONTENT.store(config.record_content, Ordering::Relaxed);
     ON.store(true, Ordering::Relaxed);
     tracing::callsite::rebuild_interest_cache();
-    Some(Guard { pipeline: Some(pipeline) })
+    let flush = Flush { pipeline: Some(pipeline), ..Default::default() };
+    Some(Guard { flush: std::sync::Arc::new(std::sync::Mutex::new(flush)) })
 }
 
-/// Ends the export: flushes what is queued, within `FINISH_WITHIN`. Dropping it unflushed loses the tail.
+/// Ends the export: flushes what is queued, within `FINISH_WITHIN`. `begin` starts the flush (as soon as the
+/// command's work is done, so that it overlaps the servers' shutdown); `finish` waits for it. Dropped without
+/// `finish`, the flush runs on a thread nobody waits for.
 pub struct Guard {
-    pipeline: Option<export::Pipeline>,
+    flush: std::sync::Arc<std::sync::Mutex<Flush>>,
 }
 
-impl Guard {
-    /// Flushes spans and metrics and stops the exporters, on a thread of their own that the process does not
-    /// wait for beyond the bound; says (with -v) what was dropped.
-    pub async fn finish(mut self) {
+#[derive(Default)]
+struct Flush {
+    pipeline: Option<export::Pipeline>,
+    started: Option<std::time::Instant>,
+    done: Option<tokio::sync::oneshot::Receiver<export::Counts>>,
+}
+
+/// Starts the flush of a `Guard` (see `Guard::begin`); cheap to clone.
+#[derive(Clone)]
+pub struct Begin(std::sync::Arc<std::sync::Mutex<Flush>>);
+
+impl Begin {
+    /// Stops the export taking new spans and flushes the rest on a thread of its own (once).
+    pub fn begin(&self) {
         ON.store(false, Ordering::Relaxed);
-        let Some(pipeline) = self.pipeline.take() else { return };
+        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(pipeline) = f.pipeline.take() else { return };
         let before = export::counts();
         let within = if before.exported == 0 && before.failed > 0 { Duration::ZERO } else { FINISH_WITHIN };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let flush = std::thread::Builder::new().name("telemetry-finish".into()).spawn(move || {
+        let thread = std::thread::Builder::new().name("telemetry-flush".into());
+        let flush = move || {
             let _ = tx.send(pipeline.shutdown(within));
-        });
-        if flush.is_err() {
-            return;
+        };
+        if thread.spawn(flush).is_ok() {
+            (f.started, f.done) = (Some(std::time::Instant::now()), Some(rx));
         }
-        match tokio::time::timeout(within + Duration::from_millis(100), rx).await {
-            Ok(Ok(counts)) if counts.dropped() > 0 => tracing::info!(
+    }
+}
+
+impl Guard {
+    pub fn begin(&self) -> Begin {
+        Begin(self.flush.clone())
+    }
+
+    /// Flushes spans and metrics (begun here unless `begin` did) and waits at most `FINISH_WITHIN` for the
+    /// collector; says (with -v) what was dropped.
+    pub async fn finish(self) {
+        self.begin().begin();
+        let (done, started) = {
+            let mut f = self.flush.lock().unwrap_or_else(|p| p.into_inner());
+            (f.done.take(), f.started)
+        };
+        let Some(done) = done else { return };
+        let left = started.map_or(FINISH_WITHIN, |s| FINISH_WITHIN.saturating_sub(s.elapsed()));
+        match tokio::time::timeout(left + Duration::from_millis(100), done).await {
+            Ok(Ok(c)) if c.dropped() > 0 => tracing::info!(
                 "telemetry: {} spans exported, {} dropped (the collector was slow, down or refused them)",
-                counts.exported,
-                counts.dropped()
+                c.exported,
+                c.dropped()
             ),
             Ok(_) => {}
             Err(_) => tracing::info!("telemetry: the collector did not take the last spans in time; dropped"),
         }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.begin().begin();
     }
 }
 

@@ -10,9 +10,15 @@ pub fn start(hub: &str, dir: &std::path::Path) -> (Child, String) {
 
 /// `start` with these extra flags (`--socket PATH` to be attached to).
 pub fn start_with(hub: &str, dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
+    start_env(hub, dir, extra, &[])
+}
+
+/// `start_with` with these variables in its environment.
+pub fn start_env(hub: &str, dir: &std::path::Path, extra: &[&str], vars: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(hub)
         .args(["serve", "--http", "127.0.0.1:0"])
         .args(extra)
+        .envs(vars.iter().copied())
         .env("HUB_DATA_DIR", dir)
         .current_dir(dir)
         .stderr(Stdio::piped())

@@ -94,9 +94,16 @@ where
     runtime()?.block_on(async move {
         // Inside the runtime: the gRPC exporter's channel runs on it.
         let telemetry = crate::telemetry::start(config.telemetry.as_ref());
+        let flush = telemetry.as_ref().map(crate::telemetry::Guard::begin);
         let shutdown = Shutdown::listen(owns_sigint);
         let cfg = config.clone();
-        let code = frame::with_registry(&config, &shutdown.clone(), on_signal, move |r| f(cfg, r, shutdown)).await;
+        let code = frame::with_registry(&config, &shutdown.clone(), on_signal, move |r| async move {
+            let code = f(cfg, r, shutdown).await;
+            // The last spans go out while the servers stop.
+            flush.inspect(crate::telemetry::Begin::begin);
+            code
+        })
+        .await;
         if let Some(t) = telemetry {
             t.finish().await;
         }

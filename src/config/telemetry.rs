@@ -94,3 +94,55 @@ pub(super) fn resolve(
     let record_content = raw.record_content.unwrap_or(false);
     Ok(Some(Telemetry { endpoint, protocol, headers, record_content, service_name }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Protocol;
+    use crate::config::parse;
+
+    fn with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    const FILE: &str = "[telemetry]\nendpoint = \"http://collector:4317\"\nprotocol = \"grpc\"\n\
+                        headers = { X-Key = \"${KEY}\" }\nrecord_content = true\n";
+
+    #[test]
+    fn off_without_an_endpoint_and_the_file_under_the_environment() {
+        assert_eq!(parse("", "t", &with(&[])).unwrap().telemetry, None);
+        let t = parse(FILE, "t", &with(&[("KEY", "k1")])).unwrap().telemetry.unwrap();
+        assert_eq!(
+            (t.endpoint.as_str(), t.protocol, t.record_content),
+            ("http://collector:4317", Protocol::Grpc, true)
+        );
+        assert_eq!(t.headers, vec![("x-key".to_string(), "k1".to_string())]);
+        assert_eq!(t.service_name, "hub");
+        let env = with(&[
+            ("KEY", "k1"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://other:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_SERVICE_NAME", "edge"),
+        ]);
+        let t = parse(FILE, "t", &env).unwrap().telemetry.unwrap();
+        assert_eq!((t.endpoint.as_str(), t.protocol), ("http://other:4318", Protocol::HttpProtobuf));
+        assert_eq!(t.service_name, "edge");
+        let only_env = parse("", "t", &with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")])).unwrap();
+        assert_eq!(only_env.telemetry.unwrap().protocol, Protocol::HttpProtobuf, "the spec's default protocol");
+    }
+
+    #[test]
+    fn turned_off_whatever_the_endpoint() {
+        let sdk_off = with(&[("KEY", "k"), ("OTEL_SDK_DISABLED", "true")]);
+        assert_eq!(parse(FILE, "t", &sdk_off).unwrap().telemetry, None);
+        let file_off = format!("{FILE}enabled = false\n");
+        assert_eq!(parse(&file_off, "t", &with(&[("KEY", "k")])).unwrap().telemetry, None);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let bad = |text: &str| parse(text, "t.toml", &with(&[])).unwrap_err().message;
+        assert!(bad("[telemetry]\nendpoint = \"collector:4317\"\n").contains("telemetry.endpoint"));
+        assert!(bad("[telemetry]\nendpoint = \"http://c\"\nprotocol = \"http/json\"\n").contains("telemetry.protocol"));
+        assert!(bad("[telemetry]\nsample = 1\n").contains("sample"));
+    }
+}

@@ -58,7 +58,8 @@ impl Pipeline {
             .with_service_name(c.service_name.clone())
             .with_attributes([opentelemetry::KeyValue::new("service.version", env!("CARGO_PKG_VERSION"))])
             .build();
-        let spans = Counted(span_exporter(c).map_err(|e| e.to_string())?);
+        let link = Link::new(c)?;
+        let spans = Counted(link.spans(c).map_err(|e| e.to_string())?);
         let batch = BatchConfigBuilder::default().with_max_queue_size(QUEUE).with_max_export_batch_size(512).build();
         let processor = Ended(BatchSpanProcessor::builder(spans).with_batch_config(batch).build());
         let traces =
@@ -68,7 +69,7 @@ impl Pipeline {
             .and_then(|v| v.parse::<u64>().ok())
             .map_or(METRIC_INTERVAL, Duration::from_millis);
         let reader =
-            PeriodicReader::builder(metric_exporter(c).map_err(|e| e.to_string())?).with_interval(interval).build();
+            PeriodicReader::builder(link.metrics(c).map_err(|e| e.to_string())?).with_interval(interval).build();
         let meters = SdkMeterProvider::builder().with_reader(reader).with_resource(resource).build();
         Ok(Pipeline { traces, meters })
     }
@@ -82,11 +83,88 @@ impl Pipeline {
         self.meters.meter("hub")
     }
 
-    /// Flushes and stops both providers (blocking), each within `within`; the counts after.
+    /// Flushes and stops both providers at once (blocking), each within `within`; the counts after.
     pub fn shutdown(self, within: Duration) -> Counts {
+        let meters = self.meters;
+        let other = std::thread::spawn(move || meters.shutdown_with_timeout(within));
         let _ = self.traces.shutdown_with_timeout(within);
-        let _ = self.meters.shutdown_with_timeout(within);
+        let _ = other.join();
         counts()
+    }
+}
+
+/// The one connection both exporters share: a gRPC channel (connected on first use), or one HTTP client —
+/// without the system's root certificates for a plain-HTTP collector, which cost milliseconds to load.
+enum Link {
+    Grpc(tonic::transport::Channel),
+    Http(reqwest::blocking::Client),
+}
+
+impl Link {
+    fn new(c: &Telemetry) -> Result<Link, String> {
+        match c.protocol {
+            Protocol::Grpc => {
+                let endpoint = tonic::transport::Endpoint::from_shared(c.endpoint.clone())
+                    .map_err(|e| format!("invalid endpoint: {e}"))?
+                    .timeout(EXPORT_TIMEOUT)
+                    .connect_timeout(EXPORT_TIMEOUT)
+                    .tcp_nodelay(true);
+                Ok(Link::Grpc(endpoint.connect_lazy()))
+            }
+            Protocol::HttpProtobuf => {
+                let plain = c.endpoint.starts_with("http://");
+                // A blocking client owns a runtime, which must not be made (or dropped) on hub's.
+                let built = std::thread::spawn(move || {
+                    let b = reqwest::blocking::Client::builder().timeout(EXPORT_TIMEOUT);
+                    if plain { b.tls_certs_only(Vec::new()) } else { b }.build()
+                });
+                let client = built.join().map_err(|_| "the HTTP client could not be built".to_string())?;
+                client.map(Link::Http).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn spans(&self, c: &Telemetry) -> Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError> {
+        let b = opentelemetry_otlp::SpanExporter::builder();
+        match self {
+            Link::Grpc(channel) => b
+                .with_tonic()
+                .with_channel(channel.clone())
+                .with_retry_policy(retries())
+                .with_metadata(metadata(c))
+                .build(),
+            Link::Http(client) => b
+                .with_http()
+                .with_http_client(client.clone())
+                .with_endpoint(http_url(c, "traces"))
+                .with_timeout(EXPORT_TIMEOUT)
+                .with_retry_policy(retries())
+                .with_headers(c.headers.iter().cloned().collect())
+                .build(),
+        }
+    }
+
+    fn metrics(
+        &self,
+        c: &Telemetry,
+    ) -> Result<opentelemetry_otlp::MetricExporter, opentelemetry_otlp::ExporterBuildError> {
+        let b = opentelemetry_otlp::MetricExporter::builder();
+        match self {
+            Link::Grpc(channel) => b
+                .with_tonic()
+                .with_channel(channel.clone())
+                .with_retry_policy(retries())
+                .with_metadata(metadata(c))
+                .build(),
+            Link::Http(client) => b
+                .with_http()
+                .with_http_client(client.clone())
+                .with_endpoint(http_url(c, "metrics"))
+                .with_timeout(EXPORT_TIMEOUT)
+                .with_retry_policy(retries())
+                .with_headers(c.headers.iter().cloned().collect())
+                .build(),
+        }
     }
 }
 
@@ -109,48 +187,6 @@ fn metadata(c: &Telemetry) -> tonic::metadata::MetadataMap {
         }
     }
     map
-}
-
-fn span_exporter(c: &Telemetry) -> Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError> {
-    let b = opentelemetry_otlp::SpanExporter::builder();
-    match c.protocol {
-        Protocol::Grpc => b
-            .with_tonic()
-            .with_endpoint(&c.endpoint)
-            .with_timeout(EXPORT_TIMEOUT)
-            .with_retry_policy(retries())
-            .with_metadata(metadata(c))
-            .build(),
-        Protocol::HttpProtobuf => b
-            .with_http()
-            .with_endpoint(http_url(c, "traces"))
-            .with_timeout(EXPORT_TIMEOUT)
-            .with_retry_policy(retries())
-            .with_headers(c.headers.iter().cloned().collect())
-            .build(),
-    }
-}
-
-fn metric_exporter(
-    c: &Telemetry,
-) -> Result<opentelemetry_otlp::MetricExporter, opentelemetry_otlp::ExporterBuildError> {
-    let b = opentelemetry_otlp::MetricExporter::builder();
-    match c.protocol {
-        Protocol::Grpc => b
-            .with_tonic()
-            .with_endpoint(&c.endpoint)
-            .with_timeout(EXPORT_TIMEOUT)
-            .with_retry_policy(retries())
-            .with_metadata(metadata(c))
-            .build(),
-        Protocol::HttpProtobuf => b
-            .with_http()
-            .with_endpoint(http_url(c, "metrics"))
-            .with_timeout(EXPORT_TIMEOUT)
-            .with_retry_policy(retries())
-            .with_headers(c.headers.iter().cloned().collect())
-            .build(),
-    }
 }
 
 /// The exporter, counting what the collector took and what a failed export lost.

@@ -40,6 +40,7 @@ impl Span {
 struct Seen {
     spans: Vec<Span>,
     metrics: Vec<String>,
+    bytes: usize,
 }
 
 #[derive(Clone, Default)]
@@ -128,7 +129,7 @@ impl Collector {
     pub fn grpc() -> Collector {
         Self::start("grpc", |sink, listener| {
             Box::pin(async move {
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
                 let _ = tonic::transport::Server::builder()
                     .add_service(TraceServiceServer::new(sink.clone()))
                     .add_service(MetricsServiceServer::new(sink))
@@ -168,6 +169,31 @@ impl Collector {
                 let _ = axum::serve(listener, app).await;
             })
         })
+    }
+
+    /// An OTLP/HTTP receiver that answers every export without reading it (counts the bytes only): the cheapest
+    /// collector there can be, for measuring what exporting costs hub itself.
+    pub fn discard() -> Collector {
+        Self::start("http/protobuf", |sink, listener| {
+            Box::pin(async move {
+                let handler = move |body: axum::body::Bytes| {
+                    let sink = sink.clone();
+                    async move {
+                        sink.0.lock().unwrap().bytes += body.len();
+                        [("content-type", "application/x-protobuf")]
+                    }
+                };
+                let app = axum::Router::new()
+                    .route("/v1/traces", axum::routing::post(handler.clone()))
+                    .route("/v1/metrics", axum::routing::post(handler));
+                let _ = axum::serve(listener, app).await;
+            })
+        })
+    }
+
+    /// Bytes a `discard` receiver was sent.
+    pub fn bytes(&self) -> usize {
+        self.sink.0.lock().unwrap().bytes
     }
 
     fn start(

@@ -180,6 +180,27 @@ fn each_triage_item_is_its_own_trace() {
     }
 }
 
+/// `hub doctor` says where telemetry goes and whether the collector is there.
+#[test]
+fn doctor_checks_the_collector() {
+    let collector = Collector::grpc();
+    let m = two_calls();
+    let env = env_for(&m, Some(&collector));
+    let doc = env.run(&["doctor", "--json"]).json();
+    let otel: Vec<&serde_json::Value> =
+        doc["checks"].as_array().unwrap().iter().filter(|c| c["area"] == "otel").collect();
+    assert_eq!(otel.len(), 1, "{doc}");
+    assert_eq!(otel[0]["mark"], "ok", "{doc}");
+    assert!(otel[0]["what"].as_str().unwrap().contains("(grpc)"), "{doc}");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut env = env_for(&m, None);
+    env.set("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://{dead}"));
+    let doc = env.run(&["doctor", "--json"]).json();
+    let otel = doc["checks"].as_array().unwrap().iter().find(|c| c["area"] == "otel").cloned().unwrap();
+    assert_eq!(otel["mark"], "warn", "{doc}");
+    assert!(otel["what"].as_str().unwrap().contains("cannot reach"), "{doc}");
+}
+
 /// Bad telemetry settings are usage errors naming the key.
 #[test]
 fn bad_telemetry_settings_are_usage_errors() {

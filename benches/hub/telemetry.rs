@@ -1,0 +1,138 @@
+//! The scenario `telemetry` of `benches/hub.rs` (issue 19): what exporting traces and metrics costs. The gateway's
+//! REST and MCP calls/s with export off, to an OTLP/gRPC and to an OTLP/HTTP receiver (`tests/it/otlp.rs`, in
+//! this process), in alternating rounds; and `hub ask` (3 turns, 5 tool calls, scripted model) wall time off/on.
+
+use super::load::{load, mcp_clients};
+use super::{HUB, model, ms, otlp, percentile, run_measured, scripted};
+use serde_json::json;
+use std::time::Duration;
+
+const ROUNDS: usize = 3;
+
+fn gateway_rates(dir: &std::path::Path, vars: &[(&str, &str)]) -> (f64, f64) {
+    std::fs::write(
+        dir.join("servers.toml"),
+        format!("[servers.kit]\ncommand = \"{HUB}\"\nargs = [\"server\", \"testkit\"]\n"),
+    )
+    .unwrap();
+    let (mut child, base) = super::serve::start_env(HUB, dir, &["--no-socket"], vars);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rates = rt.block_on(async {
+        let (rest, _) = load(16, 4.0, || {
+            let (http, url) = (reqwest::Client::new(), format!("{base}/call"));
+            let body = json!({"tool": "kit__echo", "arguments": {"text": "hi"}});
+            move || {
+                let (http, url, body) = (http.clone(), url.clone(), body.clone());
+                async move {
+                    let r = http.post(url).json(&body).send().await.unwrap();
+                    assert!(r.status().is_success());
+                    let _ = r.bytes().await;
+                }
+            }
+        })
+        .await;
+        let sessions = mcp_clients(&format!("{base}/mcp"), 16, true).await;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (mcp, _) = load(16, 4.0, || {
+            let s = sessions[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)].clone();
+            let args = json!({"text": "hi"}).as_object().unwrap().clone();
+            let params = rmcp::model::CallToolRequestParams::new("kit__echo").with_arguments(args);
+            move || {
+                let (s, params) = (s.clone(), params.clone());
+                async move {
+                    assert_ne!(s.peer().call_tool(params).await.unwrap().is_error, Some(true));
+                }
+            }
+        })
+        .await;
+        (rest, mcp)
+    });
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    rates
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn ask_walls(dir: &std::path::Path, vars: &[(&str, &str)], n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            let m = model::Model::start(vec![
+                model::calls(&[("c0", "crm__search_customers", r#"{"query":"john.smith@acme.com"}"#)]),
+                model::calls(&[
+                    ("c1", "payments__get_subscription", r#"{"customer_id":"cus_000001"}"#),
+                    ("c2", "tickets__list_tickets", r#"{"customer_id":"cus_000001","status":"open"}"#),
+                    ("c3", "payments__get_payment_history", r#"{"customer_id":"cus_000001"}"#),
+                    ("c4", "calendar__list_meetings", r#"{"customer_id":"cus_000001"}"#),
+                ]),
+                model::answer("John Smith: past_due, one open ticket."),
+            ]);
+            let mut cmd = scripted(dir, &m.url, &["ask", "john.smith@acme.com: status, tickets, payments?"]);
+            cmd.envs(vars.iter().copied());
+            run_measured(&mut cmd).wall
+        })
+        .collect()
+}
+
+pub fn telemetry() {
+    println!("## telemetry: export off vs on (OTLP receiver in this process), same 2-core machine");
+    // gRPC and HTTP receivers that decode every span (sharing these 2 cores with hub), and one that discards.
+    let (grpc, http, discard) = (otlp::Collector::grpc(), otlp::Collector::http(), otlp::Collector::discard());
+    let to = |c: &otlp::Collector| {
+        vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", c.endpoint.clone()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", c.protocol.to_string()),
+        ]
+    };
+    let owned: [(&str, Vec<(&str, String)>); 4] =
+        [("off", vec![]), ("gRPC", to(&grpc)), ("HTTP", to(&http)), ("HTTP, receiver discards", to(&discard))];
+    let setups: Vec<(&str, Vec<(&str, &str)>)> =
+        owned.iter().map(|(n, v)| (*n, v.iter().map(|(k, v)| (*k, v.as_str())).collect())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rest: Vec<Vec<f64>> = vec![Vec::new(); setups.len()];
+    let mut mcp = rest.clone();
+    for _ in 0..ROUNDS {
+        for (i, (_, vars)) in setups.iter().enumerate() {
+            let (r, m) = gateway_rates(dir.path(), vars);
+            rest[i].push(r);
+            mcp[i].push(m);
+        }
+    }
+    let (rest0, mcp0) = (median(rest[0].clone()), median(mcp[0].clone()));
+    for (i, (name, _)) in setups.iter().enumerate() {
+        let (r, m) = (median(rest[i].clone()), median(mcp[i].clone()));
+        println!(
+            "gateway, export {name}: REST /call kit__echo 16 clients {r:.0} calls/s ({:+.1}%), MCP stateless 16 clients \
+             {m:.0} calls/s ({:+.1}%)  [median of {ROUNDS} rounds of 4 s]",
+            (r / rest0 - 1.0) * 100.0,
+            (m / mcp0 - 1.0) * 100.0
+        );
+    }
+    println!(
+        "spans received: gRPC {}, HTTP {}; the discarding receiver was sent {} MiB",
+        grpc.spans().len(),
+        http.spans().len(),
+        discard.bytes() >> 20
+    );
+    let ask_dir = tempfile::tempdir().unwrap();
+    ask_walls(ask_dir.path(), &[], 2);
+    let mut walls: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
+    for _ in 0..10 {
+        for (i, (_, vars)) in setups.iter().enumerate() {
+            walls[i].extend(ask_walls(ask_dir.path(), vars, 1));
+        }
+    }
+    let p50 = |xs: &mut Vec<Duration>| {
+        xs.sort();
+        percentile(xs, 0.5)
+    };
+    let base = p50(&mut walls[0]);
+    for (i, (name, _)) in setups.iter().enumerate() {
+        let w = p50(&mut walls[i]);
+        let change = (w.as_secs_f64() / base.as_secs_f64() - 1.0) * 100.0;
+        println!("ask (3 turns, 5 tool calls), export {name}: wall p50 {} ({change:+.1}%), n=10", ms(w));
+    }
+}
