@@ -100,92 +100,94 @@ impl Layer<Registry> for Late {
     }
 }
 
-/// Starts the export when `config` says where to; `None` (nothing to finish) when telemetry is off or the
-/// logging subscriber was not ours. A collector that cannot be set up is a warning, never a failed command.
-pub fn start(config: Option<&Telemetry>) -> Option<Guard> {
-    let config = config?;
-    if OTEL.get().is_some() {
-        return None;
-    }
-    let pipeline = match export::Pipeline::new(config) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!("telemetry: cannot export to {}: {e}", config.endpoint);
+/// The export of one command, cheap to clone: set up in the background while the servers start (`prepare`),
+/// switched on when the command's work begins (`begin`), flushed as soon as the work ends (`end`, so that the
+/// flush overlaps the servers' shutdown), waited for — within `FINISH_WITHIN` — at exit (`finish`). Dropped
+/// without `finish`, the flush runs on a thread nobody waits for.
+#[derive(Clone)]
+pub struct Export(std::sync::Arc<std::sync::Mutex<State>>);
+
+struct State {
+    config: Telemetry,
+    setting_up: Option<tokio::task::JoinHandle<Result<export::Pipeline, String>>>,
+    pipeline: Option<export::Pipeline>,
+    flushing: Option<(std::time::Instant, tokio::sync::oneshot::Receiver<export::Counts>)>,
+}
+
+impl Export {
+    /// Starts building the exporters when `config` says where to (inside the runtime: the gRPC channel runs on
+    /// it); `None` when telemetry is off or was already started in this process.
+    pub fn prepare(config: Option<&Telemetry>) -> Option<Export> {
+        let config = config?.clone();
+        if OTEL.get().is_some() {
             return None;
         }
-    };
-    let layer = tracing_opentelemetry::layer()
-        .with_tracer(pipeline.tracer())
-        .with_location(false)
-        // Busy/idle time per span means work on every poll of an instrumented future: not worth it on the call path.
-        .with_tracked_inactivity(false)
-        .with_threads(false)
-        .with_level(false)
-        .with_target(false);
-    if OTEL.set(layer).is_err() {
-        return None;
+        let c = config.clone();
+        let setting_up = Some(tokio::task::spawn_blocking(move || export::Pipeline::new(&c)));
+        Some(Export(std::sync::Arc::new(std::sync::Mutex::new(State {
+            config,
+            setting_up,
+            pipeline: None,
+            flushing: None,
+        }))))
     }
-    metrics::install(pipeline.meter());
-    CONTENT.store(config.record_content, Ordering::Relaxed);
-    ON.store(true, Ordering::Relaxed);
-    tracing::callsite::rebuild_interest_cache();
-    let flush = Flush { pipeline: Some(pipeline), ..Default::default() };
-    Some(Guard { flush: std::sync::Arc::new(std::sync::Mutex::new(flush)) })
-}
 
-/// Ends the export: flushes what is queued, within `FINISH_WITHIN`. `begin` starts the flush (as soon as the
-/// command's work is done, so that it overlaps the servers' shutdown); `finish` waits for it. Dropped without
-/// `finish`, the flush runs on a thread nobody waits for.
-pub struct Guard {
-    flush: std::sync::Arc<std::sync::Mutex<Flush>>,
-}
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
-#[derive(Default)]
-struct Flush {
-    pipeline: Option<export::Pipeline>,
-    started: Option<std::time::Instant>,
-    done: Option<tokio::sync::oneshot::Receiver<export::Counts>>,
-}
+    /// Switches the export on once the exporters are built. One that cannot be built is a warning, never a
+    /// failed command.
+    pub async fn begin(&self) {
+        let Some(task) = self.state().setting_up.take() else { return };
+        let endpoint = self.state().config.endpoint.clone();
+        let pipeline = match task.await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return tracing::warn!("telemetry: cannot export to {endpoint}: {e}"),
+            Err(e) => return tracing::warn!("telemetry: cannot export to {endpoint}: {e}"),
+        };
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(pipeline.tracer())
+            .with_location(false)
+            // Busy/idle time per span is work on every poll of an instrumented future: not on the call path.
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_level(false)
+            .with_target(false);
+        if OTEL.set(layer).is_err() {
+            return;
+        }
+        metrics::install(pipeline.meter());
+        let mut state = self.state();
+        CONTENT.store(state.config.record_content, Ordering::Relaxed);
+        ON.store(true, Ordering::Relaxed);
+        tracing::callsite::rebuild_interest_cache();
+        state.pipeline = Some(pipeline);
+    }
 
-/// Starts the flush of a `Guard` (see `Guard::begin`); cheap to clone.
-#[derive(Clone)]
-pub struct Begin(std::sync::Arc<std::sync::Mutex<Flush>>);
-
-impl Begin {
-    /// Stops the export taking new spans and flushes the rest on a thread of its own (once).
-    pub fn begin(&self) {
+    /// Stops taking spans and flushes the rest on a thread of its own (once).
+    pub fn end(&self) {
         ON.store(false, Ordering::Relaxed);
-        let mut f = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(pipeline) = f.pipeline.take() else { return };
+        let mut state = self.state();
+        let Some(pipeline) = state.pipeline.take() else { return };
         let before = export::counts();
         let within = if before.exported == 0 && before.failed > 0 { Duration::ZERO } else { FINISH_WITHIN };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let thread = std::thread::Builder::new().name("telemetry-flush".into());
         let flush = move || {
             let _ = tx.send(pipeline.shutdown(within));
         };
-        if thread.spawn(flush).is_ok() {
-            (f.started, f.done) = (Some(std::time::Instant::now()), Some(rx));
+        if std::thread::Builder::new().name("telemetry-flush".into()).spawn(flush).is_ok() {
+            state.flushing = Some((std::time::Instant::now(), rx));
         }
     }
-}
 
-impl Guard {
-    pub fn begin(&self) -> Begin {
-        Begin(self.flush.clone())
-    }
-
-    /// Flushes spans and metrics (begun here unless `begin` did) and waits at most `FINISH_WITHIN` for the
-    /// collector; says (with -v) what was dropped.
+    /// Flushes (unless `end` began it) and waits at most `FINISH_WITHIN` for the collector; says (with -v) what
+    /// was dropped.
     pub async fn finish(self) {
-        self.begin().begin();
-        let (done, started) = {
-            let mut f = self.flush.lock().unwrap_or_else(|p| p.into_inner());
-            (f.done.take(), f.started)
-        };
-        let Some(done) = done else { return };
-        let left = started.map_or(FINISH_WITHIN, |s| FINISH_WITHIN.saturating_sub(s.elapsed()));
-        match tokio::time::timeout(left + Duration::from_millis(100), done).await {
+        self.end();
+        let Some((started, done)) = self.state().flushing.take() else { return };
+        let left = FINISH_WITHIN.saturating_sub(started.elapsed()) + Duration::from_millis(100);
+        match tokio::time::timeout(left, done).await {
             Ok(Ok(c)) if c.dropped() > 0 => tracing::info!(
                 "telemetry: {} spans exported, {} dropped (the collector was slow, down or refused them)",
                 c.exported,
@@ -197,9 +199,11 @@ impl Guard {
     }
 }
 
-impl Drop for Guard {
+impl Drop for State {
     fn drop(&mut self) {
-        self.begin().begin();
+        if let Some(pipeline) = self.pipeline.take() {
+            std::thread::spawn(move || pipeline.shutdown(Duration::ZERO));
+        }
     }
 }
 

@@ -92,20 +92,22 @@ where
     Fut: std::future::Future<Output = exit::Result<u8>>,
 {
     runtime()?.block_on(async move {
-        // Inside the runtime: the gRPC exporter's channel runs on it.
-        let telemetry = crate::telemetry::start(config.telemetry.as_ref());
-        let flush = telemetry.as_ref().map(crate::telemetry::Guard::begin);
+        // Telemetry is set up while the servers start, on from the command's first step, flushed while they stop.
+        let export = crate::telemetry::Export::prepare(config.telemetry.as_ref());
         let shutdown = Shutdown::listen(owns_sigint);
         let cfg = config.clone();
+        let ours = export.clone();
         let code = frame::with_registry(&config, &shutdown.clone(), on_signal, move |r| async move {
+            if let Some(e) = &ours {
+                e.begin().await;
+            }
             let code = f(cfg, r, shutdown).await;
-            // The last spans go out while the servers stop.
-            flush.inspect(crate::telemetry::Begin::begin);
+            ours.inspect(crate::telemetry::Export::end);
             code
         })
         .await;
-        if let Some(t) = telemetry {
-            t.finish().await;
+        if let Some(e) = export {
+            e.finish().await;
         }
         code
     })
