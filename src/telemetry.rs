@@ -43,12 +43,35 @@ pub fn on() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
-/// The slot the logging subscriber carries (innermost, on the registry): empty until `start`, and closed to
-/// every span but hub's own until then.
+/// The slot the logging subscriber carries (innermost, on the registry): empty until the export begins, and
+/// closed to every span but hub's own even then.
 pub fn layer() -> impl Layer<Registry> {
-    Late.with_filter(tracing_subscriber::filter::filter_fn(|m| {
-        on() && m.target().starts_with("hub") && *m.level() <= tracing::Level::INFO
-    }))
+    Late.with_filter(Ours)
+}
+
+/// The slot's filter. Decided per callsite, so that everything else — rmcp's, hyper's, h2's trace events on
+/// every request — stays disabled for good (a dynamic filter would have each of them asked about each time,
+/// export on or off); `Export::begin` rebuilds the callsites' interest when it switches the export on.
+struct Ours;
+
+impl Ours {
+    fn wants(m: &tracing::Metadata<'_>) -> bool {
+        m.target().starts_with("hub") && *m.level() <= tracing::Level::INFO
+    }
+}
+
+impl<S> tracing_subscriber::layer::Filter<S> for Ours {
+    fn enabled(&self, m: &tracing::Metadata<'_>, _: &Context<'_, S>) -> bool {
+        on() && Self::wants(m)
+    }
+
+    fn callsite_enabled(&self, m: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        match on() && Self::wants(m) {
+            // Still asked each time: the export ends before the process does.
+            true => tracing::subscriber::Interest::sometimes(),
+            false => tracing::subscriber::Interest::never(),
+        }
+    }
 }
 
 /// The slot: forwards to `OTEL` once it is set. Not tracing-subscriber's `reload` layer, which cannot hand out
@@ -151,6 +174,8 @@ impl Export {
             .with_location(false)
             // Busy/idle time per span is work on every poll of an instrumented future: not on the call path.
             .with_tracked_inactivity(false)
+            // Nor is the OpenTelemetry context attached on each of them: hub's propagation reads the span itself.
+            .with_context_activation(false)
             .with_threads(false)
             .with_level(false)
             .with_target(false);
