@@ -290,6 +290,20 @@ fn call_roundtrip() {
 const SEED: &str = "Customer john.smith@acme.com says their subscription renewal failed last week. What is their \
     account status, do they have any open support tickets, and what does their payment history look like?";
 
+/// The scripted model of the seed question: a search, four calls at once, the answer (3 turns, 5 tool calls).
+fn seed_model() -> model::Model {
+    model::Model::start(vec![
+        model::calls(&[("c0", "crm__search_customers", r#"{"query":"john.smith@acme.com"}"#)]),
+        model::calls(&[
+            ("c1", "payments__get_subscription", r#"{"customer_id":"cus_000001"}"#),
+            ("c2", "tickets__list_tickets", r#"{"customer_id":"cus_000001","status":"open"}"#),
+            ("c3", "payments__get_payment_history", r#"{"customer_id":"cus_000001"}"#),
+            ("c4", "calendar__list_meetings", r#"{"customer_id":"cus_000001"}"#),
+        ]),
+        model::answer("John Smith: past_due, one open ticket."),
+    ])
+}
+
 fn ask_model() {
     println!(
         "## ask_model: `hub ask` end to end, zero-latency scripted endpoint, 3 turns, 5 tool calls, whole process"
@@ -297,16 +311,7 @@ fn ask_model() {
     let dir = tempfile::tempdir().unwrap();
     let mut runs = Vec::new();
     for i in 0..31 {
-        let m = model::Model::start(vec![
-            model::calls(&[("c0", "crm__search_customers", r#"{"query":"john.smith@acme.com"}"#)]),
-            model::calls(&[
-                ("c1", "payments__get_subscription", r#"{"customer_id":"cus_000001"}"#),
-                ("c2", "tickets__list_tickets", r#"{"customer_id":"cus_000001","status":"open"}"#),
-                ("c3", "payments__get_payment_history", r#"{"customer_id":"cus_000001"}"#),
-                ("c4", "calendar__list_meetings", r#"{"customer_id":"cus_000001"}"#),
-            ]),
-            model::answer("John Smith: past_due, one open ticket."),
-        ]);
+        let m = seed_model();
         let u = run_measured(&mut scripted(dir.path(), &m.url, &["ask", SEED]));
         assert_eq!(m.requests().len(), 3);
         if i > 0 {

@@ -91,6 +91,24 @@ where
     (rate, all)
 }
 
+/// One client's loop body for `load`: REST `/call TOOL` with `args` on the gateway at `base`, answered 2xx.
+pub fn rest_call(
+    base: &str,
+    tool: &str,
+    args: serde_json::Value,
+) -> impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static {
+    let (http, url) = (reqwest::Client::new(), format!("{base}/call"));
+    let body = json!({"tool": tool, "arguments": args});
+    move || {
+        let (http, url, body) = (http.clone(), url.clone(), body.clone());
+        Box::pin(async move {
+            let r = http.post(url).json(&body).send().await.unwrap();
+            assert!(r.status().is_success());
+            let _ = r.bytes().await;
+        })
+    }
+}
+
 pub fn gateway() {
     println!(
         "## gateway: `hub serve --http`, load from this process (same 2-core machine), testkit echo and crm get_customer"
@@ -101,20 +119,7 @@ pub fn gateway() {
     rt.block_on(async {
         for (tool, args) in [("kit__echo", json!({"text": "hi"})), ("crm__get_customer", json!({"id": "cus_000001"}))] {
             for clients in [1, 16] {
-                let (rate, lat) = load(clients, 5.0, || {
-                    let http = reqwest::Client::new();
-                    let url = format!("{base}/call");
-                    let body = json!({"tool": tool, "arguments": args.clone()});
-                    move || {
-                        let (http, url, body) = (http.clone(), url.clone(), body.clone());
-                        async move {
-                            let r = http.post(url).json(&body).send().await.unwrap();
-                            assert!(r.status().is_success());
-                            let _ = r.bytes().await;
-                        }
-                    }
-                })
-                .await;
+                let (rate, lat) = load(clients, 5.0, || rest_call(&base, tool, args.clone())).await;
                 println!(
                     "REST /call {tool}, {clients} client(s): {rate:.0} calls/s, p50 {} p99 {}",
                     ms(percentile(&lat, 0.5)),

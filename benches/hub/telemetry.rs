@@ -2,8 +2,8 @@
 //! REST and MCP calls/s with export off, to an OTLP/gRPC and to an OTLP/HTTP receiver (`tests/it/otlp.rs`, in
 //! this process), in alternating rounds; and `hub ask` (3 turns, 5 tool calls, scripted model) wall time off/on.
 
-use super::load::{load, mcp_clients};
-use super::{HUB, model, ms, otlp, percentile, run_measured, scripted};
+use super::load::{load, mcp_clients, rest_call};
+use super::{HUB, SEED, ms, otlp, percentile, run_measured, scripted};
 use serde_json::json;
 use std::time::Duration;
 
@@ -18,19 +18,7 @@ fn gateway_rates(dir: &std::path::Path, vars: &[(&str, &str)]) -> (f64, f64) {
     let (mut child, base) = super::serve::start_env(HUB, dir, &["--no-socket"], vars);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let rates = rt.block_on(async {
-        let (rest, _) = load(16, 4.0, || {
-            let (http, url) = (reqwest::Client::new(), format!("{base}/call"));
-            let body = json!({"tool": "kit__echo", "arguments": {"text": "hi"}});
-            move || {
-                let (http, url, body) = (http.clone(), url.clone(), body.clone());
-                async move {
-                    let r = http.post(url).json(&body).send().await.unwrap();
-                    assert!(r.status().is_success());
-                    let _ = r.bytes().await;
-                }
-            }
-        })
-        .await;
+        let (rest, _) = load(16, 4.0, || rest_call(&base, "kit__echo", json!({"text": "hi"}))).await;
         let sessions = mcp_clients(&format!("{base}/mcp"), 16, true).await;
         let next = std::sync::atomic::AtomicUsize::new(0);
         let (mcp, _) = load(16, 4.0, || {
@@ -60,17 +48,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
 fn ask_walls(dir: &std::path::Path, vars: &[(&str, &str)], n: usize) -> Vec<Duration> {
     (0..n)
         .map(|_| {
-            let m = model::Model::start(vec![
-                model::calls(&[("c0", "crm__search_customers", r#"{"query":"john.smith@acme.com"}"#)]),
-                model::calls(&[
-                    ("c1", "payments__get_subscription", r#"{"customer_id":"cus_000001"}"#),
-                    ("c2", "tickets__list_tickets", r#"{"customer_id":"cus_000001","status":"open"}"#),
-                    ("c3", "payments__get_payment_history", r#"{"customer_id":"cus_000001"}"#),
-                    ("c4", "calendar__list_meetings", r#"{"customer_id":"cus_000001"}"#),
-                ]),
-                model::answer("John Smith: past_due, one open ticket."),
-            ]);
-            let mut cmd = scripted(dir, &m.url, &["ask", "john.smith@acme.com: status, tickets, payments?"]);
+            let m = super::seed_model();
+            let mut cmd = scripted(dir, &m.url, &["ask", SEED]);
             cmd.envs(vars.iter().copied());
             run_measured(&mut cmd).wall
         })

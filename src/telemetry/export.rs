@@ -93,6 +93,28 @@ impl Pipeline {
     }
 }
 
+/// One signal's exporter on `link` (the span and metric builders are different types with the same methods).
+macro_rules! exporter {
+    ($builder:expr, $link:expr, $c:expr, $signal:literal) => {
+        match $link {
+            Link::Grpc(channel) => $builder
+                .with_tonic()
+                .with_channel(channel.clone())
+                .with_retry_policy(retries())
+                .with_metadata(metadata($c))
+                .build(),
+            Link::Http(client) => $builder
+                .with_http()
+                .with_http_client(client.clone())
+                .with_endpoint(http_url($c, $signal))
+                .with_timeout(EXPORT_TIMEOUT)
+                .with_retry_policy(retries())
+                .with_headers($c.headers.iter().cloned().collect())
+                .build(),
+        }
+    };
+}
+
 /// The one connection both exporters share: a gRPC channel (connected on first use), or one HTTP client —
 /// without the system's root certificates for a plain-HTTP collector, which cost milliseconds to load.
 enum Link {
@@ -125,46 +147,14 @@ impl Link {
     }
 
     fn spans(&self, c: &Telemetry) -> Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError> {
-        let b = opentelemetry_otlp::SpanExporter::builder();
-        match self {
-            Link::Grpc(channel) => b
-                .with_tonic()
-                .with_channel(channel.clone())
-                .with_retry_policy(retries())
-                .with_metadata(metadata(c))
-                .build(),
-            Link::Http(client) => b
-                .with_http()
-                .with_http_client(client.clone())
-                .with_endpoint(http_url(c, "traces"))
-                .with_timeout(EXPORT_TIMEOUT)
-                .with_retry_policy(retries())
-                .with_headers(c.headers.iter().cloned().collect())
-                .build(),
-        }
+        exporter!(opentelemetry_otlp::SpanExporter::builder(), self, c, "traces")
     }
 
     fn metrics(
         &self,
         c: &Telemetry,
     ) -> Result<opentelemetry_otlp::MetricExporter, opentelemetry_otlp::ExporterBuildError> {
-        let b = opentelemetry_otlp::MetricExporter::builder();
-        match self {
-            Link::Grpc(channel) => b
-                .with_tonic()
-                .with_channel(channel.clone())
-                .with_retry_policy(retries())
-                .with_metadata(metadata(c))
-                .build(),
-            Link::Http(client) => b
-                .with_http()
-                .with_http_client(client.clone())
-                .with_endpoint(http_url(c, "metrics"))
-                .with_timeout(EXPORT_TIMEOUT)
-                .with_retry_policy(retries())
-                .with_headers(c.headers.iter().cloned().collect())
-                .build(),
-        }
+        exporter!(opentelemetry_otlp::MetricExporter::builder(), self, c, "metrics")
     }
 }
 
