@@ -239,14 +239,7 @@ pub fn records_content() -> bool {
 
 /// `text` cut to `CONTENT_BYTES` on a character boundary, marked when cut.
 pub fn content(text: &str) -> String {
-    if text.len() <= CONTENT_BYTES {
-        return text.to_string();
-    }
-    let mut end = CONTENT_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &text[..end], text.len())
+    crate::truncate::text(text, CONTENT_BYTES)
 }
 
 /// The counts `/metrics` shows for the export itself.
@@ -271,7 +264,7 @@ mod tests {
         assert_eq!(super::content("short"), "short");
         let long = "é".repeat(super::CONTENT_BYTES);
         let cut = super::content(&long);
-        assert!(cut.ends_with(&format!("… ({} bytes)", long.len())), "{cut}");
-        assert!(cut.len() < super::CONTENT_BYTES + 20);
+        assert!(cut.ends_with(&format!("of {} bytes shown]", long.len())), "{cut}");
+        assert!(cut.len() < super::CONTENT_BYTES + 64);
     }
 }
