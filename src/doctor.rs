@@ -259,8 +259,6 @@ async fn probe(m: &config::ModelConfig) -> Check {
     }
 }
 
-/// The directories hub writes — its data (pins, stores), its state (OAuth, logs) — and the files it appends to:
-/// chat's history, and the gateway's audit log when HUB_AUDIT_LOG names one.
 /// Whether the collector telemetry goes to accepts connections (an export to one that does not drops spans).
 async fn telemetry(t: &config::telemetry::Telemetry) -> Check {
     let protocol = match t.protocol {
@@ -285,6 +283,8 @@ async fn telemetry(t: &config::telemetry::Telemetry) -> Check {
     }
 }
 
+/// The directories hub writes — its data (pins, stores), its state (OAuth, logs) — and the files it appends to:
+/// chat's history, and the gateway's audit log when HUB_AUDIT_LOG names one.
 fn paths(checks: &mut Vec<Check>) {
     dirs(checks);
     let history = crate::repl::state_dir().join("history");

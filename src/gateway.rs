@@ -61,6 +61,15 @@ pub struct Gateway {
     pub code: Option<crate::code::Limits>,
 }
 
+/// The metrics label of a call's result: `ok`, `tool_error` (the tool said `isError`), or its failure's.
+pub fn outcome_of(result: &Result<Called, CallError>) -> &'static str {
+    match result {
+        Ok(c) if c.result.is_error == Some(true) => "tool_error",
+        Ok(_) => "ok",
+        Err(e) => outcome(e),
+    }
+}
+
 /// The metrics label of a failed call.
 pub fn outcome(e: &CallError) -> &'static str {
     match e {
@@ -90,11 +99,11 @@ impl Gateway {
         result: &Result<Called, CallError>,
         took: Duration,
     ) {
-        let (outcome, index) = match result {
-            Ok(c) => (if c.result.is_error == Some(true) { "tool_error" } else { "ok" }, None),
-            Err(e @ CallError::UnknownTool { .. }) => (outcome(e), None),
-            Err(e) => (outcome(e), Some(self.registry.index())),
+        let index = match result {
+            Ok(_) | Err(CallError::UnknownTool { .. }) => None,
+            Err(_) => Some(self.registry.index()),
         };
+        let outcome = outcome_of(result);
         let label = match (result, &index) {
             (Ok(c), _) => stats::Label { server: &c.entry.server, tool: &c.entry.name },
             (Err(_), Some(index)) => index
@@ -124,20 +133,9 @@ impl Gateway {
                 why,
             })?;
         }
-        if !crate::telemetry::on() {
-            return self.registry.call_from(name, arguments, cancel, origin).await;
-        }
         // The tool call, between the gateway's span of the request and the upstream request.
-        let span = crate::telemetry::spans::tool(name, None);
-        let called =
-            tracing::Instrument::instrument(self.registry.call_from(name, arguments, cancel, origin), span.clone());
-        let called = called.await;
-        match &called {
-            Err(e) => crate::telemetry::spans::failed(&span, outcome(e)),
-            Ok(c) if c.result.is_error == Some(true) => crate::telemetry::spans::failed(&span, "tool_error"),
-            Ok(_) => {}
-        }
-        called
+        let call = |arguments| self.registry.call_from(name, arguments, cancel, origin);
+        crate::telemetry::spans::tool_call(name, None, arguments, call).await
     }
 
     /// Refuses `who` resource `uri` (`act`: "read", "subscribe to") when its policy does not include the server that

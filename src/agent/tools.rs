@@ -83,34 +83,26 @@ pub async fn run_recorded(
     cancel: &CancellationToken,
     epoch: Instant,
 ) -> Ran {
-    use crate::telemetry::spans;
-    use tracing::Instrument;
-    let span = spans::tool(&entry.name, Some(&rec.id));
-    spans::content(&span, "gen_ai.tool.call.arguments", || Value::Object(args.clone()).to_string());
     let start = Instant::now();
     rec.started_ms = precise_ms(start - epoch);
-    let result = registry.call_cancellable(&entry.name, Some(args), cancel).instrument(span.clone()).await;
+    let call = |arguments| registry.call_cancellable(&entry.name, arguments, cancel);
+    let result = crate::telemetry::spans::tool_call(&entry.name, Some(&rec.id), Some(args), call).await;
     rec.duration_ms = output::millis(start.elapsed());
     rec.ended_ms = precise_ms(epoch.elapsed());
     match result {
         Err(e) => {
-            spans::failed(&span, crate::gateway::outcome(&e));
             rec.error = Some(e.to_string());
             Ran::Failed(e.to_string())
         }
         Ok(called) if called.result.is_error == Some(true) => {
             let text = output::result_text(&called.result);
-            spans::failed(&span, "tool_error");
-            spans::content(&span, "gen_ai.tool.call.result", || text.clone());
             rec.bytes = text.len();
             rec.error = Some(output::cut(&text, 300));
             Ran::ToolError(text)
         }
         Ok(called) => {
             let value = output::result_value(&called.result);
-            let text = value.to_string();
-            spans::content(&span, "gen_ai.tool.call.result", || text.clone());
-            rec.bytes = text.len();
+            rec.bytes = value.to_string().len();
             rec.ok = true;
             Ran::Value(value)
         }

@@ -33,6 +33,8 @@ use tokio_util::sync::CancellationToken;
 const SMALL: usize = 64 * 1024;
 const STATELESS: &str = "2026-07-28";
 const PROGRESS: &str = "progressToken";
+/// `_meta` keys of a call that take nothing from the short way: its progress token and its trace context.
+const PLAIN: [&str; 3] = [PROGRESS, "traceparent", "tracestate"];
 const META: [&str; 3] = [
     "io.modelcontextprotocol/protocolVersion",
     "io.modelcontextprotocol/clientCapabilities",
@@ -124,7 +126,7 @@ async fn take(fast: &Arc<Fast>, parts: &axum::http::request::Parts, bytes: &[u8]
     let (client, flying) = match &session {
         Some(id) => {
             let legacy = version.is_none_or(|v| v != STATELESS);
-            let bare = meta.keys().all(|k| [PROGRESS, "traceparent", "tracestate"].contains(&k.as_str()));
+            let bare = meta.keys().all(|k| PLAIN.contains(&k.as_str()));
             let (local, client) = fast.app.gateway.table.plain(id).filter(|_| legacy && bare)?;
             (client, Some((local, message.id.as_ref()?.to_string())))
         }
@@ -159,9 +161,7 @@ fn stateless_client(
         && said("mcp-method") == Some("tools/call")
         && said("mcp-name") == Some(name)
         && meta.get(META[0]).and_then(Value::as_str) == Some(STATELESS)
-        && meta
-            .keys()
-            .all(|k| [PROGRESS, "traceparent", "tracestate"].contains(&k.as_str()) || META.contains(&k.as_str()));
+        && meta.keys().all(|k| PLAIN.contains(&k.as_str()) || META.contains(&k.as_str()));
     let caps = meta.get(META[1])?.as_object()?;
     if !matches || ASKED.iter().any(|c| caps.contains_key(*c)) {
         return None;

@@ -1,7 +1,7 @@
 //! The gateway's HTTP face on one port: the REST API (`/tools`, `/call`, `/status`, `/healthz`, `/metrics`; the
-//! resources and prompts of `offers`) and the MCP streamable-HTTP endpoint (`/mcp`, sessions in `sessions::Table`), behind the browser guard
-//! (`browser`: Host, Origin, content type, CORS), the guards of `guard` and — on /mcp — rmcp's own Host and
-//! Origin checks.
+//! resources and prompts of `offers`) and the MCP streamable-HTTP endpoint (`/mcp`, sessions in
+//! `sessions::Table`), behind the browser guard (`browser`: Host, Origin, content type, CORS), the guards of
+//! `guard` and — on /mcp — rmcp's own Host and Origin checks.
 
 use super::browser;
 use super::guard::{Guards, Limits, Who};

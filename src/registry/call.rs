@@ -153,14 +153,7 @@ impl Registry {
         let (held, started) = (metrics::tool_in_flight(&name), Instant::now());
         let called = self.call_on(server, lease, entry, arguments, cancel, origin).instrument(span.clone()).await;
         drop(held);
-        let outcome = match &called {
-            Ok(c) if c.result.is_error == Some(true) => "tool_error",
-            Ok(_) => "ok",
-            Err(e) => crate::gateway::outcome(e),
-        };
-        if outcome != "ok" {
-            spans::failed(&span, outcome);
-        }
+        let outcome = spans::ended(&span, &called);
         metrics::tool_call(&name, &tool, outcome, started.elapsed());
         called
     }

@@ -4,6 +4,9 @@
 //! request → tool call → upstream. With telemetry off and logs below INFO they are disabled spans (no cost);
 //! fields recorded later are declared `Empty` here.
 
+use crate::registry::{CallError, Called};
+use rmcp::model::JsonObject;
+use tracing::Instrument;
 use tracing::field::Empty;
 
 /// One question: `hub ask`, a `hub chat` turn, a triage item (`item` its id).
@@ -59,6 +62,40 @@ pub fn tool(name: &str, call_id: Option<&str>) -> tracing::Span {
         otel.status_code = Empty,
         error.type = Empty,
     )
+}
+
+/// `call` — the registry's call of tool `name` with `arguments` — in its `execute_tool` span (`call_id` the
+/// model's id for it), marked by its outcome, with the arguments and the result when content is recorded. Just
+/// the call while telemetry is off.
+pub async fn tool_call<F: std::future::Future<Output = Result<Called, CallError>>>(
+    name: &str,
+    call_id: Option<&str>,
+    arguments: Option<JsonObject>,
+    call: impl FnOnce(Option<JsonObject>) -> F,
+) -> Result<Called, CallError> {
+    if !super::on() {
+        return call(arguments).await;
+    }
+    let span = tool(name, call_id);
+    content(&span, "gen_ai.tool.call.arguments", || serde_json::to_string(&arguments).unwrap_or_default());
+    let called = call(arguments).instrument(span.clone()).await;
+    ended(&span, &called);
+    if let Ok(c) = &called {
+        content(&span, "gen_ai.tool.call.result", || match c.result.is_error {
+            Some(true) => crate::output::result_text(&c.result),
+            _ => crate::output::result_value(&c.result).to_string(),
+        });
+    }
+    called
+}
+
+/// Marks `span` by the call's outcome (see `gateway::outcome_of`), which it returns.
+pub fn ended(span: &tracing::Span, called: &Result<Called, CallError>) -> &'static str {
+    let outcome = crate::gateway::outcome_of(called);
+    if outcome != "ok" {
+        failed(span, outcome);
+    }
+    outcome
 }
 
 /// The `tools/call` request to the upstream server (`transport`: "pipe" for stdio, "tcp" for HTTP).
