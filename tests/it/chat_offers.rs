@@ -130,6 +130,8 @@ fn on_a_terminal_mentions_complete_and_forms_and_approvals_are_asked() {
     pty.prompt(4);
     pty.send("/prompts\r");
     pty.expect("crm__account_summary");
+    // Ctrl-D only once the prompt is back: sent while the listing is still printed, the line editor can miss it.
+    pty.prompt_after("crm__account_summary");
     pty.send("\x04");
     assert!(eventually(crate::util::LIMIT, || pty.child.try_wait().ok().flatten().is_some()));
     let reqs = m.requests();
