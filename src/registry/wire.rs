@@ -7,8 +7,8 @@
 //! reason and restarts it per its policy. Notifications hub does not know are still ignored (JSON-RPC allows
 //! them), as rmcp does.
 //!
-//! Two more things happen at the wire, where they are cheapest: a `tools/list` reply is read with at most
-//! `max_tools + 1` entries built (`capped`), and `tools/list_changed` notifications wake the supervisor
+//! More happens at the wire, where it is cheapest: replies to `tools/call` and `tools/list` are read straight
+//! into their type (`pending`; a listing with at most `max_tools + 1` entries built, `capped`), and `tools/list_changed` notifications wake the supervisor
 //! directly (coalesced by its `Notify`) instead of each becoming a task in rmcp's service loop.
 //!
 //! Owns: newline-delimited JSON-RPC framing over the child's pipes, the message size cap, the `Fault` latch
@@ -16,12 +16,12 @@
 
 pub mod barrier;
 mod capped;
+mod pending;
 
 use rmcp::RoleClient;
-use rmcp::model::{ClientRequest, JsonRpcMessage, RequestId, ServerNotification};
+use rmcp::model::{JsonRpcMessage, ServerNotification};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, ChildStdout};
@@ -105,8 +105,8 @@ pub struct Wire {
     max: usize,
     /// Entries of a `tools/list` reply that are built (the rest are skipped unread).
     keep: usize,
-    /// Ids of the `tools/list` requests sent and not answered yet.
-    listings: Arc<Mutex<HashSet<RequestId>>>,
+    /// The `tools/list` and `tools/call` requests sent and not answered yet.
+    pending: pending::Pending,
     lists_changed: Arc<Notify>,
     /// Messages received so far (the number of the bad one goes into the report).
     count: u64,
@@ -129,7 +129,7 @@ impl Wire {
             write: Arc::new(tokio::sync::Mutex::new(Some(stdin))),
             max: o.max_message_bytes,
             keep: o.max_tools.saturating_add(1),
-            listings: Arc::default(),
+            pending: pending::Pending::default(),
             lists_changed: o.lists_changed,
             count: 0,
             fault: o.fault,
@@ -143,14 +143,13 @@ impl Wire {
         let Some(text) = text_of(&self.line, self.count)? else { return Ok(None) };
         let renamed = super::lent::rename(text);
         let text = renamed.as_deref().unwrap_or(text);
-        let msg = match self.listing_reply(text) {
+        let mut msg = match self.pending.reply(text, self.keep) {
             Some(msg) => msg,
             None => match parse_text(text, self.count)? {
-                Some(msg) => msg,
+                Some(msg) => self.pending.answered(msg),
                 None => return Ok(None),
             },
         };
-        let mut msg = msg;
         if let JsonRpcMessage::Notification(n) = &mut msg {
             let meta = match &mut n.notification {
                 ServerNotification::ProgressNotification(p) => Some(&mut p.params.meta),
@@ -174,20 +173,6 @@ impl Wire {
             return Ok(None);
         }
         Ok(Some(msg))
-    }
-
-    /// `text` read as the reply to a pending `tools/list`, with its entries capped; `None` if it is not one.
-    fn listing_reply(&self, text: &str) -> Option<RxJsonRpcMessage<RoleClient>> {
-        let mut pending = self.listings.lock().unwrap_or_else(|p| p.into_inner());
-        if pending.is_empty() {
-            return None;
-        }
-        let value = capped::parse(text, self.keep)?;
-        let id: RequestId = serde_json::from_value(value.get("id")?.clone()).ok()?;
-        if !pending.remove(&id) {
-            return None;
-        }
-        serde_json::from_value(value).ok()
     }
 
     /// Reads one line into `self.line` without letting it pass the cap. `Ok(false)`: end of stream.
@@ -268,11 +253,7 @@ impl Transport<RoleClient> for Wire {
         &mut self,
         item: TxJsonRpcMessage<RoleClient>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        if let JsonRpcMessage::Request(r) = &item
-            && matches!(r.request, ClientRequest::ListToolsRequest(_))
-        {
-            self.listings.lock().unwrap_or_else(|p| p.into_inner()).insert(r.id.clone());
-        }
+        self.pending.sent(&item);
         let write = self.write.clone();
         let line = serde_json::to_vec(&super::lent::initialize(item)).map(|mut l| {
             l.push(b'\n');
