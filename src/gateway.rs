@@ -283,7 +283,8 @@ pub async fn run(
     let stdio_task = opts.stdio.then(|| {
         let hub = mcp::Hub { gateway: gateway.clone(), via: "mcp-stdio", profile: opts.profile };
         tokio::spawn(async move {
-            match hub.serve(rmcp::transport::stdio()).await {
+            // The reactor-driven pipes when a client launched us (see `hub_servers::serve`).
+            match hub.serve(rmcp::transport::io::stdio_pipes()).await {
                 Ok(running) => {
                     let _ = running.waiting().await;
                 }

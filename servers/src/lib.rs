@@ -61,8 +61,10 @@ pub fn definitions(name: &str) -> Option<Vec<rmcp::model::Tool>> {
     }
 }
 
+/// Serves over stdin/stdout driven by the IO reactor when they are pipes (as a client launches a server), not
+/// by tokio's blocking pool, which hands every read and write to another thread (BENCHMARKS.md, issue 20).
 async fn serve<S: rmcp::ServerHandler>(server: S) -> anyhow::Result<()> {
-    let running = server.serve(rmcp::transport::stdio()).await?;
+    let running = server.serve(rmcp::transport::io::stdio_pipes()).await?;
     running.waiting().await?;
     Ok(())
 }
