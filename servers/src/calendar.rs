@@ -119,7 +119,8 @@ fn meeting(r: &rusqlite::Row<'_>) -> rusqlite::Result<Meeting> {
 }
 
 fn find(conn: &Connection, id: &str) -> Result<Meeting, Fail> {
-    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], meeting)
+    conn.prepare_cached(&format!("{SELECT} WHERE id = ?1"))?
+        .query_row([id], meeting)
         .optional()?
         .ok_or_else(|| Fail(format!("meeting '{id}' not found")))
 }

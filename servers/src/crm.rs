@@ -178,7 +178,7 @@ impl Crm {
     fn find(&self, id: &str) -> Result<Customer, Fail> {
         let conn = self.store.conn();
         let sql = format!("SELECT {COLUMNS} FROM customers WHERE id = ?1");
-        match conn.query_row(&sql, [id], customer).optional()? {
+        match conn.prepare_cached(&sql)?.query_row([id], customer).optional()? {
             Some(c) => Ok(c),
             None => Err(Fail(format!("customer '{id}' not found"))),
         }
@@ -239,7 +239,8 @@ impl Crm {
     fn id_by_email(&self, email: &str) -> Result<String, Fail> {
         let email = v::email("email", email)?;
         let conn = self.store.conn();
-        conn.query_row("SELECT id FROM customers WHERE email = ?1", [&email], |r| r.get(0))
+        conn.prepare_cached("SELECT id FROM customers WHERE email = ?1")?
+            .query_row([&email], |r| r.get(0))
             .optional()?
             .ok_or_else(|| Fail(format!("no customer with email '{email}'")))
     }

@@ -236,7 +236,8 @@ fn payment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Payment> {
 }
 
 fn find_invoice(conn: &Connection, id: &str) -> Result<Invoice, Fail> {
-    conn.query_row(&format!("{INVOICE} WHERE id = ?1"), [id], invoice)
+    conn.prepare_cached(&format!("{INVOICE} WHERE id = ?1"))?
+        .query_row([id], invoice)
         .optional()?
         .ok_or_else(|| Fail(format!("invoice '{id}' not found")))
 }
@@ -299,27 +300,26 @@ impl Payments {
         let conn = self.store.conn();
         let customer = resolve_customer(&conn, &a.customer_id)?;
         let sub = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT id, customer_id, plan, status, amount_cents, currency, started_at, current_period_start,
                         current_period_end, canceled_at FROM subscriptions WHERE customer_id = ?1",
-                [&customer],
-                |r| {
-                    let cents: i64 = r.get(4)?;
-                    Ok(Subscription {
-                        id: r.get(0)?,
-                        customer_id: r.get(1)?,
-                        plan: r.get(2)?,
-                        status: r.get(3)?,
-                        amount_cents: cents,
-                        amount: v::dollars(cents),
-                        currency: r.get(5)?,
-                        started_at: r.get(6)?,
-                        current_period_start: r.get(7)?,
-                        current_period_end: r.get(8)?,
-                        canceled_at: r.get(9)?,
-                    })
-                },
-            )
+            )?
+            .query_row([&customer], |r| {
+                let cents: i64 = r.get(4)?;
+                Ok(Subscription {
+                    id: r.get(0)?,
+                    customer_id: r.get(1)?,
+                    plan: r.get(2)?,
+                    status: r.get(3)?,
+                    amount_cents: cents,
+                    amount: v::dollars(cents),
+                    currency: r.get(5)?,
+                    started_at: r.get(6)?,
+                    current_period_start: r.get(7)?,
+                    current_period_end: r.get(8)?,
+                    canceled_at: r.get(9)?,
+                })
+            })
             .optional()?;
         sub.map(Json).ok_or_else(|| Fail(format!("customer '{customer}' has no subscription")))
     }

@@ -55,6 +55,8 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Every read statement is compiled once (`prepare_cached`); a server has a few dozen.
+        conn.set_prepared_statement_cache_capacity(64);
         seed_once(&mut conn, schema).map_err(|e| anyhow::anyhow!("seeding {}: {e}", path.display()))?;
         Ok(Store { conn: Arc::new(Mutex::new(conn)) })
     }
@@ -117,7 +119,10 @@ pub fn resolve_customer(conn: &Connection, value: &str) -> Result<String, crate:
     } else {
         ("SELECT id FROM customers WHERE id = ?1", v::id("customer_id", value, "cus_", "cus_000042")?)
     };
-    conn.query_row(sql, [&key], |r| r.get(0)).optional()?.ok_or_else(|| Fail(format!("customer '{key}' not found")))
+    conn.prepare_cached(sql)?
+        .query_row([&key], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Fail(format!("customer '{key}' not found")))
 }
 
 /// A WHERE clause of the conditions whose value is given (`customer_id = ?` becomes `customer_id = ?1`), and the

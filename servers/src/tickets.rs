@@ -202,7 +202,10 @@ impl Tickets {
 
     fn find(&self, conn: &rusqlite::Connection, id: &str) -> Result<Ticket, Fail> {
         let sql = format!("SELECT {COLUMNS} FROM {LINKED} WHERE id = ?1");
-        conn.query_row(&sql, [id], ticket).optional()?.ok_or_else(|| Fail(format!("ticket '{id}' not found")))
+        conn.prepare_cached(&sql)?
+            .query_row([id], ticket)
+            .optional()?
+            .ok_or_else(|| Fail(format!("ticket '{id}' not found")))
     }
 
     #[tool(
@@ -217,11 +220,9 @@ impl Tickets {
         let customer = a.customer_id.as_deref().map(|c| resolve_customer(&conn, c)).transpose()?;
         let (filter, mut values) =
             conditions(&[("customer_id = ?", customer), ("status = ?", status), ("priority = ?", priority)]);
-        let total = conn.query_row(
-            &format!("SELECT count(*) FROM tickets WHERE {filter}"),
-            rusqlite::params_from_iter(&values),
-            |r| r.get(0),
-        )?;
+        let total = conn
+            .prepare_cached(&format!("SELECT count(*) FROM tickets WHERE {filter}"))?
+            .query_row(rusqlite::params_from_iter(&values), |r| r.get(0))?;
         let offset = a.offset.unwrap_or(0);
         if offset < 0 {
             return Err(Fail(format!("offset must be 0 or more, got {offset}")));
