@@ -74,11 +74,10 @@ pub(super) fn read_question(q: String) -> exit::Result<String> {
     if q.is_empty() { Err(Failure::usage("the question is empty")) } else { Ok(q) }
 }
 
-/// The runtime: one worker per core the machine gives this process.
+/// The runtime: one worker per core the machine gives this process (tokio's default, which
+/// `TOKIO_WORKER_THREADS` overrides).
 pub(super) fn runtime() -> exit::Result<tokio::runtime::Runtime> {
-    let workers = std::thread::available_parallelism().map_or(2, usize::from);
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
         .enable_all()
         .build()
         .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))
