@@ -150,9 +150,8 @@ pub fn exit_code(status: Status) -> u8 {
 /// Answers one question; on `shutdown` the turn is cancelled (its tool calls upstream too) and the run ends
 /// with exit 130. With telemetry on, all of it is one trace (`invoke_agent hub`).
 pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shutdown) -> exit::Result<u8> {
-    use tracing::Instrument;
     let span = crate::telemetry::spans::question("ask", &a.question, None);
-    answer(config, registry, a, shutdown).instrument(span).await
+    span.run(answer(config, registry, a, shutdown)).await
 }
 
 async fn answer(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shutdown) -> exit::Result<u8> {
@@ -232,7 +231,7 @@ pub fn report(
         "usage"
     );
     let code = exit_code(o.status);
-    crate::telemetry::spans::answered(&tracing::Span::current(), o.turns, o.status, code == exit::OK);
+    crate::telemetry::spans::answered(&crate::telemetry::spans::Span::current(), o.turns, o.status, code == exit::OK);
     match (&o.error, code) {
         (Some(e), c) if c != exit::OK => Err(Failure { code: c, message: e.clone() }),
         _ => Ok(code),

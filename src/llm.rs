@@ -140,34 +140,34 @@ impl Llm {
         on_text: Option<&(dyn Fn(&str) + Send + Sync)>,
     ) -> Result<Completion, LlmError> {
         use crate::telemetry::{metrics, spans};
-        use tracing::Instrument;
         if !crate::telemetry::on() {
             return self.exchange(request, on_text).await;
         }
         let host = self.url.split('/').nth(2).unwrap_or_default();
         let span = spans::model(&self.model, host);
         let (held, started) = (metrics::model_in_flight(&self.model), std::time::Instant::now());
-        let done = self.exchange(request, on_text).instrument(span.clone()).await;
+        let done = span.within(self.exchange(request, on_text)).await;
         drop(held);
         match &done {
             Ok(c) => {
                 let u = &c.usage;
-                span.record("gen_ai.usage.input_tokens", u.prompt_tokens);
-                span.record("gen_ai.usage.output_tokens", u.completion_tokens);
+                span.set("gen_ai.usage.input_tokens", u.prompt_tokens as i64);
+                span.set("gen_ai.usage.output_tokens", u.completion_tokens as i64);
                 if let Some(m) = &c.model {
-                    span.record("gen_ai.response.model", m.as_str());
+                    span.set("gen_ai.response.model", m.clone());
                 }
                 if let Some(f) = &c.finish_reason {
-                    span.record("gen_ai.response.finish_reasons", f.as_str());
+                    span.set("gen_ai.response.finish_reasons", f.clone());
                 }
                 let tokens = (u.total_tokens > 0).then_some((u.prompt_tokens as u32, u.completion_tokens as u32));
                 metrics::model_request(&self.model, started.elapsed(), tokens, None);
             }
             Err(e) => {
-                spans::failed(&span, e.kind());
+                span.failed(e.kind());
                 metrics::model_request(&self.model, started.elapsed(), None, Some(e.kind()));
             }
         }
+        span.end();
         done
     }
 
@@ -266,7 +266,9 @@ impl Llm {
 
     async fn backoff(&self, attempt: u32, retry_after: Option<Duration>, why: &str) {
         let d = retry_after.unwrap_or_else(|| delay(attempt));
-        tracing::info!("model endpoint: {why}; retry {attempt}/{} in {} ms", self.max_retries, d.as_millis());
+        let retry = format!("model endpoint: {why}; retry {attempt}/{} in {} ms", self.max_retries, d.as_millis());
+        crate::telemetry::spans::Span::current().event(retry.clone());
+        tracing::info!("{retry}");
         tokio::time::sleep(d).await;
     }
 

@@ -289,7 +289,7 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
         view.streamed.store(false, Ordering::Relaxed);
         let cancel = shutdown.token().child_token();
         let span = crate::telemetry::spans::question("chat", line, None);
-        let turn = tracing::Instrument::instrument(agent.run(&mut history, line, &cancel), span.clone());
+        let turn = span.within(agent.run(&mut history, line, &cancel));
         tokio::pin!(turn);
         let outcome = loop {
             tokio::select! {
@@ -299,6 +299,7 @@ pub async fn run(config: &Config, registry: Registry, a: ChatArgs, mut shutdown:
         };
         view.clear();
         crate::telemetry::spans::answered(&span, outcome.turns, outcome.status, outcome.status == Status::Ok);
+        span.end();
         match outcome.status {
             Status::Interrupted => eprintln!("(interrupted)"),
             _ if view.streamed.load(Ordering::Relaxed) => println!(),

@@ -1,13 +1,12 @@
-//! OpenTelemetry export of hub's `tracing` spans and of its metrics (issue 19), off unless `[telemetry]` or
+//! OpenTelemetry export of hub's spans and of its metrics (issue 19), off unless `[telemetry]` or
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector.
 //!
-//! The logging subscriber always carries one empty slot (`layer`); `start` fills it with tracing-opentelemetry's
-//! layer once the configuration is read, and only then does the slot's filter let spans through — so with
-//! telemetry off a span costs what it did before (the log filter alone decides). Export runs on the SDK's own
-//! threads with a bounded queue: a slow or dead collector drops spans (counted, see `export`) and never holds a
-//! call; `Guard::finish` flushes at exit within a bound.
+//! The spans (`spans`) are made on the SDK's tracer once `Export::begin` has set it; until then, and with
+//! telemetry off, making one costs an atomic load. Export runs on the SDK's own threads with a bounded queue: a
+//! slow or dead collector drops spans (counted, see `export`) and never holds a call; `Export::finish` flushes
+//! at exit within a bound.
 //!
-//! Owns: the switch, the slot, start and finish, and how content is cut; `export` builds the exporters,
+//! Owns: the switch, the tracer, start and finish, and how content is cut; `export` builds the exporters,
 //! `metrics` the instruments, `propagate` carries the W3C trace context in and out.
 
 mod export;
@@ -20,17 +19,11 @@ use opentelemetry_sdk::trace::SdkTracer;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tracing::span;
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::Registry;
-
-type Otel = tracing_opentelemetry::OpenTelemetryLayer<Registry, SdkTracer>;
 
 static ON: AtomicBool = AtomicBool::new(false);
 static CONTENT: AtomicBool = AtomicBool::new(false);
-/// tracing-opentelemetry's layer, once `start` made it; `Late` forwards to it.
-static OTEL: OnceLock<Otel> = OnceLock::new();
+/// The tracer of the export, once `begin` made it (at most one export per process).
+static TRACER: OnceLock<SdkTracer> = OnceLock::new();
 
 /// Bytes of an argument, result or question recorded on a span under `record_content`.
 pub const CONTENT_BYTES: usize = 1024;
@@ -43,84 +36,9 @@ pub fn on() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
-/// The slot the logging subscriber carries (innermost, on the registry): empty until the export begins, and
-/// closed to every span but hub's own even then.
-pub fn layer() -> impl Layer<Registry> {
-    Late.with_filter(Ours)
-}
-
-/// The slot's filter. Decided per callsite, so that everything else — rmcp's, hyper's, h2's trace events on
-/// every request — stays disabled for good (a dynamic filter would have each of them asked about each time,
-/// export on or off); `Export::begin` rebuilds the callsites' interest when it switches the export on.
-struct Ours;
-
-impl Ours {
-    fn wants(m: &tracing::Metadata<'_>) -> bool {
-        m.target().starts_with("hub") && *m.level() <= tracing::Level::INFO
-    }
-}
-
-impl<S> tracing_subscriber::layer::Filter<S> for Ours {
-    fn enabled(&self, m: &tracing::Metadata<'_>, _: &Context<'_, S>) -> bool {
-        on() && Self::wants(m)
-    }
-
-    fn callsite_enabled(&self, m: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
-        match on() && Self::wants(m) {
-            // Still asked each time: the export ends before the process does.
-            true => tracing::subscriber::Interest::sometimes(),
-            false => tracing::subscriber::Interest::never(),
-        }
-    }
-}
-
-/// The slot: forwards to `OTEL` once it is set. Not tracing-subscriber's `reload` layer, which cannot hand out
-/// the `WithContext` that `OpenTelemetrySpanExt` needs (a set `OnceLock` never moves, so this one can).
-struct Late;
-
-impl Layer<Registry> for Late {
-    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, Registry>) {
-        if let Some(l) = OTEL.get() {
-            l.on_new_span(attrs, id, ctx);
-        }
-    }
-    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, Registry>) {
-        if let Some(l) = OTEL.get() {
-            l.on_record(id, values, ctx);
-        }
-    }
-    fn on_follows_from(&self, id: &span::Id, follows: &span::Id, ctx: Context<'_, Registry>) {
-        if let Some(l) = OTEL.get() {
-            l.on_follows_from(id, follows, ctx);
-        }
-    }
-    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, Registry>) {
-        if let Some(l) = OTEL.get() {
-            l.on_event(event, ctx);
-        }
-    }
-    fn on_enter(&self, id: &span::Id, ctx: Context<'_, Registry>) {
-        if let Some(l) = OTEL.get() {
-            l.on_enter(id, ctx);
-        }
-    }
-    fn on_exit(&self, id: &span::Id, ctx: Context<'_, Registry>) {
-        if let Some(l) = OTEL.get() {
-            l.on_exit(id, ctx);
-        }
-    }
-    fn on_close(&self, id: span::Id, ctx: Context<'_, Registry>) {
-        if let Some(l) = OTEL.get() {
-            l.on_close(id, ctx);
-        }
-    }
-    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
-        if id == std::any::TypeId::of::<Self>() {
-            return Some(self as *const Self as *const ());
-        }
-        // SAFETY: the layer lives in a static that is set once and never moved or dropped.
-        OTEL.get().and_then(|l| unsafe { l.downcast_raw(id) })
-    }
+/// The tracer while spans are exported.
+fn tracer() -> Option<&'static SdkTracer> {
+    if on() { TRACER.get() } else { None }
 }
 
 /// The export of one command, cheap to clone: set up in the background while the servers start (`prepare`),
@@ -142,7 +60,7 @@ impl Export {
     /// it); `None` when telemetry is off or was already started in this process.
     pub fn prepare(config: Option<&Telemetry>) -> Option<Export> {
         let config = config?.clone();
-        if OTEL.get().is_some() {
+        if TRACER.get().is_some() {
             return None;
         }
         let c = config.clone();
@@ -169,24 +87,13 @@ impl Export {
             Ok(Err(e)) => return tracing::warn!("telemetry: cannot export to {endpoint}: {e}"),
             Err(e) => return tracing::warn!("telemetry: cannot export to {endpoint}: {e}"),
         };
-        let layer = tracing_opentelemetry::layer()
-            .with_tracer(pipeline.tracer())
-            .with_location(false)
-            // Busy/idle time per span is work on every poll of an instrumented future: not on the call path.
-            .with_tracked_inactivity(false)
-            // Nor is the OpenTelemetry context attached on each of them: hub's propagation reads the span itself.
-            .with_context_activation(false)
-            .with_threads(false)
-            .with_level(false)
-            .with_target(false);
-        if OTEL.set(layer).is_err() {
+        if TRACER.set(pipeline.tracer()).is_err() {
             return;
         }
         metrics::install(pipeline.meter());
         let mut state = self.state();
         CONTENT.store(state.config.record_content, Ordering::Relaxed);
         ON.store(true, Ordering::Relaxed);
-        tracing::callsite::rebuild_interest_cache();
         state.pipeline = Some(pipeline);
     }
 

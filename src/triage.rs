@@ -105,7 +105,6 @@ struct Shared {
 }
 
 async fn one(s: &Shared, item: input::Item) -> Option<Value> {
-    use tracing::Instrument;
     let started = Instant::now();
     let text = message(&item);
     let mut history = vec![s.system.clone()];
@@ -113,18 +112,17 @@ async fn one(s: &Shared, item: input::Item) -> Option<Value> {
     let caller = &crate::registry::origin::CALLER;
     let span = crate::telemetry::spans::question("triage", &text, Some(&item.id));
     let mut outcome: Outcome = match &s.agent {
-        Some(a) => caller.scope(item.id.clone(), a.run(&mut history, &text, &s.cancel)).instrument(span.clone()).await,
+        Some(a) => span.within(caller.scope(item.id.clone(), a.run(&mut history, &text, &s.cancel))).await,
         None => match &s.taxonomy {
-            Some(t) => {
-                caller.scope(item.id.clone(), classify::decide(&s.registry, &item, t)).instrument(span.clone()).await
-            }
+            Some(t) => span.within(caller.scope(item.id.clone(), classify::decide(&s.registry, &item, t))).await,
             None => {
                 let planned = caller.scope(item.id.clone(), crate::planner::answer(&s.registry, &item.text));
-                planned.instrument(span.clone()).await
+                span.within(planned).await
             }
         },
     };
     crate::telemetry::spans::answered(&span, outcome.turns, outcome.status, outcome.status == Status::Ok);
+    span.end();
     if outcome.status == Status::Interrupted {
         return None;
     }

@@ -55,16 +55,13 @@ pub(super) fn init_logging(global: &Global, default: &str) {
     install(logs, level);
 }
 
-/// The subscriber: the log layer under its filter (`RUST_LOG`, else `level`) and the telemetry slot, which has
-/// its own (see `telemetry::layer`).
+/// The subscriber: the log layer under its filter (`RUST_LOG`, else `level`). The telemetry spans do not go
+/// through it (see `telemetry::spans`).
 fn install<L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>(logs: L, level: &str) {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
-        // The telemetry spans are for the collector; the log lines stay as they were.
-        .add_directive("hub::telemetry::spans=off".parse().expect("a valid directive"));
-    let _ =
-        tracing_subscriber::registry().with(logs.with_filter(filter).and_then(crate::telemetry::layer())).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::registry().with(logs.with_filter(filter)).try_init();
 }
 
 /// The question argument, or stdin for `-`; empty questions are a usage error.

@@ -239,7 +239,7 @@ impl ServerHandler for Hub {
         let session = parts.and_then(|p| p.headers.get("mcp-session-id")).and_then(|v| v.to_str().ok());
         let span = crate::telemetry::propagate::serving(&name, session, parts.map(|p| &p.headers), Some(&context.meta));
         let called = self.gateway.call(who, &name, arguments, &context.ct, Some(origin));
-        let result = tracing::Instrument::instrument(called, span).await;
+        let result = span.run(called).await;
         self.gateway.record(&client, who, self.via, &name, &result, start.elapsed()).await;
         answer(result).map(|mut result| {
             // Passed through from upstream, where the field may have been absent (older protocol); this hop's

@@ -21,7 +21,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"success": false, "error": message}))).into_response()
@@ -160,7 +159,7 @@ async fn call(
     }
     let (cancel, span) =
         (CancellationToken::new(), crate::telemetry::propagate::serving(&tool, None, Some(&headers), None));
-    let (status, body, retry) = app.call(&client, who, &tool, args, &cancel, None).instrument(span).await;
+    let (status, body, retry) = span.run(app.call(&client, who, &tool, args, &cancel, None)).await;
     let mut response = (status, Json(body)).into_response();
     if let Some(secs) = retry {
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());

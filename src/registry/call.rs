@@ -140,7 +140,6 @@ impl Registry {
         origin: Option<Arc<dyn origin::Origin>>,
     ) -> Result<Called, CallError> {
         use crate::telemetry::{metrics, spans};
-        use tracing::Instrument;
         if !crate::telemetry::on() {
             return self.call_on(server, lease, entry, arguments, cancel, origin).await;
         }
@@ -151,9 +150,10 @@ impl Registry {
         let (name, tool) = (server.cfg.name.clone(), entry.upstream().to_string());
         let span = spans::upstream(&name, &tool, transport);
         let (held, started) = (metrics::tool_in_flight(&name), Instant::now());
-        let called = self.call_on(server, lease, entry, arguments, cancel, origin).instrument(span.clone()).await;
+        let called = span.within(self.call_on(server, lease, entry, arguments, cancel, origin)).await;
         drop(held);
-        let outcome = spans::ended(&span, &called);
+        let outcome = span.ended(&called);
+        span.end();
         metrics::tool_call(&name, &tool, outcome, started.elapsed());
         called
     }
@@ -201,7 +201,7 @@ impl Registry {
         let peer_for_cancel = handle.peer.clone();
         let id = handle.id.clone();
         if crate::telemetry::on() {
-            tracing::Span::current().record("jsonrpc.request.id", id.to_string());
+            crate::telemetry::spans::Span::current().set("jsonrpc.request.id", id.to_string());
         }
         let broke = |reason: Option<String>| match fault.needs_login() {
             true => down(&crate::auth::login_hint(&server_name, fault.challenge().as_deref())),

@@ -3,18 +3,19 @@
 //! copies it into headers, see `registry::watched`); and a `traceparent` arriving at the gateway, in an HTTP
 //! header or in `_meta`, made the parent of the gateway's span. Nothing is added while telemetry is off.
 
+use super::spans::Span;
+use opentelemetry::Context;
 use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use std::collections::HashMap;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The current span's context as W3C headers (`traceparent`, and `tracestate` when it has one); empty when
 /// telemetry is off or there is no span.
 pub fn current() -> HashMap<String, String> {
     let mut carrier = HashMap::new();
     if super::on() {
-        let cx = tracing::Span::current().context();
-        TraceContextPropagator::new().inject_context(&cx, &mut carrier);
+        TraceContextPropagator::new().inject_context(&Context::current(), &mut carrier);
     }
     carrier
 }
@@ -39,35 +40,28 @@ pub fn meta() -> Option<rmcp::model::RequestMetaObject> {
     Some(meta)
 }
 
-/// Makes the context that `traceparent` (and `tracestate`) name the parent of `span`; an invalid one is
-/// ignored (the span stays a root), as the W3C spec asks.
-pub fn adopt(span: &tracing::Span, traceparent: Option<&str>, tracestate: Option<&str>) {
-    let Some(traceparent) = traceparent.filter(|_| super::on()) else { return };
+/// The context that `traceparent` (and `tracestate`) name; a new trace when there is none or it is invalid (as
+/// the W3C spec asks).
+fn parent(traceparent: Option<&str>, tracestate: Option<&str>) -> Context {
+    let Some(traceparent) = traceparent else { return Context::new() };
     let mut carrier = HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
     if let Some(state) = tracestate {
         carrier.insert("tracestate".into(), state.to_string());
     }
     let cx = TraceContextPropagator::new().extract(&carrier);
-    use opentelemetry::trace::TraceContextExt;
-    if cx.span().span_context().is_valid() {
-        let _ = span.set_parent(cx);
-    }
+    if cx.span().span_context().is_valid() { cx } else { Context::new() }
 }
 
-/// `adopt` from HTTP headers, or else from an MCP request's `_meta` (a JSON object).
-pub fn adopt_from(
-    span: &tracing::Span,
+/// `parent` from HTTP headers, or else from an MCP request's `_meta` (a JSON object).
+fn parent_from(
     headers: Option<&axum::http::HeaderMap>,
     meta: Option<&serde_json::Map<String, serde_json::Value>>,
-) {
-    if !super::on() {
-        return;
-    }
+) -> Context {
     let header = |name: &str| headers.and_then(|h| h.get(name)).and_then(|v| v.to_str().ok());
     let field = |name: &str| meta.and_then(|m| m.get(name)).and_then(|v| v.as_str());
     match header("traceparent") {
-        Some(tp) => adopt(span, Some(tp), header("tracestate")),
-        None => adopt(span, field("traceparent"), field("tracestate")),
+        Some(tp) => parent(Some(tp), header("tracestate")),
+        None => parent(field("traceparent"), field("tracestate")),
     }
 }
 
@@ -77,11 +71,9 @@ pub fn serving(
     session: Option<&str>,
     headers: Option<&axum::http::HeaderMap>,
     meta: Option<&serde_json::Map<String, serde_json::Value>>,
-) -> tracing::Span {
+) -> Span {
     if !super::on() {
-        return tracing::Span::none();
+        return Span::default();
     }
-    let span = super::spans::gateway("tools/call", Some(tool), session);
-    adopt_from(&span, headers, meta);
-    span
+    super::spans::gateway("tools/call", Some(tool), session, &parent_from(headers, meta))
 }

@@ -1,67 +1,188 @@
 //! The spans hub makes, one constructor each, named and attributed by the OpenTelemetry semantic conventions
 //! for GenAI (`invoke_agent`, `chat {model}`, `execute_tool {tool}`) and MCP (`tools/call {tool}`, client and
 //! server side): the tree is question → model requests → tool calls → upstream request, and in the gateway
-//! request → tool call → upstream. With telemetry off and logs below INFO they are disabled spans (no cost);
-//! fields recorded later are declared `Empty` here.
+//! request → tool call → upstream.
+//!
+//! They are made on the SDK's tracer directly, not through `tracing` and a bridge (issue 19: the bridge's
+//! bookkeeping was most of export's cost per call). A `Span` carries its OpenTelemetry context; the work inside
+//! it runs `within` it, so the spans made there — and the trace context sent upstream — find their parent in
+//! `Context::current()`. With telemetry off a constructor returns an empty `Span`: one atomic load, nothing else.
 
 use crate::registry::{CallError, Called};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::{Context, KeyValue, Value};
 use rmcp::model::JsonObject;
-use tracing::Instrument;
-use tracing::field::Empty;
+use std::borrow::Cow;
 
-/// One question: `hub ask`, a `hub chat` turn, a triage item (`item` its id).
-pub fn question(command: &'static str, question: &str, item: Option<&str>) -> tracing::Span {
-    let span = tracing::info_span!(
-        "invoke_agent",
-        otel.name = "invoke_agent hub",
-        gen_ai.operation.name = "invoke_agent",
-        gen_ai.agent.name = "hub",
-        hub.command = command,
-        hub.item = item,
-        hub.question = Empty,
-        hub.turns = Empty,
-        otel.status_code = Empty,
-        error.type = Empty,
-    );
-    if super::records_content() {
-        span.record("hub.question", super::content(question));
+/// A span being made, with its context (its parent's and itself) for the work inside it; empty with telemetry
+/// off. Ended by `end` (or `run`), or else when the last clone is dropped.
+#[derive(Clone, Default)]
+pub struct Span(Option<Context>);
+
+impl Span {
+    /// Starts a span under `parent`; empty when telemetry is off.
+    fn start(name: impl Into<Cow<'static, str>>, kind: SpanKind, parent: &Context, attrs: Vec<KeyValue>) -> Span {
+        let Some(tracer) = super::tracer() else { return Span(None) };
+        let span = tracer.span_builder(name).with_kind(kind).with_attributes(attrs).start_with_context(tracer, parent);
+        Span(Some(parent.with_span(span)))
     }
+
+    /// The span the current work runs within, if any.
+    pub fn current() -> Span {
+        if !super::on() {
+            return Span(None);
+        }
+        let cx = Context::current();
+        Span(cx.has_active_span().then_some(cx))
+    }
+
+    /// Its context, for the trace context sent on (`propagate`).
+    pub fn context(&self) -> Option<&Context> {
+        self.0.as_ref()
+    }
+
+    /// Sets attribute `key`.
+    pub fn set(&self, key: &'static str, value: impl Into<Value>) {
+        if let Some(cx) = &self.0 {
+            cx.span().set_attribute(KeyValue::new(key, value));
+        }
+    }
+
+    /// Adds an event (a retry of a model request, say) named `what`.
+    pub fn event(&self, what: impl Into<Cow<'static, str>>) {
+        if let Some(cx) = &self.0 {
+            cx.span().add_event(what, Vec::new());
+        }
+    }
+
+    /// Marks it failed with `kind` (a short class: `timeout`, `down`, `tool_error` …).
+    pub fn failed(&self, kind: &str) {
+        if let Some(cx) = &self.0 {
+            let span = cx.span();
+            span.set_status(Status::error(""));
+            span.set_attribute(KeyValue::new("error.type", kind.to_string()));
+        }
+    }
+
+    /// Marks it by a call's outcome (see `gateway::outcome_of`), which it returns.
+    pub fn ended(&self, called: &Result<Called, CallError>) -> &'static str {
+        let outcome = crate::gateway::outcome_of(called);
+        if outcome != "ok" {
+            self.failed(outcome);
+        }
+        outcome
+    }
+
+    /// Records `text` under `key` when content is recorded (`record_content`), cut.
+    pub fn content(&self, key: &'static str, text: impl FnOnce() -> String) {
+        if self.0.is_some() && super::records_content() {
+            self.set(key, super::content(&text()));
+        }
+    }
+
+    /// Ends it now (the SDK ignores what is set after).
+    pub fn end(&self) {
+        if let Some(cx) = &self.0 {
+            cx.span().end();
+        }
+    }
+
+    /// `work` run within the span: the spans made inside are its children.
+    pub fn within<F: Future>(&self, work: F) -> Within<F> {
+        Within { span: self.clone(), end: false, work }
+    }
+
+    /// `work` run within the span, which ends with it.
+    pub fn run<F: Future>(self, work: F) -> Within<F> {
+        Within { span: self, end: true, work }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `work` within a span: its context is the current one while `work` is polled (nothing is done without a
+    /// span). A wrapper, not an `async fn`, so that the call path's large futures are not moved into a bigger one.
+    pub struct Within<F> {
+        span: Span,
+        end: bool,
+        #[pin]
+        work: F,
+    }
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        let Some(otel) = &this.span.0 else { return this.work.poll(cx) };
+        let _current = otel.clone().attach();
+        let out = std::task::ready!(this.work.poll(cx));
+        if *this.end {
+            otel.span().end();
+        }
+        std::task::Poll::Ready(out)
+    }
+}
+
+/// One question: `hub ask`, a `hub chat` turn, a triage item (`item` its id). A root span.
+pub fn question(command: &'static str, question: &str, item: Option<&str>) -> Span {
+    if !super::on() {
+        return Span(None);
+    }
+    let mut attrs = vec![
+        KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+        KeyValue::new("gen_ai.agent.name", "hub"),
+        KeyValue::new("hub.command", command),
+    ];
+    if let Some(item) = item {
+        attrs.push(KeyValue::new("hub.item", item.to_string()));
+    }
+    let span = Span::start("invoke_agent hub", SpanKind::Internal, &Context::new(), attrs);
+    span.content("hub.question", || question.to_string());
     span
 }
 
-/// One request to the model endpoint.
-pub fn model(model: &str, server: &str) -> tracing::Span {
-    tracing::info_span!(
-        "chat",
-        otel.name = format!("chat {model}"),
-        otel.kind = "client",
-        gen_ai.operation.name = "chat",
-        gen_ai.provider.name = "openai",
-        gen_ai.request.model = model,
-        server.address = server,
-        gen_ai.response.model = Empty,
-        gen_ai.response.finish_reasons = Empty,
-        gen_ai.usage.input_tokens = Empty,
-        gen_ai.usage.output_tokens = Empty,
-        otel.status_code = Empty,
-        error.type = Empty,
-    )
+/// Ends a question's span: how many model turns it took and, unless `ok`, its status as the error type.
+pub fn answered(span: &Span, turns: u32, status: impl serde::Serialize, ok: bool) {
+    if span.0.is_none() {
+        return;
+    }
+    span.set("hub.turns", i64::from(turns));
+    if !ok {
+        let status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(String::from));
+        span.failed(status.as_deref().unwrap_or("error"));
+    }
 }
 
-/// One tool call the model (or the planner, or a gateway client) made; `call_id` the model's id for it.
-pub fn tool(name: &str, call_id: Option<&str>) -> tracing::Span {
-    tracing::info_span!(
-        "execute_tool",
-        otel.name = format!("execute_tool {name}"),
-        gen_ai.operation.name = "execute_tool",
-        gen_ai.tool.name = name,
-        gen_ai.tool.type = "function",
-        gen_ai.tool.call.id = call_id,
-        gen_ai.tool.call.arguments = Empty,
-        gen_ai.tool.call.result = Empty,
-        otel.status_code = Empty,
-        error.type = Empty,
-    )
+/// One request to the model endpoint (`server` its host), under the current span.
+pub fn model(model: &str, server: &str) -> Span {
+    if !super::on() {
+        return Span(None);
+    }
+    let attrs = vec![
+        KeyValue::new("gen_ai.operation.name", "chat"),
+        KeyValue::new("gen_ai.provider.name", "openai"),
+        KeyValue::new("gen_ai.request.model", model.to_string()),
+        KeyValue::new("server.address", server.to_string()),
+    ];
+    Span::start(format!("chat {model}"), SpanKind::Client, &Context::current(), attrs)
+}
+
+/// One tool call the model (or the planner, or a gateway client) made, under the current span; `call_id` the
+/// model's id for it.
+pub fn tool(name: &str, call_id: Option<&str>) -> Span {
+    if !super::on() {
+        return Span(None);
+    }
+    let mut attrs = vec![
+        KeyValue::new("gen_ai.operation.name", "execute_tool"),
+        KeyValue::new("gen_ai.tool.name", name.to_string()),
+        KeyValue::new("gen_ai.tool.type", "function"),
+    ];
+    if let Some(id) = call_id {
+        attrs.push(KeyValue::new("gen_ai.tool.call.id", id.to_string()));
+    }
+    Span::start(format!("execute_tool {name}"), SpanKind::Internal, &Context::current(), attrs)
 }
 
 /// `call` — the registry's call of tool `name` with `arguments` — in its `execute_tool` span (`call_id` the
@@ -77,82 +198,50 @@ pub async fn tool_call<F: std::future::Future<Output = Result<Called, CallError>
         return call(arguments).await;
     }
     let span = tool(name, call_id);
-    content(&span, "gen_ai.tool.call.arguments", || serde_json::to_string(&arguments).unwrap_or_default());
-    let called = call(arguments).instrument(span.clone()).await;
-    ended(&span, &called);
+    span.content("gen_ai.tool.call.arguments", || serde_json::to_string(&arguments).unwrap_or_default());
+    let called = span.within(call(arguments)).await;
+    span.ended(&called);
     if let Ok(c) = &called {
-        content(&span, "gen_ai.tool.call.result", || match c.result.is_error {
+        span.content("gen_ai.tool.call.result", || match c.result.is_error {
             Some(true) => crate::output::result_text(&c.result),
             _ => crate::output::result_value(&c.result).to_string(),
         });
     }
+    span.end();
     called
 }
 
-/// Marks `span` by the call's outcome (see `gateway::outcome_of`), which it returns.
-pub fn ended(span: &tracing::Span, called: &Result<Called, CallError>) -> &'static str {
-    let outcome = crate::gateway::outcome_of(called);
-    if outcome != "ok" {
-        failed(span, outcome);
+/// The `tools/call` request to the upstream server, under the current span (`transport`: "pipe" for stdio,
+/// "tcp" for HTTP).
+pub fn upstream(server: &str, tool: &str, transport: &'static str) -> Span {
+    if !super::on() {
+        return Span(None);
     }
-    outcome
+    let attrs = vec![
+        KeyValue::new("mcp.method.name", "tools/call"),
+        KeyValue::new("gen_ai.tool.name", tool.to_string()),
+        KeyValue::new("hub.server.name", server.to_string()),
+        KeyValue::new("network.transport", transport),
+    ];
+    Span::start(format!("tools/call {tool}"), SpanKind::Client, &Context::current(), attrs)
 }
 
-/// The `tools/call` request to the upstream server (`transport`: "pipe" for stdio, "tcp" for HTTP).
-pub fn upstream(server: &str, tool: &str, transport: &'static str) -> tracing::Span {
-    tracing::info_span!(
-        "tools/call",
-        otel.name = format!("tools/call {tool}"),
-        otel.kind = "client",
-        mcp.method.name = "tools/call",
-        gen_ai.tool.name = tool,
-        hub.server.name = server,
-        network.transport = transport,
-        jsonrpc.request.id = Empty,
-        otel.status_code = Empty,
-        error.type = Empty,
-    )
-}
-
-/// One request a client made to `hub serve` (MCP `method`, or a REST route), `target` the tool when it names one.
-pub fn gateway(method: &str, target: Option<&str>, session: Option<&str>) -> tracing::Span {
+/// One request a client made to `hub serve` (MCP `method`, or a REST route), `target` the tool when it names one;
+/// `parent` the client's trace context (`propagate::serving`), or a new trace.
+pub fn gateway(method: &str, target: Option<&str>, session: Option<&str>, parent: &Context) -> Span {
+    if !super::on() {
+        return Span(None);
+    }
     let name = match target {
         Some(t) => format!("{method} {t}"),
         None => method.to_string(),
     };
-    tracing::info_span!(
-        "gateway",
-        otel.name = name,
-        otel.kind = "server",
-        mcp.method.name = method,
-        gen_ai.tool.name = target,
-        mcp.session.id = session,
-        otel.status_code = Empty,
-        error.type = Empty,
-    )
-}
-
-/// Marks `span` failed with `kind` (a short class: `timeout`, `down`, `tool_error` …).
-pub fn failed(span: &tracing::Span, kind: &str) {
-    span.record("otel.status_code", "ERROR");
-    span.record("error.type", kind);
-}
-
-/// Records `text` on `span` under `field` when content is recorded (`record_content`), cut.
-pub fn content(span: &tracing::Span, field: &'static str, text: impl FnOnce() -> String) {
-    if super::records_content() {
-        span.record(field, super::content(&text()));
+    let mut attrs = vec![KeyValue::new("mcp.method.name", method.to_string())];
+    if let Some(t) = target {
+        attrs.push(KeyValue::new("gen_ai.tool.name", t.to_string()));
     }
-}
-
-/// Ends a question's span: how many model turns it took and, unless `ok`, its status as the error type.
-pub fn answered(span: &tracing::Span, turns: u32, status: impl serde::Serialize, ok: bool) {
-    if !super::on() {
-        return;
+    if let Some(s) = session {
+        attrs.push(KeyValue::new("mcp.session.id", s.to_string()));
     }
-    span.record("hub.turns", turns);
-    if !ok {
-        let status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(String::from));
-        failed(span, status.as_deref().unwrap_or("error"));
-    }
+    Span::start(name, SpanKind::Server, parent, attrs)
 }

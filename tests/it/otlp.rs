@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One received span: ids in hex, kind as the proto's number (2 server, 3 client), attributes as strings.
+/// One received span: ids in hex, kind and status code as the proto's numbers (kind 2 server, 3 client; status 0
+/// unset, 2 error), attributes as strings.
 #[derive(Debug, Clone)]
 pub struct Span {
     pub trace: String,
@@ -25,6 +26,7 @@ pub struct Span {
     pub parent: String,
     pub name: String,
     pub kind: i32,
+    pub status: i32,
     pub attrs: BTreeMap<String, String>,
     pub events: Vec<String>,
     pub service: String,
@@ -71,6 +73,7 @@ impl Sink {
                         parent: hex(&s.parent_span_id),
                         name: s.name,
                         kind: s.kind,
+                        status: s.status.map_or(0, |st| st.code),
                         attrs: s.attributes.iter().map(|a| (a.key.clone(), text(&a.value))).collect(),
                         events: s.events.iter().map(|e| e.name.clone()).collect(),
                         service: service.clone(),

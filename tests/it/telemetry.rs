@@ -144,6 +144,29 @@ fn a_dead_collector_changes_nothing_for_the_user() {
     drop(silent);
 }
 
+/// A tool call that fails is marked so on its span and on the upstream request's, with the error's class; the
+/// question, which the model still answered, is not.
+#[test]
+fn a_failed_tool_call_is_an_error_span() {
+    let collector = Collector::grpc();
+    let m = Model::start(vec![
+        calls(&[("call_x", "crm__get_customer", r#"{"id":"nobody"}"#)]),
+        answer("There is no such customer."),
+    ]);
+    let env = env_for(&m, Some(&collector));
+    env.run(&["ask", "who is nobody?"]).ok();
+    let spans = collector.wait(|s| s.iter().any(|s| s.name == "invoke_agent hub"));
+    let tool = named(&spans, "execute_tool crm__get_customer");
+    let up = named(&spans, "tools/call get_customer");
+    assert_eq!((tool.len(), up.len()), (1, 1), "{spans:#?}");
+    for s in [tool[0], up[0]] {
+        assert_eq!((s.status, s.attr("error.type")), (2, "tool_error"), "{s:?}");
+    }
+    let root = named(&spans, "invoke_agent hub")[0];
+    assert_eq!((root.status, root.attr("error.type")), (0, ""), "{root:?}");
+    assert!(named(&spans, "chat scripted").iter().all(|c| c.status == 0));
+}
+
 /// A model request that is retried is one span, its retries events of it.
 #[test]
 fn retries_of_a_model_request_are_events_of_its_span() {

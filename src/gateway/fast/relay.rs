@@ -117,7 +117,7 @@ impl Drop for Registered {
 /// The call as the request gave it.
 pub(super) struct Call {
     /// The gateway's span of the call (`telemetry::propagate::serving`).
-    pub span: tracing::Span,
+    pub span: crate::telemetry::spans::Span,
     pub id: Value,
     pub name: String,
     pub arguments: Option<JsonObject>,
@@ -133,7 +133,6 @@ pub(super) struct Call {
 
 /// Runs `call` on behalf of `who` and answers it.
 pub(super) async fn run(fast: Arc<Fast>, who: Option<Arc<super::super::guard::Who>>, call: Call) -> Response {
-    use tracing::Instrument;
     let Call { span, id, name, arguments, token, client, key, flying, stateless } = call;
     fast.app.short_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (events, mut first) = mpsc::channel(64);
@@ -144,25 +143,22 @@ pub(super) async fn run(fast: Arc<Fast>, who: Option<Arc<super::super::guard::Wh
     let registered = Registered { fast: fast.clone(), key: flying };
     let origin: Arc<dyn Origin> = Arc::new(Relay { key, token, events: events.clone() });
     let (answer_id, task_cancel) = (id.clone(), cancel.clone());
-    let work: Work = Box::pin(
-        async move {
-            let (gateway, id) = (&fast.app.gateway, answer_id);
-            let start = Instant::now();
-            let result = gateway.call(who.as_deref(), &name, arguments, &task_cancel, Some(origin)).await;
-            gateway.record(&client, who.as_deref(), "mcp-http", &name, &result, start.elapsed()).await;
-            drop(registered);
-            let body = match super::super::mcp::answer(result) {
-                Ok(mut result) => {
-                    // As rmcp would: the field exists from the stateless revision on.
-                    result.result_type = stateless.then_some(ResultType::COMPLETE);
-                    json!({"jsonrpc": "2.0", "id": id, "result": result})
-                }
-                Err(error) => json!({"jsonrpc": "2.0", "id": id, "error": error}),
-            };
-            let _ = events.send(Out::Done(body)).await;
-        }
-        .instrument(span),
-    );
+    let work: Work = Box::pin(span.run(async move {
+        let (gateway, id) = (&fast.app.gateway, answer_id);
+        let start = Instant::now();
+        let result = gateway.call(who.as_deref(), &name, arguments, &task_cancel, Some(origin)).await;
+        gateway.record(&client, who.as_deref(), "mcp-http", &name, &result, start.elapsed()).await;
+        drop(registered);
+        let body = match super::super::mcp::answer(result) {
+            Ok(mut result) => {
+                // As rmcp would: the field exists from the stateless revision on.
+                result.result_type = stateless.then_some(ResultType::COMPLETE);
+                json!({"jsonrpc": "2.0", "id": id, "result": result})
+            }
+            Err(error) => json!({"jsonrpc": "2.0", "id": id, "error": error}),
+        };
+        let _ = events.send(Out::Done(body)).await;
+    }));
     // Run here, on this request's task, while nothing but the answer comes; on a task of its own once the server
     // reports something first, so that the stream can carry that while the call goes on. A client that goes away
     // meanwhile (this future dropped) cancels the call, which goes on long enough to tell the server (`Held`).
