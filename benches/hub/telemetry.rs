@@ -8,6 +8,8 @@ use serde_json::json;
 use std::time::Duration;
 
 const ROUNDS: usize = 3;
+/// `hub ask` runs per setup, alternating.
+const ASKS: usize = 30;
 
 fn gateway_rates(dir: &std::path::Path, vars: &[(&str, &str)]) -> (f64, f64) {
     std::fs::write(
@@ -96,10 +98,18 @@ pub fn telemetry() {
         http.spans().len(),
         discard.bytes() >> 20
     );
+    // Fresh receivers for `ask`: the ones above hold the gateway rounds' hundreds of thousands of spans, and
+    // growing that store (a copy of all of it now and then) would be counted against the export.
+    drop((grpc, http, discard));
+    let (grpc, http, discard) = (otlp::Collector::grpc(), otlp::Collector::http(), otlp::Collector::discard());
+    let owned: [(&str, Vec<(&str, String)>); 4] =
+        [("off", vec![]), ("gRPC", to(&grpc)), ("HTTP", to(&http)), ("HTTP, receiver discards", to(&discard))];
+    let setups: Vec<(&str, Vec<(&str, &str)>)> =
+        owned.iter().map(|(n, v)| (*n, v.iter().map(|(k, v)| (*k, v.as_str())).collect())).collect();
     let ask_dir = tempfile::tempdir().unwrap();
     ask_walls(ask_dir.path(), &[], 2);
     let mut walls: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
-    for _ in 0..10 {
+    for _ in 0..ASKS {
         for (i, (_, vars)) in setups.iter().enumerate() {
             walls[i].extend(ask_walls(ask_dir.path(), vars, 1));
         }
@@ -112,6 +122,6 @@ pub fn telemetry() {
     for (i, (name, _)) in setups.iter().enumerate() {
         let w = p50(&mut walls[i]);
         let change = (w.as_secs_f64() / base.as_secs_f64() - 1.0) * 100.0;
-        println!("ask (3 turns, 5 tool calls), export {name}: wall p50 {} ({change:+.1}%), n=10", ms(w));
+        println!("ask (3 turns, 5 tool calls), export {name}: wall p50 {} ({change:+.1}%), n={ASKS}", ms(w));
     }
 }
