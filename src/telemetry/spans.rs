@@ -9,7 +9,7 @@
 //! `Context::current()`. With telemetry off a constructor returns an empty `Span`: one atomic load, nothing else.
 
 use crate::registry::{CallError, Called};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue, Value};
 use rmcp::model::JsonObject;
 use std::borrow::Cow;
@@ -19,11 +19,19 @@ use std::borrow::Cow;
 #[derive(Clone, Default)]
 pub struct Span(Option<Context>);
 
+type Name = Cow<'static, str>;
+
 impl Span {
-    /// Starts a span under `parent`; empty when telemetry is off.
-    fn start(name: impl Into<Cow<'static, str>>, kind: SpanKind, parent: &Context, attrs: Vec<KeyValue>) -> Span {
+    /// Starts a span under `parent`; empty when telemetry is off. Its name and attributes (`described`) are only
+    /// made when the span is sampled: the samplers hub offers (`OTEL_TRACES_SAMPLER`) decide by the trace alone.
+    fn start(kind: SpanKind, parent: &Context, described: impl FnOnce() -> (Name, Vec<KeyValue>)) -> Span {
         let Some(tracer) = super::tracer() else { return Span(None) };
-        let span = tracer.span_builder(name).with_kind(kind).with_attributes(attrs).start_with_context(tracer, parent);
+        let mut span = tracer.span_builder("hub").with_kind(kind).start_with_context(tracer, parent);
+        if span.is_recording() {
+            let (name, attrs) = described();
+            span.update_name(name);
+            span.set_attributes(attrs);
+        }
         Span(Some(parent.with_span(span)))
     }
 
@@ -75,7 +83,10 @@ impl Span {
 
     /// Records `text` under `key` when content is recorded (`record_content`), cut.
     pub fn content(&self, key: &'static str, text: impl FnOnce() -> String) {
-        if self.0.is_some() && super::records_content() {
+        if let Some(cx) = &self.0
+            && super::records_content()
+            && cx.span().is_recording()
+        {
             self.set(key, super::content(&text()));
         }
     }
@@ -126,18 +137,17 @@ impl<F: Future> Future for Within<F> {
 
 /// One question: `hub ask`, a `hub chat` turn, a triage item (`item` its id). A root span.
 pub fn question(command: &'static str, question: &str, item: Option<&str>) -> Span {
-    if !super::on() {
-        return Span(None);
-    }
-    let mut attrs = vec![
-        KeyValue::new("gen_ai.operation.name", "invoke_agent"),
-        KeyValue::new("gen_ai.agent.name", "hub"),
-        KeyValue::new("hub.command", command),
-    ];
-    if let Some(item) = item {
-        attrs.push(KeyValue::new("hub.item", item.to_string()));
-    }
-    let span = Span::start("invoke_agent hub", SpanKind::Internal, &Context::new(), attrs);
+    let span = Span::start(SpanKind::Internal, &Context::new(), || {
+        let mut attrs = vec![
+            KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+            KeyValue::new("gen_ai.agent.name", "hub"),
+            KeyValue::new("hub.command", command),
+        ];
+        if let Some(item) = item {
+            attrs.push(KeyValue::new("hub.item", item.to_string()));
+        }
+        ("invoke_agent hub".into(), attrs)
+    });
     span.content("hub.question", || question.to_string());
     span
 }
@@ -156,33 +166,31 @@ pub fn answered(span: &Span, turns: u32, status: impl serde::Serialize, ok: bool
 
 /// One request to the model endpoint (`server` its host), under the current span.
 pub fn model(model: &str, server: &str) -> Span {
-    if !super::on() {
-        return Span(None);
-    }
-    let attrs = vec![
-        KeyValue::new("gen_ai.operation.name", "chat"),
-        KeyValue::new("gen_ai.provider.name", "openai"),
-        KeyValue::new("gen_ai.request.model", model.to_string()),
-        KeyValue::new("server.address", server.to_string()),
-    ];
-    Span::start(format!("chat {model}"), SpanKind::Client, &Context::current(), attrs)
+    Span::start(SpanKind::Client, &Context::current(), || {
+        let attrs = vec![
+            KeyValue::new("gen_ai.operation.name", "chat"),
+            KeyValue::new("gen_ai.provider.name", "openai"),
+            KeyValue::new("gen_ai.request.model", model.to_string()),
+            KeyValue::new("server.address", server.to_string()),
+        ];
+        (format!("chat {model}").into(), attrs)
+    })
 }
 
 /// One tool call the model (or the planner, or a gateway client) made, under the current span; `call_id` the
 /// model's id for it.
 pub fn tool(name: &str, call_id: Option<&str>) -> Span {
-    if !super::on() {
-        return Span(None);
-    }
-    let mut attrs = vec![
-        KeyValue::new("gen_ai.operation.name", "execute_tool"),
-        KeyValue::new("gen_ai.tool.name", name.to_string()),
-        KeyValue::new("gen_ai.tool.type", "function"),
-    ];
-    if let Some(id) = call_id {
-        attrs.push(KeyValue::new("gen_ai.tool.call.id", id.to_string()));
-    }
-    Span::start(format!("execute_tool {name}"), SpanKind::Internal, &Context::current(), attrs)
+    Span::start(SpanKind::Internal, &Context::current(), || {
+        let mut attrs = vec![
+            KeyValue::new("gen_ai.operation.name", "execute_tool"),
+            KeyValue::new("gen_ai.tool.name", name.to_string()),
+            KeyValue::new("gen_ai.tool.type", "function"),
+        ];
+        if let Some(id) = call_id {
+            attrs.push(KeyValue::new("gen_ai.tool.call.id", id.to_string()));
+        }
+        (format!("execute_tool {name}").into(), attrs)
+    })
 }
 
 /// `call` — the registry's call of tool `name` with `arguments` — in its `execute_tool` span (`call_id` the
@@ -214,34 +222,32 @@ pub async fn tool_call<F: std::future::Future<Output = Result<Called, CallError>
 /// The `tools/call` request to the upstream server, under the current span (`transport`: "pipe" for stdio,
 /// "tcp" for HTTP).
 pub fn upstream(server: &str, tool: &str, transport: &'static str) -> Span {
-    if !super::on() {
-        return Span(None);
-    }
-    let attrs = vec![
-        KeyValue::new("mcp.method.name", "tools/call"),
-        KeyValue::new("gen_ai.tool.name", tool.to_string()),
-        KeyValue::new("hub.server.name", server.to_string()),
-        KeyValue::new("network.transport", transport),
-    ];
-    Span::start(format!("tools/call {tool}"), SpanKind::Client, &Context::current(), attrs)
+    Span::start(SpanKind::Client, &Context::current(), || {
+        let attrs = vec![
+            KeyValue::new("mcp.method.name", "tools/call"),
+            KeyValue::new("gen_ai.tool.name", tool.to_string()),
+            KeyValue::new("hub.server.name", server.to_string()),
+            KeyValue::new("network.transport", transport),
+        ];
+        (format!("tools/call {tool}").into(), attrs)
+    })
 }
 
 /// One request a client made to `hub serve` (MCP `method`, or a REST route), `target` the tool when it names one;
 /// `parent` the client's trace context (`propagate::serving`), or a new trace.
 pub fn gateway(method: &str, target: Option<&str>, session: Option<&str>, parent: &Context) -> Span {
-    if !super::on() {
-        return Span(None);
-    }
-    let name = match target {
-        Some(t) => format!("{method} {t}"),
-        None => method.to_string(),
-    };
-    let mut attrs = vec![KeyValue::new("mcp.method.name", method.to_string())];
-    if let Some(t) = target {
-        attrs.push(KeyValue::new("gen_ai.tool.name", t.to_string()));
-    }
-    if let Some(s) = session {
-        attrs.push(KeyValue::new("mcp.session.id", s.to_string()));
-    }
-    Span::start(name, SpanKind::Server, parent, attrs)
+    Span::start(SpanKind::Server, parent, || {
+        let name = match target {
+            Some(t) => format!("{method} {t}"),
+            None => method.to_string(),
+        };
+        let mut attrs = vec![KeyValue::new("mcp.method.name", method.to_string())];
+        if let Some(t) = target {
+            attrs.push(KeyValue::new("gen_ai.tool.name", t.to_string()));
+        }
+        if let Some(s) = session {
+            attrs.push(KeyValue::new("mcp.session.id", s.to_string()));
+        }
+        (name.into(), attrs)
+    })
 }

@@ -167,6 +167,28 @@ fn a_failed_tool_call_is_an_error_span() {
     assert!(named(&spans, "chat scripted").iter().all(|c| c.status == 0));
 }
 
+/// A trace the sampler drops exports no span, yet its context still travels (flagged not sampled), so the model
+/// endpoint and the servers can follow the decision.
+#[test]
+fn a_trace_the_sampler_drops_exports_no_span_but_still_propagates() {
+    let collector = Collector::grpc();
+    let m = two_calls();
+    let mut env = env_for(&m, Some(&collector));
+    env.set("OTEL_TRACES_SAMPLER", "parentbased_traceidratio").set("OTEL_TRACES_SAMPLER_ARG", "0");
+    let run = env.run(&["ask", "what about acme?"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // The metrics are exported at exit like the spans: once they are in, nothing else is coming.
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while collector.metrics().is_empty() && std::time::Instant::now() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!collector.metrics().is_empty(), "the metrics arrived");
+    assert!(collector.spans().is_empty(), "{:#?}", collector.spans());
+    let sent = m.traceparents();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent.iter().all(|t| t.len() == 55 && t.ends_with("-00")), "not sampled: {sent:?}");
+}
+
 /// A model request that is retried is one span, its retries events of it.
 #[test]
 fn retries_of_a_model_request_are_events_of_its_span() {
