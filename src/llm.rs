@@ -267,8 +267,8 @@ impl Llm {
     async fn backoff(&self, attempt: u32, retry_after: Option<Duration>, why: &str) {
         let d = retry_after.unwrap_or_else(|| delay(attempt));
         let retry = format!("model endpoint: {why}; retry {attempt}/{} in {} ms", self.max_retries, d.as_millis());
-        crate::telemetry::spans::Span::current().event(retry.clone());
         tracing::info!("{retry}");
+        crate::telemetry::spans::Span::current().event(retry);
         tokio::time::sleep(d).await;
     }
 

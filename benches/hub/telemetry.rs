@@ -58,20 +58,38 @@ fn ask_walls(dir: &std::path::Path, vars: &[(&str, &str)], n: usize) -> Vec<Dura
         .collect()
 }
 
+/// gRPC and HTTP receivers that decode every span (sharing these 2 cores with hub), one that discards, and the
+/// environment of each setup (export off first).
+struct Receivers {
+    grpc: otlp::Collector,
+    http: otlp::Collector,
+    discard: otlp::Collector,
+    envs: [(&'static str, Vec<(&'static str, String)>); 4],
+}
+
+impl Receivers {
+    fn start() -> Receivers {
+        let (grpc, http, discard) = (otlp::Collector::grpc(), otlp::Collector::http(), otlp::Collector::discard());
+        let to = |c: &otlp::Collector| {
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", c.endpoint.clone()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", c.protocol.to_string()),
+            ]
+        };
+        let envs =
+            [("off", vec![]), ("gRPC", to(&grpc)), ("HTTP", to(&http)), ("HTTP, receiver discards", to(&discard))];
+        Receivers { grpc, http, discard, envs }
+    }
+
+    fn setups(&self) -> Vec<(&'static str, Vec<(&str, &str)>)> {
+        self.envs.iter().map(|(n, v)| (*n, v.iter().map(|(k, v)| (*k, v.as_str())).collect())).collect()
+    }
+}
+
 pub fn telemetry() {
     println!("## telemetry: export off vs on (OTLP receiver in this process), same 2-core machine");
-    // gRPC and HTTP receivers that decode every span (sharing these 2 cores with hub), and one that discards.
-    let (grpc, http, discard) = (otlp::Collector::grpc(), otlp::Collector::http(), otlp::Collector::discard());
-    let to = |c: &otlp::Collector| {
-        vec![
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", c.endpoint.clone()),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", c.protocol.to_string()),
-        ]
-    };
-    let owned: [(&str, Vec<(&str, String)>); 4] =
-        [("off", vec![]), ("gRPC", to(&grpc)), ("HTTP", to(&http)), ("HTTP, receiver discards", to(&discard))];
-    let setups: Vec<(&str, Vec<(&str, &str)>)> =
-        owned.iter().map(|(n, v)| (*n, v.iter().map(|(k, v)| (*k, v.as_str())).collect())).collect();
+    let receivers = Receivers::start();
+    let setups = receivers.setups();
     let dir = tempfile::tempdir().unwrap();
     let mut rest: Vec<Vec<f64>> = vec![Vec::new(); setups.len()];
     let mut mcp = rest.clone();
@@ -94,18 +112,14 @@ pub fn telemetry() {
     }
     println!(
         "spans received: gRPC {}, HTTP {}; the discarding receiver was sent {} MiB",
-        grpc.spans().len(),
-        http.spans().len(),
-        discard.bytes() >> 20
+        receivers.grpc.spans().len(),
+        receivers.http.spans().len(),
+        receivers.discard.bytes() >> 20
     );
     // Fresh receivers for `ask`: the ones above hold the gateway rounds' hundreds of thousands of spans, and
     // growing that store (a copy of all of it now and then) would be counted against the export.
-    drop((grpc, http, discard));
-    let (grpc, http, discard) = (otlp::Collector::grpc(), otlp::Collector::http(), otlp::Collector::discard());
-    let owned: [(&str, Vec<(&str, String)>); 4] =
-        [("off", vec![]), ("gRPC", to(&grpc)), ("HTTP", to(&http)), ("HTTP, receiver discards", to(&discard))];
-    let setups: Vec<(&str, Vec<(&str, &str)>)> =
-        owned.iter().map(|(n, v)| (*n, v.iter().map(|(k, v)| (*k, v.as_str())).collect())).collect();
+    let receivers = Receivers::start();
+    let setups = receivers.setups();
     let ask_dir = tempfile::tempdir().unwrap();
     ask_walls(ask_dir.path(), &[], 2);
     let mut walls: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
