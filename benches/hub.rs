@@ -54,6 +54,35 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
+const HUB_SERVER: &str = env!("CARGO_BIN_EXE_hub-server");
+
+/// Which binary runs a server: hub's own `hub server NAME`, or `hub-server NAME` (the servers alone).
+#[derive(Clone, Copy, PartialEq)]
+enum Bin {
+    Hub,
+    Server,
+}
+
+impl Bin {
+    fn command(self, server: &str) -> Command {
+        match self {
+            Bin::Hub => {
+                let mut cmd = Command::new(HUB);
+                cmd.args(["server", server]);
+                cmd
+            }
+            Bin::Server => {
+                let mut cmd = Command::new(HUB_SERVER);
+                cmd.arg(server);
+                cmd
+            }
+        }
+    }
+
+    fn label(self) -> &'static str {
+        if self == Bin::Hub { "hub server" } else { "hub-server" }
+    }
+}
 
 /// Wall time, CPU time (user+sys, the process and its reaped children) and peak RSS of one finished process.
 struct Usage {
@@ -130,8 +159,12 @@ struct Raw {
 
 impl Raw {
     fn spawn(server: &str, data: &std::path::Path, customers: usize) -> Raw {
-        let mut child = Command::new(HUB)
-            .args(["server", server])
+        Raw::spawn_from(Bin::Hub, server, data, customers)
+    }
+
+    fn spawn_from(bin: Bin, server: &str, data: &std::path::Path, customers: usize) -> Raw {
+        let mut child = bin
+            .command(server)
             .env("HUB_DATA_DIR", data)
             .env("HUB_DEMO_CUSTOMERS", customers.to_string())
             .stdin(Stdio::piped())
@@ -180,30 +213,37 @@ impl Raw {
 }
 
 fn server_start() {
-    println!("## server_start: `hub server crm` spawn → initialize → first tools/list answer");
-    let mut fresh = Vec::new();
-    for _ in 0..5 {
-        let dir = tempfile::tempdir().unwrap();
-        let t = Instant::now();
-        let mut s = Raw::spawn("crm", dir.path(), 600);
-        s.handshake();
-        s.request("tools/list", json!({}));
-        fresh.push(t.elapsed());
-        s.finish();
+    println!("## server_start: `hub server crm` and `hub-server crm` spawn → initialize → first tools/list answer");
+    for bin in [Bin::Hub, Bin::Server] {
+        let mut fresh = Vec::new();
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let t = Instant::now();
+            let mut s = Raw::spawn_from(bin, "crm", dir.path(), 600);
+            s.handshake();
+            s.request("tools/list", json!({}));
+            fresh.push(t.elapsed());
+            s.finish();
+        }
+        summary(&format!("{}: fresh data dir (creates and seeds the 600-customer dataset)", bin.label()), fresh);
     }
-    summary("fresh data dir (creates and seeds the 600-customer dataset)", fresh);
     let dir = tempfile::tempdir().unwrap();
     Raw::spawn("crm", dir.path(), 600).finish();
-    let mut existing = Vec::new();
+    // The two binaries interleaved, so a change in the machine's speed falls on both.
+    let mut existing = [Vec::new(), Vec::new()];
     for _ in 0..30 {
-        let t = Instant::now();
-        let mut s = Raw::spawn("crm", dir.path(), 600);
-        s.handshake();
-        s.request("tools/list", json!({}));
-        existing.push(t.elapsed());
-        s.finish();
+        for (i, bin) in [Bin::Hub, Bin::Server].into_iter().enumerate() {
+            let t = Instant::now();
+            let mut s = Raw::spawn_from(bin, "crm", dir.path(), 600);
+            s.handshake();
+            s.request("tools/list", json!({}));
+            existing[i].push(t.elapsed());
+            s.finish();
+        }
     }
-    summary("existing data dir", existing);
+    let [hub, server] = existing;
+    summary("hub server: existing data dir", hub);
+    summary("hub-server: existing data dir", server);
 }
 
 fn search() {
@@ -232,32 +272,52 @@ fn search() {
 }
 
 /// 30 measured `hub tools --json` processes (after one warm-up) with the five servers on a seeded data dir.
-fn tools_cold_runs() -> Vec<Usage> {
+/// `hub tools --json` with the five servers on a seeded data dir, 30 runs of each way, interleaved: `[0]` hub
+/// alone in a directory (a link to the same file), so it runs `hub server NAME`; `[1]` hub as built, with
+/// `hub-server` beside it.
+fn tools_cold_runs() -> [Vec<Usage>; 2] {
     let dir = tempfile::tempdir().unwrap();
-    let cmd = || {
-        let mut c = Command::new(HUB);
+    let alone = dir.path().join("bin");
+    std::fs::create_dir(&alone).unwrap();
+    let alone = alone.join("hub");
+    if std::fs::hard_link(HUB, &alone).is_err() {
+        std::fs::copy(HUB, &alone).unwrap();
+    }
+    let cmd = |hub: &std::path::Path| {
+        let mut c = Command::new(hub);
         c.args(["tools", "--json"]).env("HUB_DATA_DIR", dir.path()).current_dir(dir.path());
         c
     };
-    run_measured(&mut cmd());
-    (0..30).map(|_| run_measured(&mut cmd())).collect()
+    run_measured(&mut cmd(std::path::Path::new(HUB)));
+    let mut runs = [Vec::new(), Vec::new()];
+    for _ in 0..30 {
+        runs[0].push(run_measured(&mut cmd(&alone)));
+        runs[1].push(run_measured(&mut cmd(std::path::Path::new(HUB))));
+    }
+    runs
 }
 
 fn tools_cold() {
     println!("## tools_cold: `hub tools --json` with the five servers, whole process, data dir already seeded");
-    let runs = tools_cold_runs();
-    summary("wall", runs.iter().map(|u| u.wall).collect());
-    summary("cpu (hub + 5 servers)", runs.iter().map(|u| u.cpu).collect());
-    println!(
-        "peak RSS (largest of hub and its children): {} MiB",
-        runs.iter().map(|u| u.max_rss_kb).max().unwrap() / 1024
-    );
+    for (runs, bin) in tools_cold_runs().into_iter().zip([Bin::Hub, Bin::Server]) {
+        let servers = bin.label();
+        summary(&format!("wall, servers from `{servers}`"), runs.iter().map(|u| u.wall).collect());
+        summary(&format!("cpu (hub + 5 servers), `{servers}`"), runs.iter().map(|u| u.cpu).collect());
+        println!(
+            "peak RSS (largest of hub and its children), `{servers}`: {} MiB",
+            runs.iter().map(|u| u.max_rss_kb).max().unwrap() / 1024
+        );
+    }
 }
 
 /// 2000 sequential `Registry::call`s of crm get_customer, in-process, with the server's data in `data`.
-fn call_roundtrip_latencies(data: &std::path::Path) -> Vec<Duration> {
+fn call_roundtrip_latencies(data: &std::path::Path, bin: Bin) -> Vec<Duration> {
+    let command = bin.command("crm");
+    let args: Vec<String> = command.get_args().map(|a| format!("{:?}", a.to_string_lossy())).collect();
     let text = format!(
-        "[servers.crm]\ncommand = \"{HUB}\"\nargs = [\"server\", \"crm\"]\nenv = {{ HUB_DATA_DIR = \"{}\" }}\n",
+        "[servers.crm]\ncommand = {:?}\nargs = [{}]\nenv = {{ HUB_DATA_DIR = \"{}\" }}\n",
+        command.get_program().to_string_lossy(),
+        args.join(", "),
         data.display()
     );
     // Pins off: an in-process registry would keep them in the user's data dir.
@@ -265,7 +325,7 @@ fn call_roundtrip_latencies(data: &std::path::Path) -> Vec<Duration> {
         pin: hub::config::PinMode::Off,
         ..hub::config::parse(&text, "bench", &|_| None).unwrap()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let reg = hub::registry::Registry::start(&config).await;
         let args = json!({"id": "cus_000001"}).as_object().cloned();
@@ -284,7 +344,8 @@ fn call_roundtrip_latencies(data: &std::path::Path) -> Vec<Duration> {
 fn call_roundtrip() {
     println!("## call_roundtrip: Registry::call → crm.get_customer → result, in-process hub, 2000 sequential calls");
     let dir = tempfile::tempdir().unwrap();
-    summary("round trip", call_roundtrip_latencies(dir.path()));
+    summary("round trip, `hub server crm`", call_roundtrip_latencies(dir.path(), Bin::Hub));
+    summary("round trip, `hub-server crm`", call_roundtrip_latencies(dir.path(), Bin::Server));
 }
 
 const SEED: &str = "Customer john.smith@acme.com says their subscription renewal failed last week. What is their \

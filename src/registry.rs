@@ -13,6 +13,7 @@ mod kinds;
 mod lent;
 mod listing;
 pub mod origin;
+mod own;
 mod pins;
 pub mod plugin;
 mod prompts;

@@ -6,7 +6,7 @@
 //! beside each.
 
 use super::load::{REST_LUA, Wrk, mcp_clients_as, wrk};
-use super::{HUB, Raw, ms, percentile, procs::tree_cpu, run_measured};
+use super::{Bin, HUB, Raw, ms, percentile, procs::tree_cpu, run_measured};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -121,51 +121,63 @@ fn gateway_rows(rows: &mut Vec<Row>) {
     let _ = child.wait();
 }
 
-/// Sequential crm get_customer: straight to the server over its pipe (the floor), and through `Registry::call`.
+/// Sequential crm get_customer: straight to the server over its pipe (the floor), and through `Registry::call`;
+/// then the server's memory. The "long way" column is hub's own `hub server crm`, "now" is `hub-server crm`.
 fn call_rows(rows: &mut Vec<Row>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut raw = Raw::spawn("crm", dir.path(), 600);
-    raw.handshake();
-    let mut floor: Vec<Duration> = (0..2000)
-        .map(|_| {
-            let t = Instant::now();
-            raw.request("tools/call", json!({"name": "get_customer", "arguments": {"id": "cus_000001"}}));
-            t.elapsed()
-        })
-        .collect();
-    floor.sort();
-    let rss = (raw.pid(), super::procs::status_kb(raw.pid(), "VmRSS:"), super::procs::status_kb(raw.pid(), "RssAnon:"));
-    let pss = super::procs::status_kb_in(rss.0, "smaps_rollup", "Pss:");
-    raw.finish();
-    let through = super::call_roundtrip_latencies(dir.path());
+    let (mut floors, mut memory, mut through) = (Vec::new(), Vec::new(), Vec::new());
+    for bin in [Bin::Hub, Bin::Server] {
+        let mut raw = Raw::spawn_from(bin, "crm", dir.path(), 600);
+        raw.handshake();
+        let mut floor: Vec<Duration> = (0..2000)
+            .map(|_| {
+                let t = Instant::now();
+                raw.request("tools/call", json!({"name": "get_customer", "arguments": {"id": "cus_000001"}}));
+                t.elapsed()
+            })
+            .collect();
+        floor.sort();
+        floors.push(ms(percentile(&floor, 0.5)));
+        let pid = raw.pid();
+        let kb = |field| super::procs::status_kb(pid, field) as f64 / 1024.0;
+        let pss = super::procs::status_kb_in(pid, "smaps_rollup", "Pss:") as f64 / 1024.0;
+        memory.push(format!("{:.1} MiB ({:.1}; {pss:.1})", kb("VmRSS:"), kb("RssAnon:")));
+        raw.finish();
+        through.push(super::call_roundtrip_latencies(dir.path(), bin));
+    }
+    let call = |i: usize| format!("{} (floor {})", ms(percentile(&through[i], 0.5)), floors[i]);
     rows.push(Row(
-        "crm get_customer, sequential: Registry::call (the pipe and server alone)".into(),
+        "crm get_customer, sequential: `Registry::call` (floor: the pipe and server alone)".into(),
         "0.10–0.21 ms",
         "≤ 60 µs",
-        format!("floor {}", ms(percentile(&floor, 0.5))),
-        ms(percentile(&through, 0.5)),
+        call(0),
+        call(1),
     ));
     rows.push(Row(
         "crm server (600 customers) after 2000 calls: RSS (anonymous; PSS)".into(),
         "13 MiB",
         "≤ 8 MiB",
-        "—".into(),
-        format!("{:.1} MiB ({:.1}; {:.1})", rss.1 as f64 / 1024.0, rss.2 as f64 / 1024.0, pss as f64 / 1024.0),
+        memory[0].clone(),
+        memory[1].clone(),
     ));
 }
 
 fn process_rows(rows: &mut Vec<Row>) {
-    let runs = super::tools_cold_runs();
-    let mut walls: Vec<Duration> = runs.iter().map(|u| u.wall).collect();
-    walls.sort();
+    let wall = |runs: &[super::Usage]| {
+        let mut walls: Vec<Duration> = runs.iter().map(|u| u.wall).collect();
+        walls.sort();
+        ms(percentile(&walls, 0.5))
+    };
+    let [by_hub, by_server] = super::tools_cold_runs();
     rows.push(Row(
-        "`hub tools --json` cold, five servers".into(),
+        "`hub tools --json` cold, five servers (long way: from `hub server NAME`)".into(),
         "10–17 ms",
         "≤ 8 ms",
-        "—".into(),
-        ms(percentile(&walls, 0.5)),
+        wall(&by_hub),
+        wall(&by_server),
     ));
     let size = std::fs::metadata(HUB).map(|m| m.len()).unwrap_or(0);
+    let servers = std::fs::metadata(super::HUB_SERVER).map(|m| m.len()).unwrap_or(0);
     let mut version: Vec<Duration> = (0..30).map(|_| run_measured(Command::new(HUB).arg("--version")).wall).collect();
     version.sort();
     rows.push(Row(
@@ -173,7 +185,12 @@ fn process_rows(rows: &mut Vec<Row>) {
         "35 MB",
         "≤ 15 MB",
         "—".into(),
-        format!("{:.1} MB ({})", size as f64 / 1e6, ms(percentile(&version, 0.5))),
+        format!(
+            "{:.1} MB ({}); hub-server {:.1} MB",
+            size as f64 / 1e6,
+            ms(percentile(&version, 0.5)),
+            servers as f64 / 1e6
+        ),
     ));
 }
 

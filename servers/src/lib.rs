@@ -11,9 +11,10 @@
 //! - `testkit`  the test server
 //! - `badkit`   a hand-rolled server that breaks the protocol on purpose (reliability tests)
 //! - `replay`   serves a captured third-party tool catalog back (tool-search tests and benchmarks)
+//! - `process`  the server process: `hub-server NAME` (a binary of its own) or `hub server NAME`
 //!
-//! Each server runs as its own process over stdio (`hub server NAME`); stdout is the protocol, logs go to
-//! stderr.
+//! Each server runs as its own process over stdio (`hub-server NAME`, or `hub server NAME`); stdout is the
+//! protocol, logs go to stderr.
 
 pub mod analytics;
 pub mod badkit;
@@ -21,6 +22,7 @@ pub mod calendar;
 pub mod crm;
 pub mod demo;
 pub mod payments;
+pub mod process;
 pub mod prompts;
 pub mod records;
 pub mod replay;
@@ -45,7 +47,7 @@ pub async fn run(name: &str) -> anyhow::Result<()> {
         "testkit" => serve(testkit::Testkit::from_env()).await,
         "badkit" => Ok(badkit::run()?),
         "replay" => serve(replay::Replay::from_env()?).await,
-        other => anyhow::bail!("unknown server '{other}': expected one of {}", SERVERS.join(", ")),
+        other => anyhow::bail!(process::unknown(other)),
     }
 }
 

@@ -119,19 +119,13 @@ pub(super) fn init_logging_file(global: &Global, path: &std::path::Path) {
     install(logs, "info,rmcp=warn");
 }
 
-/// `hub server NAME`: one business server (or a test kit) over stdio, on a single-threaded runtime.
+/// `hub server NAME`: one business server (or a test kit) over stdio, on a single-threaded runtime — what
+/// `hub-server NAME` runs too (hub_servers::process).
 pub(super) fn business_server(name: &str) -> exit::Result<u8> {
-    if !["testkit", "badkit", "replay"].contains(&name) && !hub_servers::SERVERS.contains(&name) {
-        return Err(Failure::usage(format!(
-            "unknown server '{name}': expected one of {}",
-            hub_servers::SERVERS.join(", ")
-        )));
+    if !hub_servers::process::serves(name) {
+        return Err(Failure::usage(hub_servers::process::unknown(name)));
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(hub_servers::run(name))?;
+    hub_servers::process::serve_blocking(name)?;
     Ok(exit::OK)
 }
 

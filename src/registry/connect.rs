@@ -92,9 +92,8 @@ pub async fn connect(
     let attempt = async {
         match &cfg.transport {
             Transport::Stdio { command, args, env, cwd } => {
-                let mut cmd = tokio::process::Command::new(resolve_command(command));
-                cmd.args(args)
-                    .envs(env.iter().map(|(k, v)| (k, v)))
+                let mut cmd = super::own::command(command, args);
+                cmd.envs(env.iter().map(|(k, v)| (k, v)))
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())

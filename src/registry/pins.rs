@@ -37,17 +37,10 @@ pub struct Pins {
 /// The configured servers that run a business server of this very binary (`hub server NAME`), with the tool
 /// definitions it ships with.
 pub fn shipped(servers: &[crate::config::ServerConfig]) -> HashMap<String, Vec<Tool>> {
-    let me = std::env::current_exe().and_then(std::fs::canonicalize).ok();
-    let ours = |command: &str| {
-        let path = std::fs::canonicalize(super::connect::resolve_command(command)).ok();
-        path.is_some() && path == me
-    };
     let mut seeds = HashMap::new();
     for s in servers {
         if let crate::config::Transport::Stdio { command, args, .. } = &s.transport
-            && let [verb, name] = args.as_slice()
-            && verb == "server"
-            && ours(command)
+            && let Some(name) = super::own::own_server(command, args)
             && let Some(tools) = hub_servers::definitions(name)
         {
             seeds.insert(s.name.clone(), tools);

@@ -43,6 +43,7 @@ mod search;
 mod search_agent;
 mod search_profile;
 mod search_recall;
+mod server_binary;
 mod servers;
 mod shell;
 mod streamed;

@@ -1,0 +1,141 @@
+//! `hub-server`, the binary that carries the built-in servers alone: hub runs its `hub server NAME` entries from
+//! it (the built-in five, the test kits) and they still end with hub; one of another build hands over to hub's
+//! own `hub server NAME` — same process, same pipes — instead of serving old code; bad arguments exit 2.
+
+use crate::util::{Env, HUB, LIMIT, RawSession, alive, client, eventually, rt, serve};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+const HUB_SERVER: &str = env!("CARGO_BIN_EXE_hub-server");
+
+fn exe(pid: u32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+fn canonical(path: &str) -> PathBuf {
+    std::fs::canonicalize(path).unwrap()
+}
+
+/// The processes whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let ppid = |p: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse::<u32>().ok()
+    };
+    let entries = std::fs::read_dir("/proc").unwrap().filter_map(Result::ok);
+    entries.filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()).filter(|p| ppid(*p) == Some(pid)).collect()
+}
+
+/// `hub-server crm` on a fresh data dir, with the build hub would expect and hub to hand over to.
+fn server(data: &std::path::Path, expect: Option<&str>, fallback: bool) -> RawSession {
+    let mut cmd = Command::new(HUB_SERVER);
+    cmd.arg("crm").env("HUB_DATA_DIR", data).env("HUB_DEMO_CUSTOMERS", "300");
+    if let Some(build) = expect {
+        cmd.env("HUB_SERVER_BUILD", build);
+    }
+    if fallback {
+        cmd.env("HUB_SERVER_FALLBACK", HUB);
+    }
+    RawSession::spawn(cmd)
+}
+
+fn get_customer(s: &mut RawSession) -> Value {
+    s.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get_customer", "arguments": {"id": "cus_000001"}}}).to_string());
+    s.recv()
+}
+
+#[test]
+fn hub_runs_the_built_in_servers_from_the_server_binary_and_they_end_with_it() {
+    let env = Env::new();
+    let mut s = serve(&env, &[]);
+    let pid = s.child.id();
+    rt().block_on(async {
+        let c = client();
+        let tools: Value = c.get(format!("{}/tools", s.base)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(tools["count"], 21, "{tools}");
+        let ok: Value = c
+            .post(format!("{}/call", s.base))
+            .json(&json!({"tool": "crm__get_customer", "arguments": {"id": "cus_000001"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ok["result"]["customer"]["name"], "John Smith", "{ok}");
+    });
+    let servers = children(pid);
+    assert_eq!(servers.len(), 5, "the five built-in servers: {servers:?}");
+    for p in &servers {
+        assert_eq!(exe(*p), Some(canonical(HUB_SERVER)), "server {p} runs from hub-server");
+    }
+    assert_eq!(s.stop(), Some(0));
+    for p in servers {
+        assert!(eventually(LIMIT, || !alive(p)), "server {p} outlived hub");
+    }
+}
+
+#[test]
+fn without_a_server_binary_beside_it_hub_runs_hub_server_name() {
+    let env = Env::new();
+    let bin = env.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let alone = bin.join("hub");
+    if std::fs::hard_link(HUB, &alone).is_err() {
+        std::fs::copy(HUB, &alone).unwrap();
+    }
+    let entry = format!("[servers.crm]\ncommand = \"{}\"\nargs = [\"server\", \"crm\"]\n", alone.display());
+    env.config(&entry);
+    let mut served = env.command_of(&alone, &["serve", "--no-socket", "--http", "127.0.0.1:0"]);
+    let mut child = served.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = child.id();
+    assert!(eventually(LIMIT, || children(pid).len() == 1), "hub started its one server");
+    let server = children(pid)[0];
+    assert_eq!(exe(server), Some(std::fs::canonicalize(&alone).unwrap()), "the server is hub's own `hub server crm`");
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    assert!(eventually(LIMIT, || child.try_wait().ok().flatten().is_some()), "hub exits on SIGTERM");
+    assert!(eventually(LIMIT, || !alive(server)), "server {server} outlived hub");
+}
+
+#[test]
+fn a_server_binary_of_another_build_hands_over_to_hub_server() {
+    let data = tempfile::tempdir().unwrap();
+    let mut stale = server(data.path(), Some("0000000000000000"), true);
+    assert_eq!(stale.initialize()["result"]["serverInfo"]["name"], "crm");
+    assert_eq!(exe(stale.child.id()), Some(canonical(HUB)), "the same process, now hub's `hub server crm`");
+    assert_eq!(get_customer(&mut stale)["result"]["structuredContent"]["customer"]["name"], "John Smith");
+    stale.close();
+    assert!(stale.child.wait().unwrap().success());
+
+    let build = Command::new(HUB_SERVER).arg("--build").output().unwrap();
+    let build = String::from_utf8(build.stdout).unwrap();
+    let mut current = server(data.path(), Some(build.trim()), true);
+    current.initialize();
+    assert_eq!(exe(current.child.id()), Some(canonical(HUB_SERVER)), "the same build serves itself");
+    assert_eq!(get_customer(&mut current)["result"]["structuredContent"]["customer"]["name"], "John Smith");
+    current.close();
+    assert!(current.child.wait().unwrap().success());
+
+    let out = Command::new(HUB_SERVER)
+        .arg("crm")
+        .env("HUB_DATA_DIR", data.path())
+        .env("HUB_SERVER_BUILD", "0000000000000000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("built from other server code"), "{said}");
+}
+
+#[test]
+fn the_server_binary_refuses_bad_arguments_with_exit_2() {
+    for args in [&["nope"][..], &[], &["crm", "tickets"], &["--help"]] {
+        let out = Command::new(HUB_SERVER).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.starts_with("hub-server: "), "{args:?}: {said}");
+    }
+    let out = Command::new(HUB_SERVER).arg("nope").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown server 'nope'"));
+}
