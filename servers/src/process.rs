@@ -71,16 +71,22 @@ fn hand_over(name: &str, want: &OsString) -> ExitCode {
     fail(1, &format!("cannot hand over to {}: {err}", hub.to_string_lossy()))
 }
 
-/// Warnings and errors on stderr (`RUST_LOG` overrides), as `hub server` logs.
+/// Warnings and errors on stderr, as `hub server` logs them; `RUST_LOG` takes `target=level` directives (a
+/// `Targets` filter: no pattern matching, so the binary stays small).
 fn logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rmcp=error,rmcp::transport::worker=off"));
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let targets = std::env::var("RUST_LOG").ok().and_then(|s| s.parse::<Targets>().ok()).unwrap_or_else(|| {
+        Targets::new()
+            .with_default(LevelFilter::WARN)
+            .with_target("rmcp", LevelFilter::ERROR)
+            .with_target("rmcp::transport::worker", LevelFilter::OFF)
+    });
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::env::var_os("NO_COLOR").is_none())
-        .with_target(false)
-        .with_env_filter(filter)
-        .try_init();
+        .with_target(false);
+    let _ = tracing_subscriber::registry().with(logs.with_filter(targets)).try_init();
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
