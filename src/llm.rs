@@ -111,16 +111,18 @@ pub struct Llm {
     gate: Arc<Gate>,
 }
 
+/// `builder` for requests to `url`: a plain-HTTP endpoint (a local model server) needs no root certificates, and
+/// loading the system's (≈145 files) costs ≈5 ms of a command's start (BENCHMARKS.md, issue 18).
+pub fn client_for(url: &str, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    if url.starts_with("http://") { builder.tls_certs_only(Vec::new()) } else { builder }
+}
+
 impl Llm {
     pub fn new(cfg: &ModelConfig) -> Result<Llm, LlmError> {
-        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
-        if cfg.base_url.starts_with("http://") {
-            // A plain-HTTP endpoint (a local model server) needs no root certificates: loading the system's
-            // costs milliseconds of every command's start.
-            builder = builder.tls_certs_only(Vec::new());
-        }
-        let http =
-            builder.build().map_err(|e| LlmError::Unreachable { url: cfg.base_url.clone(), message: e.to_string() })?;
+        let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        let http = client_for(&cfg.base_url, builder)
+            .build()
+            .map_err(|e| LlmError::Unreachable { url: cfg.base_url.clone(), message: e.to_string() })?;
         Ok(Llm {
             http,
             url: format!("{}/chat/completions", cfg.base_url.trim_end_matches('/')),

@@ -97,7 +97,8 @@ pub async fn window(cfg: &ModelConfig) -> Option<u64> {
     }
     *WINDOW
         .get_or_init(|| async {
-            let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().ok()?;
+            let builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5));
+            let http = crate::llm::client_for(&cfg.base_url, builder).build().ok()?;
             let w = crate::llm::window::discover(&http, cfg).await;
             tracing::debug!(window = ?w, "the model's context window");
             w
