@@ -3,7 +3,7 @@
 //! failing fast meanwhile —, 16 concurrent clients over one set of servers, the audit log, and a graceful
 //! SIGTERM that leaves no child behind.
 
-use crate::util::{Env, HUB, RawSession, alive, client, eventually, rt, serve};
+use crate::util::{Env, HUB, RawSession, alive, client, eventually, rest_call, rt, serve};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::NotificationContext;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -31,15 +31,7 @@ fn rest_happy_and_error_paths() {
         assert_eq!((ok["success"].as_bool(), ok["server"].as_str()), (Some(true), Some("crm")));
         assert_eq!(ok["result"]["customer"]["name"], "John Smith");
         assert!(ok["execution_time_ms"].as_f64().unwrap() > 0.0);
-        let tool_err: Value = c
-            .post(format!("{}/call", s.base))
-            .json(&json!({"tool": "crm__get_customer", "arguments": {"id": "cus_999999"}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let tool_err = rest_call(&c, &s.base, "crm__get_customer", json!({"id": "cus_999999"})).await;
         assert_eq!(tool_err["success"], false);
         assert!(tool_err["error"].as_str().unwrap().contains("not found"));
         let unknown = c.post(format!("{}/call", s.base)).json(&json!({"tool": "crm__nope"})).send().await.unwrap();

@@ -2,7 +2,7 @@
 //! it (the built-in five, the test kits) and they still end with hub; one of another build hands over to hub's
 //! own `hub server NAME` — same process, same pipes — instead of serving old code; bad arguments exit 2.
 
-use crate::util::{Env, HUB, LIMIT, RawSession, alive, client, eventually, rt, serve};
+use crate::util::{Env, HUB, LIMIT, RawSession, alive, client, eventually, rest_call, rt, serve};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -54,15 +54,7 @@ fn hub_runs_the_built_in_servers_from_the_server_binary_and_they_end_with_it() {
         let c = client();
         let tools: Value = c.get(format!("{}/tools", s.base)).send().await.unwrap().json().await.unwrap();
         assert_eq!(tools["count"], 21, "{tools}");
-        let ok: Value = c
-            .post(format!("{}/call", s.base))
-            .json(&json!({"tool": "crm__get_customer", "arguments": {"id": "cus_000001"}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ok = rest_call(&c, &s.base, "crm__get_customer", json!({"id": "cus_000001"})).await;
         assert_eq!(ok["result"]["customer"]["name"], "John Smith", "{ok}");
     });
     let servers = children(pid);

@@ -204,6 +204,12 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
 }
 
+/// A REST `POST /call` of `tool` with `arguments` to the gateway at `base`: the answer's body.
+pub async fn rest_call(c: &reqwest::Client, base: &str, tool: &str, arguments: Value) -> Value {
+    let answer = c.post(format!("{base}/call")).json(&serde_json::json!({"tool": tool, "arguments": arguments}));
+    answer.send().await.unwrap().json().await.unwrap()
+}
+
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
