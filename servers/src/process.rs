@@ -38,7 +38,8 @@ pub fn serve_blocking(name: &str) -> anyhow::Result<()> {
 
 /// `hub-server NAME`: exit 0 when the client closes, 2 for a bad argument, 1 when the server fails.
 pub fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Read as OS strings: a name that is not UTF-8 is an unknown name (exit 2), not a panic.
+    let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     let name = match args.as_slice() {
         [flag] if flag == "--build" => {
             println!("{BUILD}");

@@ -130,4 +130,7 @@ fn the_server_binary_refuses_bad_arguments_with_exit_2() {
     }
     let out = Command::new(HUB_SERVER).arg("nope").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown server 'nope'"));
+    let not_utf8 = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"crm\xff");
+    let out = Command::new(HUB_SERVER).arg(not_utf8).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
