@@ -3,7 +3,7 @@
 //! failing fast meanwhile —, 16 concurrent clients over one set of servers, the audit log, and a graceful
 //! SIGTERM that leaves no child behind.
 
-use crate::util::{Env, HUB, RawSession, alive, client, eventually, rest_call, rt, serve};
+use crate::util::{Env, HUB, RawSession, alive, client, eventually, rest_call, rt, serve, server_pids};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::NotificationContext;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -215,10 +215,7 @@ fn sixteen_concurrent_clients_share_one_set_of_servers() {
 fn sigterm_shuts_down_gracefully_and_stops_the_children() {
     let env = Env::new();
     let mut s = serve(&env, &[]);
-    let status: Value =
-        rt().block_on(async { client().get(format!("{}/status", s.base)).send().await.unwrap().json().await.unwrap() });
-    let pids: Vec<u32> =
-        status["servers"].as_array().unwrap().iter().filter_map(|x| x["pid"].as_u64()).map(|p| p as u32).collect();
+    let pids = rt().block_on(server_pids(&client(), &s));
     assert_eq!(pids.len(), 5);
     assert_eq!(s.stop(), Some(0));
     assert!(eventually(crate::util::LIMIT, || pids.iter().all(|p| !alive(*p))), "children outlived the gateway");

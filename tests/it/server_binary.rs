@@ -2,10 +2,12 @@
 //! it (the built-in five, the test kits) and they still end with hub; one of another build hands over to hub's
 //! own `hub server NAME` — same process, same pipes — instead of serving old code; bad arguments exit 2.
 
-use crate::util::{Env, HUB, LIMIT, RawSession, alive, client, eventually, rest_call, rt, serve};
+use crate::util::{
+    Env, HUB, LIMIT, RawSession, alive, client, eventually, rest_call, rt, serve, serve_program, server_pids,
+};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const HUB_SERVER: &str = env!("CARGO_BIN_EXE_hub-server");
 
@@ -15,16 +17,6 @@ fn exe(pid: u32) -> Option<PathBuf> {
 
 fn canonical(path: &str) -> PathBuf {
     std::fs::canonicalize(path).unwrap()
-}
-
-/// The processes whose parent is `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    let ppid = |p: u32| {
-        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-        stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse::<u32>().ok()
-    };
-    let entries = std::fs::read_dir("/proc").unwrap().filter_map(Result::ok);
-    entries.filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()).filter(|p| ppid(*p) == Some(pid)).collect()
 }
 
 /// `hub-server crm` on a fresh data dir, with the build hub would expect and hub to hand over to.
@@ -49,15 +41,14 @@ fn get_customer(s: &mut RawSession) -> Value {
 fn hub_runs_the_built_in_servers_from_the_server_binary_and_they_end_with_it() {
     let env = Env::new();
     let mut s = serve(&env, &[]);
-    let pid = s.child.id();
-    rt().block_on(async {
+    let servers = rt().block_on(async {
         let c = client();
         let tools: Value = c.get(format!("{}/tools", s.base)).send().await.unwrap().json().await.unwrap();
         assert_eq!(tools["count"], 21, "{tools}");
         let ok = rest_call(&c, &s.base, "crm__get_customer", json!({"id": "cus_000001"})).await;
         assert_eq!(ok["result"]["customer"]["name"], "John Smith", "{ok}");
+        server_pids(&c, &s).await
     });
-    let servers = children(pid);
     assert_eq!(servers.len(), 5, "the five built-in servers: {servers:?}");
     for p in &servers {
         assert_eq!(exe(*p), Some(canonical(HUB_SERVER)), "server {p} runs from hub-server");
@@ -77,17 +68,14 @@ fn without_a_server_binary_beside_it_hub_runs_hub_server_name() {
     if std::fs::hard_link(HUB, &alone).is_err() {
         std::fs::copy(HUB, &alone).unwrap();
     }
-    let entry = format!("[servers.crm]\ncommand = \"{}\"\nargs = [\"server\", \"crm\"]\n", alone.display());
-    env.config(&entry);
-    let mut served = env.command_of(&alone, &["serve", "--no-socket", "--http", "127.0.0.1:0"]);
-    let mut child = served.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let pid = child.id();
-    assert!(eventually(LIMIT, || children(pid).len() == 1), "hub started its one server");
-    let server = children(pid)[0];
-    assert_eq!(exe(server), Some(std::fs::canonicalize(&alone).unwrap()), "the server is hub's own `hub server crm`");
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    assert!(eventually(LIMIT, || child.try_wait().ok().flatten().is_some()), "hub exits on SIGTERM");
-    assert!(eventually(LIMIT, || !alive(server)), "server {server} outlived hub");
+    env.config(&format!("[servers.crm]\ncommand = \"{}\"\nargs = [\"server\", \"crm\"]\n", alone.display()));
+    let mut s = serve_program(&env, &alone, &["--no-socket"]);
+    let servers = rt().block_on(server_pids(&client(), &s));
+    assert_eq!(servers.len(), 1, "hub started its one server");
+    let own = Some(std::fs::canonicalize(&alone).unwrap());
+    assert_eq!(exe(servers[0]), own, "the server is hub's own `hub server crm`");
+    assert_eq!(s.stop(), Some(0));
+    assert!(eventually(LIMIT, || !alive(servers[0])), "the server outlived hub");
 }
 
 #[test]

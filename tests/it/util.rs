@@ -183,10 +183,15 @@ pub fn serve(env: &Env, extra: &[&str]) -> Served {
 
 /// `serve` with its Unix socket as configured by `extra` (the default one when it says nothing).
 pub fn serve_socket(env: &Env, extra: &[&str]) -> Served {
+    serve_program(env, Path::new(HUB), extra)
+}
+
+/// `serve_socket` run by another copy of hub (`program`).
+pub fn serve_program(env: &Env, program: &Path, extra: &[&str]) -> Served {
     let mut args = vec!["serve", "--http", "127.0.0.1:0"];
     args.extend_from_slice(extra);
-    let mut child =
-        env.command(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut cmd = env.command_of(program, &args);
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -202,6 +207,13 @@ pub fn serve_socket(env: &Env, extra: &[&str]) -> Served {
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// The pids of the gateway's server processes, as its `/status` reports them.
+pub async fn server_pids(c: &reqwest::Client, s: &Served) -> Vec<u32> {
+    let status: Value = c.get(format!("{}/status", s.base)).send().await.unwrap().json().await.unwrap();
+    let servers = status["servers"].as_array().unwrap().iter();
+    servers.filter_map(|x| x["pid"].as_u64()).map(|p| p as u32).collect()
 }
 
 /// A REST `POST /call` of `tool` with `arguments` to the gateway at `base`: the answer's body.
