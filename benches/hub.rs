@@ -212,19 +212,21 @@ impl Raw {
     }
 }
 
+/// One server start, spawn → initialize → first tools/list answer.
+fn timed_start(bin: Bin, data: &std::path::Path) -> Duration {
+    let t = Instant::now();
+    let mut s = Raw::spawn_from(bin, "crm", data, 600);
+    s.handshake();
+    s.request("tools/list", json!({}));
+    let took = t.elapsed();
+    s.finish();
+    took
+}
+
 fn server_start() {
     println!("## server_start: `hub server crm` and `hub-server crm` spawn → initialize → first tools/list answer");
     for bin in [Bin::Hub, Bin::Server] {
-        let mut fresh = Vec::new();
-        for _ in 0..5 {
-            let dir = tempfile::tempdir().unwrap();
-            let t = Instant::now();
-            let mut s = Raw::spawn_from(bin, "crm", dir.path(), 600);
-            s.handshake();
-            s.request("tools/list", json!({}));
-            fresh.push(t.elapsed());
-            s.finish();
-        }
+        let fresh = (0..5).map(|_| timed_start(bin, tempfile::tempdir().unwrap().path())).collect();
         summary(&format!("{}: fresh data dir (creates and seeds the 600-customer dataset)", bin.label()), fresh);
     }
     let dir = tempfile::tempdir().unwrap();
@@ -233,12 +235,7 @@ fn server_start() {
     let mut existing = [Vec::new(), Vec::new()];
     for _ in 0..30 {
         for (i, bin) in [Bin::Hub, Bin::Server].into_iter().enumerate() {
-            let t = Instant::now();
-            let mut s = Raw::spawn_from(bin, "crm", dir.path(), 600);
-            s.handshake();
-            s.request("tools/list", json!({}));
-            existing[i].push(t.elapsed());
-            s.finish();
+            existing[i].push(timed_start(bin, dir.path()));
         }
     }
     let [hub, server] = existing;
@@ -271,7 +268,6 @@ fn search() {
     }
 }
 
-/// 30 measured `hub tools --json` processes (after one warm-up) with the five servers on a seeded data dir.
 /// `hub tools --json` with the five servers on a seeded data dir, 30 runs of each way, interleaved: `[0]` hub
 /// alone in a directory (a link to the same file), so it runs `hub server NAME`; `[1]` hub as built, with
 /// `hub-server` beside it.

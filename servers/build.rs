@@ -6,27 +6,33 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
+const INPUTS: [&str; 4] = ["Cargo.toml", "build.rs", "../Cargo.lock", "src"];
+
 fn main() {
-    let mut files = vec![PathBuf::from("Cargo.toml"), PathBuf::from("build.rs"), PathBuf::from("../Cargo.lock")];
-    sources(Path::new("src"), &mut files);
+    let mut files = Vec::new();
+    for input in INPUTS {
+        // A directory is watched whole: cargo reruns this when any file under it changes.
+        println!("cargo:rerun-if-changed={input}");
+        sources(Path::new(input), &mut files);
+    }
     files.sort();
     let mut hash = DefaultHasher::new();
     for f in &files {
         f.hash(&mut hash);
         std::fs::read(f).unwrap_or_default().hash(&mut hash);
-        println!("cargo:rerun-if-changed={}", f.display());
     }
     for var in ["PROFILE", "OPT_LEVEL", "DEBUG", "TARGET"] {
         std::env::var(var).unwrap_or_default().hash(&mut hash);
     }
-    println!("cargo:rerun-if-changed=src");
     println!("cargo:rustc-env=HUB_SERVERS_BUILD={:016x}", hash.finish());
 }
 
-/// Every file under `dir`, recursively.
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() { sources(&path, out) } else { out.push(path) }
+/// `path` if it is a file, else every file under it, recursively.
+fn sources(path: &Path, out: &mut Vec<PathBuf>) {
+    if !path.is_dir() {
+        return out.push(path.to_path_buf());
+    }
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        sources(&entry.path(), out);
     }
 }
