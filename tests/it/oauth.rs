@@ -114,7 +114,12 @@ impl Login {
         let code = self.child.wait().unwrap().code().unwrap_or(-1);
         let mut out = String::new();
         std::io::Read::read_to_string(&mut self.child.stdout.take().unwrap(), &mut out).unwrap();
-        let err: Vec<String> = self.stderr.try_iter().collect();
+        // The reader thread may still hold the last lines: read to its end (EOF once hub is gone), not what has
+        // arrived so far.
+        let mut err = Vec::new();
+        while let Ok(line) = self.stderr.recv_timeout(LIMIT) {
+            err.push(line);
+        }
         (code, out, err.join("\n"))
     }
 }
