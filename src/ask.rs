@@ -156,8 +156,14 @@ pub async fn run(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shu
 
 async fn answer(config: &Config, registry: Registry, a: AskArgs, shutdown: &Shutdown) -> exit::Result<u8> {
     let started = Instant::now();
-    // The servers behind an attached hub, for the warnings and `--json` (none when not attached).
-    let behind = crate::attach::behind(&registry).await;
+    // The servers behind an attached hub, for the warnings and `--json` (none when not attached) — asked while the
+    // model's context window is (asked once per process, for the agent below): two round trips waited for as one.
+    let window = async {
+        if !config.model.offline {
+            crate::agent::defs::window(&config.model).await;
+        }
+    };
+    let (behind, ()) = tokio::join!(crate::attach::behind(&registry), window);
     if !a.quiet {
         for w in crate::output::warnings(&registry, &behind) {
             eprintln!("warning: {w}");

@@ -225,6 +225,9 @@ pub(crate) fn run(cli: Cli) -> exit::Result<u8> {
     let load = |o: config::Overrides| {
         config::load(g.config.as_deref(), &o).inspect(|c| crate::auth::vault::configure(c.token_store))
     };
+    if !matches!(cli.command, Command::Serve(_)) {
+        setup::one_arena();
+    }
     match cli.command {
         Command::Ask { question, json, yes, stream, max_turns } => {
             init_logging(&g, "warn,rmcp=error");

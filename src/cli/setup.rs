@@ -80,6 +80,18 @@ pub(super) fn runtime() -> exit::Result<tokio::runtime::Runtime> {
         .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))
 }
 
+/// One malloc arena for every thread of a command that is not a gateway. glibc gives each further thread an arena
+/// of its own, and such an arena grows a page at a time — a system call and a fault per page, ≈190 of them in an
+/// attached `hub ask` — where the main one grows 128 KiB at a time (BENCHMARKS.md, issue 18). A gateway under load
+/// on many cores keeps the default (an arena per busy thread). Called before any thread is started.
+pub(super) fn one_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a malloc parameter; no other thread exists yet to be allocating.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// Runs a registry-backed command: the runtime, the one `Shutdown` (SIGINT stays with the REPL when
 /// `owns_sigint`), the resolved config and the frame.
 pub(super) fn with_registry<F, Fut>(config: Config, owns_sigint: bool, on_signal: OnSignal, f: F) -> exit::Result<u8>

@@ -55,24 +55,27 @@ pub async fn of_ollama(http: &reqwest::Client, base: &str, model: &str) -> Optio
     num_ctx.or(trained)
 }
 
-/// The window of the configured model: its `/models` entry, else `/props`, else `/api/show`.
-pub async fn discover(http: &reqwest::Client, cfg: &ModelConfig) -> Option<u64> {
+/// The window the configured model's `/models` entry states.
+async fn of_models(http: &reqwest::Client, cfg: &ModelConfig) -> Option<u64> {
     let base = cfg.base_url.trim_end_matches('/');
     let mut request = http.get(format!("{base}/models"));
     if let Some(k) = &cfg.api_key {
         request = request.bearer_auth(k);
     }
-    let listed: Option<Value> = match request.send().await {
-        Ok(r) if r.status().is_success() => r.json().await.ok(),
-        _ => None,
+    let listed: Value = match request.send().await {
+        Ok(r) if r.status().is_success() => r.json().await.ok()?,
+        _ => return None,
     };
-    let models = listed.as_ref().and_then(|l| l["data"].as_array()).cloned().unwrap_or_default();
+    let models = listed["data"].as_array()?;
     let this = models.iter().find(|d| d["id"] == cfg.name.as_str()).or(models.first().filter(|_| models.len() == 1));
-    if let Some(w) = this.and_then(of_entry) {
-        return Some(w);
-    }
-    match of_props(http, base).await {
-        Some(w) => Some(w),
-        None => of_ollama(http, base, &cfg.name).await,
-    }
+    this.and_then(of_entry)
+}
+
+/// The window of the configured model: its `/models` entry, else `/props`, else `/api/show`. The three are asked
+/// at once (one round trip of waiting, not three, before the first question to a server that answers few).
+pub async fn discover(http: &reqwest::Client, cfg: &ModelConfig) -> Option<u64> {
+    let base = cfg.base_url.trim_end_matches('/');
+    let (listed, props, ollama) =
+        tokio::join!(of_models(http, cfg), of_props(http, base), of_ollama(http, base, &cfg.name));
+    listed.or(props).or(ollama)
 }

@@ -25,8 +25,9 @@ type Store = BTreeMap<String, BTreeMap<String, Value>>;
 pub struct Pins {
     path: PathBuf,
     mode: Mode,
-    /// The store, or why it cannot be used.
-    store: Mutex<Result<Store, String>>,
+    /// The store, or why it cannot be used; read at the first check (a registry whose servers are all another
+    /// hub's — an attached command — never reads it).
+    store: Mutex<Option<Result<Store, String>>>,
     /// (server, tool) → "pinned" | "new" | "changed" (kept under "warn") — for `hub tools --json`.
     states: Mutex<HashMap<(String, String), &'static str>>,
     /// The definitions the business servers ship with, for the configured servers that run them (`shipped`):
@@ -84,19 +85,23 @@ fn diff(old: &Value, new: &Value) -> String {
 }
 
 impl Pins {
-    /// Reads the store at `path` (none yet: empty); `seeds` as from `shipped`.
+    /// The store at `path` (none yet: empty), read when first needed; `seeds` as from `shipped`.
     pub fn open(path: PathBuf, mode: Mode, seeds: HashMap<String, Vec<Tool>>) -> Pins {
-        let store = match std::fs::read_to_string(&path) {
+        Pins { path, mode, store: Mutex::new(None), states: Mutex::default(), seeds }
+    }
+
+    /// The store as read from its file, or why it cannot be used.
+    fn read(&self) -> Result<Store, String> {
+        let path = self.path.display();
+        match std::fs::read_to_string(&self.path) {
             Ok(text) => serde_json::from_str::<Store>(&text).map_err(|e| {
                 format!(
-                    "the pin store {} is corrupt ({e}); fix it, or trust every tool again: hub tools accept --all",
-                    path.display()
+                    "the pin store {path} is corrupt ({e}); fix it, or trust every tool again: hub tools accept --all"
                 )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::new()),
-            Err(e) => Err(format!("the pin store {} cannot be read: {e}", path.display())),
-        };
-        Pins { path, mode, store: Mutex::new(store), states: Mutex::default(), seeds }
+            Err(e) => Err(format!("the pin store {path} cannot be read: {e}")),
+        }
     }
 
     /// `server`'s listed tools checked against the pins: those to index, and what to report. Tools seen for the
@@ -105,7 +110,8 @@ impl Pins {
         if self.mode == Mode::Off {
             return (tools, vec![]);
         }
-        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let store = guard.get_or_insert_with(|| self.read());
         let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
         let (mut kept, mut problems) = (Vec::new(), Vec::new());
         let withhold = self.mode == Mode::Enforce;
@@ -182,7 +188,8 @@ impl Pins {
     /// Trusts the current definitions of `tools` (server, tool): records them and writes the store (a corrupt one
     /// is replaced by what is given).
     pub fn accept(&self, tools: &[(String, Tool)]) -> Result<(), String> {
-        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let store = guard.get_or_insert_with(|| self.read());
         if store.is_err() {
             *store = Ok(Store::new());
         }
