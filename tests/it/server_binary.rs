@@ -1,6 +1,7 @@
 //! `hub-server`, the binary that carries the built-in servers alone: hub runs its `hub server NAME` entries from
 //! it (the built-in five, the test kits) and they still end with hub; one of another build hands over to hub's
-//! own `hub server NAME` — same process, same pipes — instead of serving old code; bad arguments exit 2.
+//! own `hub server NAME` — same process, same pipes — instead of serving old code; bad arguments exit 2. Where
+//! the C library's archives are, it is linked statically (build.rs).
 
 use crate::util::{
     Env, HUB, LIMIT, RawSession, alive, client, eventually, rest_call, rt, serve, serve_program, server_pids,
@@ -121,4 +122,41 @@ fn the_server_binary_refuses_bad_arguments_with_exit_2() {
     let not_utf8 = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"crm\xff");
     let out = Command::new(HUB_SERVER).arg(not_utf8).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Whether the ELF executable at `path` names a program interpreter (a dynamic loader): a `PT_INTERP` entry among
+/// its program headers.
+fn has_interpreter(path: &str) -> bool {
+    let elf = std::fs::read(path).unwrap();
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "a 64-bit ELF file");
+    let u16_at = |o: usize| usize::from(u16::from_le_bytes([elf[o], elf[o + 1]]));
+    let table = usize::try_from(u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap())).unwrap();
+    let (size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).any(|i| u32::from_le_bytes(elf[table + i * size..][..4].try_into().unwrap()) == 3)
+}
+
+/// Where `cc` finds `file` (an absolute path), if it does — what build.rs asks before linking statically.
+fn archive(file: &str) -> Option<String> {
+    let out = Command::new("cc").arg(format!("-print-file-name={file}")).output().ok()?;
+    let path = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (path.starts_with('/') && std::path::Path::new(&path).exists()).then_some(path)
+}
+
+#[test]
+fn the_server_binary_is_linked_statically_where_the_c_library_archives_are() {
+    assert!(has_interpreter(HUB), "hub itself stays dynamically linked");
+    let archives = ["libc.a", "libm.a", "libgcc_eh.a", "libgcc.a"].map(archive);
+    if option_env!("HUB_SERVER_DYNAMIC").is_some() || archives.iter().any(Option::is_none) {
+        eprintln!("NOTE: hub-server is linked dynamically here ({archives:?}); nothing to check");
+        assert!(has_interpreter(HUB_SERVER));
+        return;
+    }
+    assert!(!has_interpreter(HUB_SERVER), "hub-server is a static PIE: no program interpreter");
+    // And it serves.
+    let data = tempfile::tempdir().unwrap();
+    let mut s = server(data.path(), None, false);
+    assert_eq!(s.initialize()["result"]["serverInfo"]["name"], "crm");
+    assert_eq!(get_customer(&mut s)["result"]["structuredContent"]["customer"]["name"], "John Smith");
+    s.close();
+    assert!(s.child.wait().unwrap().success());
 }
