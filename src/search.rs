@@ -63,28 +63,37 @@ impl Searcher {
     pub fn new(entries: &[Entry]) -> Searcher {
         let mut s = Searcher::default();
         let mut totals = [0f64; fields::COUNT];
+        // Each word as written is stemmed once (stop words too: `None`); one term-frequency table serves every doc.
+        let mut stems: HashMap<String, Option<String>> = HashMap::new();
+        let mut tf: HashMap<String, [u16; fields::COUNT]> = HashMap::new();
         for (doc, e) in entries.iter().enumerate() {
             let terms = fields::of(e);
+            for w in terms.iter().flatten() {
+                if !stems.contains_key(w) {
+                    stems.insert(w.clone(), crate::rank::token(w));
+                }
+            }
             let mut len = [0u16; fields::COUNT];
-            let mut tf: HashMap<String, [u16; fields::COUNT]> = HashMap::new();
             for (f, words) in terms.iter().enumerate() {
                 len[f] = words.len().min(u16::MAX as usize) as u16;
                 totals[f] += f64::from(len[f]);
-                let mut prev: Option<String> = None;
+                let mut prev: Option<&str> = None;
                 for w in words {
-                    let Some(stem) = s.written.get(w).cloned().or_else(|| crate::rank::token(w)) else { continue };
-                    s.written.entry(w.clone()).or_insert_with(|| stem.clone());
+                    let Some(stem) = stems.get(w).and_then(Option::as_deref) else { continue };
                     // Two words in a row in a name or description also count as a phrase ("pull request").
                     if let Some(p) = prev.filter(|_| fields::PHRASES[f]) {
-                        let c = &mut tf.entry(format!("{p} {stem}")).or_default()[f];
+                        let c = &mut tf.entry([p, stem].join(" ")).or_default()[f];
                         *c = c.saturating_add(1);
                     }
-                    let c = &mut tf.entry(stem.clone()).or_default()[f];
+                    let c = match tf.get_mut(stem) {
+                        Some(c) => &mut c[f],
+                        None => &mut tf.entry(stem.to_string()).or_default()[f],
+                    };
                     *c = c.saturating_add(1);
                     prev = Some(stem);
                 }
             }
-            for (term, counts) in tf {
+            for (term, counts) in tf.drain() {
                 s.postings.entry(term).or_default().push((doc as u32, counts));
             }
             s.lengths.push(len);
@@ -93,6 +102,7 @@ impl Searcher {
         }
         let n = entries.len().max(1) as f64;
         s.avg = totals.map(|t| (t / n).max(1.0));
+        s.written = stems.into_iter().filter_map(|(w, stem)| Some((w, stem?))).collect();
         s
     }
 
