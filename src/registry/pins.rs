@@ -15,7 +15,7 @@ use rmcp::model::Tool;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 pub use crate::config::PinMode as Mode;
 
@@ -32,19 +32,40 @@ pub struct Pins {
     states: Mutex<HashMap<(String, String), &'static str>>,
     /// The definitions the business servers ship with, for the configured servers that run them (`shipped`):
     /// pinned before the server ever runs.
-    seeds: HashMap<String, Vec<Tool>>,
+    seeds: HashMap<String, Seed>,
 }
 
-/// The configured servers that run a business server of this very binary (`hub server NAME`), with the tool
-/// definitions it ships with.
-pub fn shipped(servers: &[crate::config::ServerConfig]) -> HashMap<String, Vec<Tool>> {
+/// The tool definitions a business server of this binary ships with, made when first needed: a server not
+/// pinned yet, or a tool that differs from its pin. Making them builds every tool's schemas, which a command
+/// whose servers' tools are pinned as they ship never needs (≈6% of a cold `hub tools`).
+#[derive(Clone)]
+pub struct Seed {
+    /// The business server (`hub server NAME`).
+    server: String,
+    tools: OnceLock<Vec<Tool>>,
+}
+
+impl Seed {
+    fn tools(&self) -> &[Tool] {
+        self.tools.get_or_init(|| hub_servers::definitions(&self.server).unwrap_or_default())
+    }
+}
+
+impl From<Vec<Tool>> for Seed {
+    fn from(tools: Vec<Tool>) -> Seed {
+        Seed { server: String::new(), tools: OnceLock::from(tools) }
+    }
+}
+
+/// The configured servers that run a business server of this very binary (`hub server NAME`), each with what it
+/// ships with.
+pub fn shipped(servers: &[crate::config::ServerConfig]) -> HashMap<String, Seed> {
     let mut seeds = HashMap::new();
     for s in servers {
         if let crate::config::Transport::Stdio { command, args, .. } = &s.transport
             && let Some(name) = super::own::own_server(command, args)
-            && let Some(tools) = hub_servers::definitions(name)
         {
-            seeds.insert(s.name.clone(), tools);
+            seeds.insert(s.name.clone(), Seed { server: name.to_string(), tools: OnceLock::new() });
         }
     }
     seeds
@@ -86,7 +107,7 @@ fn diff(old: &Value, new: &Value) -> String {
 
 impl Pins {
     /// The store at `path` (none yet: empty), read when first needed; `seeds` as from `shipped`.
-    pub fn open(path: PathBuf, mode: Mode, seeds: HashMap<String, Vec<Tool>>) -> Pins {
+    pub fn open(path: PathBuf, mode: Mode, seeds: HashMap<String, Seed>) -> Pins {
         Pins { path, mode, store: Mutex::new(None), states: Mutex::default(), seeds }
     }
 
@@ -124,11 +145,10 @@ impl Pins {
                 return (if withhold { vec![] } else { tools }, problems);
             }
         };
+        let seed = || self.seeds.get(server).map_or(&[][..], Seed::tools);
         // A business server of this binary not pinned yet: what it ships with is its pin.
-        if !pinned.contains_key(server)
-            && let Some(seed) = self.seeds.get(server)
-        {
-            let seeded = seed.iter().map(|t| (t.name.to_string(), definition(t))).collect();
+        if !pinned.contains_key(server) && !seed().is_empty() {
+            let seeded = seed().iter().map(|t| (t.name.to_string(), definition(t))).collect();
             pinned.insert(server.to_string(), seeded);
             added = true;
         }
@@ -137,12 +157,11 @@ impl Pins {
         for tool in tools {
             let name = tool.name.to_string();
             let now = definition(&tool);
-            let ships = |t: &&Tool| t.name == tool.name && definition(t) == now;
-            let shipped = self.seeds.get(server).is_some_and(|seed| seed.iter().any(|t| ships(&t)));
+            let ships = |t: &Tool| t.name == tool.name && definition(t) == now;
             let state = match pinned.get(server).and_then(|of_server| of_server.get(&name)) {
                 Some(old) if *old == now => "pinned",
                 // Changed with hub itself: what this binary's own server ships with is as trusted as the binary.
-                Some(old) if shipped => {
+                Some(old) if seed().iter().any(ships) => {
                     let reason = format!("changed with this hub build ({}); pinned now", diff(old, &now));
                     problems.push(problem("tool", &name, Action::Noted, reason));
                     pinned.entry(server.to_string()).or_default().insert(name.clone(), now);
@@ -299,7 +318,7 @@ mod tests {
     #[test]
     fn a_shipped_server_is_pinned_before_it_runs() {
         let dir = tempfile::tempdir().unwrap();
-        let seeds = HashMap::from([("crm".to_string(), vec![tool("Echo.", json!({"text": {}}))])]);
+        let seeds = HashMap::from([("crm".to_string(), vec![tool("Echo.", json!({"text": {}}))].into())]);
         let pins = Pins::open(dir.path().join("pins.json"), Mode::Enforce, seeds);
         let (kept, problems) = pins.check("crm", vec![tool("Echo, and more.", json!({"text": {}}))]);
         assert!(kept.is_empty() && problems[0].reason.contains("changed since it was pinned"), "{problems:?}");
@@ -313,7 +332,7 @@ mod tests {
         let old = Pins::open(path.clone(), Mode::Enforce, HashMap::new());
         assert_eq!(old.check("crm", vec![tool("Echo.", json!({"text": {}}))]).0.len(), 1);
         let now = tool("Echo.", json!({"text": {}, "offset": {}}));
-        let seeds = HashMap::from([("crm".to_string(), vec![now.clone()])]);
+        let seeds = HashMap::from([("crm".to_string(), vec![now.clone()].into())]);
         let upgraded = Pins::open(path.clone(), Mode::Enforce, seeds.clone());
         let (kept, problems) = upgraded.check("crm", vec![now.clone()]);
         assert_eq!(kept.len(), 1, "{problems:?}");
