@@ -51,6 +51,8 @@ impl Seed {
     }
 }
 
+/// Given definitions (the tests' shipped servers).
+#[cfg(test)]
 impl From<Vec<Tool>> for Seed {
     fn from(tools: Vec<Tool>) -> Seed {
         Seed { server: String::new(), tools: OnceLock::from(tools) }
